@@ -1,0 +1,536 @@
+"""Read campaigns/*.toml into a Campaign, reporting every problem with file, dotted path and fix.
+
+Nothing here touches the database. Paths in problems are 1-based for lists, the way staff
+count (``content[3]`` is the third ``[[content]]`` block), and name the exact key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from planner.config import PLATFORMS, Config, parse_duration
+from planner.domain.campaign import (
+    KPI_METRICS,
+    REPORT_PERIODS,
+    WEEKDAYS,
+    Audience,
+    Campaign,
+    ContentItem,
+    Goal,
+    Kpi,
+    Monitoring,
+    Repeat,
+    Variant,
+    render_media,
+    render_text,
+)
+from planner.domain.schedule import TooManyOccurrences, local_occurrences, to_utc
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+URL = re.compile(r"^https?://[^\s/$.?#].[^\s]*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    path: str
+    code: str
+    params: dict = field(default_factory=dict)
+
+    def what(self) -> str:
+        return self._render("what")
+
+    def fix(self) -> str:
+        return self._render("fix")
+
+    def _render(self, part: str) -> str:
+        from planner.i18n import t
+
+        params = dict(self.params)
+        if "expected" in params:
+            params["expected"] = t(f"expected.{params['expected']}")
+        return t(f"problem.{self.code}.{part}", **params)
+
+
+@dataclass
+class Loaded:
+    file: Path
+    campaign: Campaign | None
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return self.campaign is not None and not self.problems
+
+
+class _Reader:
+    """Collects problems while walking the TOML tables."""
+
+    def __init__(self, file: Path):
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def add(self, path: str, code: str, **params: Any) -> None:
+        self.problems.append(Problem(str(self.file), path, code, params))
+
+    def table(self, value: Any, path: str, allowed: Iterable[str], required: Iterable[str] = ()) -> dict:
+        if not isinstance(value, dict):
+            self.add(path, "type", expected="table")
+            return {}
+        allowed = list(allowed)
+        for key in value:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                self.add(_join(path, key), "unknown_key", key=key, hint=close[0] if close else "",
+                         allowed=", ".join(allowed))
+        for key in required:
+            if key not in value:
+                self.add(_join(path, key), "missing", key=key)
+        return value
+
+    def text(self, table: dict, key: str, path: str, *, required: bool = False, default: str = "") -> str:
+        value = table.get(key, None)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            self.add(_join(path, key), "type", expected="text")
+            return default
+        if required and not value.strip():
+            self.add(_join(path, key), "empty", key=key)
+        return value
+
+    def texts(self, table: dict, key: str, path: str) -> tuple[str, ...]:
+        value = table.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.add(_join(path, key), "type", expected="list_of_text")
+            return ()
+        return tuple(value)
+
+    def slug(self, table: dict, key: str, path: str) -> str:
+        value = self.text(table, key, path, required=True)
+        if value and not SLUG.match(value):
+            self.add(_join(path, key), "bad_slug", value=value)
+        return value
+
+    def duration(self, table: dict, key: str, path: str, default: timedelta | None) -> timedelta | None:
+        if key not in table:
+            return default
+        try:
+            value = parse_duration(table[key])
+            if value <= timedelta(0):
+                raise ValueError
+            return value
+        except (ValueError, TypeError):
+            self.add(_join(path, key), "bad_duration", value=table[key])
+            return default
+
+    def day(self, table: dict, key: str, path: str, *, required: bool = False) -> date | None:
+        value = table.get(key)
+        if value is None:
+            if required:
+                self.add(_join(path, key), "missing", key=key)
+            return None
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+        self.add(_join(path, key), "bad_date", value=value)
+        return None
+
+    def moment(self, table: dict, key: str, path: str) -> datetime | None:
+        """A local wall time: TOML local datetime, or text 'YYYY-MM-DD HH:MM'."""
+        value = table.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value.strip())
+            except ValueError:
+                self.add(_join(path, key), "bad_datetime", value=value)
+                return None
+        if isinstance(value, datetime):
+            if value.tzinfo is not None:
+                self.add(_join(path, key), "datetime_with_offset", value=value.isoformat())
+                return None
+            return value
+        self.add(_join(path, key), "bad_datetime", value=value)
+        return None
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+CAMPAIGN_KEYS = ("id", "name", "owner", "timezone", "start", "end", "channels", "grace")
+GOAL_KEYS = ("objective", "kpi")
+KPI_KEYS = ("metric", "target", "platform", "deadline")
+AUDIENCE_KEYS = ("id", "description", "platforms")
+CONTENT_KEYS = ("id", "issue", "audiences", "text", "link", "hashtags", "media", "thread", "at", "slot",
+                "channels", "variants", "repeat")
+VARIANT_KEYS = ("text", "thread", "media")
+REPEAT_KEYS = ("every", "weekdays", "until", "times")
+MONITORING_KEYS = ("collect_every", "track_for", "keywords", "spike_threshold", "report_period")
+TOP_KEYS = ("campaign", "goal", "audience", "content", "monitoring")
+
+
+def load_campaign(file: Path, config: Config | None, *, now: datetime | None = None,
+                  published: Iterable[str] = ()) -> Loaded:
+    """Parse and check one campaign file.
+
+    ``published``: content ids already published (from the database, when known): their
+    times may lie in the past without being a problem.
+    """
+    reader = _Reader(file)
+    try:
+        raw = tomllib.loads(file.read_text("utf-8"))
+    except FileNotFoundError:
+        reader.add("", "file_not_found")
+        return Loaded(file, None, reader.problems)
+    except (OSError, UnicodeDecodeError) as exc:
+        reader.add("", "file_unreadable", error=type(exc).__name__)
+        return Loaded(file, None, reader.problems)
+    except tomllib.TOMLDecodeError as exc:
+        line, col = _toml_position(exc)
+        reader.add("", "toml_syntax", line=line, col=col, error=str(exc).split(" (at line")[0])
+        return Loaded(file, None, reader.problems)
+    campaign = _build(reader, raw, file, config, now or datetime.now(timezone.utc), set(published))
+    return Loaded(file, campaign if not reader.problems else None, reader.problems)
+
+
+def _toml_position(exc: tomllib.TOMLDecodeError) -> tuple[int, int]:
+    match = re.search(r"at line (\d+), column (\d+)", str(exc))
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+def _build(r: _Reader, raw: dict, file: Path, config: Config | None, now: datetime,
+           published: set[str]) -> Campaign | None:
+    from planner.config import load_zone
+
+    r.table(raw, "", TOP_KEYS, required=("campaign", "goal", "content"))
+    head = r.table(raw.get("campaign", {}), "campaign", CAMPAIGN_KEYS,
+                   required=("id", "name", "timezone", "start", "end", "channels"))
+    campaign_id = r.slug(head, "id", "campaign")
+    name = r.text(head, "name", "campaign", required=True)
+    owner = r.text(head, "owner", "campaign")
+    zone = None
+    zone_name = head.get("timezone", config.timezone.key if config else "Asia/Jakarta")
+    try:
+        zone = load_zone(zone_name) if isinstance(zone_name, str) else None
+        if zone is None:
+            r.add("campaign.timezone", "type", expected="text")
+    except ValueError:
+        r.add("campaign.timezone", "bad_timezone", value=zone_name)
+    start = r.day(head, "start", "campaign")
+    end = r.day(head, "end", "campaign")
+    if start and end and end < start:
+        r.add("campaign.end", "end_before_start", start=start.isoformat(), end=end.isoformat())
+    grace = r.duration(head, "grace", "campaign", None)
+
+    channels = r.texts(head, "channels", "campaign")
+    accounts = config.accounts if config else None
+    if "channels" in head and not channels:
+        r.add("campaign.channels", "empty", key="channels")
+    if accounts is None:
+        r.add("campaign.channels", "no_config")
+    else:
+        for i, channel in enumerate(channels):
+            if channel not in accounts:
+                close = difflib.get_close_matches(channel, list(accounts), n=1, cutoff=0.6)
+                r.add(f"campaign.channels[{i + 1}]", "unknown_account", value=channel,
+                      hint=close[0] if close else "", known=", ".join(accounts) or "-")
+    if len(set(channels)) != len(channels):
+        r.add("campaign.channels", "duplicate_channel")
+
+    goal = _goal(r, raw.get("goal", {}), start, end)
+    audiences = _audiences(r, raw.get("audience", []))
+    monitoring = _monitoring(r, raw.get("monitoring", {}))
+    items = _contents(r, raw.get("content", []), file, config, channels, audiences, zone, start, end, now,
+                      published)
+    if r.problems or zone is None or start is None or end is None:
+        return None
+    return Campaign(id=campaign_id, name=name, owner=owner, timezone=zone, start=start, end=end,
+                    channels=channels, goal=goal, audiences=audiences, content=items,
+                    monitoring=monitoring, grace=grace)
+
+
+def _goal(r: _Reader, raw: Any, start: date | None, end: date | None) -> Goal:
+    table = r.table(raw, "goal", GOAL_KEYS, required=("objective",))
+    objective = r.text(table, "objective", "goal", required=True)
+    kpis = []
+    raw_kpis = table.get("kpi", [])
+    if not isinstance(raw_kpis, list):
+        r.add("goal.kpi", "type", expected="array_of_tables")
+        raw_kpis = []
+    for i, item in enumerate(raw_kpis, 1):
+        path = f"goal.kpi[{i}]"
+        kpi = r.table(item, path, KPI_KEYS, required=("metric", "target"))
+        metric = r.text(kpi, "metric", path)
+        if metric and metric not in KPI_METRICS:
+            close = difflib.get_close_matches(metric, KPI_METRICS, n=1, cutoff=0.5)
+            r.add(f"{path}.metric", "bad_choice", value=metric, hint=close[0] if close else "",
+                  choices=", ".join(KPI_METRICS))
+        target = kpi.get("target")
+        if "target" in kpi and (isinstance(target, bool) or not isinstance(target, (int, float)) or target <= 0):
+            r.add(f"{path}.target", "bad_target", value=target)
+            target = None
+        if metric in ("engagement_rate", "on_time_rate") and isinstance(target, (int, float)) and target > 100:
+            r.add(f"{path}.target", "bad_percent", value=target)
+        platform = r.text(kpi, "platform", path, default="all")
+        if platform not in ("all", *PLATFORMS):
+            r.add(f"{path}.platform", "bad_choice", value=platform, hint="",
+                  choices=", ".join(("all", *PLATFORMS)))
+        deadline = r.day(kpi, "deadline", path)
+        if deadline and start and deadline < start:
+            r.add(f"{path}.deadline", "deadline_before_start", value=deadline.isoformat())
+        if metric and isinstance(target, (int, float)):
+            kpis.append(Kpi(metric=metric, target=float(target), platform=platform, deadline=deadline or end))
+    return Goal(objective=objective, kpis=tuple(kpis))
+
+
+def _audiences(r: _Reader, raw: Any) -> tuple[Audience, ...]:
+    if not isinstance(raw, list):
+        r.add("audience", "type", expected="array_of_tables")
+        return ()
+    found: list[Audience] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(raw, 1):
+        path = f"audience[{i}]"
+        table = r.table(item, path, AUDIENCE_KEYS, required=("id", "description"))
+        audience_id = r.slug(table, "id", path)
+        if audience_id in seen:
+            r.add(f"{path}.id", "duplicate_id", value=audience_id, first=f"audience[{seen[audience_id]}]")
+        seen.setdefault(audience_id, i)
+        platforms = r.texts(table, "platforms", path)
+        for j, platform in enumerate(platforms, 1):
+            if platform not in PLATFORMS:
+                r.add(f"{path}.platforms[{j}]", "bad_choice", value=platform, hint="", choices=", ".join(PLATFORMS))
+        found.append(Audience(audience_id, r.text(table, "description", path, required=True), platforms))
+    return tuple(found)
+
+
+def _monitoring(r: _Reader, raw: Any) -> Monitoring:
+    table = r.table(raw, "monitoring", MONITORING_KEYS)
+    threshold = table.get("spike_threshold", 3.0)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold <= 1:
+        r.add("monitoring.spike_threshold", "bad_threshold", value=threshold)
+        threshold = 3.0
+    period = r.text(table, "report_period", "monitoring", default="weekly")
+    if period not in REPORT_PERIODS:
+        r.add("monitoring.report_period", "bad_choice", value=period, hint="", choices=", ".join(REPORT_PERIODS))
+    return Monitoring(
+        collect_every=r.duration(table, "collect_every", "monitoring", timedelta(hours=6)),
+        track_for=r.duration(table, "track_for", "monitoring", timedelta(days=7)),
+        keywords=r.texts(table, "keywords", "monitoring"),
+        spike_threshold=float(threshold),
+        report_period=period,
+    )
+
+
+def _contents(r: _Reader, raw: Any, file: Path, config: Config | None, channels: tuple[str, ...],
+              audiences: tuple[Audience, ...], zone, start: date | None, end: date | None, now: datetime,
+              published: set[str]) -> tuple[ContentItem, ...]:
+    if not isinstance(raw, list):
+        r.add("content", "type", expected="array_of_tables")
+        return ()
+    if not raw:
+        r.add("content", "empty", key="content")
+    audience_ids = [a.id for a in audiences]
+    items: list[ContentItem] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(raw, 1):
+        path = f"content[{i}]"
+        table = r.table(entry, path, CONTENT_KEYS, required=("id", "text"))
+        content_id = r.slug(table, "id", path)
+        if content_id in seen:
+            r.add(f"{path}.id", "duplicate_id", value=content_id, first=f"content[{seen[content_id]}]")
+        seen.setdefault(content_id, i)
+        item_audiences = r.texts(table, "audiences", path)
+        for j, audience in enumerate(item_audiences, 1):
+            if audience not in audience_ids:
+                close = difflib.get_close_matches(audience, audience_ids, n=1, cutoff=0.6)
+                r.add(f"{path}.audiences[{j}]", "unknown_audience", value=audience,
+                      hint=close[0] if close else "", known=", ".join(audience_ids) or "-")
+        item_channels = r.texts(table, "channels", path)
+        for j, channel in enumerate(item_channels, 1):
+            if channel not in channels:
+                r.add(f"{path}.channels[{j}]", "channel_not_in_campaign", value=channel,
+                      known=", ".join(channels) or "-")
+        link = r.text(table, "link", path) or None
+        if link and not URL.match(link):
+            r.add(f"{path}.link", "bad_url", value=link)
+        hashtags = tuple(tag.lstrip("#") for tag in r.texts(table, "hashtags", path))
+        for j, tag in enumerate(hashtags, 1):
+            if not re.fullmatch(r"\w+", tag):
+                r.add(f"{path}.hashtags[{j}]", "bad_hashtag", value=tag)
+        at = r.moment(table, "at", path)
+        slot = r.text(table, "slot", path) or None
+        if at is None and slot is None and "at" not in table:
+            r.add(f"{path}.at", "no_time")
+        if at is not None and slot is not None:
+            r.add(f"{path}.slot", "at_and_slot")
+        if slot is not None and at is None:
+            r.add(f"{path}.slot", "slot_not_available", value=slot)
+        variants = _variants(r, table.get("variants", {}), f"{path}.variants", channels)
+        repeat = _repeat(r, table.get("repeat"), f"{path}.repeat")
+        item = ContentItem(
+            id=content_id, issue=r.text(table, "issue", path), text=r.text(table, "text", path),
+            audiences=item_audiences, link=link, hashtags=hashtags, media=r.texts(table, "media", path),
+            thread=r.texts(table, "thread", path), at=at, slot=slot, channels=item_channels,
+            variants=variants, repeat=repeat,
+        )
+        items.append(item)
+        if at is not None and zone is not None and start and end:
+            _check_times(r, item, path, zone, start, end, now, content_id in published)
+        if config is not None:
+            _check_channels(r, item, path, file, config, item_channels or channels)
+    return tuple(items)
+
+
+def _variants(r: _Reader, raw: Any, path: str, channels: tuple[str, ...]) -> dict[str, Variant]:
+    table = r.table(raw, path, (*PLATFORMS, *channels))
+    variants = {}
+    for key, value in table.items():
+        if key not in PLATFORMS and key not in channels:
+            continue
+        vpath = f"{path}.{key}"
+        entry = r.table(value, vpath, VARIANT_KEYS)
+        variants[key] = Variant(
+            text=r.text(entry, "text", vpath) or None,
+            thread=r.texts(entry, "thread", vpath) if "thread" in entry else None,
+            media=r.texts(entry, "media", vpath) if "media" in entry else None,
+        )
+    return variants
+
+
+def _repeat(r: _Reader, raw: Any, path: str) -> Repeat | None:
+    if raw is None:
+        return None
+    table = r.table(raw, path, REPEAT_KEYS)
+    every_days = None
+    if "every" in table:
+        every = r.duration(table, "every", path, None)
+        if every is not None and (every.seconds or every.microseconds):
+            r.add(f"{path}.every", "every_whole_days", value=table["every"])
+        elif every is not None:
+            every_days = every.days
+    weekdays = tuple(WEEKDAYS.index(d.lower()[:3]) for d in r.texts(table, "weekdays", path)
+                     if d.lower()[:3] in WEEKDAYS)
+    if len(weekdays) != len(r.texts(table, "weekdays", path)):
+        r.add(f"{path}.weekdays", "bad_choice", value=table.get("weekdays"), hint="", choices=", ".join(WEEKDAYS))
+    if bool(every_days) == bool(weekdays):
+        r.add(path, "repeat_every_or_weekdays")
+    times = table.get("times")
+    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+        r.add(f"{path}.times", "bad_target", value=times)
+        times = None
+    return Repeat(every_days=every_days, weekdays=weekdays, until=r.day(table, "until", path), times=times)
+
+
+def _check_times(r: _Reader, item: ContentItem, path: str, zone, start: date, end: date, now: datetime,
+                 already_published: bool) -> None:
+    try:
+        occurrences = local_occurrences(item.at, item.repeat, end)
+    except TooManyOccurrences as exc:
+        r.add(f"{path}.repeat", "repeat_too_many", cap=exc.args[0])
+        return
+    for local in occurrences:
+        if not (start <= local.date() <= end):
+            r.add(f"{path}.at", "time_outside_window", time=_show(local), start=start.isoformat(),
+                  end=end.isoformat())
+            break
+    if not already_published and to_utc(item.at, zone) < now:
+        r.add(f"{path}.at", "time_in_past", time=_show(item.at))
+
+
+def _show(local: datetime) -> str:
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config: Config,
+                    channels: tuple[str, ...]) -> None:
+    """Text and media rules for every channel the item goes to; each problem reported once."""
+    from planner.domain.text_rules import MediaInfo, check_content
+
+    reported: set[tuple[str, str]] = set()
+    for channel in channels:
+        account = config.accounts.get(channel)
+        if account is None:
+            continue
+        platform = account.platform
+        variant_key = channel if channel in item.variants else platform
+        has_variant = variant_key in item.variants and item.variants[variant_key].text
+        base = f"{path}.variants.{variant_key}" if has_variant else path
+        media_paths = render_media(item, channel, platform)
+        infos = []
+        media_base = f"{path}.variants.{variant_key}" if (variant_key in item.variants and item.variants[
+            variant_key].media is not None) else path
+        for j, name in enumerate(media_paths, 1):
+            media_file = (file.parent / name)
+            if not media_file.is_file():
+                if (f"{media_base}.media[{j}]", "media_missing") not in reported:
+                    reported.add((f"{media_base}.media[{j}]", "media_missing"))
+                    r.add(f"{media_base}.media[{j}]", "media_missing", file=name)
+                continue
+            infos.append(MediaInfo(name=name, size_bytes=media_file.stat().st_size))
+        if len(infos) != len(media_paths):
+            continue  # the missing file is the problem to fix first
+        text = render_text(item, channel, platform)
+        for problem in check_content(platform, text, infos, item.link):
+            field_path = f"{base}.text" if problem.path == "text" else f"{media_base}.{problem.path}"
+            if problem.path.startswith("media") and not problem.path.startswith("media["):
+                field_path = f"{media_base}.media"
+            key = (field_path, problem.code + str(sorted(problem.params.items())))
+            if key in reported:
+                continue
+            reported.add(key)
+            r.add(field_path, problem.code, channel=channel, **problem.params)
+        if platform == "instagram" and media_paths and not account.options.get("media_base_url"):
+            key = (f"accounts.{channel}", "ig_media_base_url")
+            if key not in reported:
+                reported.add(key)
+                r.add(f"{path}.channels", "ig_media_base_url", account=channel)
+
+
+def desired_posts(campaign: Campaign, file: Path, config: Config) -> list[dict]:
+    """Every outbox row the campaign asks for: one per (content, channel, occurrence)."""
+    from planner.platforms.base import content_fingerprint
+
+    rows = []
+    for item in campaign.content:
+        if item.at is None:
+            continue
+        occurrences = local_occurrences(item.at, item.repeat, campaign.end)
+        for channel in item.channels or campaign.channels:
+            platform = config.accounts[channel].platform
+            text = render_text(item, channel, platform)
+            media = [str((file.parent / m).resolve()) for m in render_media(item, channel, platform)]
+            from planner.domain.campaign import render_thread
+
+            for n, local in enumerate(occurrences):
+                rows.append({
+                    "campaign_id": campaign.id,
+                    "content_id": item.id,
+                    "channel": channel,
+                    "platform": platform,
+                    "occurrence": n,
+                    "due_at": to_utc(local, campaign.timezone),
+                    "text": text,
+                    "link": item.link,
+                    "media": media,
+                    "thread": list(render_thread(item, channel, platform)),
+                    "fingerprint": content_fingerprint(text),
+                })
+    return rows

@@ -1,0 +1,156 @@
+"""`planner account add|list|check`. Secrets are only ever written as references."""
+
+from __future__ import annotations
+
+import re
+
+import typer
+
+from planner.cli.common import EXIT_PROBLEMS, console, esc, fail, load_config, options
+from planner.i18n import t
+
+app = typer.Typer(no_args_is_help=True)
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def _default_reference(account: str, key: str) -> str:
+    return "env:HUMAS_" + re.sub(r"[^A-Z0-9]", "_", f"{account}_{key}".upper())
+
+
+@app.command("add", help=t("help.account_add"))
+def add(
+    name: str = typer.Argument(..., help=t("help.account_name")),
+    platform: str = typer.Option(..., "--platform", help=t("help.opt_platform")),
+    handle: str = typer.Option("", "--handle", help=t("help.opt_handle")),
+    api_base_url: str = typer.Option(None, "--api-base-url", help=t("help.opt_api_base_url")),
+    credential: list[str] = typer.Option(None, "--credential", help=t("help.opt_credential")),
+    option: list[str] = typer.Option(None, "--option", help=t("help.opt_option")),
+    force: bool = typer.Option(False, "--force", help=t("help.account_force")),
+) -> None:
+    import tomlkit
+
+    from planner.config import CREDENTIAL_SETS, PLATFORMS, REQUIRED_OPTIONS, find_config_path, is_reference
+    from planner.config import load_config as read_config
+    from planner.errors import PlannerError
+
+    if not NAME.match(name):
+        fail(t("account.bad_name", value=name))
+    if platform not in PLATFORMS:
+        fail(t("account.bad_platform", value=platform, choices=", ".join(PLATFORMS)))
+    path = find_config_path(options.config)
+    if not path.exists():
+        fail(t("config.not_found", path=str(path)))
+    document = tomlkit.parse(path.read_text("utf-8"))
+    accounts = document.setdefault("accounts", tomlkit.table(is_super_table=True))
+    if name in accounts and not force:
+        fail(t("account.exists", name=name))
+
+    credentials: dict[str, str] = {}
+    for item in credential or []:
+        key, sep, reference = item.partition("=")
+        if not sep:
+            reference = _default_reference(name, key)
+        if not is_reference(reference):
+            fail(t("account.literal_refused", key=key, example=_default_reference(name, key)))
+        credentials[key.strip()] = reference.strip()
+    if not credentials:
+        first_set = CREDENTIAL_SETS[platform][0]
+        credentials = {key: _default_reference(name, key) for key in first_set}
+    table = tomlkit.table()
+    table["platform"] = platform
+    if handle:
+        table["handle"] = handle
+    if api_base_url:
+        table["api_base_url"] = api_base_url
+    for item in option or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            fail(t("account.bad_option", value=item))
+        table[key.strip()] = value.strip()
+    missing = [o for o in REQUIRED_OPTIONS.get(platform, ()) if o not in table]
+    if missing:
+        fail(t("account.missing_options", platform=platform, options=", ".join(missing)))
+    creds = tomlkit.table()
+    for key, reference in credentials.items():
+        creds[key] = reference
+    table["credentials"] = creds
+    accounts[name] = table
+
+    new_text = tomlkit.dumps(document)
+    try:  # check the result before replacing the file: never leave a broken config behind
+        import tomllib
+
+        from planner.config import parse_config
+
+        parse_config(tomllib.loads(new_text), path)
+    except PlannerError as exc:
+        fail(exc.render())
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(new_text, "utf-8")
+    tmp.chmod(path.stat().st_mode & 0o777)
+    tmp.replace(path)
+    console().print(t("account.added", name=name, platform=platform))
+    for key, reference in credentials.items():
+        console().print(esc(f"  {key} = {reference}"))
+    console().print(t("account.set_secrets_hint"))
+    read_config(path)
+
+
+@app.command("list", help=t("help.account_list"))
+def list_accounts() -> None:
+    from rich.table import Table
+
+    config = load_config()
+    if not config.accounts:
+        console().print(t("account.none"))
+        return
+    table = Table(box=None)
+    for column in ("name", "platform", "handle", "api", "credentials"):
+        table.add_column(t(f"account.col_{column}"))
+    for account in config.accounts.values():
+        refs = ", ".join(f"{k}={v if v.startswith(('env:', 'keyring:')) else '***'}"
+                         for k, v in account.credentials.items())
+        table.add_row(esc(account.name), account.platform, esc(account.handle), esc(account.api_base_url or "-"),
+                      esc(refs))
+    console().print(table)
+
+
+@app.command("check", help=t("help.account_check"))
+def check(name: str = typer.Argument(None, help=t("help.account_name"))) -> None:
+    from planner.config import resolve_account
+    from planner.errors import PlannerError
+    from planner.platforms import make_adapter
+    from planner.platforms.base import PlatformError
+
+    config = load_config()
+    names = [name] if name else list(config.accounts)
+    if name and name not in config.accounts:
+        fail(t("config.unknown_account", account=name, hint=""))
+    out = console()
+    failures = 0
+    for account_name in names:
+        secrets: list[str] = []
+        try:
+            account = resolve_account(config, account_name)
+            secrets = account.secret_values()
+            status = make_adapter(account).check_credentials()
+        except PlannerError as exc:
+            failures += 1
+            out.print(f"[red]✗[/] {account_name}: {esc(exc.render())}")
+            continue
+        except PlatformError as exc:
+            failures += 1
+            out.print(f"[red]✗[/] {account_name}: {esc(_scrub(exc.message, secrets))}")
+            continue
+        limit = f" · {t('account.rate_limit')}: {status.rate_limit}" if status.rate_limit else ""
+        out.print(f"[green]✓[/] {account_name}: {esc(t('account.posting_as', name=status.display_name, handle=status.handle))}{esc(limit)}")
+    if failures:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+def _scrub(message: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            message = message.replace(secret, "***")
+    return message

@@ -1,0 +1,204 @@
+"""`planner campaign validate|apply|list|show`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from planner.cli.common import EXIT_PROBLEMS, actor_name, console, esc, fail, load_config, open_database, options
+from planner.i18n import t
+
+app = typer.Typer(no_args_is_help=True)
+
+
+def _optional_config():
+    """The config if there is one: validate still checks everything else without it."""
+    from planner.config import find_config_path, load_config as _load
+    from planner.errors import PlannerError
+
+    path = find_config_path(options.config)
+    if not path.exists():
+        return None, None
+    try:
+        return _load(path), None
+    except PlannerError as exc:
+        return None, exc.render()
+
+
+def _published_ids(config, files: list[Path]) -> dict[str, set[str]]:
+    """Content already published, per campaign id, read (read-only) from the database if it exists."""
+    from planner.store.campaigns import published_content_ids
+    from planner.store.db import open_db
+
+    if config is None or not config.database.exists():
+        return {}
+    try:
+        db = open_db(config.database, readonly=True)
+    except Exception:
+        return {}
+    found = {}
+    for file in files:
+        campaign_id = _peek_id(file)
+        if isinstance(campaign_id, str):
+            found[campaign_id] = published_content_ids(db, campaign_id)
+    db.conn.close()
+    return found
+
+
+def _check_files(files: list[Path]):
+    from planner.campaign_files import load_campaign
+
+    config, config_error = _optional_config()
+    if config_error:
+        fail(config_error)
+    published = _published_ids(config, files)
+    results = []
+    for file in files:
+        campaign_id = _peek_id(file)
+        results.append(load_campaign(file, config, published=published.get(campaign_id, set())))
+    _refuse_duplicate_ids(results)
+    return config, results
+
+
+def _peek_id(file: Path) -> str | None:
+    import tomllib
+
+    try:
+        return tomllib.loads(file.read_text("utf-8")).get("campaign", {}).get("id")
+    except Exception:
+        return None
+
+
+def _refuse_duplicate_ids(results) -> None:
+    from planner.campaign_files import Problem
+
+    seen: dict[str, Path] = {}
+    for result in results:
+        if result.campaign is None:
+            continue
+        other = seen.get(result.campaign.id)
+        if other is not None:
+            result.problems.append(Problem(str(result.file), "campaign.id", "duplicate_campaign",
+                                           {"value": result.campaign.id, "other": str(other)}))
+        seen.setdefault(result.campaign.id, result.file)
+
+
+def _print_problems(results) -> int:
+    out = console()
+    total = 0
+    for result in results:
+        if not result.problems:
+            continue
+        out.print(f"[bold]{esc(result.file)}[/]")
+        for problem in result.problems:
+            total += 1
+            where = problem.path or t("validate.whole_file")
+            out.print(f"  [red]✗[/] [cyan]{esc(where)}[/]")
+            out.print(f"    {esc(problem.what())}")
+            out.print(f"    [dim]{t('validate.fix')}:[/] {esc(problem.fix())}")
+    return total
+
+
+@app.command("validate", help=t("help.campaign_validate"))
+def validate(files: list[Path] = typer.Argument(..., help=t("help.campaign_files"))) -> None:
+    _, results = _check_files(files)
+    total = _print_problems(results)
+    out = console()
+    for result in results:
+        if result.ok:
+            c = result.campaign
+            out.print(esc(t("validate.ok", file=str(result.file), id=c.id, content=len(c.content),
+                        channels=len(c.channels))))
+    if total:
+        bad = sum(1 for r in results if r.problems)
+        out.print(t("validate.summary_bad", problems=total, files=bad))
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+@app.command("apply", help=t("help.campaign_apply"))
+def apply(
+    files: list[Path] = typer.Argument(..., help=t("help.campaign_files")),
+    dry_run: bool = typer.Option(False, "--dry-run", help=t("help.dry_run")),
+) -> None:
+    from planner.campaign_files import desired_posts
+    from planner.store.campaigns import apply_campaigns
+
+    config, results = _check_files(files)
+    if config is None:
+        fail(t("config.not_found", path=options.config or "config.toml"))
+    if _print_problems(results):
+        console().print(t("apply.refused"))
+        raise typer.Exit(EXIT_PROBLEMS)
+    db = open_database(config)
+    batch = [(r.campaign, desired_posts(r.campaign, r.file, config), str(r.file.resolve())) for r in results]
+    plans = apply_campaigns(db, batch, approval_required=config.approval_required, actor=actor_name(config),
+                            dry_run=dry_run)
+    _print_plans(plans, config, dry_run)
+
+
+def _print_plans(plans, config, dry_run: bool) -> None:
+    from planner.i18n.dates import format_moment
+    from planner.store.db import parse_utc
+
+    out = console()
+    if dry_run:
+        out.print(f"[bold yellow]{t('apply.dry_run_header')}[/]")
+    for plan in plans:
+        out.print(f"[bold]{esc(plan.campaign_id)}[/] " + (t("apply.new_campaign") if plan.new_campaign else ""))
+        sections = (("added", plan.added, "green", "+"), ("changed", plan.changed, "yellow", "~"),
+                    ("canceled", plan.canceled, "red", "-"), ("published_kept", plan.published_kept, "magenta", "!"),
+                    ("in_flight", plan.in_flight, "magenta", "!"))
+        for name, entries, colour, mark in sections:
+            if not entries:
+                continue
+            out.print(f"  [{colour}]{t('apply.' + name, count=len(entries))}[/]")
+            for entry in entries[:20]:
+                when = format_moment(parse_utc(entry.due_at), config.timezone)
+                detail = f" ({', '.join(entry.changes)})" if entry.changes and name != "added" else ""
+                out.print(f"    [{colour}]{mark}[/] {esc(entry.content_id)} → {esc(entry.channel)}  {when}{esc(detail)}")
+            if len(entries) > 20:
+                out.print(f"    … {t('common.and_more', count=len(entries) - 20)}")
+        out.print(f"  {t('apply.unchanged', count=plan.unchanged)}")
+    out.print(t("apply.dry_run_done") if dry_run else t("apply.done"))
+
+
+@app.command("list", help=t("help.campaign_list"))
+def list_campaigns() -> None:
+    from rich.table import Table
+
+    from planner.i18n.dates import format_date
+    from planner.store.db import parse_utc
+    from planner.store.queries import campaign_state_counts
+
+    config = load_config()
+    db = open_database(config)
+    rows = list(db.query("SELECT id, name, owner, timezone, start_at, end_at FROM campaigns ORDER BY start_at"))
+    if not rows:
+        console().print(t("campaign.none"))
+        return
+    table = Table(box=None)
+    for column in ("id", "name", "owner", "period", "posts"):
+        table.add_column(t(f"campaign.col_{column}"))
+    for row in rows:
+        counts = campaign_state_counts(db, row["id"])
+        zone = config.timezone
+        period = (f"{format_date(parse_utc(row['start_at']).astimezone(zone))} – "
+                  f"{format_date(parse_utc(row['end_at']).astimezone(zone))}")
+        summary = ", ".join(f"{t('state.' + s)} {n}" for s, n in counts.items())
+        table.add_row(esc(row["id"]), esc(row["name"]), esc(row["owner"]), period, summary or "-")
+    console().print(table)
+
+
+@app.command("show", help=t("help.campaign_show"))
+def show(campaign_id: str = typer.Argument(..., help=t("help.campaign_id"))) -> None:
+    from planner.cli.render import print_campaign
+
+    config = load_config()
+    db = open_database(config)
+    row = db.execute("SELECT spec FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
+    if row is None:
+        known = [r[0] for r in db.execute("SELECT id FROM campaigns")]
+        fail(t("campaign.not_found", id=campaign_id, known=", ".join(known) or "-"))
+    print_campaign(db, json.loads(row[0]), config)

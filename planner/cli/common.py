@@ -1,0 +1,92 @@
+"""What every command shares: the config it runs with, printing, failing cleanly."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+
+from planner.errors import PlannerError
+from planner.i18n import t
+
+EXIT_PROBLEMS = 1   # the input has problems (validation), nothing was written
+EXIT_ERROR = 2      # cannot run as asked (config, database, usage)
+
+
+@dataclass
+class Options:
+    config: str | None = None
+    lang: str | None = None
+    actor: str | None = None
+
+
+options = Options()
+
+
+def console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def err_console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def esc(text) -> str:
+    """User text printed through rich: '[HOAKS]' must show as is, not be read as markup."""
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    err_console().print(f"[bold red]{t('common.error')}:[/] {esc(message)}")
+    raise typer.Exit(code)
+
+
+def load_config():
+    from planner.config import find_config_path, load_config as _load
+
+    path = find_config_path(options.config)
+    try:
+        return _load(path)
+    except PlannerError as exc:
+        fail(exc.render())
+
+
+def open_database(config, *, create: bool = False):
+    from planner.store.db import open_db
+
+    try:
+        return open_db(config.database, create=create)
+    except PlannerError as exc:
+        fail(exc.render())
+
+
+def actor_name(config=None) -> str:
+    if options.actor:
+        return options.actor
+    try:
+        return getpass.getuser()
+    except Exception:
+        return os.environ.get("USER", "unknown")
+
+
+def local_zone(config):
+    return config.timezone
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+def resolve_files(files: list[Path]) -> list[Path]:
+    return [f.expanduser() for f in files]

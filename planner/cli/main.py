@@ -1,0 +1,79 @@
+"""The `planner` command. Each command group lives in its own module; this one only assembles.
+
+The language is chosen before the command modules are imported, so that help texts come
+out in it too: --lang, else PLANNER_LANG, else the config's `language`, else Indonesian.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from planner.i18n import LANGUAGES, set_language, t
+
+
+def _early_language(argv: list[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    if os.environ.get("PLANNER_LANG"):
+        return os.environ["PLANNER_LANG"]
+    config_arg = None
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            config_arg = argv[i + 1]
+        elif arg.startswith("--config="):
+            config_arg = arg.split("=", 1)[1]
+    try:
+        import tomllib
+
+        from planner.config import find_config_path
+
+        path = find_config_path(config_arg)
+        if path.is_file():
+            return tomllib.loads(path.read_text("utf-8")).get("language")
+    except Exception:  # a broken config is reported by the command that loads it
+        return None
+    return None
+
+
+def build_app() -> typer.Typer:
+    from planner.cli import account, campaign, demo, init_cmd, queue, sandbox_cmd
+    from planner.cli.common import options
+
+    app = typer.Typer(help=t("help.app"), no_args_is_help=True, add_completion=False,
+                      rich_markup_mode=None, pretty_exceptions_enable=False)
+
+    @app.callback()
+    def main(
+        config: str = typer.Option(None, "--config", "-c", help=t("help.opt_config"), envvar="PLANNER_CONFIG",
+                                   show_envvar=False),
+        lang: str = typer.Option(None, "--lang", help=t("help.opt_lang")),
+        actor: str = typer.Option(None, "--as", help=t("help.opt_as")),
+    ) -> None:
+        options.config = config
+        options.actor = actor
+        if lang is not None:
+            if lang not in LANGUAGES:
+                raise typer.BadParameter(t("common.bad_lang", value=lang), param_hint="--lang")
+            options.lang = lang
+            set_language(lang)
+
+    init_cmd.register(app)
+    demo.register(app)
+    app.add_typer(campaign.app, name="campaign", help=t("help.campaign"))
+    queue.register(app)
+    app.add_typer(account.app, name="account", help=t("help.account"))
+    app.add_typer(sandbox_cmd.app, name="sandbox", help=t("help.sandbox"))
+    return app
+
+
+def run() -> None:
+    lang = _early_language(sys.argv[1:])
+    if lang in LANGUAGES:
+        set_language(lang)
+    build_app()(prog_name="planner")

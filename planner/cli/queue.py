@@ -1,0 +1,67 @@
+"""`planner queue`: upcoming posts in local time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import typer
+
+from planner.cli.common import console, esc, fail, load_config, open_database
+from planner.i18n import t
+
+
+def _parse_local(value: str | None, zone, option: str) -> str | None:
+    from planner.store.db import utc_iso
+
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        fail(t("queue.bad_time", option=option, value=value))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return utc_iso(moment)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("queue", help=t("help.queue"))
+    def queue(
+        campaign: str = typer.Option(None, "--campaign", help=t("help.opt_campaign")),
+        start: str = typer.Option(None, "--from", help=t("help.opt_from")),
+        end: str = typer.Option(None, "--to", help=t("help.opt_to")),
+        state: list[str] = typer.Option(None, "--state", help=t("help.opt_state")),
+        limit: int = typer.Option(200, "--limit", help=t("help.opt_limit")),
+    ) -> None:
+        from rich.table import Table
+
+        from planner.i18n.dates import format_moment
+        from planner.store.db import now_utc, parse_utc, utc_iso
+        from planner.store.queries import STATE_ORDER, queue_rows
+
+        config = load_config()
+        for s in state or []:
+            if s not in STATE_ORDER:
+                fail(t("queue.bad_state", value=s, choices=", ".join(STATE_ORDER)))
+        db = open_database(config)
+        zone = config.timezone
+        start_utc = _parse_local(start, zone, "--from")
+        if start_utc is None and not state:
+            start_utc = utc_iso(now_utc())
+        rows = queue_rows(db, campaign=campaign, start=start_utc, end=_parse_local(end, zone, "--to"),
+                          states=state or ["draft", "pending_approval", "queued", "held", "failed_retryable"],
+                          limit=limit)
+        if not rows:
+            console().print(t("queue.empty"))
+            return
+        table = Table(box=None)
+        for column in ("when", "channel", "campaign", "state"):
+            table.add_column(t(f"queue.col_{column}"), no_wrap=True)
+        table.add_column(t("queue.col_text"), no_wrap=True, overflow="ellipsis", min_width=20)
+        for row in rows:
+            words = " ".join(row["text"].split()[:8])
+            table.add_row(format_moment(parse_utc(row["due_at"]), zone), esc(row["channel"]),
+                          esc(f"{row['campaign_id']}/{row['content_id']}"), t("state." + row["state"]),
+                          esc(words + "…"))
+        console().print(table)
+        console().print(t("queue.count", count=len(rows)))

@@ -1,0 +1,54 @@
+"""Printing a campaign's five parts for `planner campaign show`."""
+
+from __future__ import annotations
+
+from planner.cli.common import console, esc
+from planner.i18n import t
+from planner.i18n.dates import format_date, format_number
+from planner.store.queries import campaign_state_counts
+
+
+def print_campaign(db, spec: dict, config) -> None:
+    from datetime import date
+
+    out = console()
+    out.print(f"[bold]{esc(spec['name'])}[/] ({esc(spec['id'])})")
+    out.print(f"{t('campaign.owner')}: {esc(spec['owner'] or '-')} · {t('campaign.period')}: "
+              f"{format_date(date.fromisoformat(spec['start']))} – {format_date(date.fromisoformat(spec['end']))}"
+              f" · {spec['timezone']}")
+
+    out.print(f"\n[bold]1. {t('campaign.part_goal')}[/]")
+    out.print(f"   {esc(spec['goal']['objective'])}")
+    for kpi in spec["goal"]["kpis"]:
+        deadline = f" · {t('campaign.deadline')} {format_date(date.fromisoformat(kpi['deadline']))}" if kpi.get(
+            "deadline") else ""
+        platform = t("campaign.all_platforms") if kpi["platform"] == "all" else kpi["platform"]
+        out.print(f"   • {t('kpi.' + kpi['metric'])}: {format_number(kpi['target'])} ({platform}){deadline}")
+
+    out.print(f"\n[bold]2. {t('campaign.part_audience')}[/]")
+    for audience in spec["audiences"]:
+        platforms = f" [dim]({', '.join(audience['platforms'])})[/]" if audience["platforms"] else ""
+        out.print(f"   • [cyan]{esc(audience['id'])}[/]: {esc(audience['description'])}{platforms}")
+
+    out.print(f"\n[bold]3. {t('campaign.part_channels')}[/]")
+    for channel in spec["channels"]:
+        account = config.accounts.get(channel)
+        where = f"{account.platform} @{account.handle}" if account else t("campaign.account_gone")
+        out.print(f"   • {esc(channel)}: {esc(where)}")
+
+    out.print(f"\n[bold]4. {t('campaign.part_content')}[/] ({len(spec['content'])})")
+    for item in spec["content"][:30]:
+        first_words = " ".join(item["text"].split()[:10])
+        out.print(f"   • [cyan]{esc(item['id'])}[/] [dim]{esc(item['issue'])}[/] — {esc(first_words)}…")
+    if len(spec["content"]) > 30:
+        out.print(f"   … {t('common.and_more', count=len(spec['content']) - 30)}")
+    counts = campaign_state_counts(db, spec["id"])
+    out.print("   " + (", ".join(f"{t('state.' + s)}: {n}" for s, n in counts.items()) or t("campaign.no_posts")))
+
+    monitoring = spec["monitoring"]
+    out.print(f"\n[bold]5. {t('campaign.part_monitoring')}[/]")
+    out.print(f"   {t('campaign.collect_every', hours=format_number(monitoring['collect_every'] / 3600, decimals=1))}"
+              f" · {t('campaign.track_for', days=format_number(monitoring['track_for'] / 86400, decimals=1))}")
+    out.print(f"   {t('campaign.keywords')}: {esc(', '.join(monitoring['keywords']) or '-')}")
+    out.print(f"   {t('campaign.spike', x=format_number(monitoring['spike_threshold'], decimals=1))}"
+              f" · {t('campaign.report_period')}: {t('period.' + monitoring['report_period'])}")

@@ -1,0 +1,249 @@
+"""config.toml: where it is, what it says, and how secret references are resolved.
+
+Secrets are never stored in the config as values if we can help it: credentials are
+references (``env:VAR_NAME`` or ``keyring:service/user``) resolved only when an adapter
+is built, and never written anywhere else.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from planner.errors import PlannerError
+
+CONFIG_ENV = "PLANNER_CONFIG"
+DEFAULT_CONFIG_NAME = "config.toml"
+PLATFORMS = ("x", "facebook", "instagram", "mastodon", "bluesky", "telegram")
+
+# Credential names each platform needs (any one complete set).
+CREDENTIAL_SETS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "x": (("bearer_token",), ("consumer_key", "consumer_secret", "access_token", "access_token_secret")),
+    "facebook": (("page_access_token",),),
+    "instagram": (("access_token",),),
+    "mastodon": (("access_token",),),
+    "bluesky": (("app_password",),),
+    "telegram": (("bot_token",),),
+}
+# Options (non-secret) each platform needs.
+REQUIRED_OPTIONS: dict[str, tuple[str, ...]] = {
+    "facebook": ("page_id",),
+    "instagram": ("ig_user_id",),
+    "telegram": ("chat_id",),
+    "mastodon": ("api_base_url",),
+}
+
+_ACCOUNT_KEYS = {"platform", "handle", "api_base_url", "credentials", "page_id", "ig_user_id",
+                 "media_base_url", "chat_id", "display_name", "slots", "utm"}
+_TOP_KEYS = {"database", "timezone", "language", "campaigns_dir", "reports_dir", "approval", "publishing",
+             "accounts", "users", "blackout", "alerts"}
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
+
+
+class ConfigError(PlannerError):
+    pass
+
+
+def parse_duration(text: str | int | float) -> timedelta:
+    """'2h', '30m', '1d12h', '45s' or a number of seconds."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return timedelta(seconds=text)
+    match = _DURATION.match(str(text)) if str(text).strip() else None
+    if not match or not any(match.groups()):
+        raise ValueError(text)
+    d, h, m, s = (int(g or 0) for g in match.groups())
+    return timedelta(days=d, hours=h, minutes=m, seconds=s)
+
+
+def load_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(name) from None
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    name: str
+    platform: str
+    handle: str = ""
+    api_base_url: str | None = None
+    credentials: dict[str, str] = field(default_factory=dict)  # name -> reference (or literal)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    database: Path
+    timezone: ZoneInfo
+    language: str = "id"
+    campaigns_dir: Path = Path("campaigns")
+    reports_dir: Path = Path("reports")
+    approval_required: bool = False
+    grace: timedelta = timedelta(hours=2)
+    workers: int = 8
+    lease: timedelta = timedelta(minutes=2)
+    accounts: dict[str, AccountConfig] = field(default_factory=dict)
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+
+def find_config_path(explicit: str | Path | None = None) -> Path:
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV]).expanduser()
+    return Path.cwd() / DEFAULT_CONFIG_NAME
+
+
+def load_config(path: Path) -> Config:
+    """Read and check config.toml; every problem becomes a ConfigError that says what to do."""
+    if not path.exists():
+        raise ConfigError("config.not_found", path=str(path))
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("config.unreadable", path=str(path), error=type(exc).__name__) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("config.syntax", path=str(path), error=str(exc)) from None
+    return parse_config(raw, path)
+
+
+def parse_config(raw: dict, path: Path) -> Config:
+    path = path.resolve()
+    base = path.parent
+    for key in raw:
+        if key not in _TOP_KEYS:
+            raise ConfigError("config.unknown_key", path=str(path), key=key, hint=_did_you_mean(key, _TOP_KEYS))
+    try:
+        zone = load_zone(raw.get("timezone", "Asia/Jakarta"))
+    except ValueError:
+        raise ConfigError("config.bad_timezone", path=str(path), value=raw.get("timezone")) from None
+    language = raw.get("language", "id")
+    if language not in ("id", "en"):
+        raise ConfigError("config.bad_language", path=str(path), value=language)
+    publishing = raw.get("publishing", {})
+    try:
+        grace = parse_duration(publishing.get("grace", "2h"))
+        lease = parse_duration(publishing.get("lease", "2m"))
+    except ValueError as exc:
+        raise ConfigError("config.bad_duration", path=str(path), value=str(exc)) from None
+    workers = publishing.get("workers", 8)
+    if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 256:
+        raise ConfigError("config.bad_workers", path=str(path), value=workers)
+    accounts = {name: _parse_account(name, table, path) for name, table in raw.get("accounts", {}).items()}
+    _refuse_exposed_literal_secrets(accounts, path)
+    return Config(
+        path=path,
+        database=(base / raw.get("database", "planner.db")),
+        timezone=zone,
+        language=language,
+        campaigns_dir=base / raw.get("campaigns_dir", "campaigns"),
+        reports_dir=base / raw.get("reports_dir", "reports"),
+        approval_required=bool(raw.get("approval", {}).get("required", False)),
+        grace=grace,
+        workers=workers,
+        lease=lease,
+        accounts=accounts,
+        raw=raw,
+    )
+
+
+def _parse_account(name: str, table: Any, path: Path) -> AccountConfig:
+    where = f"accounts.{name}"
+    if not isinstance(table, dict):
+        raise ConfigError("config.account_not_table", path=str(path), where=where)
+    for key in table:
+        if key not in _ACCOUNT_KEYS:
+            raise ConfigError("config.unknown_key", path=str(path), key=f"{where}.{key}",
+                              hint=_did_you_mean(key, _ACCOUNT_KEYS))
+    platform = table.get("platform")
+    if platform not in PLATFORMS:
+        raise ConfigError("config.bad_platform", path=str(path), where=where, value=platform,
+                          choices=", ".join(PLATFORMS))
+    credentials = table.get("credentials", {})
+    if not isinstance(credentials, dict) or not all(isinstance(v, str) for v in credentials.values()):
+        raise ConfigError("config.bad_credentials", path=str(path), where=f"{where}.credentials")
+    options = {k: v for k, v in table.items() if k not in ("platform", "handle", "api_base_url", "credentials")}
+    for option in REQUIRED_OPTIONS.get(platform, ()):
+        if option != "api_base_url" and not options.get(option):
+            raise ConfigError("config.missing_option", path=str(path), where=where, option=option)
+    if "api_base_url" in REQUIRED_OPTIONS.get(platform, ()) and not table.get("api_base_url"):
+        raise ConfigError("config.missing_option", path=str(path), where=where, option="api_base_url")
+    return AccountConfig(name=name, platform=platform, handle=str(table.get("handle", "")),
+                         api_base_url=table.get("api_base_url"), credentials=dict(credentials), options=options)
+
+
+def is_reference(value: str) -> bool:
+    return value.startswith(("env:", "keyring:"))
+
+
+def _refuse_exposed_literal_secrets(accounts: dict[str, AccountConfig], path: Path) -> None:
+    literal = [f"accounts.{a.name}.credentials.{k}" for a in accounts.values()
+               for k, v in a.credentials.items() if not is_reference(v)]
+    if not literal:
+        return
+    mode = path.stat().st_mode
+    if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError("config.literal_secret_exposed", path=str(path), where=", ".join(literal))
+
+
+def resolve_secret(reference: str, *, account: str, key: str) -> str:
+    """The secret a reference points to; a ConfigError naming what to set when it is missing."""
+    if reference.startswith("env:"):
+        var = reference[4:]
+        value = os.environ.get(var)
+        if not value:
+            raise ConfigError("config.secret_env_missing", account=account, key=key, var=var)
+        return value
+    if reference.startswith("keyring:"):
+        service, _, user = reference[8:].partition("/")
+        try:
+            import keyring
+
+            value = keyring.get_password(service, user)
+        except Exception as exc:  # no backend on a server, locked keyring...
+            raise ConfigError("config.secret_keyring_error", account=account, key=key, service=service,
+                              user=user, error=type(exc).__name__) from None
+        if not value:
+            raise ConfigError("config.secret_keyring_missing", account=account, key=key, service=service, user=user)
+        return value
+    return reference  # a literal (allowed only in a file readable by its owner alone)
+
+
+def resolve_account(config: Config, name: str):
+    """The platform Account with secrets resolved, ready for an adapter."""
+    from planner.platforms.base import Account
+
+    if name not in config.accounts:
+        raise ConfigError("config.unknown_account", account=name, hint=_did_you_mean(name, config.accounts))
+    account = config.accounts[name]
+    resolved: dict[str, str] = {}
+    for key, reference in account.credentials.items():
+        resolved[key] = resolve_secret(reference, account=name, key=key)
+    sets = CREDENTIAL_SETS[account.platform]
+    if not any(all(k in resolved for k in needed) for needed in sets):
+        raise ConfigError("config.credentials_incomplete", account=name,
+                          needed=" | ".join(", ".join(s) for s in sets))
+    return Account(name=name, platform=account.platform, handle=account.handle,
+                   api_base_url=account.api_base_url, credentials=resolved, options=dict(account.options))
+
+
+def _did_you_mean(word: str, choices) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return close[0] if close else ""

@@ -1,0 +1,124 @@
+"""A campaign is the five parts of the humas social-media strategy:
+
+1. goal (tujuan) with measurable KPIs, 2. target audiences (khalayak sasaran),
+3. platforms/channels, 4. content from current issues, 5. monitoring and evaluation.
+
+Plain values only; reading files and checking them is campaign_files.py's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+KPI_METRICS = (
+    "reach", "views", "impressions", "engagements", "engagement_rate", "likes", "reposts",
+    "replies", "clicks", "posts_published", "on_time_rate", "mentions",
+)
+REPORT_PERIODS = ("daily", "weekly", "monthly")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Kpi:
+    metric: str
+    target: float
+    platform: str = "all"
+    deadline: date | None = None
+
+
+@dataclass(frozen=True)
+class Goal:
+    objective: str
+    kpis: tuple[Kpi, ...] = ()
+
+
+@dataclass(frozen=True)
+class Audience:
+    id: str
+    description: str
+    platforms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Repeat:
+    every_days: int | None = None          # every N days ...
+    weekdays: tuple[int, ...] = ()         # ... or on these weekdays (0 = Monday) every week
+    until: date | None = None              # last day (inclusive), local
+    times: int | None = None               # or this many occurrences in all
+
+
+@dataclass(frozen=True)
+class Variant:
+    text: str | None = None
+    thread: tuple[str, ...] | None = None
+    media: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ContentItem:
+    id: str
+    issue: str
+    text: str
+    audiences: tuple[str, ...] = ()
+    link: str | None = None
+    hashtags: tuple[str, ...] = ()
+    media: tuple[str, ...] = ()            # paths as written (relative to the campaign file)
+    thread: tuple[str, ...] = ()
+    at: datetime | None = None             # local wall time (naive) in the campaign's zone
+    slot: str | None = None
+    channels: tuple[str, ...] = ()         # empty: all the campaign's channels
+    variants: dict[str, Variant] = field(default_factory=dict)  # by platform or channel name
+    repeat: Repeat | None = None
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    collect_every: timedelta = timedelta(hours=6)
+    track_for: timedelta = timedelta(days=7)
+    keywords: tuple[str, ...] = ()
+    spike_threshold: float = 3.0           # mentions per hour above this multiple of the baseline
+    report_period: str = "weekly"
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: str
+    name: str
+    owner: str
+    timezone: ZoneInfo
+    start: date
+    end: date
+    channels: tuple[str, ...]
+    goal: Goal
+    audiences: tuple[Audience, ...]
+    content: tuple[ContentItem, ...]
+    monitoring: Monitoring
+    grace: timedelta | None = None         # overrides the config's grace for late posts
+
+    def window(self) -> tuple[datetime, datetime]:
+        """First and last moment of the campaign, aware, in its zone (end day inclusive)."""
+        start = datetime.combine(self.start, datetime.min.time(), self.timezone)
+        end = datetime.combine(self.end, datetime.max.time(), self.timezone)
+        return start, end
+
+
+def render_text(item: ContentItem, channel: str, platform: str) -> str:
+    """The text as posted on one channel: the variant if any, then hashtags not already present."""
+    variant = item.variants.get(channel) or item.variants.get(platform)
+    text = variant.text if variant and variant.text else item.text
+    missing = [tag for tag in item.hashtags if f"#{tag}".casefold() not in text.casefold()]
+    if missing:
+        text = text.rstrip() + "\n\n" + " ".join(f"#{tag}" for tag in missing)
+    return text
+
+
+def render_thread(item: ContentItem, channel: str, platform: str) -> tuple[str, ...]:
+    variant = item.variants.get(channel) or item.variants.get(platform)
+    return variant.thread if variant and variant.thread is not None else item.thread
+
+
+def render_media(item: ContentItem, channel: str, platform: str) -> tuple[str, ...]:
+    variant = item.variants.get(channel) or item.variants.get(platform)
+    return variant.media if variant and variant.media is not None else item.media

@@ -1,0 +1,405 @@
+"""The sandbox HTTP server: routing, the record of what was posted, engagement, mentions, faults.
+
+Platform emulators (one module per platform) plug in by subclassing ``Emulator`` and
+listing routes. Everything runs on one port: the platforms' real paths do not collide
+(X ``/2/...``, Graph ``/v23.0/...``, Mastodon ``/api/v1/...``, Bluesky ``/xrpc/...``,
+Telegram ``/bot<token>/...``). Control endpoints live under ``/_sandbox/``.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import hashlib
+import json
+import math
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+FAULT_KINDS = ("rate_limit", "server_error", "slow", "drop")
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+    params: dict[str, str] = field(default_factory=dict)  # named groups of the route pattern
+    _form: dict[str, str] | None = None
+    _files: dict[str, tuple[str, bytes, str]] | None = None
+
+    def header(self, name: str, default: str = "") -> str:
+        return self.headers.get(name.lower(), default)
+
+    @property
+    def content_type(self) -> str:
+        return self.header("content-type").split(";")[0].strip().lower()
+
+    def json(self) -> Any:
+        if not self.body:
+            return {}
+        return json.loads(self.body)
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        """A parameter from the query string, a form body or a JSON body, in that order."""
+        if name in self.query:
+            return self.query[name][0]
+        if name in self.form:
+            return self.form[name]
+        if self.content_type == "application/json":
+            value = self.json().get(name, default)
+            return value
+        return default
+
+    @property
+    def form(self) -> dict[str, str]:
+        if self._form is None:
+            self._parse_body()
+        return self._form or {}
+
+    @property
+    def files(self) -> dict[str, tuple[str, bytes, str]]:
+        """multipart parts that carry a file name: field -> (filename, data, content type)."""
+        if self._files is None:
+            self._parse_body()
+        return self._files or {}
+
+    def _parse_body(self) -> None:
+        self._form, self._files = {}, {}
+        if self.content_type == "application/x-www-form-urlencoded":
+            parsed = parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True)
+            self._form = {k: v[0] for k, v in parsed.items()}
+        elif self.content_type == "multipart/form-data":
+            head = f"Content-Type: {self.header('content-type')}\r\n\r\n".encode()
+            message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + self.body)
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                filename = part.get_filename()
+                payload = part.get_payload(decode=True) or b""
+                if filename is not None:
+                    self._files[name] = (filename, payload, part.get_content_type())
+                else:
+                    self._form[name] = payload.decode("utf-8", "replace")
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None  # dict/list -> JSON, bytes/str -> as is
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encoded(self) -> tuple[bytes, str]:
+        if isinstance(self.body, (dict, list)):
+            return json.dumps(self.body).encode(), "application/json; charset=utf-8"
+        if isinstance(self.body, str):
+            return self.body.encode(), "text/plain; charset=utf-8"
+        return self.body or b"", "application/octet-stream"
+
+
+Handler = Callable[[Request], Response]
+
+
+@dataclass
+class Route:
+    method: str
+    pattern: re.Pattern
+    handler: Handler
+    publishes: bool = False  # a route that stores a post: the target of "drop after store" faults
+
+
+class Emulator:
+    """Base for one platform's emulation. Subclasses set ``name`` and implement ``routes``."""
+
+    name = ""
+
+    def __init__(self, state: "SandboxState"):
+        self.state = state
+
+    def routes(self) -> list[Route]:
+        raise NotImplementedError
+
+    def rate_limited(self, reset_in: int) -> Response:
+        """The platform's own way of saying 'slow down' (overridden per platform)."""
+        return Response(429, {"error": "rate limited"}, {"Retry-After": str(reset_in)})
+
+    def server_error(self) -> Response:
+        return Response(503, {"error": "service unavailable"})
+
+
+def route(method: str, pattern: str, handler: Handler, publishes: bool = False) -> Route:
+    return Route(method, re.compile(pattern + r"/?$"), handler, publishes)
+
+
+@dataclass
+class FaultRule:
+    kind: str
+    platform: str | None = None
+    path: re.Pattern | None = None
+    method: str | None = None
+    count: int | None = None  # None: unlimited (until cleared)
+    rate: float = 1.0
+    reset_in: int = 2  # seconds until the rate limit resets
+
+    def matches(self, platform: str, method: str, path: str) -> bool:
+        return (
+            (self.platform is None or self.platform == platform)
+            and (self.method is None or self.method == method)
+            and (self.path is None or self.path.search(path) is not None)
+        )
+
+
+class SandboxState:
+    """Everything the sandbox knows. Thread-safe; deterministic for a given seed."""
+
+    def __init__(self, seed: int = 0, speed: float = 60.0, slow_seconds: float = 15.0):
+        self.seed = seed
+        self.speed = speed  # sandbox seconds per real second, so engagement grows visibly in a demo
+        self.slow_seconds = slow_seconds
+        self.started = time.time()
+        self.lock = threading.RLock()
+        self.posts: list[dict] = []
+        self.media: dict[str, dict] = {}
+        self.requests: list[dict] = []
+        self.faults: list[FaultRule] = []
+        self.random_fault_rate = 0.0
+        self.random_fault_kinds = ("rate_limit", "server_error", "drop")
+        self.bursts: list[dict] = []
+        self.rng = random.Random(seed)
+        self._next_id = 1000
+        self.max_request_log = 20_000
+
+    # --- ids and time -------------------------------------------------------------
+    def next_id(self) -> int:
+        with self.lock:
+            self._next_id += 1
+            return self._next_id
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(timezone.utc)
+
+    # --- posts ----------------------------------------------------------------------
+    def record_post(self, platform: str, account: str, text: str, *, key: str | None = None,
+                    post_id: str | None = None, extra: dict | None = None) -> dict:
+        with self.lock:
+            post = {
+                "id": post_id or str(self.next_id()),
+                "platform": platform,
+                "account": account,
+                "text": text,
+                "key": key,
+                "fingerprint": _fingerprint(text),
+                "created_at": self.now().isoformat(),
+                "created_ts": time.time(),
+                "extra": extra or {},
+            }
+            self.posts.append(post)
+            return post
+
+    def find_post(self, platform: str, post_id: str) -> dict | None:
+        with self.lock:
+            for post in self.posts:
+                if post["platform"] == platform and post["id"] == post_id:
+                    return post
+        return None
+
+    def posts_of(self, platform: str, account: str | None = None) -> list[dict]:
+        with self.lock:
+            return [p for p in self.posts if p["platform"] == platform
+                    and (account is None or p["account"] == account)]
+
+    def summary(self) -> dict:
+        with self.lock:
+            counts: dict[str, int] = {}
+            for post in self.posts:
+                counts[_count_key(post)] = counts.get(_count_key(post), 0) + 1
+            return {
+                "posts": [{k: v for k, v in p.items() if k != "created_ts"} for p in self.posts],
+                "counts": counts,
+                "duplicates": {k: n for k, n in counts.items() if n > 1},
+                "total": len(self.posts),
+            }
+
+    # --- engagement -------------------------------------------------------------------
+    def engagement(self, post: dict, at: float | None = None) -> dict[str, int]:
+        """Metrics that grow over time towards a per-post ceiling, the same for a given seed."""
+        elapsed = max(0.0, ((at or time.time()) - post["created_ts"]) * self.speed)
+        rng = random.Random(f"{self.seed}:{post['platform']}:{post['id']}")
+        ceiling = rng.lognormvariate(7.0, 0.8)  # ~1,100 views median
+        growth = 1 - math.exp(-elapsed / 3600)  # most of it within a few sandbox hours
+        views = ceiling * growth
+        rates = {"likes": rng.uniform(0.02, 0.08), "reposts": rng.uniform(0.003, 0.02),
+                 "replies": rng.uniform(0.002, 0.01), "quotes": rng.uniform(0.0, 0.003),
+                 "clicks": rng.uniform(0.005, 0.03), "saves": rng.uniform(0.0, 0.01)}
+        metrics = {"views": int(views), "impressions": int(views * 1.3), "reach": int(views * 0.8)}
+        metrics.update({name: int(views * rate) for name, rate in rates.items()})
+        return metrics
+
+    # --- mentions ------------------------------------------------------------------------
+    def mentions(self, keyword: str, since: float | None = None, limit: int = 100) -> list[dict]:
+        """Public posts mentioning ``keyword``: a seeded trickle per sandbox minute, plus bursts."""
+        now = time.time()
+        start = max(self.started - 3600, since or self.started - 3600)
+        found: list[dict] = []
+        bucket_len = 60 / self.speed  # real seconds per sandbox minute
+        first, last = int(start / bucket_len), int(now / bucket_len)
+        for bucket in range(max(first, last - 2000), last + 1):
+            rng = random.Random(f"{self.seed}:{keyword.casefold()}:{bucket}")
+            n = 1 if rng.random() < 0.3 else 0
+            n *= 8 if rng.random() < 0.01 else 1  # an occasional natural burst
+            for i in range(n):
+                ts = bucket * bucket_len + rng.random() * bucket_len
+                if start <= ts <= now:
+                    found.append(_mention(keyword, f"{bucket}-{i}", ts, rng))
+        with self.lock:
+            for burst in self.bursts:
+                if burst["keyword"].casefold() == keyword.casefold() and start <= burst["ts"] <= now:
+                    for i in range(burst["count"]):
+                        found.append(_mention(keyword, f"b{burst['ts']:.3f}-{i}", burst["ts"] + i * 0.001,
+                                              random.Random(f"{burst['ts']}:{i}")))
+        found.sort(key=lambda m: m["ts"], reverse=True)
+        return found[:limit]
+
+    def add_burst(self, keyword: str, count: int) -> None:
+        with self.lock:
+            self.bursts.append({"keyword": keyword, "count": count, "ts": time.time()})
+
+    # --- faults ----------------------------------------------------------------------------
+    def pick_fault(self, platform: str, method: str, path: str) -> FaultRule | None:
+        with self.lock:
+            for rule in self.faults:
+                if rule.matches(platform, method, path) and self.rng.random() < rule.rate:
+                    if rule.count is not None:
+                        rule.count -= 1
+                        if rule.count <= 0:
+                            self.faults.remove(rule)
+                    return rule
+            if self.random_fault_rate and self.rng.random() < self.random_fault_rate:
+                return FaultRule(kind=self.rng.choice(self.random_fault_kinds))
+        return None
+
+    def log_request(self, request: Request, platform: str) -> None:
+        with self.lock:
+            self.requests.append({
+                "platform": platform, "method": request.method, "path": request.path,
+                "query": request.query, "headers": request.headers,
+                "body": request.body[:4096].decode("utf-8", "replace"), "ts": time.time(),
+            })
+            if len(self.requests) > self.max_request_log:
+                del self.requests[: len(self.requests) - self.max_request_log]
+
+
+_MENTION_TEMPLATES = (
+    "Sudah {k}? Tadi saya cek, ternyata gampang banget.",
+    "Ada yang tahu info resmi soal {k}? Banyak kabar simpang siur di grup WA.",
+    "Jangan percaya hoaks soal {k}, cek langsung ke sumber resmi.",
+    "Alhamdulillah {k} beres, terima kasih infonya min!",
+    "Kenapa {k} di desa kami belum ada sosialisasi ya?",
+    "Info {k} dari kakak saya, katanya batas waktunya minggu depan.",
+)
+
+
+def _mention(keyword: str, suffix: str, ts: float, rng: random.Random) -> dict:
+    ident = hashlib.sha1(f"{keyword}:{suffix}".encode()).hexdigest()[:16]
+    return {
+        "id": ident,
+        "keyword": keyword,
+        "text": rng.choice(_MENTION_TEMPLATES).format(k=keyword),
+        "author": f"warga{int(ident[:6], 16) % 9000 + 1000}",
+        "ts": ts,
+        "created_at": datetime.fromtimestamp(ts, timezone.utc).isoformat(),
+    }
+
+
+def _fingerprint(text: str) -> str:
+    return hashlib.sha256(" ".join(text.split()).casefold().encode()).hexdigest()[:16]
+
+
+def _count_key(post: dict) -> str:
+    """Duplicates are counted per account and per client key when one exists, else per text."""
+    return f"{post['platform']}:{post['account']}:{post['key'] or post['fingerprint']}"
+
+
+class _HTTPHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: "_Server"
+
+    def log_message(self, format: str, *args: Any) -> None:  # silence stderr access log
+        pass
+
+    def _handle(self) -> None:
+        sandbox = self.server.sandbox
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        request = Request(
+            method=self.command,
+            path=parts.path,
+            query=parse_qs(parts.query, keep_blank_values=True),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+        )
+        if sandbox.latency:
+            time.sleep(sandbox.latency)
+        if request.path.startswith("/_sandbox/"):
+            self._send(sandbox.control(request))
+            return
+        found = sandbox.resolve(request)
+        if found is None:
+            self._send(Response(404, {"error": f"sandbox: no route for {request.method} {request.path}"}))
+            return
+        emulator, matched = found
+        sandbox.state.log_request(request, emulator.name)
+        fault = sandbox.state.pick_fault(emulator.name, request.method, request.path)
+        if fault is not None and fault.kind == "rate_limit":
+            self._send(emulator.rate_limited(fault.reset_in))
+            return
+        if fault is not None and fault.kind == "server_error":
+            self._send(emulator.server_error())
+            return
+        try:
+            response = matched.handler(request)
+        except Exception as exc:  # a sandbox bug must show, not hang the client
+            response = Response(500, {"error": f"sandbox error: {exc!r}"})
+        if fault is not None and fault.kind == "drop":
+            # The handler ran (the post is stored) but the client never hears back.
+            self.close_connection = True
+            try:
+                self.connection.shutdown(2)
+            except OSError:
+                pass
+            return
+        if fault is not None and fault.kind == "slow":
+            time.sleep(sandbox.state.slow_seconds)
+        self._send(response)
+
+    def _send(self, response: Response) -> None:
+        payload, content_type = response.encoded()
+        try:
+            self.send_response(response.status)
+            headers = {"Content-Type": content_type, **response.headers}
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+    sandbox: "Sandbox"

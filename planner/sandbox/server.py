@@ -1,0 +1,146 @@
+"""Start, stop and control the sandbox; runs in-process (tests, demo) or as `planner sandbox serve`."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import threading
+
+from planner.sandbox.core import (
+    FAULT_KINDS,
+    Emulator,
+    FaultRule,
+    Request,
+    Response,
+    Route,
+    SandboxState,
+    _HTTPHandler,
+    _Server,
+)
+
+# Each module defines EMULATOR, an Emulator subclass.
+EMULATOR_MODULES = (
+    "planner.sandbox.x_api",
+    "planner.sandbox.graph_api",
+    "planner.sandbox.mastodon_api",
+    "planner.sandbox.bluesky_api",
+    "planner.sandbox.telegram_api",
+)
+
+
+def _load_emulators(state: SandboxState) -> list[Emulator]:
+    emulators = []
+    for name in EMULATOR_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        emulators.append(module.EMULATOR(state))
+    return emulators
+
+
+class Sandbox:
+    """A local stand-in for the platforms' APIs, on 127.0.0.1.
+
+    >>> with Sandbox(seed=1) as sb:
+    ...     sb.base_url  # give this as every account's api_base_url
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, latency_ms: float = 0,
+                 fault_rate: float = 0.0, seed: int = 0, speed: float = 60.0, slow_seconds: float = 15.0):
+        self.state = SandboxState(seed=seed, speed=speed, slow_seconds=slow_seconds)
+        self.state.random_fault_rate = fault_rate
+        self.latency = latency_ms / 1000
+        self.emulators = _load_emulators(self.state)
+        self._routes: list[tuple[Emulator, Route]] = [
+            (emulator, r) for emulator in self.emulators for r in emulator.routes()
+        ]
+        self._server = _Server((host, port), _HTTPHandler)
+        self._server.sandbox = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._server.server_address[0]}:{self.port}"
+
+    def start(self) -> "Sandbox":
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # --- routing ---------------------------------------------------------------------
+    def resolve(self, request: Request) -> tuple[Emulator, Route] | None:
+        for emulator, candidate in self._routes:
+            if candidate.method != request.method:
+                continue
+            match = candidate.pattern.match(request.path)
+            if match:
+                request.params = match.groupdict()
+                return emulator, candidate
+        return None
+
+    # --- in-process control (tests) ------------------------------------------------------
+    def add_fault(self, kind: str, *, platform: str | None = None, path: str | None = None,
+                  method: str | None = None, count: int | None = None, rate: float = 1.0,
+                  reset_in: int = 2) -> None:
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+        rule = FaultRule(kind, platform, re.compile(path) if path else None, method, count, rate, reset_in)
+        with self.state.lock:
+            self.state.faults.append(rule)
+
+    def clear_faults(self) -> None:
+        with self.state.lock:
+            self.state.faults.clear()
+            self.state.random_fault_rate = 0.0
+
+    def posts(self) -> dict:
+        return self.state.summary()
+
+    # --- HTTP control: /_sandbox/... ---------------------------------------------------------
+    def control(self, request: Request) -> Response:
+        action = request.path.removeprefix("/_sandbox/").strip("/")
+        if request.method == "GET" and action == "posts":
+            return Response(200, self.posts())
+        if request.method == "GET" and action == "requests":
+            with self.state.lock:
+                return Response(200, {"requests": list(self.state.requests)})
+        if request.method == "POST" and action == "faults":
+            body = request.json()
+            try:
+                for rule in body.get("rules", []):
+                    self.add_fault(**rule)
+                if "random_rate" in body:
+                    self.state.random_fault_rate = float(body["random_rate"])
+            except (TypeError, ValueError) as exc:
+                return Response(400, {"error": str(exc)})
+            return Response(200, {"ok": True})
+        if request.method == "DELETE" and action == "faults":
+            self.clear_faults()
+            return Response(200, {"ok": True})
+        if request.method == "POST" and action == "burst":
+            body = request.json()
+            self.state.add_burst(body["keyword"], int(body.get("count", 50)))
+            return Response(200, {"ok": True})
+        if request.method == "GET" and action == "health":
+            return Response(200, {"ok": True, "platforms": [e.name for e in self.emulators]})
+        return Response(404, {"error": f"unknown sandbox control {request.method} {request.path}"})

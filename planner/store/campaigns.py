@@ -1,0 +1,207 @@
+"""Writing a validated campaign into the database: campaign, content, and its outbox rows.
+
+``apply_campaign`` computes the plan inside one BEGIN IMMEDIATE transaction and either
+writes it all or nothing (``dry_run`` rolls back). Published posts are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from planner.domain.campaign import Campaign
+from planner.store.db import now_utc, transaction, utc_iso
+
+EDITABLE = ("draft", "pending_approval", "queued", "held", "failed_retryable", "failed", "missed", "canceled")
+IN_FLIGHT = ("publishing", "unknown", "needs_review")
+COMPARED = ("due_at", "text", "link", "media", "thread", "platform")
+
+
+@dataclass
+class PlanEntry:
+    key: str
+    content_id: str
+    channel: str
+    due_at: str
+    changes: tuple[str, ...] = ()
+
+
+@dataclass
+class Plan:
+    campaign_id: str
+    added: list[PlanEntry] = field(default_factory=list)
+    changed: list[PlanEntry] = field(default_factory=list)
+    canceled: list[PlanEntry] = field(default_factory=list)
+    published_kept: list[PlanEntry] = field(default_factory=list)  # edited after publishing: left as is
+    in_flight: list[PlanEntry] = field(default_factory=list)       # being published now: left as is
+    unchanged: int = 0
+    new_campaign: bool = False
+
+    @property
+    def has_writes(self) -> bool:
+        return bool(self.added or self.changed or self.canceled)
+
+
+def idempotency_key(campaign_id: str, content_id: str, channel: str, occurrence: int) -> str:
+    return f"{campaign_id}:{content_id}:{channel}:{occurrence}"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if hasattr(value, "key") and type(value).__name__ == "ZoneInfo":
+        return value.key
+    raise TypeError(type(value))
+
+
+def campaign_spec(campaign: Campaign) -> str:
+    data = asdict(campaign)
+    data["timezone"] = campaign.timezone.key
+    return json.dumps(data, default=_jsonable, ensure_ascii=False)
+
+
+def published_content_ids(db: sqlite_utils.Database, campaign_id: str) -> set[str]:
+    if "posts" not in db.table_names():
+        return set()
+    rows = db.execute("SELECT DISTINCT content_id FROM posts WHERE campaign_id = ? AND state = 'published'",
+                      [campaign_id]).fetchall()
+    return {r[0] for r in rows}
+
+
+def apply_campaigns(db: sqlite_utils.Database, batch: list[tuple[Campaign, list[dict], str]], *,
+                    approval_required: bool, actor: str, dry_run: bool = False) -> list[Plan]:
+    """Apply several campaigns (campaign, desired rows, source file) in ONE transaction."""
+
+    class _DryRun(Exception):
+        pass
+
+    plans: list[Plan] = []
+    try:
+        with transaction(db):
+            for campaign, desired, source_file in batch:
+                plans.append(_apply_one(db, campaign, desired, source_file=source_file,
+                                        approval_required=approval_required, actor=actor))
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    return plans
+
+
+def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict], *, source_file: str,
+               approval_required: bool, actor: str) -> Plan:
+    now = utc_iso(now_utc())
+    initial_state = "pending_approval" if approval_required else "queued"
+    conn = db.conn
+    plan = Plan(campaign.id)
+    plan.new_campaign = conn.execute("SELECT 1 FROM campaigns WHERE id = ?", [campaign.id]).fetchone() is None
+    existing = {row["idempotency_key"]: row for row in db.query(
+        "SELECT * FROM posts WHERE campaign_id = ?", [campaign.id])}
+    start, end = campaign.window()
+    # Raw SQL, not sqlite-utils' upsert: its `with conn:` would COMMIT our open transaction.
+    conn.execute(
+        """INSERT INTO campaigns (id, name, owner, timezone, start_at, end_at, source_file, spec, applied_at,
+                                  applied_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (id) DO UPDATE SET name = excluded.name, owner = excluded.owner,
+               timezone = excluded.timezone, start_at = excluded.start_at, end_at = excluded.end_at,
+               source_file = excluded.source_file, spec = excluded.spec, applied_at = excluded.applied_at,
+               applied_by = excluded.applied_by""",
+        [campaign.id, campaign.name, campaign.owner, campaign.timezone.key, utc_iso(start), utc_iso(end),
+         source_file, campaign_spec(campaign), now, actor])
+    _write_content(db, campaign, now)
+    wanted = set()
+    for row in desired:
+        key = idempotency_key(row["campaign_id"], row["content_id"], row["channel"], row["occurrence"])
+        wanted.add(key)
+        values = {
+            "due_at": utc_iso(row["due_at"]), "text": row["text"], "link": row["link"],
+            "media": json.dumps(row["media"], ensure_ascii=False),
+            "thread": json.dumps(row["thread"], ensure_ascii=False),
+            "platform": row["platform"], "fingerprint": row["fingerprint"],
+        }
+        entry = PlanEntry(key, row["content_id"], row["channel"], values["due_at"])
+        old = existing.get(key)
+        if old is None:
+            plan.added.append(entry)
+            _insert_post(conn, row, key, values, initial_state, now, actor)
+            continue
+        changes = tuple(name for name in COMPARED if old[name] != values[name])
+        entry.changes = changes
+        if old["state"] == "published":
+            if changes:
+                plan.published_kept.append(entry)
+            else:
+                plan.unchanged += 1
+        elif old["state"] in IN_FLIGHT:
+            if changes:
+                plan.in_flight.append(entry)
+            else:
+                plan.unchanged += 1
+        elif old["state"] == "canceled":
+            plan.added.append(entry)
+            _update_post(conn, old, values, initial_state, now, actor, "restored")
+        elif changes:
+            plan.changed.append(entry)
+            state = old["state"] if old["state"] == "draft" else initial_state
+            _update_post(conn, old, values, state, now, actor, "edited: " + ", ".join(changes))
+        else:
+            plan.unchanged += 1
+    for key, old in existing.items():
+        if key in wanted or old["state"] in ("published", "canceled"):
+            continue
+        entry = PlanEntry(key, old["content_id"], old["channel"], old["due_at"])
+        if old["state"] in IN_FLIGHT:
+            plan.in_flight.append(entry)
+            continue
+        plan.canceled.append(entry)
+        conn.execute("UPDATE posts SET state = 'canceled', updated_at = ? WHERE id = ?", [now, old["id"]])
+        _event(conn, old["id"], old["state"], "canceled", now, actor, "removed from the campaign file")
+    return plan
+
+
+def _write_content(db: sqlite_utils.Database, campaign: Campaign, now: str) -> None:
+    ids = set()
+    for item in campaign.content:
+        ids.add(item.id)
+        db.conn.execute(
+            """INSERT INTO content (campaign_id, id, issue, audiences, text, spec, removed_at)
+               VALUES (?, ?, ?, ?, ?, ?, NULL)
+               ON CONFLICT (campaign_id, id) DO UPDATE SET issue = excluded.issue, audiences = excluded.audiences,
+                   text = excluded.text, spec = excluded.spec, removed_at = NULL""",
+            [campaign.id, item.id, item.issue, json.dumps(list(item.audiences), ensure_ascii=False), item.text,
+             json.dumps(asdict(item), default=_jsonable, ensure_ascii=False)])
+    db.conn.execute(
+        f"UPDATE content SET removed_at = ? WHERE campaign_id = ? AND removed_at IS NULL "
+        f"AND id NOT IN ({','.join('?' * len(ids))})", [now, campaign.id, *ids])
+
+
+def _insert_post(conn, row: dict, key: str, values: dict, state: str, now: str, actor: str) -> None:
+    cursor = conn.execute(
+        """INSERT INTO posts (campaign_id, content_id, channel, platform, occurrence, idempotency_key, due_at,
+                              state, text, link, media, thread, fingerprint, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [row["campaign_id"], row["content_id"], row["channel"], values["platform"], row["occurrence"], key,
+         values["due_at"], state, values["text"], values["link"], values["media"], values["thread"],
+         values["fingerprint"], now, now])
+    _event(conn, cursor.lastrowid, None, state, now, actor, "applied")
+
+
+def _update_post(conn, old: dict, values: dict, state: str, now: str, actor: str, detail: str) -> None:
+    conn.execute(
+        """UPDATE posts SET due_at = ?, text = ?, link = ?, media = ?, thread = ?, platform = ?, fingerprint = ?,
+                            state = ?, retry_at = NULL, last_error = NULL, error_kind = NULL, updated_at = ?
+           WHERE id = ? AND state = ?""",
+        [values["due_at"], values["text"], values["link"], values["media"], values["thread"], values["platform"],
+         values["fingerprint"], state, now, old["id"], old["state"]])
+    _event(conn, old["id"], old["state"], state, now, actor, detail)
+
+
+def _event(conn, post_id: int, from_state: str | None, to_state: str, now: str, actor: str, detail: str) -> None:
+    conn.execute("INSERT INTO post_events (post_id, at, from_state, to_state, actor, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                 [post_id, now, from_state, to_state, actor, detail])

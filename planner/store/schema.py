@@ -1,0 +1,115 @@
+"""The whole database schema, as ordered migrations recorded in the ``_migrations`` table.
+
+Add a migration by appending a function to MIGRATIONS; never edit one that has shipped.
+Times are TEXT in UTC ISO-8601 with milliseconds and a Z (``2026-12-01T02:00:00.000Z``),
+so they sort as text and read well in Datasette.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Execute statements one by one (executescript would COMMIT our open transaction)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
+    if statement.strip():
+        conn.execute(statement)
+
+
+def m001_core(conn: sqlite3.Connection) -> None:
+    run_script(conn,
+        """
+        CREATE TABLE campaigns (
+            id TEXT PRIMARY KEY,              -- slug from the campaign file
+            name TEXT NOT NULL,
+            owner TEXT NOT NULL DEFAULT '',   -- division / person responsible
+            timezone TEXT NOT NULL,
+            start_at TEXT NOT NULL,           -- UTC
+            end_at TEXT NOT NULL,             -- UTC
+            source_file TEXT,
+            spec TEXT NOT NULL,               -- the validated campaign as JSON (goal, audiences, monitoring...)
+            applied_at TEXT NOT NULL,
+            applied_by TEXT NOT NULL DEFAULT ''
+        );
+
+        CREATE TABLE content (
+            campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+            id TEXT NOT NULL,
+            issue TEXT NOT NULL DEFAULT '',
+            audiences TEXT NOT NULL DEFAULT '[]',  -- JSON list of audience ids
+            text TEXT NOT NULL DEFAULT '',
+            spec TEXT NOT NULL,                    -- the content item as JSON
+            removed_at TEXT,                       -- set when the item left the campaign file
+            PRIMARY KEY (campaign_id, id)
+        );
+
+        -- The outbox: one row per (content, channel, occurrence). This table, not the scheduler's
+        -- memory, is the truth about what is to be published and what was.
+        CREATE TABLE posts (
+            id INTEGER PRIMARY KEY,
+            campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+            content_id TEXT NOT NULL,
+            channel TEXT NOT NULL,                 -- account name from config
+            platform TEXT NOT NULL,
+            occurrence INTEGER NOT NULL DEFAULT 0, -- 0 for one-off content, n for the nth repeat
+            idempotency_key TEXT NOT NULL UNIQUE,
+            due_at TEXT NOT NULL,                  -- UTC
+            state TEXT NOT NULL,
+            text TEXT NOT NULL,                    -- rendered for the channel (variant, hashtags)
+            link TEXT,
+            media TEXT NOT NULL DEFAULT '[]',      -- JSON list of absolute file paths
+            thread TEXT NOT NULL DEFAULT '[]',     -- JSON list of further texts (reply chain)
+            fingerprint TEXT NOT NULL,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            lease_owner TEXT,
+            lease_until TEXT,
+            retry_at TEXT,
+            platform_post_id TEXT,
+            url TEXT,
+            published_at TEXT,
+            late_ms INTEGER,                       -- published_at - due_at
+            last_error TEXT,
+            error_kind TEXT,                       -- retryable | permanent | unknown
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            FOREIGN KEY (campaign_id, content_id) REFERENCES content(campaign_id, id),
+            UNIQUE (campaign_id, content_id, channel, occurrence),
+            CHECK (state IN ('draft', 'pending_approval', 'queued', 'publishing', 'published',
+                             'failed_retryable', 'failed', 'unknown', 'needs_review', 'held',
+                             'missed', 'canceled'))
+        );
+        CREATE INDEX posts_due ON posts(state, due_at);
+        CREATE INDEX posts_campaign ON posts(campaign_id, state);
+
+        -- Every state change of a post, for `planner post show` and the reports.
+        CREATE TABLE post_events (
+            id INTEGER PRIMARY KEY,
+            post_id INTEGER NOT NULL REFERENCES posts(id),
+            at TEXT NOT NULL,
+            from_state TEXT,
+            to_state TEXT NOT NULL,
+            actor TEXT NOT NULL DEFAULT '',
+            detail TEXT
+        );
+        CREATE INDEX post_events_post ON post_events(post_id);
+
+        -- Small key/value facts: pause flag, scheduler heartbeat.
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    m001_core,
+]
