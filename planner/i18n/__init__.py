@@ -1,6 +1,7 @@
 """User-facing text in Indonesian (default) and English.
 
-Messages live in one catalogue per language (``id.toml``, ``en.toml``) under dotted keys.
+Messages live in one folder per language (``id/``, ``en/``), one TOML file per area of the
+tool, under dotted keys (the files of a language are merged).
 A missing key in one language falls back to the other, then to the key itself, so a
 forgotten translation shows up as text rather than a crash; a test checks both are complete.
 """
@@ -32,8 +33,12 @@ def get_language() -> str:
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    raw = tomllib.loads(resources.files(__package__).joinpath(f"{lang}.toml").read_text("utf-8"))
-    return dict(_flatten(raw))
+    merged: dict[str, str] = {}
+    folder = resources.files(__package__).joinpath(lang)
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            merged.update(_flatten(tomllib.loads(entry.read_text("utf-8"))))
+    return merged
 
 
 def _flatten(table: dict, prefix: str = ""):
