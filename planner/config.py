@@ -12,7 +12,7 @@ import re
 import stat
 import tomllib
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,6 +44,8 @@ _ACCOUNT_KEYS = {"platform", "handle", "api_base_url", "credentials", "page_id",
                  "media_base_url", "chat_id", "display_name", "slots", "utm"}
 _TOP_KEYS = {"database", "timezone", "language", "campaigns_dir", "reports_dir", "approval", "publishing",
              "accounts", "users", "blackout", "alerts"}
+# Tables whose keys are known (the others are read by parts of the tool that check them).
+_TABLE_KEYS = {"publishing": {"grace", "workers", "lease"}, "approval": {"required"}}
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
 
 
@@ -54,18 +56,24 @@ class ConfigError(PlannerError):
 def parse_duration(text: str | int | float) -> timedelta:
     """'2h', '30m', '1d12h', '45s' or a number of seconds."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return timedelta(seconds=text)
+        try:
+            return timedelta(seconds=text)
+        except OverflowError:
+            raise ValueError(text) from None
     match = _DURATION.match(str(text)) if str(text).strip() else None
     if not match or not any(match.groups()):
         raise ValueError(text)
     d, h, m, s = (int(g or 0) for g in match.groups())
-    return timedelta(days=d, hours=h, minutes=m, seconds=s)
+    try:
+        return timedelta(days=d, hours=h, minutes=m, seconds=s)
+    except OverflowError:
+        raise ValueError(text) from None
 
 
 def load_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # OSError: "Asia" is a folder
         raise ValueError(name) from None
 
 
@@ -77,6 +85,23 @@ class AccountConfig:
     api_base_url: str | None = None
     credentials: dict[str, str] = field(default_factory=dict)  # name -> reference (or literal)
     options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Blackout:
+    """A window when nothing is published (a day of mourning, a quiet period). Times in UTC."""
+
+    start: datetime
+    end: datetime
+    reason: str
+    channels: tuple[str, ...] = ()  # empty: every channel
+
+
+@dataclass(frozen=True)
+class Pacing:
+    rate: float = 1.0        # posts per second per account, sustained
+    burst: int = 5           # posts an account may send back to back
+    max_in_flight: int = 2   # concurrent sends per account
 
 
 @dataclass(frozen=True)
@@ -92,6 +117,8 @@ class Config:
     workers: int = 8
     lease: timedelta = timedelta(minutes=2)
     accounts: dict[str, AccountConfig] = field(default_factory=dict)
+    pacing: Pacing = Pacing()
+    blackouts: tuple[Blackout, ...] = ()
     raw: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -127,7 +154,16 @@ def parse_config(raw: dict, path: Path) -> Config:
     base = path.parent
     for key in raw:
         if key not in _TOP_KEYS:
-            raise ConfigError("config.unknown_key", path=str(path), key=key, hint=_did_you_mean(key, _TOP_KEYS))
+            raise ConfigError("config.unknown_key", path=str(path), setting=key,
+                              hint=_did_you_mean(key, _TOP_KEYS))
+    for table_name, allowed in _TABLE_KEYS.items():
+        table = raw.get(table_name, {})
+        if not isinstance(table, dict):
+            raise ConfigError("config.not_table", path=str(path), where=table_name)
+        for key in table:
+            if key not in allowed:
+                raise ConfigError("config.unknown_key", path=str(path), setting=f"{table_name}.{key}",
+                                  hint=_did_you_mean(key, allowed))
     try:
         zone = load_zone(raw.get("timezone", "Asia/Jakarta"))
     except ValueError:
@@ -139,12 +175,20 @@ def parse_config(raw: dict, path: Path) -> Config:
     try:
         grace = parse_duration(publishing.get("grace", "2h"))
         lease = parse_duration(publishing.get("lease", "2m"))
+        if grace < timedelta(0):
+            raise ValueError(publishing.get("grace"))
+        if lease <= timedelta(0):
+            raise ValueError(publishing.get("lease"))
     except ValueError as exc:
         raise ConfigError("config.bad_duration", path=str(path), value=str(exc)) from None
     workers = publishing.get("workers", 8)
     if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 256:
         raise ConfigError("config.bad_workers", path=str(path), value=workers)
+    if not isinstance(raw.get("accounts", {}), dict):
+        raise ConfigError("config.not_table", path=str(path), where="accounts")
     accounts = {name: _parse_account(name, table, path) for name, table in raw.get("accounts", {}).items()}
+    pacing = _parse_pacing(publishing.get("pacing", {}), path)
+    blackouts = tuple(_parse_blackout(i, entry, zone, path) for i, entry in enumerate(raw.get("blackout", []), 1))
     _refuse_exposed_literal_secrets(accounts, path)
     return Config(
         path=path,
@@ -158,8 +202,39 @@ def parse_config(raw: dict, path: Path) -> Config:
         workers=workers,
         lease=lease,
         accounts=accounts,
+        pacing=pacing,
+        blackouts=blackouts,
         raw=raw,
     )
+
+
+def _parse_pacing(table: Any, path: Path) -> Pacing:
+    try:
+        pacing = Pacing(**table)
+        if pacing.rate <= 0 or pacing.burst < 1 or pacing.max_in_flight < 1:
+            raise ValueError
+        return pacing
+    except (TypeError, ValueError):
+        raise ConfigError("config.bad_pacing", path=str(path)) from None
+
+
+def _parse_blackout(index: int, entry: Any, zone: ZoneInfo, path: Path) -> Blackout:
+    where = f"blackout[{index}]"
+    try:
+        start, end = entry["start"], entry["end"]
+        if isinstance(start, str):
+            start = datetime.fromisoformat(start)
+        if isinstance(end, str):
+            end = datetime.fromisoformat(end)
+        start = start if start.tzinfo else start.replace(tzinfo=zone)
+        end = end if end.tzinfo else end.replace(tzinfo=zone)
+        if end <= start:
+            raise ValueError
+        channels = tuple(entry.get("channels", ()))
+        return Blackout(start=start.astimezone(timezone.utc), end=end.astimezone(timezone.utc),
+                        reason=str(entry.get("reason", "")), channels=channels)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ConfigError("config.bad_blackout", path=str(path), where=where) from None
 
 
 def _parse_account(name: str, table: Any, path: Path) -> AccountConfig:
@@ -168,7 +243,7 @@ def _parse_account(name: str, table: Any, path: Path) -> AccountConfig:
         raise ConfigError("config.account_not_table", path=str(path), where=where)
     for key in table:
         if key not in _ACCOUNT_KEYS:
-            raise ConfigError("config.unknown_key", path=str(path), key=f"{where}.{key}",
+            raise ConfigError("config.unknown_key", path=str(path), setting=f"{where}.{key}",
                               hint=_did_you_mean(key, _ACCOUNT_KEYS))
     platform = table.get("platform")
     if platform not in PLATFORMS:
@@ -207,7 +282,7 @@ def resolve_secret(reference: str, *, account: str, key: str) -> str:
         var = reference[4:]
         value = os.environ.get(var)
         if not value:
-            raise ConfigError("config.secret_env_missing", account=account, key=key, var=var)
+            raise ConfigError("config.secret_env_missing", account=account, credential=key, var=var)
         return value
     if reference.startswith("keyring:"):
         service, _, user = reference[8:].partition("/")
@@ -216,10 +291,11 @@ def resolve_secret(reference: str, *, account: str, key: str) -> str:
 
             value = keyring.get_password(service, user)
         except Exception as exc:  # no backend on a server, locked keyring...
-            raise ConfigError("config.secret_keyring_error", account=account, key=key, service=service,
+            raise ConfigError("config.secret_keyring_error", account=account, credential=key, service=service,
                               user=user, error=type(exc).__name__) from None
         if not value:
-            raise ConfigError("config.secret_keyring_missing", account=account, key=key, service=service, user=user)
+            raise ConfigError("config.secret_keyring_missing", account=account, credential=key, service=service,
+                              user=user)
         return value
     return reference  # a literal (allowed only in a file readable by its owner alone)
 

@@ -42,7 +42,7 @@ def _early_language(argv: list[str]) -> str | None:
 
 
 def build_app() -> typer.Typer:
-    from planner.cli import account, campaign, demo, init_cmd, queue, sandbox_cmd
+    from planner.cli import account, campaign, demo, init_cmd, publish_cmds, queue, sandbox_cmd, status_cmds
     from planner.cli.common import options
 
     app = typer.Typer(help=t("help.app"), no_args_is_help=True, add_completion=False,
@@ -67,6 +67,9 @@ def build_app() -> typer.Typer:
     demo.register(app)
     app.add_typer(campaign.app, name="campaign", help=t("help.campaign"))
     queue.register(app)
+    publish_cmds.register(app)
+    status_cmds.register(app)
+    app.add_typer(status_cmds.post_app, name="post", help=t("help.post"))
     app.add_typer(account.app, name="account", help=t("help.account"))
     app.add_typer(sandbox_cmd.app, name="sandbox", help=t("help.sandbox"))
     return app

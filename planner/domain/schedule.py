@@ -32,6 +32,8 @@ def local_occurrences(first: datetime, repeat: Repeat | None, last_day, cap: int
         return [first]
     end_day = min(d for d in (repeat.until, last_day) if d is not None)
     found: list[datetime] = []
+    if not repeat.every_days and not repeat.weekdays:
+        return found  # nothing to repeat on (the campaign file reports it)
     day = first
     while day.date() <= end_day:
         if repeat.every_days:
@@ -44,5 +46,8 @@ def local_occurrences(first: datetime, repeat: Repeat | None, last_day, cap: int
                 break
             if len(found) > cap:
                 raise TooManyOccurrences(cap)
-        day = day + timedelta(days=repeat.every_days or 1)
+        try:
+            day = day + timedelta(days=repeat.every_days or 1)
+        except OverflowError:  # past year 9999
+            break
     return found

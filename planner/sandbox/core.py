@@ -331,6 +331,8 @@ def _count_key(post: dict) -> str:
 
 class _HTTPHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle + delayed ACK each answer waits ~40 ms.
+    disable_nagle_algorithm = True
     server: "_Server"
 
     def log_message(self, format: str, *args: Any) -> None:  # silence stderr access log

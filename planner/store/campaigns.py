@@ -107,13 +107,14 @@ def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict
     # Raw SQL, not sqlite-utils' upsert: its `with conn:` would COMMIT our open transaction.
     conn.execute(
         """INSERT INTO campaigns (id, name, owner, timezone, start_at, end_at, source_file, spec, applied_at,
-                                  applied_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  applied_by, grace_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (id) DO UPDATE SET name = excluded.name, owner = excluded.owner,
                timezone = excluded.timezone, start_at = excluded.start_at, end_at = excluded.end_at,
                source_file = excluded.source_file, spec = excluded.spec, applied_at = excluded.applied_at,
-               applied_by = excluded.applied_by""",
+               applied_by = excluded.applied_by, grace_seconds = excluded.grace_seconds""",
         [campaign.id, campaign.name, campaign.owner, campaign.timezone.key, utc_iso(start), utc_iso(end),
-         source_file, campaign_spec(campaign), now, actor])
+         source_file, campaign_spec(campaign), now, actor,
+         int(campaign.grace.total_seconds()) if campaign.grace else None])
     _write_content(db, campaign, now)
     wanted = set()
     for row in desired:

@@ -110,6 +110,17 @@ def m001_core(conn: sqlite3.Connection) -> None:
     )
 
 
+def m002_publishing(conn: sqlite3.Connection) -> None:
+    run_script(conn,
+        """
+        ALTER TABLE campaigns ADD COLUMN grace_seconds INTEGER;  -- NULL: the config's grace
+        ALTER TABLE posts ADD COLUMN hold_reason TEXT;           -- why a post is held (pause, blackout)
+        CREATE INDEX posts_lease ON posts(state, lease_until);
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_core,
+    m002_publishing,
 ]

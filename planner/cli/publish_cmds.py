@@ -1,0 +1,146 @@
+"""`planner run`, `planner publish`, `planner pause`, `planner resume`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import typer
+
+from planner.cli.common import actor_name, console, esc, fail, load_config, open_database
+from planner.i18n import t
+
+
+class _JsonFormatter(logging.Formatter):
+    FIELDS = ("post_id", "channel", "campaign", "content", "late_s", "outcome", "detail", "attempt")
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "level": record.levelname,
+                "logger": record.name, "message": record.getMessage()}
+        data.update({k: getattr(record, k) for k in self.FIELDS if hasattr(record, k)})
+        if record.exc_info:
+            data["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def setup_logging(json_logs: bool, level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter() if json_logs else logging.Formatter(
+        "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("apscheduler", "urllib3", "httpx", "httpcore", "requests_oauthlib", "oauthlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from planner.platforms.redaction import install_redaction
+
+    install_redaction()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run", help=t("help.run"))
+    def run(
+        json_logs: bool = typer.Option(False, "--json-logs", help=t("help.json_logs")),
+        ignore_lock: bool = typer.Option(False, "--ignore-lock", hidden=True),
+        workers: int = typer.Option(None, "--workers", min=1, max=256, help=t("help.workers")),
+        debug: bool = typer.Option(False, "--debug", help=t("help.debug")),
+    ) -> None:
+        from planner.publishing.dispatcher import Dispatcher
+        from planner.publishing.service import SchedulerLocked, Service
+
+        config = load_config()
+        open_database(config)
+        setup_logging(json_logs, logging.DEBUG if debug else logging.INFO)
+        service = Service(config, ignore_lock=ignore_lock, dispatcher=Dispatcher(config, workers=workers))
+        try:
+            service.run()
+        except SchedulerLocked as exc:
+            fail(exc.render())
+
+    @app.command("publish", help=t("help.publish"))
+    def publish(
+        post_id: int = typer.Argument(None, help=t("help.post_id")),
+        due: bool = typer.Option(False, "--due", help=t("help.publish_due")),
+        now: bool = typer.Option(False, "--now", help=t("help.publish_now")),
+        json_logs: bool = typer.Option(False, "--json-logs", help=t("help.json_logs")),
+    ) -> None:
+        from planner.publishing.dispatcher import Dispatcher
+        from planner.store import outbox
+        from planner.store.db import now_utc
+
+        if due == (post_id is not None):
+            fail(t("publish.usage"))
+        if post_id is not None and not now:
+            fail(t("publish.need_now", id=post_id))
+        config = load_config()
+        db = open_database(config)
+        setup_logging(json_logs)
+        dispatcher = Dispatcher(config)
+        if due:
+            result = dispatcher.run_once()
+        else:
+            row = db.execute("SELECT state FROM posts WHERE id = ?", [post_id]).fetchone()
+            if row is None:
+                fail(t("post.not_found", id=post_id))
+            if row[0] not in outbox.CLAIMABLE:
+                fail(t("publish.not_queued", id=post_id, state=t("state." + row[0])))
+            if outbox.get_setting(db, "paused") is not None:
+                fail(t("publish.paused"))
+            outbox.bring_forward(db, post_id, now=now_utc(), actor=actor_name(config))
+            claimed = outbox.claim_due(db, owner=dispatcher.owner, now=now_utc(), lease=config.lease, limit=1,
+                                       only_ids=[post_id])
+            if not claimed:
+                fail(t("publish.not_claimed", id=post_id))
+            dispatcher.send(db, claimed[0])
+            dispatcher.reconcile()
+            result = None
+        dispatcher.shutdown(0)
+        _print_outcome(db, config, result)
+
+    @app.command("pause", help=t("help.pause"))
+    def pause(reason: str = typer.Option(..., "--reason", help=t("help.pause_reason"))) -> None:
+        from planner.store import outbox
+        from planner.store.db import now_utc
+
+        config = load_config()
+        db = open_database(config)
+        if not reason.strip():
+            fail(t("pause.need_reason"))
+        outbox.set_setting(db, "paused", f"{reason.strip()} ({actor_name(config)})", now=now_utc())
+        held = outbox.hold_due(db, now=now_utc(), reason=f"pause: {reason.strip()}", actor=actor_name(config))
+        console().print(f"[bold red]{esc(t('pause.done', reason=reason.strip()))}[/]")
+        if held:
+            console().print(t("pause.held", count=len(held)))
+
+    @app.command("resume", help=t("help.resume"))
+    def resume(reschedule: bool = typer.Option(False, "--reschedule", help=t("help.resume_reschedule"))) -> None:
+        from planner.store import outbox
+        from planner.store.db import now_utc
+
+        config = load_config()
+        db = open_database(config)
+        was = outbox.get_setting(db, "paused")
+        outbox.set_setting(db, "paused", None, now=now_utc())
+        released = outbox.release_held(db, now=now_utc(), actor=actor_name(config), reason_prefix="pause:",
+                                       reschedule_to=now_utc() if reschedule else None,
+                                       detail="resumed" + (" and rescheduled to now" if reschedule else ""))
+        console().print(t("resume.done") if was else t("resume.not_paused"))
+        if released:
+            console().print(t("resume.released", count=len(released)))
+            if not reschedule:
+                console().print(t("resume.grace_hint"))
+
+
+def _print_outcome(db, config, result) -> None:
+    from planner.store.queries import campaign_state_counts
+
+    out = console()
+    if result is not None:
+        out.print(t("publish.summary", claimed=result.claimed, reconciled=result.reconciled,
+                    review=result.needs_review, missed=len(result.missed)))
+    counts = campaign_state_counts(db)
+    out.print(", ".join(f"{t('state.' + s)}: {n}" for s, n in counts.items()))
+    problems = sum(counts.get(s, 0) for s in ("needs_review", "missed", "failed"))
+    if problems:
+        out.print(f"[bold red]{t('publish.attention', count=problems)}[/]")

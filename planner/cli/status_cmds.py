@@ -1,0 +1,179 @@
+"""`planner status` and `planner post show|cancel|retry|requeue`."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from planner.cli.common import EXIT_PROBLEMS, actor_name, console, esc, fail, load_config, open_database
+from planner.i18n import t
+
+post_app = typer.Typer(no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("status", help=t("help.status"))
+    def status() -> None:
+        from datetime import timedelta
+
+        from planner.i18n.dates import format_moment
+        from planner.publishing.service import heartbeat_state
+        from planner.store import outbox
+        from planner.store.db import now_utc, parse_utc, utc_iso
+        from planner.store.queries import campaign_state_counts
+
+        config = load_config()
+        db = open_database(config)
+        out = console()
+        zone = config.timezone
+        beat = heartbeat_state(db)
+        if beat:
+            out.print(f"[green]●[/] {t('status.running', host=beat['host'], pid=beat['pid'], age=round(beat['age_s']))}")
+        else:
+            out.print(f"[red]●[/] {t('status.not_running')}")
+        paused = outbox.get_setting(db, "paused")
+        if paused:
+            out.print(f"[bold red]{esc(t('status.paused', reason=paused))}[/]")
+        counts = campaign_state_counts(db)
+        out.print(f"\n[bold]{t('status.counts')}[/]")
+        out.print("  " + (", ".join(f"{t('state.' + s)}: {n}" for s, n in counts.items()) or "-"))
+
+        upcoming = list(db.query("SELECT id, channel, due_at, text FROM posts WHERE state IN ('queued', "
+                                 "'failed_retryable') ORDER BY COALESCE(retry_at, due_at) LIMIT 5"))
+        out.print(f"\n[bold]{t('status.next')}[/]")
+        for row in upcoming:
+            out.print(f"  #{row['id']} {format_moment(parse_utc(row['due_at']), zone)} {esc(row['channel'])}: "
+                      f"{esc(' '.join(row['text'].split()[:8]))}…")
+        if not upcoming:
+            out.print("  -")
+
+        attention = list(db.query("SELECT id, state, channel, due_at, last_error FROM posts WHERE state IN "
+                                  "('needs_review', 'missed', 'failed', 'unknown') ORDER BY due_at"))
+        if attention:
+            out.print(f"\n[bold red]{t('status.attention', count=len(attention))}[/]")
+            for row in attention[:30]:
+                out.print(f"  [red]#{row['id']}[/] {t('state.' + row['state'])} · {esc(row['channel'])} · "
+                          f"{format_moment(parse_utc(row['due_at']), zone)}"
+                          + (f"\n     {esc(row['last_error'])}" if row["last_error"] else ""))
+            out.print(f"  {t('status.attention_hint')}")
+
+        errors = list(db.query("SELECT id, channel, last_error, updated_at FROM posts WHERE state = "
+                               "'failed_retryable' ORDER BY updated_at DESC LIMIT 5"))
+        if errors:
+            out.print(f"\n[bold]{t('status.last_errors')}[/]")
+            for row in errors:
+                out.print(f"  #{row['id']} {esc(row['channel'])}: {esc(row['last_error'])}")
+
+        since = utc_iso(now_utc() - timedelta(hours=24))
+        late = [r[0] for r in db.execute("SELECT late_ms FROM posts WHERE state = 'published' AND published_at >= ? "
+                                         "AND late_ms IS NOT NULL ORDER BY late_ms", [since])]
+        out.print(f"\n[bold]{t('status.lateness')}[/]")
+        if late:
+            p50 = late[len(late) // 2] / 1000
+            p99 = late[min(len(late) - 1, int(len(late) * 0.99))] / 1000
+            out.print("  " + t("status.lateness_values", count=len(late), p50=f"{p50:.2f}", p99=f"{p99:.2f}",
+                               worst=f"{late[-1] / 1000:.2f}"))
+        else:
+            out.print("  -")
+        if attention:
+            raise typer.Exit(EXIT_PROBLEMS)
+
+
+def _post_or_fail(db, post_id: int) -> dict:
+    rows = list(db.query("SELECT * FROM posts WHERE id = ?", [post_id]))
+    if not rows:
+        fail(t("post.not_found", id=post_id))
+    return rows[0]
+
+
+@post_app.command("show", help=t("help.post_show"))
+def show(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
+    from planner.i18n.dates import format_moment
+    from planner.store.db import parse_utc
+
+    config = load_config()
+    db = open_database(config)
+    row = _post_or_fail(db, post_id)
+    zone = config.timezone
+    out = console()
+    out.print(f"[bold]#{row['id']}[/] {esc(row['campaign_id'])}/{esc(row['content_id'])} → {esc(row['channel'])} "
+              f"({row['platform']})")
+    out.print(f"{t('post.state')}: [bold]{t('state.' + row['state'])}[/]"
+              + (f" ({esc(row['hold_reason'])})" if row.get("hold_reason") else ""))
+    out.print(f"{t('post.due')}: {format_moment(parse_utc(row['due_at']), zone)}")
+    if row["published_at"]:
+        late = f"{(row['late_ms'] or 0) / 1000:.1f}"
+        out.print(f"{t('post.published')}: {format_moment(parse_utc(row['published_at']), zone)} "
+                  f"({t('post.late', seconds=late)})")
+    if row["url"] or row["platform_post_id"]:
+        out.print(f"{t('post.link')}: {esc(row['url'] or row['platform_post_id'])}")
+    if row["last_error"]:
+        out.print(f"{t('post.error')}: [red]{esc(row['last_error'])}[/]")
+    out.print(f"{t('post.attempts')}: {row['attempt']}")
+    out.print(f"\n{esc(row['text'])}")
+    if row["link"]:
+        out.print(esc(row["link"]))
+    media = json.loads(row["media"])
+    if media:
+        out.print(f"{t('post.media')}: {esc(', '.join(media))}")
+    out.print(f"\n[bold]{t('post.history')}[/]")
+    for event in db.query("SELECT * FROM post_events WHERE post_id = ? ORDER BY id", [post_id]):
+        out.print(f"  {format_moment(parse_utc(event['at']), zone)}  {event['from_state'] or '-'} → "
+                  f"{event['to_state']}  [dim]{esc(event['actor'])}[/]  {esc(event['detail'] or '')}")
+
+
+def _transition(post_id: int, allowed: tuple[str, ...], to_state: str, message_key: str, detail: str) -> None:
+    from planner.store.db import now_utc, transaction, utc_iso
+    from planner.store.outbox import record_event
+
+    config = load_config()
+    db = open_database(config)
+    row = _post_or_fail(db, post_id)
+    if row["state"] not in allowed:
+        fail(t("post.wrong_state", id=post_id, state=t("state." + row["state"]),
+               allowed=", ".join(t("state." + s) for s in allowed)))
+    now = utc_iso(now_utc())
+    with transaction(db) as conn:
+        cursor = conn.execute("UPDATE posts SET state = ?, retry_at = NULL, lease_owner = NULL, lease_until = NULL, "
+                              "hold_reason = NULL, updated_at = ? WHERE id = ? AND state = ?",
+                              [to_state, now, post_id, row["state"]])
+        if cursor.rowcount != 1:
+            fail(t("post.changed_meanwhile", id=post_id))
+        record_event(conn, post_id, row["state"], to_state, now, actor_name(config), detail)
+    console().print(t(message_key, id=post_id))
+
+
+@post_app.command("cancel", help=t("help.post_cancel"))
+def cancel(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
+    _transition(post_id, ("draft", "pending_approval", "queued", "held", "failed_retryable", "failed", "missed",
+                          "needs_review"), "canceled", "post.canceled", "canceled by hand")
+
+
+@post_app.command("retry", help=t("help.post_retry"))
+def retry(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
+    _transition(post_id, ("failed", "failed_retryable"), "queued", "post.retried", "retry requested")
+
+
+@post_app.command("requeue", help=t("help.post_requeue"))
+def requeue(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
+    """A missed post, or one a person checked (needs_review: certainly not on the platform), goes out now."""
+    from planner.store.db import now_utc, transaction, utc_iso
+    from planner.store.outbox import record_event
+
+    config = load_config()
+    db = open_database(config)
+    row = _post_or_fail(db, post_id)
+    if row["state"] not in ("missed", "needs_review", "canceled"):
+        fail(t("post.wrong_state", id=post_id, state=t("state." + row["state"]),
+               allowed=", ".join(t("state." + s) for s in ("missed", "needs_review", "canceled"))))
+    now = utc_iso(now_utc())
+    with transaction(db) as conn:
+        # Due now, so the grace rule measures lateness from this deliberate decision.
+        cursor = conn.execute("UPDATE posts SET state = 'queued', due_at = ?, retry_at = NULL, updated_at = ? "
+                              "WHERE id = ? AND state = ?", [now, now, post_id, row["state"]])
+        if cursor.rowcount != 1:
+            fail(t("post.changed_meanwhile", id=post_id))
+        record_event(conn, post_id, row["state"], "queued", now, actor_name(config),
+                     f"requeued by hand (was due {row['due_at']})")
+    console().print(t("post.requeued", id=post_id))

@@ -1,0 +1,428 @@
+"""Bluesky (AT Protocol) adapter over the atproto SDK.
+
+Account: ``handle`` is the login identifier (e.g. ``kpudemak.bsky.social``), ``credentials``
+holds ``app_password`` (an app password, never the main one), ``api_base_url`` the PDS or entryway
+(default https://bsky.social). Options: ``langs`` (default ``["id"]``).
+
+Idempotency: every post is created with ``com.atproto.repo.createRecord`` under a record key
+derived from the post's idempotency key (``record_key``), so a second create of the same post is
+refused by the server instead of publishing it twice, and reconciliation can look the post up by
+that key. The reference PDS answers such a create with a 500 today (an explicit error is being
+added), so after a 409, a 5xx or a 400 that says so, the adapter looks the record up and, if it is
+there, treats the post as already published.
+
+The session (``createSession``) is opened on first use and reused; the SDK refreshes it shortly
+before the access token expires, and the adapter refreshes (or logs in again) once when the server
+still says the token expired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence, TypeVar
+
+import httpx
+from atproto import AtUri, Client, Request, Session, client_utils, models
+from atproto import exceptions as atproto_errors
+from atproto_client.models.common import XrpcError
+from atproto_client.models.utils import get_response_model
+
+from planner.domain.text_rules import bluesky_length
+from planner.platforms.base import (
+    Account,
+    AccountStatus,
+    CredentialsError,
+    Mention,
+    MetricSnapshot,
+    OutgoingPost,
+    PermanentError,
+    PlatformError,
+    PublishedRef,
+    RetryableError,
+    UnknownOutcomeError,
+)
+from planner.platforms.transport import classify_transport_error
+
+PLATFORM = "bluesky"
+DEFAULT_BASE_URL = "https://bsky.social"
+POST = "app.bsky.feed.post"
+MAX_GRAPHEMES = 300
+MAX_TEXT_BYTES = 3000
+MAX_IMAGES = 4
+MAX_IMAGE_BYTES = 1_000_000  # app.bsky.embed.images: blob maxSize
+IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
+               ".gif": "image/gif"}
+GET_POSTS_MAX = 25
+SEARCH_PAGE_SIZE = 100
+SEARCH_MAX_PAGES = 5
+# Counts a post view may carry -> our metric names (the AppView gives no views/impressions).
+METRIC_FIELDS = (("like_count", "likes"), ("repost_count", "reposts"), ("reply_count", "replies"),
+                 ("quote_count", "quotes"), ("bookmark_count", "saves"))
+
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+_TID_EPOCH_US = 1_672_531_200_000_000  # 2023-01-01T00:00:00Z
+_TID_SPAN_US = 2 * 365 * 86400 * 1_000_000  # two years
+
+T = TypeVar("T")
+
+
+def record_key(idempotency_key: str) -> str:
+    """The record key (rkey) for an idempotency key: the same on every attempt, different per key.
+
+    It is a TID, the key type ``app.bsky.feed.post`` asks for: a 64-bit integer, top bit 0,
+    53 bits of microseconds since the epoch then a 10-bit clock id, written as 13 characters of
+    the base32-sortable alphabet ``234567abcdefghijklmnopqrstuvwxyz`` (so the first character is
+    one of ``234567abcdefghij``). Instead of a clock reading, both parts come from SHA-256 of the
+    key: the time lands in 2023-2024 (a plausible, past TID; Bluesky orders posts by createdAt
+    and indexing time, not by record key) and the clock id takes 10 more bits, ~56 bits in all.
+    """
+    digest = hashlib.sha256(idempotency_key.encode("utf-8")).digest()
+    micros = _TID_EPOCH_US + int.from_bytes(digest[:8], "big") % _TID_SPAN_US
+    clock_id = int.from_bytes(digest[8:10], "big") & 0x3FF
+    n = (micros << 10) | clock_id
+    return "".join(_TID_ALPHABET[(n >> (5 * (12 - i))) & 31] for i in range(13))
+
+
+def part_keys(post: OutgoingPost) -> list[str]:
+    """Record keys of the post and of each further thread part (``{key}-1``, ``{key}-2``, ...)."""
+    return [record_key(post.idempotency_key)] + [
+        record_key(f"{post.idempotency_key}-{i}") for i in range(1, len(post.thread) + 1)]
+
+
+def web_url(uri: str, handle: str) -> str:
+    return f"https://bsky.app/profile/{handle}/post/{AtUri.from_str(uri).rkey}"
+
+
+class BlueskyAdapter:
+    platform = PLATFORM
+    metrics_batch_size = GET_POSTS_MAX
+
+    def __init__(self, account: Account, timeout: float):
+        self.account = account
+        # atproto's Request passes its keyword arguments to the httpx.Client it builds.
+        self._client = Client(base_url=account.api_base_url or DEFAULT_BASE_URL,
+                              request=Request(timeout=httpx.Timeout(timeout)))
+        self._client.on_session_change(self._remember_session)
+        self._session: Session | None = None
+        self._lock = threading.RLock()
+        langs = account.options.get("langs") or ["id"]
+        self._langs = [langs] if isinstance(langs, str) else list(langs)
+
+    def __repr__(self) -> str:
+        return f"<BlueskyAdapter account={self.account.name!r} handle={self.account.handle!r}>"
+
+    # --- the contract ------------------------------------------------------------------------
+    def validate(self, post: OutgoingPost) -> list[str]:
+        """What Bluesky would refuse in this post, as plain sentences (empty when fine)."""
+        problems = []
+        for i, text in enumerate([post.text, *post.thread]):
+            part = "the post" if not post.thread else f"part {i + 1} of the thread"
+            length = bluesky_length(text)  # graphemes
+            if length > MAX_GRAPHEMES:
+                problems.append(f"{part} has {length} characters; Bluesky allows {MAX_GRAPHEMES}")
+            elif len(text.encode("utf-8")) > MAX_TEXT_BYTES:
+                problems.append(f"{part} is longer than {MAX_TEXT_BYTES} bytes")
+            if not text.strip() and (i > 0 or not post.media):
+                problems.append(f"{part} is empty")
+        if len(post.media) > MAX_IMAGES:
+            problems.append(f"{len(post.media)} images; Bluesky allows {MAX_IMAGES} per post")
+        for path in map(Path, post.media):
+            if path.suffix.lower() not in IMAGE_TYPES:
+                problems.append(f"{path.name}: Bluesky takes JPEG, PNG, WebP or GIF images")
+            elif not path.is_file():
+                problems.append(f"{path.name}: file not found")
+            elif path.stat().st_size > MAX_IMAGE_BYTES:
+                problems.append(f"{path.name} is {path.stat().st_size:,} bytes; Bluesky allows "
+                                f"{MAX_IMAGE_BYTES:,} per image")
+        return problems
+
+    def publish(self, post: OutgoingPost) -> PublishedRef:
+        problems = self.validate(post)
+        if problems:
+            raise PermanentError(f"{PLATFORM}: " + "; ".join(problems), platform=PLATFORM)
+        refs: list[models.ComAtprotoRepoStrongRef.Main] = []
+        for i, (text, rkey) in enumerate(zip([post.text, *post.thread], part_keys(post))):
+            embed = self._embed(post) if i == 0 else None
+            reply = models.AppBskyFeedPost.ReplyRef(root=refs[0], parent=refs[-1]) if refs else None
+            refs.append(self._create_post(text, rkey, embed, reply))
+        return PublishedRef(refs[0].uri, web_url(refs[0].uri, self._me().handle),
+                            published_at=datetime.now(timezone.utc))
+
+    def find_published(self, post: OutgoingPost, since: datetime) -> PublishedRef | None:
+        """Looks the post up by its record key (``since`` is not needed).
+
+        A thread counts as published only when every part is there. When only some parts are, the
+        answer is None: publishing again is safe (the parts already there keep their record keys
+        and are reused, not duplicated) and completes the thread.
+        """
+        keys = part_keys(post)
+        root = self._call(lambda: self._fetch_record(keys[0]))
+        if root is None:
+            return None
+        for rkey in keys[1:]:
+            if self._call(lambda: self._fetch_record(rkey)) is None:  # noqa: B023 - called at once
+                return None
+        return PublishedRef(root.uri, web_url(root.uri, self._me().handle),
+                            published_at=_parse_time(getattr(root.value, "created_at", None)))
+
+    def fetch_metrics(self, refs: Sequence[str]) -> list[MetricSnapshot]:
+        snapshots = []
+        for start in range(0, len(refs), GET_POSTS_MAX):
+            params = models.AppBskyFeedGetPosts.Params(uris=list(refs[start:start + GET_POSTS_MAX]))
+            answer = self._call(lambda: self._client.app.bsky.feed.get_posts(params))  # noqa: B023
+            now = datetime.now(timezone.utc)
+            for view in answer.posts:  # deleted posts are simply absent
+                for field, metric in METRIC_FIELDS:
+                    value = getattr(view, field, None)
+                    if value is not None:
+                        snapshots.append(MetricSnapshot(view.uri, metric, int(value), now))
+        return snapshots
+
+    def search_mentions(self, keywords: Sequence[str], since: datetime | None) -> list[Mention]:
+        mentions = []
+        for keyword in keywords:
+            seen: set[str] = set()
+            cursor = None
+            for _ in range(SEARCH_MAX_PAGES):
+                params = models.AppBskyFeedSearchPosts.Params(
+                    q=keyword, limit=SEARCH_PAGE_SIZE, sort="latest", cursor=cursor,
+                    since=_iso(since) if since else None)
+                answer = self._call(lambda: self._client.app.bsky.feed.search_posts(params))  # noqa: B023
+                for view in answer.posts:
+                    if view.uri in seen:
+                        continue
+                    seen.add(view.uri)
+                    mentions.append(Mention(
+                        platform=PLATFORM, platform_id=view.uri, keyword=keyword,
+                        text=_field(view.record, "text", ""), author=view.author.handle,
+                        url=web_url(view.uri, view.author.handle),
+                        created_at=_parse_time(_field(view.record, "created_at", None) or view.indexed_at)))
+                cursor = answer.cursor
+                if not cursor or not answer.posts:
+                    break
+        return mentions
+
+    def check_credentials(self) -> AccountStatus:
+        session = self._call(lambda: self._client.com.atproto.server.get_session())
+        params = models.AppBskyActorGetProfile.Params(actor=session.did)
+        # The raw call keeps the answer's headers, where the rate-limit state is.
+        raw = self._call(lambda: self._client.invoke_query("app.bsky.actor.getProfile", params=params))
+        profile = self._call(lambda: get_response_model(raw, models.AppBskyActorDefs.ProfileViewDetailed))
+        return AccountStatus(display_name=profile.display_name or profile.handle, handle=profile.handle,
+                             rate_limit=_rate_limit_summary(raw.headers))
+
+    # --- publishing pieces --------------------------------------------------------------------------
+    def _create_post(self, text: str, rkey: str, embed: Any, reply: Any) -> models.ComAtprotoRepoStrongRef.Main:
+        record = models.AppBskyFeedPost.Record(
+            text=text, created_at=_iso(datetime.now(timezone.utc)), langs=self._langs,
+            facets=client_utils.detect_facets(text) or None, embed=embed, reply=reply)
+
+        def create():
+            data = models.ComAtprotoRepoCreateRecord.Data(repo=self._me().did, collection=POST, rkey=rkey,
+                                                          record=record)
+            try:
+                return self._client.com.atproto.repo.create_record(data)
+            except atproto_errors.RequestErrorBase as exc:
+                if not _may_be_duplicate(exc):
+                    raise
+                existing = self._fetch_record(rkey)  # the record key is taken: by this post?
+                if existing is None:
+                    raise
+                return existing
+
+        created = self._call(create, creates=True)
+        return models.ComAtprotoRepoStrongRef.Main(uri=created.uri, cid=created.cid)
+
+    def _embed(self, post: OutgoingPost) -> Any:
+        if post.media:
+            # Alt text stays empty: a file name is no description, and screen readers would read it out.
+            images = [models.AppBskyEmbedImages.Image(alt="", image=self._upload(Path(path)))
+                      for path in post.media]
+            return models.AppBskyEmbedImages.Main(images=images)
+        link = post.link or next((feature.uri for facet in client_utils.detect_facets(post.text)
+                                  for feature in facet.features if hasattr(feature, "uri")), None)
+        if link:
+            return models.AppBskyEmbedExternal.Main(
+                external=models.AppBskyEmbedExternal.External(uri=link, title=link, description=""))
+        return None
+
+    def _upload(self, path: Path) -> models.BlobRef:
+        data = path.read_bytes()
+        mime = IMAGE_TYPES[path.suffix.lower()]
+        answer = self._call(lambda: self._client.com.atproto.repo.upload_blob(data, headers={"Content-Type": mime}))
+        return answer.blob
+
+    def _fetch_record(self, rkey: str) -> models.ComAtprotoRepoGetRecord.Response | None:
+        """Our post under ``rkey``, or None when the PDS says there is none (raises SDK errors)."""
+        params = models.ComAtprotoRepoGetRecord.Params(repo=self._me().did, collection=POST, rkey=rkey)
+        try:
+            return self._client.com.atproto.repo.get_record(params)
+        except atproto_errors.BadRequestError as exc:
+            if _xrpc_error(exc)[0] == "RecordNotFound":
+                return None
+            raise
+
+    # --- session and errors ------------------------------------------------------------------------
+    def _remember_session(self, event: Any, session: Session) -> None:
+        self._session = session
+
+    def _me(self) -> Session:
+        with self._lock:
+            if self._session is None:
+                self._login()
+            return self._session
+
+    def _login(self) -> None:
+        password = self.account.credentials.get("app_password")
+        if not password or not self.account.handle:
+            raise CredentialsError(self._reconnect("no handle or app_password configured"), platform=PLATFORM)
+        try:
+            self._client.login(self.account.handle, password, fetch_bsky_profile=False)
+        except Exception as exc:
+            error = self._error(exc, creates=False, login=True)
+            if error is None:
+                raise
+            raise error from None
+
+    def _renew_session(self) -> None:
+        with self._lock:
+            try:
+                # atproto 0.0.73 has no public refresh; this is what it runs before a token expires.
+                self._client._refresh_and_set_session()
+            except (atproto_errors.AtProtocolError, httpx.HTTPError):
+                self._login()
+
+    def _call(self, fn: Callable[[], T], *, creates: bool = False) -> T:
+        """Run one SDK call in our session; SDK failures come out as PlatformErrors."""
+        self._me()
+        for attempt in (1, 2):
+            try:
+                return fn()
+            except Exception as exc:
+                if attempt == 1 and _token_refused(exc):
+                    self._renew_session()
+                    continue
+                error = self._error(exc, creates=creates)
+                if error is None:
+                    raise
+                raise error from None
+        raise AssertionError("unreachable")
+
+    def _error(self, exc: BaseException, *, creates: bool, login: bool = False) -> PlatformError | None:
+        if isinstance(exc, atproto_errors.RequestErrorBase) and exc.response is not None:
+            return self._http_error(exc, login=login)
+        cause = exc.__cause__ if isinstance(exc, atproto_errors.NetworkError) else exc  # the SDK wraps httpx's
+        if isinstance(cause, BaseException):
+            transport = classify_transport_error(cause, platform=PLATFORM, creates=creates)
+            if transport is not None:
+                return transport
+        if isinstance(exc, (atproto_errors.NetworkError, httpx.HTTPError)):
+            detail = f"{PLATFORM}: no usable answer ({type(cause or exc).__name__})"
+            return UnknownOutcomeError(detail, platform=PLATFORM) if creates else \
+                RetryableError(detail, platform=PLATFORM)
+        if isinstance(exc, atproto_errors.ModelError):  # a 2xx whose body is not what the lexicon says
+            detail = f"{PLATFORM}: unexpected answer from the server ({str(exc)[:200]})"
+            return UnknownOutcomeError(detail, platform=PLATFORM) if creates else \
+                PlatformError(detail, platform=PLATFORM)
+        return None
+
+    def _http_error(self, exc: atproto_errors.RequestErrorBase, *, login: bool) -> PlatformError:
+        status = exc.response.status_code
+        name, message = _xrpc_error(exc)
+        text = f"{name}: {message}" if name and message else (name or message or f"HTTP {status}")
+        if status == 429:
+            return RetryableError(f"{PLATFORM}: rate limited ({text})", retry_after=_retry_after(exc),
+                                  platform=PLATFORM, status=status)
+        if status == 401 or name in ("ExpiredToken", "InvalidToken") or (login and status in (400, 403)):
+            return CredentialsError(self._reconnect(text), platform=PLATFORM, status=status)
+        if status >= 500 or status == 408:
+            return RetryableError(f"{PLATFORM}: server error {status} ({text})", retry_after=_retry_after(exc),
+                                  platform=PLATFORM, status=status)
+        return PermanentError(f"{PLATFORM}: {text}", platform=PLATFORM, status=status)
+
+    def _reconnect(self, reason: str) -> str:
+        return (f"Bluesky account {self.account.name!r} ({self.account.handle}) must be reconnected: {reason}. "
+                "Create a new app password in Bluesky (Settings > Privacy and security > App passwords) "
+                "and store it as this account's app_password.")
+
+
+def create(account: Account, timeout: float) -> BlueskyAdapter:
+    return BlueskyAdapter(account, timeout)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+def _xrpc_error(exc: atproto_errors.RequestErrorBase) -> tuple[str, str]:
+    """(error name, message) of an XRPC error answer; empty strings when the body has none."""
+    content = exc.response.content if exc.response is not None else None
+    if isinstance(content, XrpcError):
+        return content.error or "", content.message or ""
+    return "", ""
+
+
+def _token_refused(exc: BaseException) -> bool:
+    """The server refused our access token: worth one refresh and one more try."""
+    if not isinstance(exc, atproto_errors.RequestErrorBase) or exc.response is None:
+        return False
+    return exc.response.status_code == 401 or _xrpc_error(exc)[0] in ("ExpiredToken", "InvalidToken")
+
+
+def _may_be_duplicate(exc: atproto_errors.RequestErrorBase) -> bool:
+    """A create answer that may mean 'this record key is taken' (500 today, an explicit error soon)."""
+    if exc.response is None:
+        return False
+    status = exc.response.status_code
+    name, message = _xrpc_error(exc)
+    return status == 409 or status >= 500 or (
+        status == 400 and ("exist" in message.lower() or "exist" in name.lower()))
+
+
+def _retry_after(exc: atproto_errors.RequestErrorBase) -> float | None:
+    headers = exc.response.headers if exc.response is not None else {}
+    reset = headers.get("ratelimit-reset")
+    if reset is not None:
+        try:
+            return max(0.0, float(reset) - time.time())
+        except ValueError:
+            pass
+    retry_after = headers.get("retry-after")
+    try:
+        return max(0.0, float(retry_after)) if retry_after is not None else None
+    except ValueError:
+        return None
+
+
+def _rate_limit_summary(headers: dict) -> str | None:
+    limit, remaining = headers.get("ratelimit-limit"), headers.get("ratelimit-remaining")
+    if limit is None or remaining is None:
+        return None
+    summary = f"{remaining}/{limit} requests left"
+    reset = headers.get("ratelimit-reset")
+    if reset and reset.isdigit():
+        summary += f", window resets {datetime.fromtimestamp(int(reset), timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+    return summary
+
+
+def _field(record: Any, name: str, default: Any) -> Any:
+    """A field of a record the SDK parsed into a model, or left as a dict (unknown $type)."""
+    if isinstance(record, dict):
+        camel = name.split("_")[0] + "".join(part.title() for part in name.split("_")[1:])
+        return record.get(camel, default)
+    return getattr(record, name, default)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -1,0 +1,169 @@
+"""Facebook Page adapter (Graph API through facebook-sdk).
+
+Account: credentials ``page_access_token``; options ``page_id``.
+
+Publishing: text (and a link preview) to /{page}/feed; one photo to /{page}/photos; several
+photos are uploaded unpublished, then attached to one /{page}/feed post. Pages have no
+idempotency key: reconciliation lists /{page}/published_posts and compares the message.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+import facebook  # noqa: F401  (the SDK this adapter runs on; loaded with the module)
+
+from planner.platforms.base import (
+    Account,
+    AccountStatus,
+    MetricSnapshot,
+    Mention,
+    NotSupported,
+    OutgoingPost,
+    PermanentError,
+    PlatformError,
+    PublishedRef,
+)
+from planner.platforms.graph_common import (
+    GRAPH_VERSION,
+    GraphClient,
+    epoch,
+    media_part,
+    parse_graph_time,
+    text_matches,
+    text_with_link,
+)
+
+__all__ = ["FacebookAdapter", "create", "GRAPH_VERSION", "POST_METRICS"]
+
+PLATFORM = "facebook"
+POST_URL = "https://www.facebook.com/{}"
+
+# Post insights as Meta names them since the 2025 deprecations (post_impressions* -> views).
+POST_METRICS = ("post_media_view", "post_total_media_view_unique", "post_reactions_by_type_total",
+                "post_clicks")
+METRIC_NAMES = {"post_media_view": "views", "post_total_media_view_unique": "reach",
+                "post_clicks": "clicks", "post_reactions_by_type_total": "likes"}
+OBJECT_FIELDS = "shares,comments.limit(0).summary(true),reactions.limit(0).summary(true)"
+MAX_IDS = 50  # Graph multi-id reads (?ids=a,b,c) take at most 50 ids
+FIND_PAGE_SIZE = 100
+FIND_PAGES = 10  # pages of FIND_PAGE_SIZE posts looked through when reconciling
+
+
+def create(account: Account, timeout: float) -> "FacebookAdapter":
+    return FacebookAdapter(account, timeout)
+
+
+class FacebookAdapter:
+    platform = PLATFORM
+    metrics_batch_size = MAX_IDS
+
+    def __init__(self, account: Account, timeout: float = 10.0):
+        self.account = account
+        self.page_id = str(account.options.get("page_id") or "").strip()
+        if not self.page_id:
+            raise PermanentError(f"facebook: set options.page_id for account {account.name}",
+                                 platform=PLATFORM)
+        self.client = GraphClient(account, timeout, platform=PLATFORM, token_key="page_access_token")
+        self.post_metrics: tuple[str, ...] = POST_METRICS
+
+    # --- publish --------------------------------------------------------------------------
+    def publish(self, post: OutgoingPost) -> PublishedRef:
+        media = list(post.media)
+        if not media:
+            data = {"message": post.text}
+            if post.link:
+                data["link"] = post.link
+            answer = self.client.post(f"{self.page_id}/feed", creates=True, **data)
+            return self._ref(answer["id"])
+        message = text_with_link(post)  # photo posts take no link param: the link goes in the text
+        if len(media) == 1:
+            answer = self.client.post(f"{self.page_id}/photos", creates=True,
+                                      files={"source": media_part(media[0])}, message=message)
+            return self._ref(answer.get("post_id") or answer["id"])
+        # Unpublished uploads are not visible posts: a lost answer there is safe to retry.
+        photo_ids = [self.client.post(f"{self.page_id}/photos", creates=False,
+                                      files={"source": media_part(path)}, published="false")["id"]
+                     for path in media]
+        attached = {f"attached_media[{i}]": json.dumps({"media_fbid": pid})
+                    for i, pid in enumerate(photo_ids)}
+        answer = self.client.post(f"{self.page_id}/feed", creates=True, message=message, **attached)
+        return self._ref(answer["id"])
+
+    @staticmethod
+    def _ref(post_id: str, created: datetime | None = None) -> PublishedRef:
+        return PublishedRef(str(post_id), POST_URL.format(post_id), created or datetime.now(timezone.utc))
+
+    # --- reconcile ------------------------------------------------------------------------
+    def find_published(self, post: OutgoingPost, since: datetime) -> PublishedRef | None:
+        expected = [text_with_link(post), post.text]
+        args: dict[str, Any] = {"fields": "id,message,created_time", "since": epoch(since),
+                                "limit": FIND_PAGE_SIZE}
+        for _ in range(FIND_PAGES):
+            answer = self.client.get(f"{self.page_id}/published_posts", **args)
+            for item in answer.get("data", []):
+                if any(text_matches(item.get("message"), text) for text in expected):
+                    return self._ref(item["id"], parse_graph_time(item.get("created_time")))
+            after = (answer.get("paging") or {}).get("cursors", {}).get("after")
+            if not after or not answer.get("paging", {}).get("next"):
+                return None
+            args["after"] = after
+        raise PlatformError(f"facebook: more than {FIND_PAGES * FIND_PAGE_SIZE} posts since "
+                            f"{since:%Y-%m-%d %H:%M}; cannot tell whether the post is among them",
+                            platform=PLATFORM)
+
+    # --- metrics --------------------------------------------------------------------------
+    def fetch_metrics(self, refs: Sequence[str]) -> list[MetricSnapshot]:
+        snapshots: list[MetricSnapshot] = []
+        refs = list(dict.fromkeys(refs))
+        for start in range(0, len(refs), MAX_IDS):
+            objects = self._read_objects(refs[start:start + MAX_IDS])
+            for post_id, obj in objects.items():
+                insights = self.client.insights(post_id, self.post_metrics)
+                snapshots.extend(self._snapshots(post_id, obj, insights))
+        return snapshots
+
+    def _read_objects(self, ids: list[str]) -> dict[str, dict]:
+        """Post objects by id (one multi-id read); posts that no longer exist are left out."""
+        try:
+            return self.client.get("", ids=",".join(ids), fields=OBJECT_FIELDS)
+        except PermanentError as exc:
+            if getattr(exc, "graph_code", None) not in (100, 803):  # unknown object / alias
+                raise
+            if len(ids) == 1:
+                return {}  # deleted, or not a post of ours
+        # One unknown id fails the whole multi-id read: ask one by one.
+        objects = {}
+        for post_id in ids:
+            objects.update(self._read_objects([post_id]))
+        return objects
+
+    @staticmethod
+    def _snapshots(post_id: str, obj: dict, insights: dict[str, Any]) -> list[MetricSnapshot]:
+        now = datetime.now(timezone.utc)
+        values: dict[str, int] = {}
+        for metric, value in insights.items():
+            name = METRIC_NAMES.get(metric)
+            if name is None or value is None:
+                continue
+            values[name] = sum(value.values()) if isinstance(value, dict) else int(value)
+        reactions = (obj.get("reactions") or {}).get("summary", {}).get("total_count")
+        if reactions is not None:
+            values["likes"] = int(reactions)
+        comments = (obj.get("comments") or {}).get("summary", {}).get("total_count")
+        if comments is not None:
+            values["replies"] = int(comments)
+        # Graph leaves "shares" out of a post that has not been shared: that absence means 0.
+        values["reposts"] = int((obj.get("shares") or {}).get("count", 0))
+        return [MetricSnapshot(post_id, name, value, now) for name, value in values.items()]
+
+    # --- the rest -------------------------------------------------------------------------
+    def search_mentions(self, keywords: Sequence[str], since: datetime | None) -> list[Mention]:
+        raise NotSupported("facebook: Pages have no public keyword search", platform=PLATFORM)
+
+    def check_credentials(self) -> AccountStatus:
+        me = self.client.get("me", fields="id,name")  # a Page token answers as the Page
+        return AccountStatus(display_name=me.get("name") or "", handle=str(me.get("id") or self.page_id),
+                             rate_limit=self.client.usage_summary())

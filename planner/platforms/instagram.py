@@ -1,0 +1,200 @@
+"""Instagram business account adapter (Graph API through facebook-sdk).
+
+Account: credentials ``access_token``; options ``ig_user_id`` and ``media_base_url`` (the public
+address where the campaign's image files can be fetched: Instagram downloads images itself).
+
+Publishing is two-step: create a media container (a carousel has one per image plus a CAROUSEL
+container), wait until Instagram has processed it (status_code FINISHED), then media_publish.
+Only media_publish makes the post visible, so only that call can end in an unknown outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+from urllib.parse import quote
+
+import facebook  # noqa: F401  (the SDK this adapter runs on; loaded with the module)
+
+from planner.platforms.base import (
+    Account,
+    AccountStatus,
+    MetricSnapshot,
+    Mention,
+    NotSupported,
+    OutgoingPost,
+    PermanentError,
+    PlatformError,
+    PublishedRef,
+    RetryableError,
+)
+from planner.platforms.graph_common import (
+    GRAPH_VERSION,
+    GraphClient,
+    parse_graph_time,
+    text_matches,
+    text_with_link,
+)
+
+__all__ = ["InstagramAdapter", "create", "media_url_problem", "caption_for", "GRAPH_VERSION",
+           "MEDIA_METRICS"]
+
+PLATFORM = "instagram"
+MAX_CAROUSEL = 10
+
+# Media insights as Meta names them since the 2025 deprecations (impressions -> views).
+MEDIA_METRICS = ("views", "reach", "likes", "comments", "shares", "saved", "total_interactions")
+METRIC_NAMES = {"views": "views", "reach": "reach", "likes": "likes", "comments": "replies",
+                "shares": "reposts", "saved": "saves", "total_interactions": "engagements"}
+
+POLL_FIRST_DELAY = 0.25  # seconds; doubles up to POLL_MAX_DELAY
+POLL_MAX_DELAY = 5.0
+FIND_PAGE_SIZE = 50
+FIND_PAGES = 10  # pages of FIND_PAGE_SIZE media looked through when reconciling
+
+
+def create(account: Account, timeout: float) -> "InstagramAdapter":
+    return InstagramAdapter(account, timeout)
+
+
+def media_url_problem(account: Account) -> str | None:
+    """Why this account cannot publish images, or None (used by the campaign validator too)."""
+    base = str(account.options.get("media_base_url") or "").strip()
+    if not base:
+        return (f"Instagram account {account.name}: Instagram fetches images from a public URL; "
+                "set `media_base_url` in the account config to where the campaign's media files are served")
+    if not base.startswith(("https://", "http://")):
+        return f"Instagram account {account.name}: `media_base_url` must start with https://"
+    return None
+
+
+def caption_for(post: OutgoingPost) -> str:
+    """Links are not clickable in Instagram captions, but still worth printing."""
+    return text_with_link(post)
+
+
+class InstagramAdapter:
+    platform = PLATFORM
+    metrics_batch_size = 50
+
+    def __init__(self, account: Account, timeout: float = 10.0):
+        self.account = account
+        self.timeout = timeout
+        self.ig_user_id = str(account.options.get("ig_user_id") or "").strip()
+        if not self.ig_user_id:
+            raise PermanentError(f"instagram: set options.ig_user_id for account {account.name}",
+                                 platform=PLATFORM)
+        self.client = GraphClient(account, timeout, platform=PLATFORM, token_key="access_token")
+        self.media_metrics: tuple[str, ...] = MEDIA_METRICS
+        # Waiting for Instagram to process containers: a few request timeouts' worth.
+        self.processing_budget = max(3 * timeout, 10.0)
+
+    # --- publish --------------------------------------------------------------------------
+    def publish(self, post: OutgoingPost) -> PublishedRef:
+        problem = media_url_problem(self.account)
+        if problem:
+            raise PermanentError(problem, platform=PLATFORM)
+        if not post.media:
+            raise PermanentError("instagram: a post needs at least one image", platform=PLATFORM)
+        if len(post.media) > MAX_CAROUSEL:
+            raise PermanentError(f"instagram: at most {MAX_CAROUSEL} images in one post", platform=PLATFORM)
+        deadline = time.monotonic() + self.processing_budget
+        caption = caption_for(post)
+        urls = [self._image_url(path) for path in post.media]
+        if len(urls) == 1:
+            container = self._container(image_url=urls[0], caption=caption)
+        else:
+            children = [self._container(image_url=url, is_carousel_item="true") for url in urls]
+            for child in children:
+                self._wait_finished(child, deadline)
+            container = self._container(media_type="CAROUSEL", children=",".join(children), caption=caption)
+        self._wait_finished(container, deadline)
+        answer = self.client.post(f"{self.ig_user_id}/media_publish", creates=True, creation_id=container)
+        media_id = str(answer["id"])
+        return PublishedRef(media_id, self._permalink(media_id), datetime.now(timezone.utc))
+
+    def _image_url(self, path: Path) -> str:
+        base = str(self.account.options["media_base_url"]).strip().rstrip("/")
+        return f"{base}/{quote(Path(path).name)}"
+
+    def _container(self, **params: str) -> str:
+        # A container is not a post: if its answer is lost, a new one is simply made next time.
+        return str(self.client.post(f"{self.ig_user_id}/media", creates=False, **params)["id"])
+
+    def _wait_finished(self, container_id: str, deadline: float) -> None:
+        delay = POLL_FIRST_DELAY
+        while True:
+            answer = self.client.get(container_id, fields="status_code,status")
+            status = answer.get("status_code")
+            if status in ("FINISHED", "PUBLISHED"):
+                return
+            if status in ("ERROR", "EXPIRED"):
+                detail = answer.get("status") or status
+                raise PermanentError(f"instagram: media container {status}: {detail}", platform=PLATFORM)
+            if time.monotonic() + delay > deadline:
+                raise RetryableError(f"instagram: media still processing ({status}) after "
+                                     f"{self.processing_budget:g} s", retry_after=60, platform=PLATFORM)
+            time.sleep(delay)
+            delay = min(delay * 2, POLL_MAX_DELAY)
+
+    def _permalink(self, media_id: str) -> str | None:
+        try:
+            return self.client.get(media_id, fields="permalink").get("permalink")
+        except PlatformError:  # published anyway; the link is a nicety
+            return None
+
+    # --- reconcile ------------------------------------------------------------------------
+    def find_published(self, post: OutgoingPost, since: datetime) -> PublishedRef | None:
+        """Lists recent media (newest first). A drop on media_publish may have published it."""
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=timezone.utc)
+        expected = [caption_for(post), post.text]
+        args: dict[str, Any] = {"fields": "id,caption,timestamp,permalink", "limit": FIND_PAGE_SIZE}
+        for _ in range(FIND_PAGES):
+            answer = self.client.get(f"{self.ig_user_id}/media", **args)
+            for item in answer.get("data", []):
+                created = parse_graph_time(item.get("timestamp"))
+                if created is not None and created < since:
+                    return None  # newest first: everything after this is older still
+                if any(text_matches(item.get("caption"), text) for text in expected):
+                    return PublishedRef(str(item["id"]), item.get("permalink"), created)
+            paging = answer.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after")
+            if not after or not paging.get("next"):
+                return None
+            args["after"] = after
+        raise PlatformError(f"instagram: more than {FIND_PAGES * FIND_PAGE_SIZE} media since "
+                            f"{since:%Y-%m-%d %H:%M}; cannot tell whether the post is among them",
+                            platform=PLATFORM)
+
+    # --- metrics --------------------------------------------------------------------------
+    def fetch_metrics(self, refs: Sequence[str]) -> list[MetricSnapshot]:
+        snapshots = []
+        for media_id in dict.fromkeys(refs):
+            now = datetime.now(timezone.utc)
+            for metric, value in self.client.insights(media_id, self.media_metrics).items():
+                name = METRIC_NAMES.get(metric)
+                if name is not None and isinstance(value, (int, float)):
+                    snapshots.append(MetricSnapshot(media_id, name, int(value), now))
+        return snapshots
+
+    # --- the rest -------------------------------------------------------------------------
+    def search_mentions(self, keywords: Sequence[str], since: datetime | None) -> list[Mention]:
+        raise NotSupported("instagram: hashtag search needs Meta's app review; not supported",
+                           platform=PLATFORM)
+
+    def check_credentials(self) -> AccountStatus:
+        user = self.client.get(self.ig_user_id, fields="id,username,name")
+        limit = self.client.get(f"{self.ig_user_id}/content_publishing_limit", fields="quota_usage,config")
+        entry = (limit.get("data") or [{}])[0]
+        used = entry.get("quota_usage")
+        total = (entry.get("config") or {}).get("quota_total")
+        hours = ((entry.get("config") or {}).get("quota_duration") or 86400) / 3600
+        rate = None
+        if used is not None:
+            rate = f"published {used} of {total if total is not None else '?'} posts allowed in {hours:g} h"
+        username = user.get("username") or ""
+        return AccountStatus(display_name=user.get("name") or username,
+                             handle=f"@{username}" if username else self.ig_user_id, rate_limit=rate)

@@ -1,0 +1,401 @@
+"""X (Twitter) adapter: tweepy's API v2 ``Client`` over the account's ``api_base_url``.
+
+tweepy hard-codes https://api.twitter.com, so a requests transport adapter mounted on the
+client's session rewrites scheme and host (and applies our timeout). tweepy 4.17 only knows the
+retired v1.1 media upload, so images go through ``POST /2/media/upload`` on the same session.
+Rate limits are handled here, never with ``wait_on_rate_limit`` (it busy-loops without a reset header).
+
+Credentials: ``bearer_token`` (an OAuth 2.0 user-context access token), or OAuth 1.0a
+``consumer_key``, ``consumer_secret``, ``access_token``, ``access_token_secret``.
+"""
+
+from __future__ import annotations
+
+import html
+import mimetypes
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+import tweepy
+from requests.adapters import HTTPAdapter
+
+from planner.domain.text_rules import find_urls
+from planner.platforms.base import (
+    Account,
+    AccountStatus,
+    CredentialsError,
+    Mention,
+    MetricSnapshot,
+    OutgoingPost,
+    PermanentError,
+    PlatformError,
+    PublishedRef,
+    RetryableError,
+    UnknownOutcomeError,
+    same_text,
+)
+from planner.platforms.transport import classify_transport_error
+
+PLATFORM = "x"
+X_API = "https://api.twitter.com"
+OAUTH1_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+MAX_IMAGES = 4
+DEFAULT_RETRY_AFTER = 60.0  # when a 429 comes without x-rate-limit-reset
+MAX_TIMELINE_PAGES = 32  # 32 x 100 = the 3,200 most recent tweets X serves
+MAX_SEARCH_PAGES = 5
+MAX_QUERY_LENGTH = 512
+SEARCH_WINDOW = timedelta(days=7)  # recent search only reaches this far back
+
+PUBLIC_METRICS = {"impression_count": "impressions", "like_count": "likes", "retweet_count": "reposts",
+                  "reply_count": "replies", "quote_count": "quotes", "bookmark_count": "saves"}
+PRIVATE_METRICS = {"url_link_clicks": "clicks", "impression_count": "impressions"}
+ALL_METRIC_FIELDS = ["public_metrics", "non_public_metrics", "organic_metrics"]
+
+
+class _Gateway(HTTPAdapter):
+    """Sends requests addressed to api.twitter.com to ``base_url`` instead, with a default timeout."""
+
+    def __init__(self, base_url: str | None, timeout: float):
+        super().__init__()
+        self._base = urlsplit(base_url.rstrip("/")) if base_url else None
+        self._timeout = timeout
+
+    def send(self, request, **kwargs):
+        if self._base is not None:
+            url = urlsplit(request.url)
+            request.url = urlunsplit((self._base.scheme, self._base.netloc, self._base.path + url.path,
+                                      url.query, ""))
+            # Proxies were chosen for api.twitter.com; choose again for the real destination.
+            kwargs["proxies"] = requests.utils.get_environ_proxies(request.url)
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self._timeout
+        return super().send(request, **kwargs)
+
+
+class XAdapter:
+    platform = PLATFORM
+    metrics_batch_size = 100
+
+    def __init__(self, account: Account, timeout: float = 10.0):
+        self.account = account
+        creds = account.credentials
+        if creds.get("bearer_token"):
+            self._user_auth = False
+            self._client = tweepy.Client(bearer_token=creds["bearer_token"], return_type=requests.Response)
+        else:
+            missing = [key for key in OAUTH1_KEYS if not creds.get(key)]
+            if missing:
+                raise CredentialsError(
+                    f"x account {account.name!r}: missing credentials {', '.join(missing)} "
+                    "(or give bearer_token); reconnect the account", platform=PLATFORM)
+            self._user_auth = True
+            self._client = tweepy.Client(**{key: creds[key] for key in OAUTH1_KEYS},
+                                         return_type=requests.Response)
+        self._client.session.mount(X_API + "/", _Gateway(account.api_base_url, timeout))
+        self._me: dict | None = None
+        self._private_metrics = True  # becomes False once X refuses non-public fields for this token
+
+    # --- publishing ----------------------------------------------------------------------------
+    def publish(self, post: OutgoingPost) -> PublishedRef:
+        if len(post.media) > MAX_IMAGES:
+            raise PermanentError(f"x: at most {MAX_IMAGES} images per tweet ({len(post.media)} given)",
+                                 platform=PLATFORM)
+        media_ids = [self._upload(Path(path)) for path in post.media]
+        head = self._create_tweet(compose_text(post), media_ids=media_ids or None)
+        previous, parts = head, len(post.thread) + 1
+        for number, text in enumerate(post.thread, start=2):
+            try:
+                previous = self._create_tweet(text, reply_to=previous)
+            except PlatformError as exc:
+                # The head is live: report it so reconciliation finds it instead of posting it again.
+                raise UnknownOutcomeError(
+                    f"x: thread partly published ({number - 1} of {parts} tweets, first {head}); "
+                    f"tweet {number} failed: {exc.message}", platform=PLATFORM, status=exc.status) from None
+        return PublishedRef(head, self._url(head), datetime.now(timezone.utc))
+
+    def _create_tweet(self, text: str, *, media_ids: list[str] | None = None, reply_to: str | None = None) -> str:
+        response = self._call("publish", self._client.create_tweet, creates=True, text=text,
+                              media_ids=media_ids, in_reply_to_tweet_id=reply_to, user_auth=self._user_auth)
+        try:
+            return str(response.json()["data"]["id"])
+        except (ValueError, KeyError, TypeError):
+            raise UnknownOutcomeError("x: the tweet was accepted but the answer had no tweet id",
+                                      platform=PLATFORM, status=response.status_code) from None
+
+    def _upload(self, path: Path) -> str:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise PermanentError(f"x: cannot read image {path.name}: {exc.strerror}", platform=PLATFORM) from None
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        # An upload creates nothing public: an unanswered one is safe to retry.
+        response = self._raw("POST", "/2/media/upload", "upload media", files={"media": (path.name, data, mime)},
+                             data={"media_category": "tweet_image"})
+        try:
+            return str(response.json()["data"]["id"])
+        except (ValueError, KeyError, TypeError):
+            raise RetryableError("x: media upload answer had no media id", platform=PLATFORM) from None
+
+    # --- reconciliation ------------------------------------------------------------------------
+    def find_published(self, post: OutgoingPost, since: datetime) -> PublishedRef | None:
+        wanted = _comparable(compose_text(post))
+        if not wanted.strip():
+            raise PlatformError("x: a tweet without text cannot be recognised by its text", platform=PLATFORM)
+        user_id = self._whoami()["id"]
+        start = _utc(since) - timedelta(minutes=2)  # tolerate clock skew between us and X
+        token = None
+        for _ in range(MAX_TIMELINE_PAGES):
+            body = self._call("find published", self._client.get_users_tweets, user_id, user_auth=self._user_auth,
+                              max_results=100, start_time=start, tweet_fields=["created_at"],
+                              pagination_token=token).json()
+            for tweet in body.get("data") or []:
+                if same_text(_comparable(tweet.get("text", "")), wanted):
+                    return PublishedRef(tweet["id"], self._url(tweet["id"]), _parse_time(tweet.get("created_at")))
+            token = (body.get("meta") or {}).get("next_token")
+            if not token:
+                return None
+        raise PlatformError(f"x: more than {MAX_TIMELINE_PAGES * 100} tweets since {start:%Y-%m-%d %H:%M}; "
+                            "cannot tell whether the post is among them", platform=PLATFORM)
+
+    # --- metrics -------------------------------------------------------------------------------
+    def fetch_metrics(self, refs: Sequence[str]) -> list[MetricSnapshot]:
+        snapshots: list[MetricSnapshot] = []
+        for start in range(0, len(refs), self.metrics_batch_size):
+            snapshots += self._metrics_batch([str(r) for r in refs[start:start + self.metrics_batch_size]])
+        return snapshots
+
+    def _metrics_batch(self, ids: list[str]) -> list[MetricSnapshot]:
+        tweets: dict[str, dict] = {}
+        public_only = ids
+        if self._private_metrics:
+            try:
+                body = self._lookup(ids, ALL_METRIC_FIELDS)
+            except PermanentError as exc:
+                if exc.status not in (400, 403):
+                    raise
+                # The whole request was refused for the non-public fields (e.g. an app-only token).
+                self._private_metrics = False
+            else:
+                tweets = {t["id"]: t for t in body.get("data") or []}
+                # X leaves out tweets whose non-public fields this token may not see: ask again without.
+                refused = {e.get("resource_id") or e.get("value") for e in body.get("errors") or []
+                           if "not-authorized-for-field" in e.get("type", "")}
+                public_only = [i for i in ids if i in refused and i not in tweets]
+        if public_only:
+            body = self._lookup(public_only, ["public_metrics"])
+            tweets.update({t["id"]: t for t in body.get("data") or []})
+        now = datetime.now(timezone.utc)
+        return [MetricSnapshot(tweet_id, metric, value, now)
+                for tweet_id, tweet in tweets.items() for metric, value in _metrics(tweet).items()]
+
+    def _lookup(self, ids: list[str], fields: list[str]) -> dict:
+        return self._call("fetch metrics", self._client.get_tweets, ids, user_auth=self._user_auth,
+                          tweet_fields=fields).json()
+
+    # --- listening -----------------------------------------------------------------------------
+    def search_mentions(self, keywords: Sequence[str], since: datetime | None) -> list[Mention]:
+        keywords = [k.replace('"', " ").strip() for k in keywords]
+        keywords = [k for k in keywords if k]
+        earliest = datetime.now(timezone.utc) - SEARCH_WINDOW + timedelta(minutes=1)
+        start = max(_utc(since), earliest) if since is not None else None
+        found: dict[str, Mention] = {}
+        for chunk in _query_chunks(keywords):
+            query = " OR ".join(f'"{k}"' for k in chunk)
+            query = (f"({query})" if len(chunk) > 1 else query) + " -is:retweet"
+            token = None
+            for _ in range(MAX_SEARCH_PAGES):
+                body = self._call("search mentions", self._client.search_recent_tweets, query,
+                                  user_auth=self._user_auth, max_results=100, start_time=start, next_token=token,
+                                  tweet_fields=["created_at", "author_id"], expansions=["author_id"]).json()
+                users = {u["id"]: u["username"] for u in (body.get("includes") or {}).get("users", [])}
+                for tweet in body.get("data") or []:
+                    if tweet["id"] not in found:
+                        found[tweet["id"]] = _mention(tweet, users, chunk)
+                token = (body.get("meta") or {}).get("next_token")
+                if not token:
+                    break
+        epoch = datetime.min.replace(tzinfo=timezone.utc)
+        return sorted(found.values(), key=lambda m: m.created_at or epoch, reverse=True)
+
+    # --- account -------------------------------------------------------------------------------
+    def check_credentials(self) -> AccountStatus:
+        response = self._call("check credentials", self._client.get_me, user_auth=self._user_auth)
+        self._me = response.json()["data"]
+        return AccountStatus(self._me.get("name", ""), self._me["username"], _rate_limit(response.headers))
+
+    def _whoami(self) -> dict:
+        if self._me is None:
+            self._me = self._call("identify account", self._client.get_me, user_auth=self._user_auth).json()["data"]
+        return self._me
+
+    def _url(self, tweet_id: str) -> str:
+        handle = self.account.handle.lstrip("@") or (self._me or {}).get("username")
+        return f"https://x.com/{handle}/status/{tweet_id}" if handle else f"https://x.com/i/status/{tweet_id}"
+
+    # --- HTTP and errors -----------------------------------------------------------------------
+    def _call(self, action: str, method, *args, creates: bool = False, **kwargs) -> requests.Response:
+        try:
+            return method(*args, **kwargs)
+        except tweepy.HTTPException as exc:
+            error = self._http_error(action, exc.response)
+        except requests.RequestException as exc:
+            error = self._transport_error(action, exc, creates)
+        raise error
+
+    def _raw(self, method: str, path: str, action: str, **kwargs) -> requests.Response:
+        """A request tweepy has no method for, with the client's session and authentication."""
+        headers = {"User-Agent": self._client.user_agent}
+        if self._user_auth:
+            creds = self.account.credentials
+            kwargs["auth"] = tweepy.OAuth1UserHandler(*(creds[key] for key in OAUTH1_KEYS)).apply_auth()
+        else:
+            headers["Authorization"] = f"Bearer {self.account.credentials['bearer_token']}"
+        try:
+            response = self._client.session.request(method, X_API + path, headers=headers, **kwargs)
+        except requests.RequestException as exc:
+            error = self._transport_error(action, exc, False)
+        else:
+            if response.ok:
+                return response
+            error = self._http_error(action, response)
+        raise error
+
+    def _transport_error(self, action: str, exc: requests.RequestException, creates: bool) -> PlatformError:
+        return classify_transport_error(exc, platform=PLATFORM, creates=creates) or \
+            RetryableError(f"x: {action} failed ({type(exc).__name__})", platform=PLATFORM)
+
+    def _http_error(self, action: str, response: requests.Response) -> PlatformError:
+        status, detail = response.status_code, self._scrub(_detail(response))
+        if status == 429:
+            retry_after = _retry_after(response.headers)
+            return RetryableError(f"x: rate limited on {action}; retry in {retry_after:.0f} s",
+                                  retry_after=retry_after, platform=PLATFORM, status=status)
+        if status >= 500:
+            seconds = response.headers.get("retry-after", "")
+            return RetryableError(f"x: server error {status} on {action}: {detail}",
+                                  retry_after=float(seconds) if seconds.isdigit() else None,
+                                  platform=PLATFORM, status=status)
+        if status == 401:
+            return CredentialsError(f"x account {self.account.name!r}: X refused the credentials ({detail}); "
+                                    "reconnect the account", platform=PLATFORM, status=status)
+        if status == 403 and _problem_type(response) in ("unsupported-authentication", "client-forbidden"):
+            return CredentialsError(f"x account {self.account.name!r}: these credentials cannot {action} "
+                                    f"({detail}); reconnect the account with user access", platform=PLATFORM,
+                                    status=status)
+        if status == 403 and "duplicate content" in detail.lower():
+            return PermanentError(f"x: the same text was already posted on this account and X refuses "
+                                  f"duplicate tweets ({detail})", platform=PLATFORM, status=status)
+        return PermanentError(f"x: {action} refused ({status}): {detail}", platform=PLATFORM, status=status)
+
+    def _scrub(self, text: str) -> str:
+        for secret in self.account.secret_values():
+            text = text.replace(secret, "***")
+        return text
+
+
+def create(account: Account, timeout: float = 10.0) -> XAdapter:
+    return XAdapter(account, timeout)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+def compose_text(post: OutgoingPost) -> str:
+    """The first tweet's text: the post text, with the link appended unless the text has it."""
+    if post.link and post.link not in post.text:
+        return f"{post.text.rstrip()}\n\n{post.link}"
+    return post.text
+
+
+def _comparable(text: str) -> str:
+    """X returns links (even scheme-less ones) as t.co links and escapes &, <, >: compare without links."""
+    text = html.unescape(text)
+    for start, end, _ in reversed(find_urls(text)):
+        text = text[:start] + " " + text[end:]
+    return text
+
+
+def _detail(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason or str(response.status_code)
+    if not isinstance(body, dict):
+        return response.reason or str(response.status_code)
+    messages = [e.get("message") or e.get("detail") for e in body.get("errors") or [] if isinstance(e, dict)]
+    messages = [m for m in messages if m]
+    detail = body.get("detail") or ""
+    if messages and detail.startswith("One or more parameters"):
+        return "; ".join(messages)
+    return detail or "; ".join(messages) or body.get("title") or response.reason or str(response.status_code)
+
+
+def _problem_type(response: requests.Response) -> str:
+    """The last part of an X problem type, e.g. 'unsupported-authentication'."""
+    try:
+        return str(response.json().get("type", "")).rsplit("/", 1)[-1]
+    except (ValueError, AttributeError):
+        return ""
+
+
+def _retry_after(headers) -> float:
+    reset = headers.get("x-rate-limit-reset", "")
+    if not reset.isdigit():
+        return DEFAULT_RETRY_AFTER
+    return max(1.0, int(reset) - time.time())
+
+
+def _rate_limit(headers) -> str | None:
+    remaining, limit = headers.get("x-rate-limit-remaining"), headers.get("x-rate-limit-limit")
+    if remaining is None or limit is None:
+        return None
+    reset = headers.get("x-rate-limit-reset", "")
+    when = f", resets in {max(0, int(reset) - int(time.time()))} s" if reset.isdigit() else ""
+    return f"{remaining}/{limit} requests left{when}"
+
+
+def _metrics(tweet: dict) -> dict[str, int]:
+    values: dict[str, int] = {}
+    for field, names in (("public_metrics", PUBLIC_METRICS), ("non_public_metrics", PRIVATE_METRICS),
+                         ("organic_metrics", PRIVATE_METRICS)):
+        for key, name in names.items():
+            value = (tweet.get(field) or {}).get(key)
+            if isinstance(value, int) and name not in values:
+                values[name] = value
+    return values
+
+
+def _mention(tweet: dict, users: dict[str, str], keywords: list[str]) -> Mention:
+    text = html.unescape(tweet.get("text", ""))
+    folded = text.casefold()
+    keyword = next((k for k in keywords if k.casefold() in folded), keywords[0])
+    author = users.get(tweet.get("author_id", ""), "")
+    url = f"https://x.com/{author or 'i'}/status/{tweet['id']}"
+    return Mention(PLATFORM, tweet["id"], keyword, text, author, url, _parse_time(tweet.get("created_at")))
+
+
+def _query_chunks(keywords: list[str]) -> list[list[str]]:
+    """Keywords grouped into OR-queries that fit X's query length limit."""
+    chunks: list[list[str]] = []
+    for keyword in keywords:
+        candidate = (chunks[-1] if chunks else []) + [keyword]
+        if chunks and len(" OR ".join(f'"{k}"' for k in candidate)) + 15 <= MAX_QUERY_LENGTH:
+            chunks[-1] = candidate
+        else:
+            chunks.append([keyword[:MAX_QUERY_LENGTH - 20]])
+    return chunks
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -1,0 +1,1 @@
+"""Publishing: claim due posts from the outbox, send them through adapters, record outcomes."""

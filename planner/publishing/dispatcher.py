@@ -1,0 +1,323 @@
+"""The dispatcher: claim due posts, send them through their adapters, record what happened.
+
+Used by both `planner run` (woken by the scheduler's clock) and `planner publish --due`
+(one pass). The rules that keep the first promise (nothing lost, nothing published twice):
+
+- claim before calling out (store.outbox.claim_due), record outcomes with guarded updates;
+- an outcome we cannot know (timeout after sending, dropped connection, lease expired after a
+  crash) goes to 'unknown' and is reconciled with the platform, never retried blindly;
+- what reconciliation cannot decide becomes 'needs_review' for a person.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+from planner.config import Config, resolve_account
+from planner.errors import PlannerError
+from planner.platforms.base import (
+    OutgoingPost,
+    PermanentError,
+    PlatformError,
+    RetryableError,
+    UnknownOutcomeError,
+)
+from planner.publishing.blackout import active as active_blackouts
+from planner.publishing.blackout import apply_blackouts
+from planner.platforms.redaction import register_secrets
+from planner.publishing.pacing import Pacer
+from planner.publishing.retry import RetryPolicy
+from planner.store import outbox
+from planner.store.db import open_db
+
+log = logging.getLogger("planner.publish")
+
+PAUSE_KEY = "paused"
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class PassResult:
+    claimed: int = 0
+    published: int = 0
+    retrying: int = 0
+    failed: int = 0
+    unknown: int = 0
+    missed: list[int] = field(default_factory=list)
+    reconciled: int = 0
+    needs_review: int = 0
+
+
+class _Adapters:
+    """One adapter per (account, thread): SDK clients are not all thread-safe."""
+
+    def __init__(self, config: Config, timeout: float):
+        self.config = config
+        self.timeout = timeout
+        self._local = threading.local()
+        self.secrets: set[str] = set()
+
+    def get(self, channel: str):
+        from planner.platforms import make_adapter
+
+        cache = getattr(self._local, "adapters", None)
+        if cache is None:
+            cache = self._local.adapters = {}
+        if channel not in cache:
+            account = resolve_account(self.config, channel)
+            self.secrets.update(account.secret_values())
+            register_secrets(account.secret_values())
+            cache[channel] = make_adapter(account, timeout=self.timeout)
+        return cache[channel]
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            if len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
+
+class Dispatcher:
+    def __init__(self, config: Config, *, owner: str | None = None, workers: int | None = None,
+                 pacer: Pacer | None = None, policy: RetryPolicy | None = None, timeout: float = 30.0,
+                 settle: timedelta = timedelta(seconds=2), clock: Callable[[], datetime] = utcnow,
+                 on_change: Callable[[], None] | None = None):
+        self.config = config
+        self.owner = owner or new_owner()
+        self.workers = workers or config.workers
+        self.pacer = pacer or Pacer(rate=config.pacing.rate, burst=config.pacing.burst,
+                                    max_in_flight=config.pacing.max_in_flight)
+        self.policy = policy or RetryPolicy()
+        self.settle = settle
+        self.clock = clock
+        self.adapters = _Adapters(config, timeout)
+        self.on_change = on_change or (lambda: None)
+        self.stopping = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="publish")
+        self._db_local = threading.local()
+        self._inflight: dict[int, Future] = {}
+        self._started: set[int] = set()
+        self._lock = threading.Lock()
+        self._rng = random.Random()
+
+    # --- database per thread (a sqlite3 connection must not carry two threads' transactions) ---
+    @property
+    def db(self):
+        db = getattr(self._db_local, "db", None)
+        if db is None:
+            db = self._db_local.db = open_db(self.config.database)
+        return db
+
+    # --- one pass ----------------------------------------------------------------------------
+    def housekeeping(self) -> list[int]:
+        """Blackouts; leases that ran out become 'unknown'; posts beyond their grace become 'missed'."""
+        now = self.clock()
+        apply_blackouts(self.db, self.config, now=now, actor=self.owner)
+        expired = outbox.expire_leases(self.db, now=now, actor=self.owner)
+        for post_id in expired:
+            log.warning("post %s: interrupted while publishing (lease expired) -> reconcile", post_id,
+                        extra={"post_id": post_id, "outcome": "unknown"})
+        missed = outbox.mark_missed(self.db, now=now, default_grace=self.config.grace, actor=self.owner)
+        for post_id in missed:
+            log.error("post %s: MISSED - due beyond the grace period, not published; requeue it deliberately "
+                      "with 'planner post requeue %s'", post_id, post_id,
+                      extra={"post_id": post_id, "outcome": "missed"})
+        return missed
+
+    def paused(self) -> str | None:
+        return outbox.get_setting(self.db, PAUSE_KEY)
+
+    def dispatch(self) -> int:
+        """Claim what is due (within free workers and account limits) and hand it to the pool."""
+        if self.stopping.is_set():
+            return 0
+        reason = self.paused()
+        if reason is not None:
+            held = outbox.hold_due(self.db, now=self.clock(), reason=f"pause: {reason}", actor=self.owner)
+            if held:
+                log.warning("paused (%s): %d due posts held", reason, len(held))
+            return 0
+        with self._lock:
+            free = self.workers - len(self._inflight)
+        if free <= 0:
+            return 0
+        now = self.clock()
+        excluded = self.pacer.unavailable()
+        for window in active_blackouts(self.config, now):
+            if not window.channels:
+                return 0  # housekeeping holds what falls due inside the window
+            excluded.extend(window.channels)
+        claimed = outbox.claim_due(self.db, owner=self.owner, now=now, lease=self.config.lease,
+                                   limit=free, exclude_channels=excluded)
+        for post in claimed:
+            with self._lock:
+                self._inflight[post.id] = self._pool.submit(self._publish_one, post)
+        return len(claimed)
+
+    def run_once(self, *, wait: bool = True) -> PassResult:
+        """Everything due now, until nothing due is left (for `planner publish --due`)."""
+        result = PassResult()
+        result.missed = self.housekeeping()
+        self.reconcile(result)
+        while not self.stopping.is_set():
+            claimed = self.dispatch()
+            result.claimed += claimed
+            with self._lock:
+                pending = list(self._inflight.values())
+            if not claimed and not pending:
+                break
+            if pending:
+                done_one = threading.Event()
+                for future in pending:
+                    future.add_done_callback(lambda _f: done_one.set())
+                done_one.wait(1.0)
+            if not claimed and self.paused() is not None:
+                break
+        if wait:
+            self.drain()
+        self.reconcile(result)
+        return result
+
+    def drain(self, timeout: float | None = None) -> bool:
+        with self._lock:
+            pending = list(self._inflight.values())
+        for future in pending:
+            try:
+                future.result(timeout=timeout)
+            except Exception:  # already logged in the worker
+                pass
+        with self._lock:
+            return not self._inflight
+
+    # --- sending one post --------------------------------------------------------------------
+    def _publish_one(self, post: outbox.ClaimedPost) -> None:
+        db = self.db
+        try:
+            self.pacer.acquire(post.channel, self.stopping)
+            try:
+                if self.stopping.is_set():
+                    outbox.release(db, [post.id], self.owner, now=self.clock())
+                    return
+                with self._lock:
+                    self._started.add(post.id)
+                self.send(db, post)
+            finally:
+                self.pacer.done(post.channel)
+        except Exception:  # a bug must not kill the worker or lose the post: the lease will expire
+            log.exception("post %s: unexpected error while publishing", post.id)
+        finally:
+            with self._lock:
+                self._inflight.pop(post.id, None)
+                self._started.discard(post.id)
+            self.on_change()
+
+    def send(self, db, post: outbox.ClaimedPost) -> None:
+        """Publish one claimed post and record the outcome (pacing is the caller's business)."""
+        outgoing = OutgoingPost(post_id=post.id, idempotency_key=post.idempotency_key, text=post.text,
+                                link=post.link, media=tuple(Path(m) for m in post.media), thread=post.thread)
+        try:
+            adapter = self.adapters.get(post.channel)
+            ref = adapter.publish(outgoing)
+        except PlannerError as exc:  # local configuration (missing secret...): fixable, keep the post
+            self._retry(db, post, exc.render(), retry_after=60.0)
+        except RetryableError as exc:
+            if exc.retry_after:
+                self.pacer.block(post.channel, exc.retry_after)
+            self._retry(db, post, exc.message, exc.retry_after)
+        except UnknownOutcomeError as exc:
+            message = self.adapters.scrub(exc.message)
+            outbox.mark_unknown(db, post, self.owner, now=self.clock(), error=message)
+            self._log(post, "unknown", message)
+        except (PermanentError, PlatformError) as exc:
+            message = self.adapters.scrub(exc.message)
+            outbox.mark_failed(db, post, self.owner, now=self.clock(), error=message)
+            self._log(post, "failed", message)
+        else:
+            now = self.clock()
+            if outbox.mark_published(db, post, self.owner, platform_post_id=ref.platform_post_id, url=ref.url,
+                                     published_at=now):
+                self._log(post, "published", ref.url or ref.platform_post_id, now=now)
+            else:
+                log.error("post %s: published as %s but the lease was lost; reconciliation will record it",
+                          post.id, ref.platform_post_id)
+
+    def _retry(self, db, post: outbox.ClaimedPost, message: str, retry_after: float | None) -> None:
+        message = self.adapters.scrub(message)
+        now = self.clock()
+        if self.policy.exhausted(post.attempt):
+            outbox.mark_failed(db, post, self.owner, now=now,
+                               error=f"gave up after {post.attempt} attempts: {message}")
+            self._log(post, "failed", message)
+            return
+        delay = self.policy.delay(post.attempt, retry_after, self._rng)
+        outbox.mark_retry(db, post, self.owner, now=now, retry_at=now + delay, error=message)
+        self._log(post, "retry", f"{message} (next try in {delay.total_seconds():.0f} s)")
+
+    def _log(self, post: outbox.ClaimedPost, outcome: str, detail: str, now: datetime | None = None) -> None:
+        late = ((now or self.clock()) - post.due_at).total_seconds()
+        level = logging.INFO if outcome == "published" else logging.WARNING
+        log.log(level, "post %s %s/%s -> %s late=%.3fs outcome=%s %s", post.id, post.campaign_id, post.content_id,
+                post.channel, late, outcome, detail,
+                extra={"post_id": post.id, "channel": post.channel, "campaign": post.campaign_id,
+                       "content": post.content_id, "late_s": round(late, 3), "outcome": outcome,
+                       "detail": detail, "attempt": post.attempt})
+
+    # --- reconciliation ----------------------------------------------------------------------
+    def reconcile(self, result: PassResult | None = None) -> None:
+        """Ask the platforms about every 'unknown' post: published, certainly absent, or a person decides."""
+        now = self.clock()
+        for post in outbox.claim_unknown(self.db, owner=self.owner, now=now, lease=self.config.lease,
+                                         settle=self.settle):
+            outgoing = OutgoingPost(post_id=post.id, idempotency_key=post.idempotency_key, text=post.text,
+                                    link=post.link, media=tuple(Path(m) for m in post.media), thread=post.thread)
+            since = post.due_at - timedelta(hours=1)
+            try:
+                ref = self.adapters.get(post.channel).find_published(outgoing, since)
+            except (PlatformError, PlannerError) as exc:
+                detail = exc.render() if isinstance(exc, PlannerError) else exc.message
+                detail = self.adapters.scrub(f"cannot tell whether it was published: {detail}")
+                outbox.needs_review(self.db, post, self.owner, now=self.clock(), detail=detail)
+                self._log(post, "needs_review", detail)
+                if result:
+                    result.needs_review += 1
+                continue
+            if ref is not None:
+                outbox.mark_published(self.db, post, self.owner, platform_post_id=ref.platform_post_id, url=ref.url,
+                                      published_at=ref.published_at or self.clock(), from_state="unknown",
+                                      detail="reconciled: found on the platform")
+                self._log(post, "published", f"reconciled, found {ref.url or ref.platform_post_id}")
+            else:
+                outbox.requeue_unknown(self.db, post, self.owner, now=self.clock(),
+                                       detail="reconciled: not on the platform, queued again")
+                self._log(post, "requeued", "reconciled: not on the platform")
+            if result:
+                result.reconciled += 1
+        self.on_change()
+
+    # --- shutdown ----------------------------------------------------------------------------
+    def shutdown(self, timeout: float = 20.0) -> None:
+        """Stop claiming; let sends in progress finish within ``timeout``; give back the rest."""
+        self.stopping.set()
+        self.drain(timeout)
+        with self._lock:
+            never_started = [pid for pid in self._inflight if pid not in self._started]
+        if never_started:
+            outbox.release(self.db, never_started, self.owner, now=self.clock())
+        self._pool.shutdown(wait=False, cancel_futures=True)

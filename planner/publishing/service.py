@@ -1,0 +1,169 @@
+"""`planner run`: the long-running scheduler.
+
+APScheduler (in memory only) is the clock: a one-off job wakes the dispatcher at the next due
+time, interval jobs keep a heartbeat and run the periodic work other parts register. The
+outbox table stays the only truth: nothing about a post lives in the scheduler's memory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from planner.config import Config
+from planner.errors import PlannerError
+from planner.publishing.dispatcher import Dispatcher, utcnow
+from planner.store import outbox
+from planner.store.db import utc_iso
+
+log = logging.getLogger("planner.run")
+
+HEARTBEAT_KEY = "scheduler"
+HEARTBEAT_EVERY = 5.0
+POLL_EVERY = 5.0   # at least this often, look for posts added by other processes
+
+# Periodic jobs other parts add: (name, seconds between runs, function(config, dispatcher)).
+PERIODIC_JOBS: list[tuple[str, float, Callable]] = []
+
+
+def register_periodic(name: str, seconds: float, func: Callable) -> None:
+    PERIODIC_JOBS.append((name, seconds, func))
+
+
+class SchedulerLocked(PlannerError):
+    pass
+
+
+class Service:
+    def __init__(self, config: Config, *, ignore_lock: bool = False, shutdown_timeout: float = 20.0,
+                 dispatcher: Dispatcher | None = None):
+        self.config = config
+        self.ignore_lock = ignore_lock
+        self.shutdown_timeout = shutdown_timeout
+        self.wake_event = threading.Event()
+        self.stop_event = threading.Event()
+        self.dispatcher = dispatcher or Dispatcher(config, on_change=self.wake)
+        self.dispatcher.on_change = self.wake
+        self.started_at = datetime.now(timezone.utc)
+        self._lock = None
+        self._scheduler = None
+
+    def wake(self) -> None:
+        self.wake_event.set()
+
+    def stop(self, *_args) -> None:
+        self.stop_event.set()
+        self.wake_event.set()
+
+    # --- single-instance lock (a convenience: correctness never depends on it) ------------------
+    def _take_lock(self) -> None:
+        from filelock import FileLock, Timeout
+
+        self._lock = FileLock(str(self.config.database) + ".lock")
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            if not self.ignore_lock:
+                raise SchedulerLocked("run.locked", path=str(self.config.database)) from None
+            log.warning("another scheduler holds the lock on %s; running anyway (--ignore-lock)",
+                        self.config.database)
+            self._lock = None
+
+    def heartbeat(self) -> None:
+        outbox.set_setting(self.dispatcher.db, HEARTBEAT_KEY, json.dumps({
+            "owner": self.dispatcher.owner, "pid": os.getpid(), "host": socket.gethostname(),
+            "started_at": utc_iso(self.started_at), "at": utc_iso(datetime.now(timezone.utc)),
+        }), now=datetime.now(timezone.utc))
+
+    def _start_clock(self):
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.jobstores.memory import MemoryJobStore
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        scheduler = BackgroundScheduler(jobstores={"default": MemoryJobStore()},
+                                        executors={"default": ThreadPoolExecutor(4)}, timezone=timezone.utc,
+                                        job_defaults={"coalesce": True, "max_instances": 1,
+                                                      "misfire_grace_time": 60})
+        scheduler.add_job(self._safe(self.heartbeat), "interval", seconds=HEARTBEAT_EVERY, id="heartbeat",
+                          next_run_time=datetime.now(timezone.utc))
+        scheduler.add_job(self.wake, "interval", seconds=POLL_EVERY, id="poll")
+        for name, seconds, func in PERIODIC_JOBS:
+            scheduler.add_job(self._safe(lambda f=func: f(self.config, self.dispatcher)), "interval",
+                              seconds=seconds, id=name)
+        scheduler.start()
+        return scheduler
+
+    @staticmethod
+    def _safe(func: Callable) -> Callable:
+        def run():
+            try:
+                func()
+            except Exception:
+                log.exception("periodic job failed")
+        return run
+
+    def _schedule_wake(self) -> float:
+        """Ask the clock to wake us at the next due time; returns the seconds to wait at most."""
+        now = utcnow()
+        next_due = outbox.next_due(self.dispatcher.db)
+        wait = POLL_EVERY
+        if next_due is not None:
+            if next_due <= now:
+                # Due but not claimable now (workers busy or the account is paced/blocked).
+                unblock = self.dispatcher.pacer.next_unblock()
+                wait = min(POLL_EVERY, unblock if unblock is not None else 0.25, 1.0)
+            else:
+                self._scheduler.add_job(self.wake, "date", run_date=next_due, id="wake", replace_existing=True)
+                wait = min(POLL_EVERY, (next_due - now).total_seconds() + 0.5)
+        return max(0.01, wait)
+
+    def run(self, install_signals: bool = True) -> None:
+        self._take_lock()
+        if install_signals:
+            signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGINT, self.stop)
+        self._scheduler = self._start_clock()
+        log.info("scheduler started (owner %s, %d workers, database %s)", self.dispatcher.owner,
+                 self.dispatcher.workers, self.config.database)
+        try:
+            missed = self.dispatcher.housekeeping()
+            if missed:
+                log.error("%d posts were MISSED while nothing was running; see 'planner status'", len(missed))
+            last_reconcile = datetime.min.replace(tzinfo=timezone.utc)
+            while not self.stop_event.is_set():
+                self.wake_event.clear()
+                now = utcnow()
+                self.dispatcher.housekeeping()
+                if now - last_reconcile >= timedelta(seconds=1):
+                    self.dispatcher.reconcile()
+                    last_reconcile = now
+                self.dispatcher.dispatch()
+                self.wake_event.wait(self._schedule_wake())
+        finally:
+            log.info("scheduler stopping: no new claims; waiting up to %.0f s for posts being sent",
+                     self.shutdown_timeout)
+            self.dispatcher.shutdown(self.shutdown_timeout)
+            self._scheduler.shutdown(wait=False)
+            outbox.set_setting(self.dispatcher.db, HEARTBEAT_KEY, None, now=utcnow())
+            if self._lock is not None:
+                self._lock.release()
+            log.info("scheduler stopped")
+
+
+def heartbeat_state(db, *, stale_after: float = 3 * HEARTBEAT_EVERY) -> dict | None:
+    """The running scheduler's heartbeat if it is fresh, else None."""
+    from planner.store.db import parse_utc
+
+    raw = outbox.get_setting(db, HEARTBEAT_KEY)
+    if not raw:
+        return None
+    beat = json.loads(raw)
+    age = (datetime.now(timezone.utc) - parse_utc(beat["at"])).total_seconds()
+    beat["age_s"] = age
+    return beat if age <= stale_after else None

@@ -1,0 +1,589 @@
+"""Emulation of the Bluesky (AT Protocol) XRPC subset the Bluesky adapter uses.
+
+Shapes follow the lexicons (``com.atproto.*`` served by the PDS, ``app.bsky.*`` views as the
+AppView returns them through the PDS). Errors are XRPC error bodies ``{"error", "message"}`` with
+the reference PDS's statuses: a missing ``Authorization`` header is 401 ``AuthenticationRequired``;
+an access token that is expired or cannot be verified is 400 ``ExpiredToken`` / ``InvalidToken``;
+lexicon violations are 400 ``InvalidRequest`` with the validator's path-style message. Every answer
+carries the ``ratelimit-*`` headers; a 429 says ``RateLimitExceeded`` with ``ratelimit-reset`` in
+epoch seconds.
+
+Creating a record under a record key that is already used answers 500 ``InternalServerError``,
+as the reference PDS does today (bluesky-social/atproto#4725); an explicit error for this case is
+being added to the lexicon, so ``duplicate_rkey_response`` can be switched to it in tests.
+
+Sessions: any identifier logs in, except that passwords starting with "bad" or "expired" are
+refused. Access tokens live 2 hours and refresh tokens rotate, as on bsky.social; tests can expire
+or revoke them server-side with ``expire_access_tokens`` / ``revoke_sessions``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+import time
+from datetime import datetime, timezone
+
+import grapheme  # counted here independently of the adapter's rule, so a mistake there shows
+
+from planner.sandbox.core import Emulator, Request, Response, route
+
+POST = "app.bsky.feed.post"
+MAX_GRAPHEMES = 300
+MAX_TEXT_BYTES = 3000
+MAX_IMAGES = 4
+MAX_IMAGE_BYTES = 1_000_000  # app.bsky.embed.images#image: blob maxSize
+MAX_BLOB_BYTES = 50_000_000  # the PDS's upload limit; the record's lexicon is stricter
+MAX_GET_POSTS = 25
+ACCESS_TTL = 2 * 3600
+REFRESH_TTL = 90 * 86400
+
+# Default limit of the PDS's global window, reported in headers (faults produce the 429s).
+RATE_LIMIT, RATE_WINDOW = 3000, 300
+
+_B32 = "abcdefghijklmnopqrstuvwxyz234567"
+_TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
+_TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
+_RKEY = re.compile(r"^[A-Za-z0-9._:~-]{1,512}$")
+_FACET_TYPES = ("app.bsky.richtext.facet#link", "app.bsky.richtext.facet#mention",
+                "app.bsky.richtext.facet#tag")
+
+
+def _error(status: int, error: str, message: str) -> Response:
+    return Response(status, {"error": error, "message": message})
+
+
+def _invalid(message: str) -> Response:
+    return _error(400, "InvalidRequest", message)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _cid(data: bytes, codec: int) -> str:
+    """A CIDv1 (sha2-256) in base32: ``bafyrei...`` for records (dag-cbor), ``bafkrei...`` for blobs (raw)."""
+    raw = bytes([0x01, codec, 0x12, 0x20]) + hashlib.sha256(data).digest()
+    return "b" + base64.b32encode(raw).decode().lower().rstrip("=")
+
+
+def _did_for(handle: str) -> str:
+    digest = hashlib.sha256(handle.casefold().encode()).digest()
+    return "did:plc:" + "".join(_B32[b % 32] for b in digest[:24])
+
+
+def _tid(ts: float, seed: str) -> str:
+    """A TID: microseconds since the epoch and a clock id, base32-sortable."""
+    clock = int(hashlib.sha256(seed.encode()).hexdigest()[:3], 16) % 1024
+    n = (int(ts * 1_000_000) << 10) | clock
+    return "".join(_TID_CHARS[(n >> (5 * (12 - i))) & 31] for i in range(13))
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse_datetime(value) -> float | None:
+    if not isinstance(value, str) or not re.match(r"^\d{4}-\d{2}-\d{2}", value):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def _sniff_image(data: bytes) -> str | None:
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+class BlueskyEmulator(Emulator):
+    name = "bluesky"
+
+    def __init__(self, state):
+        super().__init__(state)
+        self.tokens: dict[str, dict] = {}  # jwt -> {kind, did, handle, exp, revoked}
+        self.accounts: dict[str, dict] = {}  # did -> {did, handle, email}
+        self.records: dict[tuple[str, str], dict] = {}  # (did, rkey) -> {uri, cid, value, post}
+        self.calls: dict[str, list[float]] = {}  # rate-limit window per caller
+        # What a create under a used record key answers (status, error, message).
+        self.duplicate_rkey_response = (500, "InternalServerError", "Internal Server Error")
+
+    def routes(self):
+        x = r"^/xrpc/"
+        return [
+            route("POST", x + r"com\.atproto\.server\.createSession", self._wrap(self.create_session)),
+            route("POST", x + r"com\.atproto\.server\.refreshSession", self._wrap(self.refresh_session)),
+            route("GET", x + r"com\.atproto\.server\.getSession", self._wrap(self.get_session)),
+            route("POST", x + r"com\.atproto\.repo\.createRecord", self._wrap(self.create_record),
+                  publishes=True),
+            route("GET", x + r"com\.atproto\.repo\.getRecord", self._wrap(self.get_record)),
+            route("POST", x + r"com\.atproto\.repo\.uploadBlob", self._wrap(self.upload_blob)),
+            route("GET", x + r"app\.bsky\.feed\.getPosts", self._wrap(self.get_posts)),
+            route("GET", x + r"app\.bsky\.feed\.searchPosts", self._wrap(self.search_posts)),
+            route("GET", x + r"app\.bsky\.actor\.getProfile", self._wrap(self.get_profile)),
+            route("GET", x + r"(?P<nsid>[A-Za-z0-9.]+)", self._not_implemented),
+            route("POST", x + r"(?P<nsid>[A-Za-z0-9.]+)", self._not_implemented),
+        ]
+
+    # --- platform habits -------------------------------------------------------------
+    def rate_limited(self, reset_in: int) -> Response:
+        return Response(429, {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}, {
+            "ratelimit-limit": str(RATE_LIMIT), "ratelimit-remaining": "0",
+            "ratelimit-reset": str(int(time.time()) + reset_in),
+            "ratelimit-policy": f"{RATE_LIMIT};w={RATE_WINDOW}",
+        })
+
+    def server_error(self) -> Response:
+        return _error(500, "InternalServerError", "Internal Server Error")
+
+    # --- test controls ---------------------------------------------------------------------
+    def expire_access_tokens(self) -> None:
+        """Every access token issued so far is expired from now on (refresh tokens still work)."""
+        with self.state.lock:
+            for token in self.tokens.values():
+                if token["kind"] == "access":
+                    token["exp"] = 0
+
+    def revoke_sessions(self) -> None:
+        """Every token issued so far is revoked: the client must log in again."""
+        with self.state.lock:
+            for token in self.tokens.values():
+                token["revoked"] = True
+
+    def record(self, uri: str) -> dict | None:
+        """The stored record at an at:// uri (tests)."""
+        match = re.match(r"^at://([^/]+)/([^/]+)/([^/]+)$", uri)
+        if not match or match.group(2) != POST:
+            return None
+        with self.state.lock:
+            return self.records.get((match.group(1), match.group(3)))
+
+    # --- plumbing --------------------------------------------------------------------------------
+    def _wrap(self, handler):
+        def wrapped(request: Request) -> Response:
+            response = handler(request)
+            caller = request.header("authorization") or "anonymous"
+            now = time.time()
+            with self.state.lock:
+                window = [t for t in self.calls.get(caller, []) if t > now - RATE_WINDOW] + [now]
+                self.calls[caller] = window
+            response.headers.update({
+                "ratelimit-limit": str(RATE_LIMIT),
+                "ratelimit-remaining": str(max(0, RATE_LIMIT - len(window))),
+                "ratelimit-reset": str(int(window[0] + RATE_WINDOW)),
+                "ratelimit-policy": f"{RATE_LIMIT};w={RATE_WINDOW}",
+            })
+            return response
+        return wrapped
+
+    def _not_implemented(self, request: Request) -> Response:
+        return _error(501, "MethodNotImplemented", "Method Not Implemented")
+
+    def _issue(self, did: str, handle: str, kind: str) -> str:
+        now = int(time.time())
+        typ, scope, ttl = (("at+jwt", "com.atproto.access", ACCESS_TTL) if kind == "access"
+                           else ("refresh+jwt", "com.atproto.refresh", REFRESH_TTL))
+        header = {"typ": typ, "alg": "HS256"}
+        payload = {"scope": scope, "sub": did, "aud": "did:web:sandbox.bsky.local", "iat": now,
+                   "exp": now + ttl}
+        if kind == "refresh":
+            payload["jti"] = secrets.token_urlsafe(16)
+        signing_input = _b64url(json.dumps(header).encode()) + "." + _b64url(json.dumps(payload).encode())
+        token = signing_input + "." + _b64url(hashlib.sha256(signing_input.encode() + secrets.token_bytes(8)).digest())
+        with self.state.lock:
+            self.tokens[token] = {"kind": kind, "did": did, "handle": handle, "exp": now + ttl, "revoked": False}
+        return token
+
+    def _session_body(self, account: dict, request: Request) -> dict:
+        host = request.header("host") or "127.0.0.1"
+        return {
+            "accessJwt": self._issue(account["did"], account["handle"], "access"),
+            "refreshJwt": self._issue(account["did"], account["handle"], "refresh"),
+            "handle": account["handle"],
+            "did": account["did"],
+            "didDoc": {
+                "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
+                "id": account["did"],
+                "alsoKnownAs": [f"at://{account['handle']}"],
+                "verificationMethod": [{
+                    "id": f"{account['did']}#atproto", "type": "Multikey", "controller": account["did"],
+                    "publicKeyMultibase": "zQ3sh" + hashlib.sha256(account["did"].encode()).hexdigest()[:44],
+                }],
+                "service": [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer",
+                             "serviceEndpoint": f"http://{host}"}],
+            },
+            "email": account["email"],
+            "emailConfirmed": True,
+            "emailAuthFactor": False,
+            "active": True,
+        }
+
+    def _bearer(self, request: Request, kind: str = "access") -> tuple[dict | None, Response | None]:
+        """The token record for the request's bearer token, or the PDS's error."""
+        header = request.header("authorization")
+        if not header:
+            return None, _error(401, "AuthenticationRequired", "Authentication Required")
+        scheme, _, value = header.partition(" ")
+        value = value.strip()
+        if scheme != "Bearer" or not value:
+            return None, _error(401, "AuthenticationRequired", "Unexpected authorization type")
+        if value.startswith("expired"):
+            return None, _expired_token()
+        with self.state.lock:
+            token = self.tokens.get(value)
+        if token is None or value.startswith("bad") or value.count(".") != 2:
+            return None, _invalid_token()
+        if token["kind"] != kind:
+            return None, _error(400, "InvalidToken", "Invalid token type")
+        if token["revoked"]:
+            return None, _expired_token("Token has been revoked")
+        if token["exp"] <= time.time():
+            return None, _expired_token()
+        return token, None
+
+    def _account(self, actor: str | None) -> dict | None:
+        if not actor:
+            return None
+        with self.state.lock:
+            if actor in self.accounts:
+                return self.accounts[actor]
+            for account in self.accounts.values():
+                if account["handle"].casefold() == actor.casefold():
+                    return account
+        return None
+
+    def _author(self, account: dict) -> dict:
+        return {"did": account["did"], "handle": account["handle"], "displayName": _display_name(account["handle"]),
+                "labels": [], "createdAt": "2023-05-01T00:00:00.000Z"}
+
+    # --- com.atproto.server ------------------------------------------------------------------
+    def create_session(self, request: Request) -> Response:
+        if request.content_type != "application/json":
+            return _invalid(f"Wrong request encoding (Content-Type): {request.content_type or 'none'}")
+        body = request.json()
+        identifier, password = body.get("identifier"), body.get("password")
+        if not isinstance(identifier, str) or not identifier:
+            return _invalid('Input must have the property "identifier"')
+        if not isinstance(password, str) or not password:
+            return _invalid('Input must have the property "password"')
+        if password.startswith(("bad", "expired")):
+            return _error(401, "AuthenticationRequired", "Invalid identifier or password")
+        identifier = identifier.strip().casefold().lstrip("@")
+        if identifier.startswith("did:"):  # a DID logs in only to an account the sandbox knows
+            account = self._account(identifier)
+            if account is None:
+                return _error(401, "AuthenticationRequired", "Invalid identifier or password")
+            return Response(200, self._session_body(account, request))
+        # an email or a handle: every one is a valid account here
+        handle = identifier.split("@")[0] + ".bsky.social" if "@" in identifier else identifier
+        did = _did_for(handle)
+        with self.state.lock:
+            account = self.accounts.setdefault(did, {
+                "did": did, "handle": handle, "email": identifier if "@" in identifier else f"humas@{handle}"})
+        return Response(200, self._session_body(account, request))
+
+    def refresh_session(self, request: Request) -> Response:
+        token, error = self._bearer(request, kind="refresh")
+        if error:
+            return error
+        with self.state.lock:
+            token["revoked"] = True  # refresh tokens rotate: each is good once
+            account = self.accounts[token["did"]]
+        body = self._session_body(account, request)
+        body.pop("email"), body.pop("emailConfirmed"), body.pop("emailAuthFactor")
+        return Response(200, body)
+
+    def get_session(self, request: Request) -> Response:
+        token, error = self._bearer(request)
+        if error:
+            return error
+        account = self.accounts[token["did"]]
+        return Response(200, {"handle": account["handle"], "did": account["did"], "email": account["email"],
+                              "emailConfirmed": True, "emailAuthFactor": False, "active": True})
+
+    # --- com.atproto.repo ----------------------------------------------------------------------
+    def upload_blob(self, request: Request) -> Response:
+        token, error = self._bearer(request)
+        if error:
+            return error
+        if not request.body:
+            return _invalid("Request encoding (Content-Type) required but not provided")
+        if len(request.body) > MAX_BLOB_BYTES:
+            return _error(413, "PayloadTooLarge", "request entity too large")
+        declared = request.content_type
+        mime = _sniff_image(request.body) or (declared if declared and declared != "*/*"
+                                               else "application/octet-stream")
+        cid = _cid(request.body, 0x55)
+        with self.state.lock:
+            self.state.media[cid] = {"platform": self.name, "did": token["did"], "mimeType": mime,
+                                     "size": len(request.body), "declared": declared}
+        return Response(200, {"blob": {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime,
+                                       "size": len(request.body)}})
+
+    def create_record(self, request: Request) -> Response:
+        token, error = self._bearer(request)
+        if error:
+            return error
+        if request.content_type != "application/json":
+            return _invalid(f"Wrong request encoding (Content-Type): {request.content_type or 'none'}")
+        try:
+            body = request.json()
+        except ValueError:
+            return _invalid("Unable to parse request body as JSON")
+        repo, collection, record = body.get("repo"), body.get("collection"), body.get("record")
+        if not repo or not collection or record is None:
+            missing = next(k for k in ("repo", "collection", "record") if not body.get(k))
+            return _invalid(f'Input must have the property "{missing}"')
+        account = self._account(repo)
+        if account is None or account["did"] != token["did"]:
+            return _error(401, "AuthenticationRequired", "Authentication Required")
+        if collection != POST:
+            return _invalid(f"sandbox: only {POST} records are emulated, not {collection}")
+        rkey = body.get("rkey")
+        if rkey is not None and (not isinstance(rkey, str) or not _RKEY.match(rkey) or rkey in (".", "..")):
+            return _invalid("Invalid record key")
+        if rkey is not None and not _TID.match(rkey):  # app.bsky.feed.post's lexicon: "key": "tid"
+            return _invalid(f"Invalid record key for {POST}: must be a TID")
+        problem = _validate_post(record, self.state.media)
+        if problem:
+            return _invalid(problem)
+
+        now = time.time()
+        did = account["did"]
+        with self.state.lock:
+            if rkey is None:
+                rkey = _tid(now, f"{did}:{len(self.records)}")
+            if (did, rkey) in self.records:
+                status, name, message = self.duplicate_rkey_response
+                return _error(status, name, message)
+            uri = f"at://{did}/{POST}/{rkey}"
+            cid = _cid(json.dumps(record, sort_keys=True).encode(), 0x71)
+            post = self.state.record_post(self.name, account["handle"], record["text"], key=rkey, post_id=uri,
+                                          extra={"facets": record.get("facets"), "embed": record.get("embed"),
+                                                 "reply": record.get("reply"), "langs": record.get("langs"),
+                                                 "cid": cid, "did": did})
+            self.records[(did, rkey)] = {"uri": uri, "cid": cid, "value": record, "post": post,
+                                         "indexed_at": now}
+        return Response(200, {"uri": uri, "cid": cid,
+                              "commit": {"cid": _cid(f"commit:{uri}".encode(), 0x71), "rev": _tid(now, uri)},
+                              "validationStatus": "valid"})
+
+    def get_record(self, request: Request) -> Response:
+        repo, collection, rkey = request.arg("repo"), request.arg("collection"), request.arg("rkey")
+        for name, value in (("repo", repo), ("collection", collection), ("rkey", rkey)):
+            if not value:
+                return _invalid(f'Params must have the property "{name}"')
+        account = self._account(repo)
+        if account is None:
+            return _invalid(f"Could not find repo: {repo}")
+        with self.state.lock:
+            stored = self.records.get((account["did"], rkey)) if collection == POST else None
+        uri = f"at://{account['did']}/{collection}/{rkey}"
+        if stored is None:
+            return _error(400, "RecordNotFound", f"Could not locate record: {uri}")
+        return Response(200, {"uri": stored["uri"], "cid": stored["cid"], "value": stored["value"]})
+
+    # --- app.bsky (AppView, proxied by the PDS) --------------------------------------------------
+    def get_posts(self, request: Request) -> Response:
+        _, error = self._bearer(request)
+        if error:
+            return error
+        uris = request.query.get("uris", [])
+        if not uris:
+            return _invalid('Params must have the property "uris"')
+        if len(uris) > MAX_GET_POSTS:
+            return _invalid(f"Error: uris must not have more than {MAX_GET_POSTS} elements")
+        posts = []
+        for uri in uris:
+            stored = self.record(uri)
+            if stored is not None:  # unknown or deleted posts are left out, as the AppView does
+                posts.append(self._post_view(stored))
+        return Response(200, {"posts": posts})
+
+    def _post_view(self, stored: dict) -> dict:
+        metrics = self.state.engagement(stored["post"])
+        account = self.accounts[stored["post"]["extra"]["did"]]
+        view = {
+            "uri": stored["uri"], "cid": stored["cid"], "author": self._author(account),
+            "record": stored["value"],
+            "replyCount": metrics["replies"], "repostCount": metrics["reposts"],
+            "likeCount": metrics["likes"], "quoteCount": metrics["quotes"],
+            "bookmarkCount": metrics["saves"],
+            "indexedAt": _iso(stored["indexed_at"]), "labels": [],
+        }
+        embed = stored["value"].get("embed")
+        if embed and embed.get("$type") == "app.bsky.embed.external":
+            ext = embed["external"]
+            view["embed"] = {"$type": "app.bsky.embed.external#view",
+                             "external": {"uri": ext["uri"], "title": ext["title"],
+                                          "description": ext["description"]}}
+        return view
+
+    def search_posts(self, request: Request) -> Response:
+        _, error = self._bearer(request)
+        if error:
+            return error
+        q = request.arg("q")
+        if not q:
+            return _invalid('Params must have the property "q"')
+        try:
+            limit = int(request.arg("limit") or 25)
+            offset = int(request.arg("cursor") or 0)
+        except ValueError:
+            return _invalid("limit and cursor must be integers")
+        if not 1 <= limit <= 100:
+            return _invalid("Params/limit must be between 1 and 100")
+        since = None
+        if request.arg("since"):
+            since = _parse_datetime(request.arg("since"))
+            if since is None:
+                return _invalid("Params/since must be a valid datetime or date")
+        found = self.state.mentions(q, since, limit=offset + limit + 1)
+        page = found[offset:offset + limit]
+        posts = []
+        for mention in page:
+            author = {"did": _did_for(mention["author"]), "handle": f"{mention['author']}.bsky.social"}
+            rkey = _tid(mention["ts"], mention["id"])
+            posts.append({
+                "uri": f"at://{author['did']}/{POST}/{rkey}",
+                "cid": _cid(mention["id"].encode(), 0x71),
+                "author": {**author, "displayName": mention["author"].capitalize(), "labels": []},
+                "record": {"$type": POST, "text": mention["text"], "createdAt": _iso(mention["ts"]),
+                           "langs": ["id"]},
+                "replyCount": 0, "repostCount": 0, "likeCount": 0, "quoteCount": 0,
+                "indexedAt": _iso(mention["ts"]), "labels": [],
+            })
+        body = {"posts": posts}
+        if len(found) > offset + limit:
+            body["cursor"] = str(offset + limit)
+        return Response(200, body)
+
+    def get_profile(self, request: Request) -> Response:
+        _, error = self._bearer(request)
+        if error:
+            return error
+        actor = request.arg("actor")
+        if not actor:
+            return _invalid('Params must have the property "actor"')
+        account = self._account(actor)
+        if account is None:
+            return _invalid("Profile not found")
+        posts = len(self.state.posts_of(self.name, account["handle"]))
+        return Response(200, {**self._author(account), "description": "Akun resmi (sandbox)",
+                              "followersCount": 1200 + posts * 3, "followsCount": 150, "postsCount": posts,
+                              "indexedAt": "2024-01-01T00:00:00.000Z"})
+
+
+def _display_name(handle: str) -> str:
+    return handle.split(".")[0].upper()
+
+
+def _invalid_token() -> Response:
+    return _error(400, "InvalidToken", "Token could not be verified")
+
+
+def _expired_token(message: str = "Token has expired") -> Response:
+    return _error(400, "ExpiredToken", message)
+
+
+def _validate_post(record, media: dict) -> str | None:
+    """The lexicon checks of app.bsky.feed.post the adapter relies on; a message like the PDS's, or None."""
+    if not isinstance(record, dict):
+        return "Record must be an object"
+    if record.get("$type") != POST:
+        return f"Invalid $type: must be {POST}, got {record.get('$type')}"
+    text = record.get("text")
+    if not isinstance(text, str):
+        return 'Record must have the property "text"'
+    if "createdAt" not in record:
+        return 'Record must have the property "createdAt"'
+    if _parse_datetime(record["createdAt"]) is None:
+        return "Record/createdAt must be an valid atproto datetime (both RFC-3339 and ISO-8601)"
+    encoded = text.encode("utf-8")
+    if len(encoded) > MAX_TEXT_BYTES:
+        return f"Record/text must not be longer than {MAX_TEXT_BYTES} characters"
+    if grapheme.length(text) > MAX_GRAPHEMES:
+        return f"Record/text must not be longer than {MAX_GRAPHEMES} graphemes"
+    for i, facet in enumerate(record.get("facets") or []):
+        index = facet.get("index") if isinstance(facet, dict) else None
+        if not isinstance(index, dict):
+            return f'Record/facets/{i} must have the property "index"'
+        start, end = index.get("byteStart"), index.get("byteEnd")
+        if not isinstance(start, int) or not isinstance(end, int) or start < 0 or end < 0:
+            return f"Record/facets/{i}/index must have integer byteStart and byteEnd >= 0"
+        if start > end or end > len(encoded):
+            return f"Record/facets/{i}/index must lie within the text ({len(encoded)} bytes)"
+        if not _on_boundary(encoded, start) or not _on_boundary(encoded, end):
+            return f"Record/facets/{i}/index must fall on UTF-8 character boundaries"
+        features = facet.get("features")
+        if not isinstance(features, list) or not features:
+            return f'Record/facets/{i} must have the property "features"'
+        for feature in features:
+            if not isinstance(feature, dict) or feature.get("$type") not in _FACET_TYPES:
+                return f"Record/facets/{i}/features must be link, mention or tag"
+    embed = record.get("embed")
+    if embed is not None:
+        problem = _validate_embed(embed, media)
+        if problem:
+            return problem
+    reply = record.get("reply")
+    if reply is not None:
+        for part in ("root", "parent"):
+            ref = reply.get(part) if isinstance(reply, dict) else None
+            if not isinstance(ref, dict) or not ref.get("uri") or not ref.get("cid"):
+                return f'Record/reply must have the property "{part}" with uri and cid'
+    return None
+
+
+def _validate_embed(embed, media: dict) -> str | None:
+    kind = embed.get("$type") if isinstance(embed, dict) else None
+    if kind == "app.bsky.embed.images":
+        images = embed.get("images")
+        if not isinstance(images, list) or not images:
+            return 'Record/embed must have the property "images"'
+        if len(images) > MAX_IMAGES:
+            return f"Record/embed/images must not have more than {MAX_IMAGES} elements"
+        for i, image in enumerate(images):
+            if not isinstance(image, dict) or not isinstance(image.get("alt"), str):
+                return f'Record/embed/images/{i} must have the property "alt"'
+            blob = image.get("image")
+            link = (blob.get("ref") or {}).get("$link") if isinstance(blob, dict) else None
+            if not link or link not in media:
+                return f"Could not find blob: {link}"
+            stored = media[link]
+            if not stored["mimeType"].startswith("image/"):
+                return f"Record/embed/images/{i}/image has an invalid mime type: {stored['mimeType']}"
+            if stored["size"] > MAX_IMAGE_BYTES:
+                return f"Record/embed/images/{i}/image file too big (max {MAX_IMAGE_BYTES} bytes)"
+        return None
+    if kind == "app.bsky.embed.external":
+        external = embed.get("external")
+        if not isinstance(external, dict):
+            return 'Record/embed must have the property "external"'
+        for name in ("uri", "title", "description"):
+            if not isinstance(external.get(name), str):
+                return f'Record/embed/external must have the property "{name}"'
+        return None
+    return f"sandbox: embed type {kind!r} is not emulated"
+
+
+def _on_boundary(encoded: bytes, index: int) -> bool:
+    """True when ``index`` does not split a UTF-8 sequence (continuation bytes are 10xxxxxx)."""
+    return index == len(encoded) or (encoded[index] & 0xC0) != 0x80
+
+
+EMULATOR = BlueskyEmulator

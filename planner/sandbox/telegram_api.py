@@ -1,0 +1,260 @@
+"""Telegram Bot API emulator: getMe, getChat, sendMessage, sendPhoto, sendMediaGroup.
+
+Like the real Bot API: the token is a path segment (``/bot<token>/<method>``), parameters come as a
+query string, JSON, form or multipart body, method names are case-insensitive, every answer is
+``{"ok": ..., "result" | "error_code"+"description"}`` and a flood limit is a 429 whose body carries
+``parameters.retry_after``.
+
+Chats: any ``@username`` or numeric id is a channel the bot may post to, except usernames starting
+with ``@notfound`` ("chat not found") and ``@nobot`` (the bot is not a member).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+
+from planner.sandbox.core import Emulator, Request, Response, route
+
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+PHOTO_SIZE_LIMIT = 10 * 1024 * 1024
+_TOKEN = re.compile(r"(?P<bot_id>\d+):(?P<secret>[A-Za-z0-9_-]{35})")
+_READ_METHODS = "getme|getchat"
+_SEND_METHODS = "sendmessage|sendphoto|sendmediagroup"
+
+
+def _error(code: int, description: str, **parameters) -> Response:
+    body = {"ok": False, "error_code": code, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return Response(code, body)
+
+
+def _ok(result) -> Response:
+    return Response(200, {"ok": True, "result": result})
+
+
+class TelegramEmulator(Emulator):
+    name = "telegram"
+
+    def __init__(self, state):
+        super().__init__(state)
+        self._messages: dict[tuple[int, int], dict] = {}  # (chat id, message id) -> message
+
+    def routes(self):
+        pattern = r"/bot(?P<token>[^/]+)/(?P<method>(?i:{}))"
+        return [
+            route(verb, pattern.format(methods), self.handle, publishes=publishes)
+            for verb in ("GET", "POST")
+            for methods, publishes in ((_READ_METHODS, False), (_SEND_METHODS, True))
+        ]
+
+    def rate_limited(self, reset_in: int) -> Response:
+        return _error(429, f"Too Many Requests: retry after {reset_in}", retry_after=reset_in)
+
+    def server_error(self) -> Response:
+        return _error(500, "Internal Server Error")
+
+    # --- dispatch ---------------------------------------------------------------------------------
+    def handle(self, request: Request) -> Response:
+        match = _TOKEN.fullmatch(request.params["token"])
+        if match is None:
+            return _error(404, "Not Found")
+        if match["secret"].startswith(("bad", "expired")):
+            return _error(401, "Unauthorized")
+        if request.method == "POST" and request.body and request.content_type not in (
+                "application/json", "application/x-www-form-urlencoded", "multipart/form-data"):
+            return _error(400, "Bad Request: unsupported content type")
+        bot_id = int(match["bot_id"])
+        method = request.params["method"].lower()
+        handler = {"getme": self.get_me, "getchat": self.get_chat, "sendmessage": self.send_message,
+                   "sendphoto": self.send_photo, "sendmediagroup": self.send_media_group}[method]
+        try:
+            return handler(request, bot_id)
+        except (ValueError, TypeError, KeyError) as exc:  # unparsable JSON-serialised parameters
+            return _error(400, f"Bad Request: can't parse parameters: {exc}")
+
+    # --- helpers ------------------------------------------------------------------------------------
+    @staticmethod
+    def _param(request: Request, name: str):
+        """A parameter; JSON-serialised objects in query/form bodies are decoded like the Bot API does."""
+        value = request.arg(name)
+        if isinstance(value, str) and value[:1] in ("{", "["):
+            return json.loads(value)
+        return value
+
+    def _chat(self, chat_id) -> tuple[dict | None, Response | None]:
+        if chat_id in (None, ""):
+            return None, _error(400, "Bad Request: chat_id is empty")
+        text = str(chat_id)
+        if text.startswith("@"):
+            username = text[1:]
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", username) or username.lower().startswith("notfound"):
+                return None, _error(400, "Bad Request: chat not found")
+            digest = hashlib.sha256(username.lower().encode()).hexdigest()
+            # channel ids look like -100xxxxxxxxxx
+            chat = {"id": -(10**12 + int(digest[:10], 16) % 10**10), "title": f"Kanal {username}",
+                    "type": "channel", "username": username}
+        elif re.fullmatch(r"-?\d+", text):
+            chat = {"id": int(text), "title": f"Kanal {text}", "type": "channel"}
+        else:
+            return None, _error(400, "Bad Request: chat not found")
+        if chat.get("username", "").lower().startswith("nobot"):
+            return None, _error(403, "Forbidden: bot is not a member of the channel chat")
+        return chat, None
+
+    def _reply_to(self, request: Request, chat: dict) -> tuple[dict | None, Response | None]:
+        reply = self._param(request, "reply_parameters")
+        message_id = reply.get("message_id") if isinstance(reply, dict) else request.arg("reply_to_message_id")
+        if message_id in (None, ""):
+            return None, None
+        with self.state.lock:
+            original = self._messages.get((chat["id"], int(message_id)))
+        if original is None:
+            return None, _error(400, "Bad Request: message to be replied not found")
+        return original, None
+
+    def _message(self, chat: dict, **content) -> dict:
+        message = {"message_id": self.state.next_id(), "sender_chat": chat, "chat": chat,
+                   "date": int(time.time()), **content}
+        with self.state.lock:
+            self._messages[(chat["id"], message["message_id"])] = message
+        return message
+
+    def _photo_sizes(self, data: bytes, name: str) -> list[dict]:
+        digest = hashlib.sha256(data).hexdigest() if data else hashlib.sha256(name.encode()).hexdigest()
+        file_id = "AgACAgUAAx0C" + digest[:40]
+        return [{"file_id": f"{file_id}{suffix}", "file_unique_id": f"AQAD{digest[:12]}{suffix}",
+                 "file_size": size, "width": width, "height": height}
+                for suffix, size, width, height in (("s", max(1, len(data) // 20), 90, 90),
+                                                    ("m", max(1, len(data) // 4), 320, 320),
+                                                    ("x", len(data), 800, 800))]
+
+    def _photo(self, request: Request, value, field: str) -> tuple[bytes | None, str, Response | None]:
+        """A photo given as an upload (``attach://name`` or the field itself), a file_id or a URL."""
+        if isinstance(value, str) and value.startswith("attach://"):
+            field = value.removeprefix("attach://")
+            value = None
+        if value in (None, ""):
+            upload = request.files.get(field)
+            if upload is None:
+                return None, "", _error(400, "Bad Request: there is no photo in the request")
+            filename, data, content_type = upload
+            if not data:
+                return None, "", _error(400, "Bad Request: file must be non-empty")
+            if len(data) > PHOTO_SIZE_LIMIT:
+                return None, "", _error(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+            return data, filename, None
+        return b"", str(value), None
+
+    @staticmethod
+    def _length_problem(text: str | None, limit: int, what: str) -> Response | None:
+        if text is not None and len(text) > limit:
+            return _error(400, f"Bad Request: {what} is too long")
+        return None
+
+    def _record(self, chat_id, message: dict, text: str, extra: dict | None = None) -> None:
+        self.state.record_post("telegram", str(chat_id), text, post_id=str(message["message_id"]),
+                               extra={"chat_id": message["chat"]["id"], **(extra or {})})
+
+    # --- methods --------------------------------------------------------------------------------------
+    def get_me(self, request: Request, bot_id: int) -> Response:
+        return _ok({"id": bot_id, "is_bot": True, "first_name": "Humas Bot", "username": f"humas_{bot_id}_bot",
+                    "can_join_groups": True, "can_read_all_group_messages": False,
+                    "supports_inline_queries": False, "can_connect_to_business": False, "has_main_web_app": False})
+
+    def get_chat(self, request: Request, bot_id: int) -> Response:
+        chat, problem = self._chat(request.arg("chat_id"))
+        if problem:
+            return problem
+        return _ok({**chat, "accent_color_id": 0, "max_reaction_count": 11,
+                    "description": "Kanal resmi", "has_visible_history": True})
+
+    def send_message(self, request: Request, bot_id: int) -> Response:
+        chat_id = request.arg("chat_id")
+        chat, problem = self._chat(chat_id)
+        if problem:
+            return problem
+        text = request.arg("text")
+        if text is None or not str(text).strip():
+            return _error(400, "Bad Request: message text is empty")
+        text = str(text)
+        problem = self._length_problem(text, TEXT_LIMIT, "message")
+        if problem:
+            return problem
+        original, problem = self._reply_to(request, chat)
+        if problem:
+            return problem
+        extra = {"reply_to_message": original} if original else {}
+        message = self._message(chat, text=text, **extra)
+        self._record(chat_id, message, text,
+                     {"reply_to": original["message_id"] if original else None})
+        return _ok(message)
+
+    def send_photo(self, request: Request, bot_id: int) -> Response:
+        chat_id = request.arg("chat_id")
+        chat, problem = self._chat(chat_id)
+        if problem:
+            return problem
+        caption = request.arg("caption")
+        problem = self._length_problem(caption, CAPTION_LIMIT, "message caption")
+        if problem:
+            return problem
+        data, name, problem = self._photo(request, request.arg("photo"), "photo")
+        if problem:
+            return problem
+        original, problem = self._reply_to(request, chat)
+        if problem:
+            return problem
+        content = {"photo": self._photo_sizes(data, name)}
+        if caption:
+            content["caption"] = caption
+        if original:
+            content["reply_to_message"] = original
+        message = self._message(chat, **content)
+        self._record(chat_id, message, caption or "", {"photos": 1, "photo_bytes": [len(data)]})
+        return _ok(message)
+
+    def send_media_group(self, request: Request, bot_id: int) -> Response:
+        chat_id = request.arg("chat_id")
+        chat, problem = self._chat(chat_id)
+        if problem:
+            return problem
+        media = self._param(request, "media")
+        if not isinstance(media, list) or not 2 <= len(media) <= 10:
+            return _error(400, "Bad Request: wrong number of media in the album; must be 2-10")
+        items = []
+        for item in media:
+            if not isinstance(item, dict) or item.get("type") != "photo":
+                return _error(400, "Bad Request: unsupported media type in the album")
+            problem = self._length_problem(item.get("caption"), CAPTION_LIMIT, "message caption")
+            if problem:
+                return problem
+            data, name, problem = self._photo(request, item.get("media"), "")
+            if problem:
+                return problem
+            items.append((data, name, item.get("caption")))
+        original, problem = self._reply_to(request, chat)
+        if problem:
+            return problem
+        group_id = str(self.state.next_id() * 7919)
+        messages = []
+        for data, name, caption in items:
+            content = {"media_group_id": group_id, "photo": self._photo_sizes(data, name)}
+            if caption:
+                content["caption"] = caption
+            if original:
+                content["reply_to_message"] = original
+            messages.append(self._message(chat, **content))
+        caption = next((c for _, _, c in items if c), "")
+        # One album is one post in the sandbox record (its first message's id).
+        self._record(chat_id, messages[0], caption, {
+            "photos": len(items), "photo_bytes": [len(d) for d, _, _ in items], "media_group_id": group_id,
+            "message_ids": [m["message_id"] for m in messages]})
+        return _ok(messages)
+
+
+EMULATOR = TelegramEmulator

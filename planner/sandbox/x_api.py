@@ -1,0 +1,470 @@
+"""Emulation of the X API v2 subset the X adapter uses.
+
+Shapes follow the public API reference: ``{"data": ...}`` on success, RFC 7807 problem objects
+(``title``/``detail``/``type``/``status``) on request errors, per-item entries in an ``errors`` array
+for partial results (missing tweets, fields the caller may not see), and the
+``x-rate-limit-limit/remaining/reset`` headers on every answer. Like X, returned texts have their
+links replaced by t.co links and ``&``, ``<``, ``>`` HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import math
+import re
+import time
+from datetime import datetime, timezone
+
+from planner.domain.text_rules import find_urls, x_weighted_length
+from planner.sandbox.core import Emulator, Request, Response, route
+
+MAX_WEIGHTED_LENGTH = 280
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+MEDIA_CATEGORIES = ("tweet_image", "dm_image", "subtitles")
+ID_BASE = 1_790_000_000_000_000_000
+TWITTER_EPOCH_MS = 1288834974657  # ids look like snowflakes, and still grow with time
+
+# Per-user limits of a 15-minute window, reported in headers (faults produce the 429s).
+WINDOW = 15 * 60
+LIMITS = {"create": 100, "media": 500, "me": 75, "timeline": 900, "lookup": 900, "search": 300}
+
+# App-only bearer tokens (from the app's keys, not a user's consent) look like this on X.
+APP_ONLY_PREFIX = "AAAAAAAAAAAAAAAAAAAAA"
+USER_CONTEXT_ONLY = ("create", "media", "me")
+
+PRIVATE_FIELDS = ("non_public_metrics", "organic_metrics")
+
+_OAUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
+_OAUTH_REQUIRED = ("oauth_consumer_key", "oauth_token", "oauth_signature", "oauth_nonce",
+                   "oauth_timestamp", "oauth_signature_method")
+
+
+def _problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra) -> Response:
+    return Response(status, {"title": title, "detail": detail, "type": type_, "status": status, **extra})
+
+
+def _invalid(message: str, parameter: str | None = None, value=None) -> Response:
+    error = {"message": message}
+    if parameter:
+        error["parameters"] = {parameter: [str(value)]}
+    return Response(400, {"errors": [error], "title": "Invalid Request",
+                          "detail": "One or more parameters to your request was invalid.",
+                          "type": "https://api.twitter.com/2/problems/invalid-request"})
+
+
+def _unauthorized() -> Response:
+    return _problem(401, "Unauthorized", "Unauthorized")
+
+
+def _unsupported_authentication() -> Response:
+    return _problem(403, "Unsupported Authentication",
+                    "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  Supported "
+                    "authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].",
+                    "https://api.twitter.com/2/problems/unsupported-authentication")
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{int(ts * 1000) % 1000:03d}Z"
+
+
+def _parse_time(value: str) -> float:
+    """RFC 3339 as X accepts it (YYYY-MM-DDTHH:mm:ssZ, optional fraction or offset); ValueError if not."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def _user(token: str) -> dict:
+    """A stable user for a token. OAuth 1.0a access tokens start with the user id, as on X."""
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    prefix = re.match(r"(\d{1,19})-", token)
+    user_id = prefix.group(1) if prefix else str(int(digest[:14], 16))
+    return {"id": user_id, "username": f"humas_{digest[:6]}", "name": f"Humas {digest[:6].upper()}"}
+
+
+def _tco(url: str) -> str:
+    return "https://t.co/" + base64.b32encode(hashlib.sha1(url.encode()).digest()).decode()[:10].lower()
+
+
+def _rendered(post: dict) -> str:
+    """The text as X returns it: links (with or without scheme) as t.co, HTML-escaped, a media link appended."""
+    text = post["text"]
+    for start, end, url in reversed(find_urls(text)):
+        text = text[:start] + _tco(url) + text[end:]
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if post["extra"].get("media"):
+        text = (text + " " + _tco("media:" + post["id"])).strip()
+    return text
+
+
+def _image_type(data: bytes) -> str | None:
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def _fields(request: Request, name: str) -> set[str]:
+    return {f for f in (request.arg(name) or "").split(",") if f}
+
+
+def _page_token(post_id: str) -> str:
+    return base64.b32encode(post_id.encode()).decode().rstrip("=").lower()
+
+
+def _page_start(token: str) -> str:
+    padded = token.upper() + "=" * (-len(token) % 8)
+    return base64.b32decode(padded).decode()
+
+
+class XEmulator(Emulator):
+    name = "x"
+
+    def __init__(self, state):
+        super().__init__(state)
+        self._windows: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def routes(self):
+        return [
+            route("POST", r"/2/tweets", self._authed("create", self.create_tweet), publishes=True),
+            route("POST", r"/2/media/upload", self._authed("media", self.upload_media)),
+            route("GET", r"/2/users/me", self._authed("me", self.users_me)),
+            route("GET", r"/2/users/(?P<user_id>\d{1,19})/tweets", self._authed("timeline", self.user_tweets)),
+            route("GET", r"/2/tweets/search/recent", self._authed("search", self.search_recent)),
+            route("GET", r"/2/tweets", self._authed("lookup", self.lookup_tweets)),
+        ]
+
+    def rate_limited(self, reset_in: int) -> Response:
+        response = _problem(429, "Too Many Requests", "Too Many Requests")
+        response.headers = {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0",
+                            "x-rate-limit-reset": str(math.ceil(time.time() + reset_in))}
+        return response
+
+    def server_error(self) -> Response:
+        return _problem(503, "Service Unavailable", "Service Unavailable")
+
+    # --- auth and rate-limit headers -----------------------------------------------------------
+    def _caller(self, request: Request) -> dict | None:
+        header = request.header("authorization")
+        scheme, _, rest = header.partition(" ")
+        if scheme == "Bearer" and rest.strip():
+            token = rest.strip()
+            if token.startswith(APP_ONLY_PREFIX):
+                return {"id": None, "username": None, "name": None, "app_only": True}
+        elif scheme == "OAuth":
+            params = dict(_OAUTH_PARAM.findall(rest))
+            if any(not params.get(k) for k in _OAUTH_REQUIRED):
+                return None
+            if params["oauth_signature_method"] != "HMAC-SHA1" or not params["oauth_timestamp"].isdigit():
+                return None
+            if abs(time.time() - int(params["oauth_timestamp"])) > 900:
+                return None
+            if params["oauth_consumer_key"].startswith(("bad", "expired")):
+                return None
+            token = params["oauth_token"]
+        else:
+            return None
+        if token.startswith(("bad", "expired")):
+            return None
+        return _user(token)
+
+    def _authed(self, limit_key: str, handler):
+        def wrapped(request: Request) -> Response:
+            caller = self._caller(request)
+            if caller is None:
+                return _unauthorized()
+            if caller.get("app_only") and limit_key in USER_CONTEXT_ONLY:
+                return _unsupported_authentication()
+            response = handler(request, caller)
+            response.headers = {**self._limit_headers(caller["id"] or "app", limit_key), **response.headers}
+            return response
+        return wrapped
+
+    def _limit_headers(self, user_id: str, key: str) -> dict[str, str]:
+        now = time.time()
+        with self.state.lock:
+            start, count = self._windows.get((user_id, key), (now, 0))
+            if now - start >= WINDOW:
+                start, count = now, 0
+            self._windows[(user_id, key)] = (start, count + 1)
+        limit = LIMITS[key]
+        return {"x-rate-limit-limit": str(limit), "x-rate-limit-remaining": str(max(0, limit - count - 1)),
+                "x-rate-limit-reset": str(int(start + WINDOW))}
+
+    # --- POST /2/tweets ------------------------------------------------------------------------
+    def create_tweet(self, request: Request, caller: dict) -> Response:
+        if request.content_type != "application/json":
+            return _invalid("Content-Type must be application/json")
+        try:
+            body = request.json()
+        except ValueError:
+            return _invalid("Request body is not valid JSON")
+        if not isinstance(body, dict):
+            return _invalid("Request body must be a JSON object")
+        text = body.get("text")
+        media_ids = (body.get("media") or {}).get("media_ids") or []
+        reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
+        if text is not None and not isinstance(text, str):
+            return _invalid("$.text: string expected", "text", text)
+        if not text and not media_ids:
+            return _invalid("$.text: is missing but it is required (or media.media_ids)", "text", text)
+        text = text or ""
+        if x_weighted_length(text) > MAX_WEIGHTED_LENGTH:
+            return _problem(403, "Forbidden", "Your Tweet text is too long. For more information on how X "
+                            "determines text length see https://github.com/twitter/twitter-text.")
+        if not isinstance(media_ids, list) or len(media_ids) > 4:
+            return _invalid("$.media.media_ids: at most 4 items", "media.media_ids", media_ids)
+        with self.state.lock:
+            for media_id in media_ids:
+                media = self.state.media.get(str(media_id))
+                if not media or media.get("platform") != "x" or media["owner"] != caller["id"] \
+                        or media["expires"] < time.time():
+                    return _invalid("Your media IDs are invalid.", "media.media_ids", media_id)
+            if reply_to is not None:
+                parent = self.state.find_post("x", str(reply_to))
+                if parent is None:
+                    return _problem(403, "Forbidden", "You attempted to reply to a Tweet that is deleted "
+                                    "or not visible to you.")
+            if text and any(p["text"].strip() == text.strip() for p in self.state.posts_of("x", caller["username"])):
+                return _problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.")
+            post_id = str(ID_BASE + self.state.next_id())
+            post = self.state.record_post(
+                "x", caller["username"], text, post_id=post_id,
+                extra={"media": [str(m) for m in media_ids], "reply_to": str(reply_to) if reply_to else None,
+                       "author_id": caller["id"]})
+        return Response(201, {"data": {"id": post_id, "text": _rendered(post),
+                                       "edit_history_tweet_ids": [post_id]}})
+
+    # --- POST /2/media/upload ------------------------------------------------------------------
+    def upload_media(self, request: Request, caller: dict) -> Response:
+        if request.content_type == "multipart/form-data":
+            part = request.files.get("media")
+            data = part[1] if part else request.form.get("media", "").encode()
+            category = request.form.get("media_category")
+        elif request.content_type == "application/json":
+            body = request.json() or {}
+            category = body.get("media_category")
+            try:
+                data = base64.b64decode(body.get("media") or "", validate=True)
+            except (binascii.Error, ValueError):
+                return _invalid("$.media: base64 expected", "media", "...")
+        else:
+            return _invalid("Content-Type must be multipart/form-data or application/json")
+        if not data:
+            return _invalid("$.media: is missing but it is required", "media", "")
+        if category not in MEDIA_CATEGORIES:
+            return _invalid(f"$.media_category: must be one of {list(MEDIA_CATEGORIES)}", "media_category", category)
+        media_type = _image_type(data)
+        if media_type is None:
+            return _invalid("Unsupported media type: expected JPEG, PNG, GIF or WEBP", "media", "...")
+        if len(data) > MAX_IMAGE_BYTES:
+            return _invalid("File size exceeds 5242880 bytes.", "media", len(data))
+        media_id = str(ID_BASE + self.state.next_id())
+        with self.state.lock:
+            self.state.media[media_id] = {"platform": "x", "owner": caller["id"], "size": len(data),
+                                          "type": media_type, "category": category,
+                                          "expires": time.time() + 86400}
+        return Response(200, {"data": {"id": media_id, "media_key": f"3_{media_id}", "size": len(data),
+                                       "expires_after_secs": 86400,
+                                       "processing_info": {"state": "succeeded", "progress_percent": 100}}})
+
+    # --- users ---------------------------------------------------------------------------------
+    def users_me(self, request: Request, caller: dict) -> Response:
+        data = dict(caller)
+        if "public_metrics" in _fields(request, "user.fields"):
+            data["public_metrics"] = {"followers_count": 0, "following_count": 0,
+                                      "tweet_count": len(self.state.posts_of("x", caller["username"])),
+                                      "listed_count": 0}
+        return Response(200, {"data": data})
+
+    def user_tweets(self, request: Request, caller: dict) -> Response:
+        try:
+            max_results = int(request.arg("max_results") or 10)
+            start = _parse_time(request.arg("start_time")) if request.arg("start_time") else None
+            end = _parse_time(request.arg("end_time")) if request.arg("end_time") else None
+            first = _page_start(request.arg("pagination_token")) if request.arg("pagination_token") else None
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            return _invalid("One or more query parameters are invalid (max_results, start_time, end_time, "
+                            "pagination_token)")
+        if not 5 <= max_results <= 100:
+            return _invalid("The `max_results` query parameter value [%d] is not between 5 and 100" % max_results,
+                            "max_results", max_results)
+        posts = [p for p in self.state.posts_of("x") if p["extra"].get("author_id") == request.params["user_id"]
+                 and (start is None or p["created_ts"] >= start) and (end is None or p["created_ts"] <= end)]
+        posts.sort(key=lambda p: int(p["id"]), reverse=True)
+        if first is not None:
+            posts = [p for p in posts if int(p["id"]) <= int(first)]
+        page, rest = posts[:max_results], posts[max_results:]
+        return self._tweets_response(request, caller, page, timeline=True, next_post=rest[0] if rest else None)
+
+    # --- GET /2/tweets -------------------------------------------------------------------------
+    def lookup_tweets(self, request: Request, caller: dict) -> Response:
+        ids = [i for i in (request.arg("ids") or "").split(",") if i]
+        if not 1 <= len(ids) <= 100:
+            return _invalid(f"The `ids` query parameter value [{request.arg('ids') or ''}] is not between 1 "
+                            "and 100 items", "ids", request.arg("ids") or "")
+        if not all(i.isdigit() and len(i) <= 19 for i in ids):
+            return _invalid("The `ids` query parameter value must be numeric ids", "ids", request.arg("ids"))
+        if caller.get("app_only") and _fields(request, "tweet.fields") & set(PRIVATE_FIELDS):
+            return _unsupported_authentication()
+        found, errors = [], []
+        for tweet_id in ids:
+            post = self.state.find_post("x", tweet_id)
+            if post is None:
+                errors.append({"value": tweet_id, "detail": f"Could not find tweet with ids: [{tweet_id}].",
+                               "title": "Not Found Error", "resource_type": "tweet", "parameter": "ids",
+                               "resource_id": tweet_id,
+                               "type": "https://api.twitter.com/2/problems/resource-not-found"})
+            else:
+                found.append(post)
+        response = self._tweets_response(request, caller, found)
+        if errors:
+            response.body["errors"] = errors + response.body.get("errors", [])
+        return response
+
+    # --- GET /2/tweets/search/recent -----------------------------------------------------------
+    def search_recent(self, request: Request, caller: dict) -> Response:
+        query = request.arg("query") or ""
+        if not 1 <= len(query) <= 512:
+            return _invalid("The `query` query parameter must be between 1 and 512 characters", "query", query)
+        now = time.time()
+        try:
+            max_results = int(request.arg("max_results") or 10)
+            start = _parse_time(request.arg("start_time")) if request.arg("start_time") else now - 7 * 86400
+            first = _page_start(request.arg("next_token")) if request.arg("next_token") else None
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            return _invalid("One or more query parameters are invalid (max_results, start_time, next_token)")
+        if not 10 <= max_results <= 100:
+            return _invalid(f"The `max_results` query parameter value [{max_results}] is not between 10 and 100",
+                            "max_results", max_results)
+        if start < now - 7 * 86400:
+            earliest = datetime.fromtimestamp(now - 7 * 86400, timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+            return _invalid(f"Invalid 'start_time':'{request.arg('start_time')}'. 'start_time' must be on or "
+                            f"after {earliest}", "start_time", request.arg("start_time"))
+        keywords = _query_terms(query)
+        if not keywords:
+            return _invalid("There were errors processing your request: no search terms in query", "query", query)
+        seen: dict[str, dict] = {}
+        for keyword in keywords:
+            for mention in self.state.mentions(keyword, start, limit=1000):
+                seen.setdefault(mention["id"], mention)
+        tweets = sorted(({**m, "tweet_id": _snowflake(m)} for m in seen.values()),
+                        key=lambda m: int(m["tweet_id"]), reverse=True)
+        if first is not None:
+            tweets = [m for m in tweets if int(m["tweet_id"]) <= int(first)]
+        page, rest = tweets[:max_results], tweets[max_results:]
+        fields = _fields(request, "tweet.fields")
+        users = {}
+        data = []
+        for m in page:
+            author_id = str(int(hashlib.sha1(m["author"].encode()).hexdigest()[:14], 16))
+            users[author_id] = {"id": author_id, "username": m["author"], "name": m["author"].title()}
+            tweet = {"id": m["tweet_id"], "text": m["text"], "edit_history_tweet_ids": [m["tweet_id"]]}
+            if "created_at" in fields:
+                tweet["created_at"] = _iso(m["ts"])
+            if "author_id" in fields:
+                tweet["author_id"] = author_id
+            data.append(tweet)
+        body: dict = {"meta": {"result_count": len(data)}}
+        if data:
+            body["data"] = data
+            body["meta"].update(newest_id=data[0]["id"], oldest_id=data[-1]["id"])
+            if "author_id" in _fields(request, "expansions"):
+                body["includes"] = {"users": list(users.values())}
+        if rest:
+            body["meta"]["next_token"] = _page_token(rest[0]["tweet_id"])
+        return Response(200, body)
+
+    # --- shared rendering ------------------------------------------------------------------------
+    def _tweets_response(self, request: Request, caller: dict, posts: list[dict], *,
+                         timeline: bool = False, next_post: dict | None = None) -> Response:
+        fields = _fields(request, "tweet.fields")
+        private = [f for f in PRIVATE_FIELDS if f in fields]
+        data, errors = [], []
+        for post in posts:
+            if private and post["extra"].get("author_id") != caller["id"]:
+                # X answers the others and refuses this tweet, once per private field asked for.
+                errors.extend(_field_error(post["id"], field) for field in private)
+                continue
+            data.append(self._tweet(post, fields))
+        body: dict = {}
+        if data:
+            body["data"] = data
+        if errors:
+            body["errors"] = errors
+        if timeline:
+            body["meta"] = {"result_count": len(data)}
+            if data:
+                body["meta"].update(newest_id=data[0]["id"], oldest_id=data[-1]["id"])
+            if next_post is not None:
+                body["meta"]["next_token"] = _page_token(next_post["id"])
+        return Response(200, body)
+
+    def _tweet(self, post: dict, fields: set[str]) -> dict:
+        tweet = {"id": post["id"], "text": _rendered(post), "edit_history_tweet_ids": [post["id"]]}
+        if "created_at" in fields:
+            tweet["created_at"] = _iso(post["created_ts"])
+        if "author_id" in fields:
+            tweet["author_id"] = post["extra"].get("author_id")
+        if "conversation_id" in fields:
+            tweet["conversation_id"] = self._conversation_id(post)
+        if "referenced_tweets" in fields and post["extra"].get("reply_to"):
+            tweet["referenced_tweets"] = [{"type": "replied_to", "id": post["extra"]["reply_to"]}]
+        if "attachments" in fields and post["extra"].get("media"):
+            tweet["attachments"] = {"media_keys": [f"3_{m}" for m in post["extra"]["media"]]}
+        if fields & {"public_metrics", *PRIVATE_FIELDS}:
+            metrics = self.state.engagement(post)
+            has_link = bool(find_urls(post["text"]))
+            if "public_metrics" in fields:
+                tweet["public_metrics"] = {
+                    "retweet_count": metrics["reposts"], "reply_count": metrics["replies"],
+                    "like_count": metrics["likes"], "quote_count": metrics["quotes"],
+                    "bookmark_count": metrics["saves"], "impression_count": metrics["impressions"]}
+            private = {"impression_count": metrics["impressions"], "user_profile_clicks": metrics["clicks"] // 3}
+            if has_link:  # X reports link clicks only for tweets that carry a link
+                private["url_link_clicks"] = metrics["clicks"]
+            if "non_public_metrics" in fields:
+                tweet["non_public_metrics"] = dict(private)
+            if "organic_metrics" in fields:
+                tweet["organic_metrics"] = {**private, "like_count": metrics["likes"],
+                                            "reply_count": metrics["replies"], "retweet_count": metrics["reposts"]}
+        return tweet
+
+    def _conversation_id(self, post: dict) -> str:
+        while post["extra"].get("reply_to"):
+            parent = self.state.find_post("x", post["extra"]["reply_to"])
+            if parent is None:
+                break
+            post = parent
+        return post["id"]
+
+
+def _field_error(tweet_id: str, field: str) -> dict:
+    return {"value": tweet_id, "detail": f"Sorry, you are not authorized to access '{field}' on the Tweet "
+            f"with ids: {tweet_id}.", "title": "Field Authorization Error", "resource_type": "tweet",
+            "parameter": field, "resource_id": tweet_id, "section": "data",
+            "type": "https://api.twitter.com/2/problems/not-authorized-for-field"}
+
+
+def _snowflake(mention: dict) -> str:
+    """A tweet id in X's format (milliseconds since X's epoch, then 22 bits), so ids sort by time."""
+    return str((int(mention["ts"] * 1000) - TWITTER_EPOCH_MS) << 22 | int(mention["id"][:6], 16) & 0x3FFFFF)
+
+
+def _query_terms(query: str) -> list[str]:
+    """The search terms of an X query: quoted phrases and bare words; operators and negations dropped."""
+    terms = []
+    for phrase, word in re.findall(r'"([^"]+)"|([^\s()]+)', query):
+        term = phrase or word
+        if word and (word.upper() in ("OR", "AND") or word.startswith("-") or ":" in word):
+            continue
+        terms.append(term)
+    return terms
+
+EMULATOR = XEmulator

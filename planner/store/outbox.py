@@ -1,0 +1,271 @@
+"""The outbox state machine in SQL: claim with a lease, record outcomes with guarded updates.
+
+Every write that moves a post out of 'publishing' or 'unknown' names the lease owner and the
+state it expects, so a process that lost its lease (it was slow, or presumed dead) cannot
+overwrite what another decided. Two dispatchers on one file never publish a post twice because
+claiming is one UPDATE ... RETURNING inside BEGIN IMMEDIATE.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable, Sequence
+
+import sqlite_utils
+
+from planner.store.db import parse_utc, transaction, utc_iso
+
+CLAIMABLE = ("queued", "failed_retryable")
+
+
+@dataclass(frozen=True)
+class ClaimedPost:
+    id: int
+    campaign_id: str
+    content_id: str
+    channel: str
+    platform: str
+    idempotency_key: str
+    due_at: datetime
+    text: str
+    link: str | None
+    media: tuple[str, ...]
+    thread: tuple[str, ...]
+    attempt: int
+
+    @classmethod
+    def from_row(cls, row: dict) -> "ClaimedPost":
+        return cls(id=row["id"], campaign_id=row["campaign_id"], content_id=row["content_id"],
+                   channel=row["channel"], platform=row["platform"], idempotency_key=row["idempotency_key"],
+                   due_at=parse_utc(row["due_at"]), text=row["text"], link=row["link"],
+                   media=tuple(json.loads(row["media"])), thread=tuple(json.loads(row["thread"])),
+                   attempt=row["attempt"])
+
+
+def record_event(conn, post_id: int, from_state: str | None, to_state: str, at: str, actor: str,
+                 detail: str | None) -> None:
+    conn.execute("INSERT INTO post_events (post_id, at, from_state, to_state, actor, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                 [post_id, at, from_state, to_state, actor, detail])
+
+
+def _in(values: Sequence[str]) -> str:
+    return ",".join("?" * len(values))
+
+
+def claim_due(db: sqlite_utils.Database, *, owner: str, now: datetime, lease: timedelta, limit: int,
+              exclude_channels: Iterable[str] = (), only_ids: Sequence[int] | None = None) -> list[ClaimedPost]:
+    """Move up to ``limit`` due posts to 'publishing' under our lease, oldest first."""
+    excluded = list(exclude_channels)
+    now_s = utc_iso(now)
+    clauses = [f"state IN ({_in(CLAIMABLE)})", "COALESCE(retry_at, due_at) <= ?"]
+    params: list = [*CLAIMABLE, now_s]
+    if excluded:
+        clauses.append(f"channel NOT IN ({_in(excluded)})")
+        params.extend(excluded)
+    if only_ids is not None:
+        clauses.append(f"id IN ({_in(only_ids)})")
+        params.extend(only_ids)
+    with transaction(db) as conn:
+        rows = conn.execute(
+            f"""UPDATE posts SET state = 'publishing', lease_owner = ?, lease_until = ?, attempt = attempt + 1,
+                                 updated_at = ?
+                WHERE id IN (SELECT id FROM posts WHERE {' AND '.join(clauses)} ORDER BY due_at, id LIMIT ?)
+                RETURNING *""",
+            [owner, utc_iso(now + lease), now_s, *params, limit]).fetchall()
+        columns = [d[0] for d in conn.execute("SELECT * FROM posts LIMIT 0").description]
+        claimed = [dict(zip(columns, row)) for row in rows]
+        for row in claimed:
+            record_event(conn, row["id"], "queued", "publishing", now_s, owner, f"attempt {row['attempt']}")
+    claimed.sort(key=lambda r: (r["due_at"], r["id"]))
+    return [ClaimedPost.from_row(r) for r in claimed]
+
+
+def _finish(db, post_id: int, owner: str, from_state: str, to_state: str, now: datetime, detail: str | None,
+            **columns) -> bool:
+    """Guarded transition: only if the post is still ``from_state`` under our lease."""
+    sets = ", ".join(f"{name} = ?" for name in columns)
+    now_s = utc_iso(now)
+    with transaction(db) as conn:
+        cursor = conn.execute(
+            f"""UPDATE posts SET state = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+                                 {', ' + sets if sets else ''}
+                WHERE id = ? AND state = ? AND lease_owner = ?""",
+            [to_state, now_s, *columns.values(), post_id, from_state, owner])
+        if cursor.rowcount != 1:
+            return False
+        record_event(conn, post_id, from_state, to_state, now_s, owner, detail)
+    return True
+
+
+def mark_published(db, post: ClaimedPost, owner: str, *, platform_post_id: str, url: str | None,
+                   published_at: datetime, from_state: str = "publishing", detail: str = "published") -> bool:
+    late_ms = max(0, int((published_at - post.due_at).total_seconds() * 1000))
+    return _finish(db, post.id, owner, from_state, "published", published_at, detail,
+                   platform_post_id=platform_post_id, url=url, published_at=utc_iso(published_at),
+                   late_ms=late_ms, last_error=None, error_kind=None, retry_at=None)
+
+
+def mark_retry(db, post: ClaimedPost, owner: str, *, now: datetime, retry_at: datetime, error: str,
+               from_state: str = "publishing") -> bool:
+    return _finish(db, post.id, owner, from_state, "failed_retryable", now, error,
+                   retry_at=utc_iso(retry_at), last_error=error, error_kind="retryable")
+
+
+def mark_failed(db, post: ClaimedPost, owner: str, *, now: datetime, error: str) -> bool:
+    return _finish(db, post.id, owner, "publishing", "failed", now, error, last_error=error, error_kind="permanent")
+
+
+def mark_unknown(db, post: ClaimedPost, owner: str, *, now: datetime, error: str) -> bool:
+    return _finish(db, post.id, owner, "publishing", "unknown", now, error, last_error=error, error_kind="unknown")
+
+
+def release(db, post_ids: Sequence[int], owner: str, *, now: datetime) -> int:
+    """Give back claimed posts that were never sent (shutdown): they are queued again as they were."""
+    if not post_ids:
+        return 0
+    now_s = utc_iso(now)
+    with transaction(db) as conn:
+        rows = conn.execute(
+            f"""UPDATE posts SET state = 'queued', lease_owner = NULL, lease_until = NULL, attempt = attempt - 1,
+                                 updated_at = ?
+                WHERE id IN ({_in(post_ids)}) AND state = 'publishing' AND lease_owner = ? RETURNING id""",
+            [now_s, *post_ids, owner]).fetchall()
+        for (post_id,) in rows:
+            record_event(conn, post_id, "publishing", "queued", now_s, owner, "released at shutdown, never sent")
+    return len(rows)
+
+
+def expire_leases(db, *, now: datetime, actor: str) -> list[int]:
+    """'publishing' posts whose lease ran out: their process died or hung mid-send -> 'unknown'."""
+    now_s = utc_iso(now)
+    with transaction(db) as conn:
+        rows = conn.execute(
+            """UPDATE posts SET state = 'unknown', lease_owner = NULL, lease_until = NULL, updated_at = ?,
+                                error_kind = 'unknown', last_error = 'interrupted while publishing (lease expired)'
+               WHERE state = 'publishing' AND lease_until < ? RETURNING id""", [now_s, now_s]).fetchall()
+        for (post_id,) in rows:
+            record_event(conn, post_id, "publishing", "unknown", now_s, actor, "lease expired")
+    return [r[0] for r in rows]
+
+
+def claim_unknown(db, *, owner: str, now: datetime, lease: timedelta, settle: timedelta,
+                  limit: int = 50) -> list[ClaimedPost]:
+    """Take 'unknown' posts for reconciliation (state stays 'unknown'; the lease marks who works on it)."""
+    now_s = utc_iso(now)
+    with transaction(db) as conn:
+        rows = conn.execute(
+            """UPDATE posts SET lease_owner = ?, lease_until = ?
+               WHERE id IN (SELECT id FROM posts WHERE state = 'unknown' AND updated_at <= ?
+                            AND (lease_until IS NULL OR lease_until < ?) ORDER BY due_at LIMIT ?)
+               RETURNING *""",
+            [owner, utc_iso(now + lease), utc_iso(now - settle), now_s, limit]).fetchall()
+        columns = [d[0] for d in conn.execute("SELECT * FROM posts LIMIT 0").description]
+    return [ClaimedPost.from_row(dict(zip(columns, row))) for row in rows]
+
+
+def requeue_unknown(db, post: ClaimedPost, owner: str, *, now: datetime, detail: str) -> bool:
+    return _finish(db, post.id, owner, "unknown", "queued", now, detail, retry_at=None)
+
+
+def needs_review(db, post: ClaimedPost, owner: str, *, now: datetime, detail: str) -> bool:
+    return _finish(db, post.id, owner, "unknown", "needs_review", now, detail, last_error=detail,
+                   error_kind="unknown")
+
+
+def mark_missed(db, *, now: datetime, default_grace: timedelta, actor: str) -> list[int]:
+    """Posts due longer ago than their campaign's grace are never published silently: 'missed'."""
+    now_s = utc_iso(now)
+    with transaction(db) as conn:
+        candidates = conn.execute(
+            f"""SELECT p.id, p.due_at, COALESCE(c.grace_seconds, ?) AS grace, p.state FROM posts p
+                JOIN campaigns c ON c.id = p.campaign_id
+                WHERE p.state IN ({_in(CLAIMABLE)}, 'held') AND p.due_at < ?""",
+            [int(default_grace.total_seconds()), *CLAIMABLE, now_s]).fetchall()
+        missed = []
+        for post_id, due_at, grace, state in candidates:
+            if parse_utc(due_at) + timedelta(seconds=grace) < now and state != "held":
+                conn.execute("UPDATE posts SET state = 'missed', updated_at = ? WHERE id = ? AND state = ?",
+                             [now_s, post_id, state])
+                record_event(conn, post_id, state, "missed", now_s, actor,
+                             f"not published within the grace of {grace} s after its time")
+                missed.append(post_id)
+    return missed
+
+
+def next_due(db) -> datetime | None:
+    row = db.execute(f"SELECT MIN(COALESCE(retry_at, due_at)) FROM posts WHERE state IN ({_in(CLAIMABLE)})",
+                     list(CLAIMABLE)).fetchone()
+    return parse_utc(row[0]) if row and row[0] else None
+
+
+def count_due(db, now: datetime) -> int:
+    return db.execute(
+        f"SELECT COUNT(*) FROM posts WHERE state IN ({_in(CLAIMABLE)}) AND COALESCE(retry_at, due_at) <= ?",
+        [*CLAIMABLE, utc_iso(now)]).fetchone()[0]
+
+
+# --- settings: pause flag, heartbeat ------------------------------------------------------------
+def get_setting(db, key: str) -> str | None:
+    row = db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+    return row[0] if row else None
+
+
+def set_setting(db, key: str, value: str | None, *, now: datetime) -> None:
+    with transaction(db) as conn:
+        if value is None:
+            conn.execute("DELETE FROM settings WHERE key = ?", [key])
+        else:
+            conn.execute("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                         [key, value, utc_iso(now)])
+
+
+def hold_due(db, *, now: datetime, reason: str, actor: str, channels: Sequence[str] | None = None,
+             until: datetime | None = None) -> list[int]:
+    """Pause/blackout: due posts become 'held' (never dropped) with the reason."""
+    now_s = utc_iso(now)
+    clauses = [f"state IN ({_in(CLAIMABLE)})", "COALESCE(retry_at, due_at) <= ?"]
+    params: list = [*CLAIMABLE, now_s]
+    if channels is not None:
+        clauses.append(f"channel IN ({_in(channels)})")
+        params.extend(channels)
+    with transaction(db) as conn:
+        rows = conn.execute(
+            f"""UPDATE posts SET state = 'held', hold_reason = ?, retry_at = ?, updated_at = ?
+                WHERE {' AND '.join(clauses)} RETURNING id""",
+            [reason, utc_iso(until) if until else None, now_s, *params]).fetchall()
+        for (post_id,) in rows:
+            record_event(conn, post_id, "queued", "held", now_s, actor, reason)
+    return [r[0] for r in rows]
+
+
+def release_held(db, *, now: datetime, actor: str, reason_prefix: str, reschedule_to: datetime | None = None,
+                 detail: str) -> list[int]:
+    """Held posts go back to the queue; with ``reschedule_to`` their time moves there (keeping order)."""
+    now_s = utc_iso(now)
+    with transaction(db) as conn:
+        if reschedule_to is None:
+            rows = conn.execute(
+                """UPDATE posts SET state = 'queued', hold_reason = NULL, retry_at = NULL, updated_at = ?
+                   WHERE state = 'held' AND hold_reason LIKE ? RETURNING id""",
+                [now_s, reason_prefix + "%"]).fetchall()
+        else:
+            rows = conn.execute(
+                """UPDATE posts SET state = 'queued', hold_reason = NULL, retry_at = NULL, due_at = ?, updated_at = ?
+                   WHERE state = 'held' AND hold_reason LIKE ? RETURNING id""",
+                [utc_iso(reschedule_to), now_s, reason_prefix + "%"]).fetchall()
+        for (post_id,) in rows:
+            record_event(conn, post_id, "held", "queued", now_s, actor, detail)
+    return [r[0] for r in rows]
+
+
+def bring_forward(db, post_id: int, *, now: datetime, actor: str) -> None:
+    """`planner publish ID --now`: the post becomes due now (its old time is kept in the history)."""
+    now_s = utc_iso(now)
+    with transaction(db) as conn:
+        row = conn.execute("SELECT due_at, state FROM posts WHERE id = ?", [post_id]).fetchone()
+        conn.execute("UPDATE posts SET due_at = ?, retry_at = NULL, updated_at = ? WHERE id = ? AND state IN ('queued', "
+                     "'failed_retryable')", [now_s, now_s, post_id])
+        record_event(conn, post_id, row[1], row[1], now_s, actor, f"publish now requested (was due {row[0]})")
