@@ -32,6 +32,8 @@ from planner.domain.campaign import (
 )
 from planner.domain.schedule import TooManyOccurrences, local_occurrences, to_utc
 
+# Dates outside these years are typos; far ones would also overflow when converted to UTC.
+YEARS = (2000, 2999)
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 URL = re.compile(r"^https?://[^\s/$.?#].[^\s]*$", re.IGNORECASE)
 
@@ -139,14 +141,14 @@ class _Reader:
                 self.add(_join(path, key), "missing", key=key)
             return None
         if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
+            value = value.date()
         if isinstance(value, str):
             try:
-                return date.fromisoformat(value)
+                value = date.fromisoformat(value)
             except ValueError:
                 pass
+        if isinstance(value, date) and YEARS[0] <= value.year <= YEARS[1]:
+            return value
         self.add(_join(path, key), "bad_date", value=value)
         return None
 
@@ -165,7 +167,8 @@ class _Reader:
             if value.tzinfo is not None:
                 self.add(_join(path, key), "datetime_with_offset", value=value.isoformat())
                 return None
-            return value
+            if YEARS[0] <= value.year <= YEARS[1]:
+                return value
         self.add(_join(path, key), "bad_datetime", value=value)
         return None
 
@@ -221,7 +224,7 @@ def _build(r: _Reader, raw: dict, file: Path, config: Config | None, now: dateti
 
     r.table(raw, "", TOP_KEYS, required=("campaign", "goal", "content"))
     head = r.table(raw.get("campaign", {}), "campaign", CAMPAIGN_KEYS,
-                   required=("id", "name", "timezone", "start", "end", "channels"))
+                   required=("id", "name", "timezone", "start", "end", "channels") if "campaign" in raw else ())
     campaign_id = r.slug(head, "id", "campaign")
     name = r.text(head, "name", "campaign", required=True)
     owner = r.text(head, "owner", "campaign")
@@ -254,7 +257,7 @@ def _build(r: _Reader, raw: dict, file: Path, config: Config | None, now: dateti
     if len(set(channels)) != len(channels):
         r.add("campaign.channels", "duplicate_channel")
 
-    goal = _goal(r, raw.get("goal", {}), start, end)
+    goal = _goal(r, raw.get("goal", {}), start, end, required="goal" in raw)
     audiences = _audiences(r, raw.get("audience", []))
     monitoring = _monitoring(r, raw.get("monitoring", {}))
     items = _contents(r, raw.get("content", []), file, config, channels, audiences, zone, start, end, now,
@@ -266,8 +269,8 @@ def _build(r: _Reader, raw: dict, file: Path, config: Config | None, now: dateti
                     monitoring=monitoring, grace=grace)
 
 
-def _goal(r: _Reader, raw: Any, start: date | None, end: date | None) -> Goal:
-    table = r.table(raw, "goal", GOAL_KEYS, required=("objective",))
+def _goal(r: _Reader, raw: Any, start: date | None, end: date | None, required: bool = True) -> Goal:
+    table = r.table(raw, "goal", GOAL_KEYS, required=("objective",) if required else ())
     objective = r.text(table, "objective", "goal", required=True)
     kpis = []
     raw_kpis = table.get("kpi", [])
@@ -310,7 +313,7 @@ def _audiences(r: _Reader, raw: Any) -> tuple[Audience, ...]:
         path = f"audience[{i}]"
         table = r.table(item, path, AUDIENCE_KEYS, required=("id", "description"))
         audience_id = r.slug(table, "id", path)
-        if audience_id in seen:
+        if audience_id and audience_id in seen:
             r.add(f"{path}.id", "duplicate_id", value=audience_id, first=f"audience[{seen[audience_id]}]")
         seen.setdefault(audience_id, i)
         platforms = r.texts(table, "platforms", path)
@@ -354,7 +357,7 @@ def _contents(r: _Reader, raw: Any, file: Path, config: Config | None, channels:
         path = f"content[{i}]"
         table = r.table(entry, path, CONTENT_KEYS, required=("id", "text"))
         content_id = r.slug(table, "id", path)
-        if content_id in seen:
+        if content_id and content_id in seen:
             r.add(f"{path}.id", "duplicate_id", value=content_id, first=f"content[{seen[content_id]}]")
         seen.setdefault(content_id, i)
         item_audiences = r.texts(table, "audiences", path)
@@ -395,7 +398,8 @@ def _contents(r: _Reader, raw: Any, file: Path, config: Config | None, channels:
         if at is not None and zone is not None and start and end:
             _check_times(r, item, path, zone, start, end, now, content_id in published)
         if config is not None:
-            _check_channels(r, item, path, file, config, item_channels or channels)
+            _check_channels(r, item, path, file, config, item_channels or channels,
+                            skip=() if "text" in table else ("text_empty",))
     return tuple(items)
 
 
@@ -426,17 +430,25 @@ def _repeat(r: _Reader, raw: Any, path: str) -> Repeat | None:
             r.add(f"{path}.every", "every_whole_days", value=table["every"])
         elif every is not None:
             every_days = every.days
-    weekdays = tuple(WEEKDAYS.index(d.lower()[:3]) for d in r.texts(table, "weekdays", path)
-                     if d.lower()[:3] in WEEKDAYS)
-    if len(weekdays) != len(r.texts(table, "weekdays", path)):
+    names = r.texts(table, "weekdays", path)
+    weekdays = tuple(_weekday(d) for d in names if _weekday(d) is not None)
+    if len(weekdays) != len(names):
         r.add(f"{path}.weekdays", "bad_choice", value=table.get("weekdays"), hint="", choices=", ".join(WEEKDAYS))
-    if bool(every_days) == bool(weekdays):
+    # Exactly one of the two; a present but invalid one is already reported above.
+    if ("every" in table) == ("weekdays" in table) or table.get("weekdays") == []:
         r.add(path, "repeat_every_or_weekdays")
     times = table.get("times")
     if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
         r.add(f"{path}.times", "bad_target", value=times)
         times = None
     return Repeat(every_days=every_days, weekdays=weekdays, until=r.day(table, "until", path), times=times)
+
+
+def _weekday(name: str) -> int | None:
+    """'fri', 'Fri' or 'friday' -> 4."""
+    name = name.strip().lower()
+    full = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    return WEEKDAYS.index(name) if name in WEEKDAYS else full.index(name) if name in full else None
 
 
 def _check_times(r: _Reader, item: ContentItem, path: str, zone, start: date, end: date, now: datetime,
@@ -446,13 +458,16 @@ def _check_times(r: _Reader, item: ContentItem, path: str, zone, start: date, en
     except TooManyOccurrences as exc:
         r.add(f"{path}.repeat", "repeat_too_many", cap=exc.args[0])
         return
-    for local in occurrences:
+    for local in (item.at, *occurrences):  # a repeat starting after the end has no occurrence at all
         if not (start <= local.date() <= end):
             r.add(f"{path}.at", "time_outside_window", time=_show(local), start=start.isoformat(),
                   end=end.isoformat())
-            break
-    if not already_published and to_utc(item.at, zone) < now:
-        r.add(f"{path}.at", "time_in_past", time=_show(item.at))
+            return
+    if not occurrences:
+        r.add(f"{path}.repeat", "repeat_never", time=_show(item.at), end=end.isoformat())
+        return
+    if not already_published and to_utc(occurrences[0], zone) < now:
+        r.add(f"{path}.at", "time_in_past", time=_show(occurrences[0]))
 
 
 def _show(local: datetime) -> str:
@@ -460,8 +475,9 @@ def _show(local: datetime) -> str:
 
 
 def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config: Config,
-                    channels: tuple[str, ...]) -> None:
+                    channels: tuple[str, ...], skip: tuple[str, ...] = ()) -> None:
     """Text and media rules for every channel the item goes to; each problem reported once."""
+    from planner.domain.campaign import render_thread
     from planner.domain.text_rules import MediaInfo, check_content
 
     reported: set[tuple[str, str]] = set()
@@ -483,15 +499,21 @@ def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config
                 if (f"{media_base}.media[{j}]", "media_missing") not in reported:
                     reported.add((f"{media_base}.media[{j}]", "media_missing"))
                     r.add(f"{media_base}.media[{j}]", "media_missing", file=name)
+                # Still counted (size unknown), so that the other rules are checked too.
+                infos.append(MediaInfo(name=name, size_bytes=0))
                 continue
             infos.append(MediaInfo(name=name, size_bytes=media_file.stat().st_size))
-        if len(infos) != len(media_paths):
-            continue  # the missing file is the problem to fix first
         text = render_text(item, channel, platform)
-        for problem in check_content(platform, text, infos, item.link):
-            field_path = f"{base}.text" if problem.path == "text" else f"{media_base}.{problem.path}"
-            if problem.path.startswith("media") and not problem.path.startswith("media["):
-                field_path = f"{media_base}.media"
+        found = [(problem, f"{base}.text" if problem.path == "text" else _media_path(media_base, problem.path))
+                 for problem in check_content(platform, text, infos, item.link)]
+        variant = item.variants.get(variant_key)
+        thread_base = f"{path}.variants.{variant_key}" if variant and variant.thread is not None else path
+        for j, part in enumerate(render_thread(item, channel, platform), 1):
+            found += [(problem, f"{thread_base}.thread[{j}]") for problem in check_content(platform, part, [])
+                      if problem.path == "text"]
+        for problem, field_path in found:
+            if problem.code in skip:
+                continue
             key = (field_path, problem.code + str(sorted(problem.params.items())))
             if key in reported:
                 continue
@@ -502,6 +524,14 @@ def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config
             if key not in reported:
                 reported.add(key)
                 r.add(f"{path}.channels", "ig_media_base_url", account=channel)
+
+
+def _media_path(media_base: str, rule_path: str) -> str:
+    """The text rules number media from 0 ('media[0]'); files count from 1 ('media[1]')."""
+    match = re.fullmatch(r"media\[(\d+)\]", rule_path)
+    if match:
+        return f"{media_base}.media[{int(match.group(1)) + 1}]"
+    return f"{media_base}.media"
 
 
 def desired_posts(campaign: Campaign, file: Path, config: Config) -> list[dict]:

@@ -45,7 +45,7 @@ _ACCOUNT_KEYS = {"platform", "handle", "api_base_url", "credentials", "page_id",
 _TOP_KEYS = {"database", "timezone", "language", "campaigns_dir", "reports_dir", "approval", "publishing",
              "accounts", "users", "blackout", "alerts"}
 # Tables whose keys are known (the others are read by parts of the tool that check them).
-_TABLE_KEYS = {"publishing": {"grace", "workers", "lease"}, "approval": {"required"}}
+_TABLE_KEYS = {"publishing": {"grace", "workers", "lease", "pacing"}, "approval": {"required"}}
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
 
 
