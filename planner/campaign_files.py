@@ -54,7 +54,7 @@ class Problem:
     def _render(self, part: str) -> str:
         from planner.i18n import t
 
-        params = dict(self.params)
+        params = {k: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v for k, v in self.params.items()}
         if "expected" in params:
             params["expected"] = t(f"expected.{params['expected']}")
         return t(f"problem.{self.code}.{part}", **params)
@@ -464,7 +464,9 @@ def _check_times(r: _Reader, item: ContentItem, path: str, zone, start: date, en
                   end=end.isoformat())
             return
     if not occurrences:
-        r.add(f"{path}.repeat", "repeat_never", time=_show(item.at), end=end.isoformat())
+        if item.repeat.every_days or item.repeat.weekdays:  # else the repeat itself is reported
+            r.add(f"{path}.repeat", "repeat_never",
+                  time=_show(item.at), end=end.isoformat())
         return
     if not already_published and to_utc(occurrences[0], zone) < now:
         r.add(f"{path}.at", "time_in_past", time=_show(occurrences[0]))

@@ -86,8 +86,14 @@ def add(
         parse_config(tomllib.loads(new_text), path)
     except PlannerError as exc:
         fail(exc.render())
+    import os
+
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(new_text, "utf-8")
+    # Created owner-only (the config may hold a literal secret), then given the config's own mode.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(new_text)
     tmp.chmod(path.stat().st_mode & 0o777)
     tmp.replace(path)
     console().print(t("account.added", name=name, platform=platform))

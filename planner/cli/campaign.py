@@ -127,7 +127,9 @@ def apply(
 
     config, results = _check_files(files)
     if config is None:
-        fail(t("config.not_found", path=options.config or "config.toml"))
+        from planner.config import find_config_path
+
+        fail(t("config.not_found", path=str(find_config_path(options.config))))
     if _print_problems(results):
         console().print(t("apply.refused"))
         raise typer.Exit(EXIT_PROBLEMS)
@@ -166,6 +168,8 @@ def _print_plans(plans, config, dry_run: bool) -> None:
 
 @app.command("list", help=t("help.campaign_list"))
 def list_campaigns() -> None:
+    from zoneinfo import ZoneInfo
+
     from rich.table import Table
 
     from planner.i18n.dates import format_date
@@ -183,7 +187,7 @@ def list_campaigns() -> None:
         table.add_column(t(f"campaign.col_{column}"))
     for row in rows:
         counts = campaign_state_counts(db, row["id"])
-        zone = config.timezone
+        zone = ZoneInfo(row["timezone"])  # the campaign's own days, not the office's
         period = (f"{format_date(parse_utc(row['start_at']).astimezone(zone))} – "
                   f"{format_date(parse_utc(row['end_at']).astimezone(zone))}")
         summary = ", ".join(f"{t('state.' + s)} {n}" for s, n in counts.items())

@@ -1,14 +1,29 @@
-"""`planner demo`: a tour on a temporary workspace with the example campaigns."""
+"""`planner demo`: the whole product on the built-in sandbox, in a temporary workspace.
+
+Starts the sandbox in-process, sets up a workspace whose accounts point at it, applies the
+example campaigns with their times moved to the next minute, runs the scheduler until every
+post is out, collects metrics and mentions once, prints the monitoring summary, writes the
+HTML report, and checks the sandbox's own record: exit 0 only if every post was published
+exactly once.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import shutil
 import tempfile
+import threading
+import time
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import typer
 
 from planner.i18n import t
+
+TERMINAL = ("published", "failed", "needs_review", "missed", "canceled")
+DEMO_TIMEOUT_S = 100
 
 
 def _example_campaigns() -> Path:
@@ -21,40 +36,168 @@ def _example_campaigns() -> Path:
     return here
 
 
+def shift_campaign(text: str, *, first: datetime, spacing: timedelta) -> str:
+    """The campaign with its window around today and its content due from ``first`` on, in file order.
+
+    Repeats are dropped in the demo copy: their later occurrences would lie weeks ahead.
+    """
+    import tomlkit
+
+    document = tomlkit.parse(text)
+    head = document["campaign"]
+    head["start"] = first.date()
+    head["end"] = first.date() + timedelta(days=30)
+    for i, item in enumerate(document.get("content", [])):
+        item["at"] = (first + i * spacing).replace(tzinfo=None, microsecond=0)
+        if "repeat" in item:
+            del item["repeat"]
+    for kpi in document.get("goal", {}).get("kpi", []):
+        if "deadline" in kpi:
+            kpi["deadline"] = first.date() + timedelta(days=30)
+    return tomlkit.dumps(document)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("demo", help=t("help.demo"))
     def demo(directory: Path = typer.Option(None, "--dir", help=t("help.demo_dir"))) -> None:
-        from planner.cli.common import console, options
+        from planner.cli.common import console, esc, options
         from planner.cli.main import build_app
+        from planner.sandbox import Sandbox
+        from planner.sandbox.workspace import export_sandbox_secrets, write_sandbox_config
 
-        workspace = directory or Path(tempfile.mkdtemp(prefix="humas-planner-demo-"))
         out = console()
+        workspace = (directory or Path(tempfile.mkdtemp(prefix="humas-planner-demo-"))).resolve()
         out.rule(t("demo.title"))
         out.print(t("demo.workspace", path=str(workspace)))
-        app_ = build_app()
-        config = str(workspace / "config.toml")
+        export_sandbox_secrets(os.environ)
+        sandbox = Sandbox(seed=7, speed=600).start()
+        out.print(t("demo.sandbox", url=sandbox.base_url))
+        try:
+            config_path = write_sandbox_config(workspace, sandbox.base_url)
+            app_ = build_app()
 
-        def step(title: str, *args: str) -> None:
-            out.rule(title)
-            try:
-                app_([*(["--lang", options.lang] if options.lang else []), "--config", config, *args],
-                     prog_name="planner", standalone_mode=False)
-            except SystemExit as exc:
-                if exc.code:
-                    raise typer.Exit(int(exc.code))
+            def step(title: str, *args: str) -> None:
+                out.rule(title)
+                try:
+                    app_([*(["--lang", options.lang] if options.lang else []), "--config", str(config_path), *args],
+                         prog_name="planner", standalone_mode=False)
+                except SystemExit as exc:
+                    if exc.code:
+                        raise typer.Exit(int(exc.code))
 
-        step(t("demo.step_init"), "init", str(workspace))
-        target = workspace / "campaigns"
-        for item in _example_campaigns().iterdir():
-            destination = target / item.name
-            if item.is_dir():
-                shutil.copytree(item, destination, dirs_exist_ok=True)
-            else:
-                shutil.copy2(item, destination)
-        files = sorted(str(p) for p in target.glob("*.toml"))
-        step(t("demo.step_validate"), "campaign", "validate", *files)
-        step(t("demo.step_apply"), "campaign", "apply", *files)
-        step(t("demo.step_list"), "campaign", "list")
-        step(t("demo.step_queue"), "queue", "--limit", "15")
+            step(t("demo.step_init"), "init", str(workspace))
+            target = workspace / "campaigns"
+            source = _example_campaigns()
+            shutil.copytree(source / "media", target / "media", dirs_exist_ok=True)
+            from planner.config import load_config
+
+            config = load_config(config_path)
+            first = datetime.now(config.timezone) + timedelta(seconds=12)
+            for file in sorted(source.glob("*.toml")):
+                (target / file.name).write_text(shift_campaign(file.read_text("utf-8"), first=first,
+                                                               spacing=timedelta(seconds=3)), "utf-8")
+            files = sorted(str(p) for p in target.glob("*.toml"))
+            step(t("demo.step_validate"), "campaign", "validate", *files)
+            step(t("demo.step_apply"), "campaign", "apply", *files)
+            step(t("demo.step_queue"), "queue", "--limit", "8")
+            out.rule(t("demo.step_run"))
+            published_ok = _run_scheduler(config, out)
+            out.rule(t("demo.step_monitor"))
+            _monitor(config, out, workspace)
+            out.rule(t("demo.step_check"))
+            exactly_once = _check_sandbox(config, sandbox, out)
+        finally:
+            sandbox.stop()
         out.rule()
-        out.print(t("demo.done", path=str(workspace)))
+        if published_ok and exactly_once:
+            out.print(f"[bold green]{esc(t('demo.done', path=str(workspace)))}[/]")
+        else:
+            out.print(f"[bold red]{esc(t('demo.failed', path=str(workspace)))}[/]")
+            raise typer.Exit(1)
+
+
+def _counts(db) -> dict[str, int]:
+    return dict(db.execute("SELECT state, COUNT(*) FROM posts GROUP BY state").fetchall())
+
+
+def _run_scheduler(config, out) -> bool:
+    """`planner run` in-process, with a live progress display, until every post has an outcome."""
+    from rich.live import Live
+    from rich.logging import RichHandler
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from planner.publishing.dispatcher import Dispatcher
+    from planner.publishing.service import Service
+    from planner.store.db import open_db
+
+    handler = RichHandler(console=out, show_path=False, markup=False)
+    logging.getLogger().handlers[:] = [handler]
+    logging.getLogger().setLevel(logging.INFO)
+    for noisy in ("apscheduler", "httpx", "httpcore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from planner.platforms.redaction import install_redaction
+
+    install_redaction()
+    db = open_db(config.database)
+    total = sum(n for s, n in _counts(db).items() if s != "canceled")
+    service = Service(config, dispatcher=Dispatcher(config), shutdown_timeout=10)
+    thread = threading.Thread(target=service.run, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=out)
+    task = progress.add_task(t("demo.publishing"), total=total)
+    deadline = time.monotonic() + DEMO_TIMEOUT_S
+    with Live(progress, console=out, refresh_per_second=4):
+        while time.monotonic() < deadline:
+            counts = _counts(db)
+            progress.update(task, completed=counts.get("published", 0))
+            if sum(counts.get(s, 0) for s in TERMINAL) >= total + counts.get("canceled", 0):
+                break
+            time.sleep(0.5)
+    service.stop()
+    thread.join(30)
+    logging.getLogger().handlers[:] = []
+    counts = _counts(db)
+    out.print(", ".join(f"{t('state.' + s)}: {n}" for s, n in sorted(counts.items())))
+    return counts.get("published", 0) == total
+
+
+def _monitor(config, out, workspace: Path) -> None:
+    from datetime import timezone
+
+    from planner.monitoring.collect import collect_metrics
+    from planner.monitoring.listen import listen
+    from planner.reports.text import render_text
+    from planner.reports.write import write_report
+    from planner.store.db import open_db
+
+    db = open_db(config.database)
+    now = datetime.now(timezone.utc)
+    result = collect_metrics(config, db, now=now, force=True)
+    out.print(t("metrics.done", posts=result.posts, snapshots=result.snapshots, not_available=result.not_available))
+    heard = listen(config, db, now=now)
+    out.print(t("listen.done", new=heard.new_mentions, channels=", ".join(heard.searched) or "-"))
+    from planner.reports.model import build_report
+
+    for (campaign_id,) in db.execute("SELECT id FROM campaigns ORDER BY id").fetchall():
+        render_text(build_report(db, campaign_id, now=now), out)
+        try:
+            path = write_report(db, campaign_id, fmt="html", now=now, out=workspace / "reports" / f"{campaign_id}.html")
+        except ImportError:
+            continue
+        out.print(t("report.written", path=str(path)))
+
+
+def _check_sandbox(config, sandbox, out) -> bool:
+    """The sandbox's own record is the judge: one platform post per published outbox row."""
+    from planner.store.db import open_db
+
+    import json
+
+    record = sandbox.posts()
+    db = open_db(config.database)
+    rows = db.execute("SELECT platform_post_id, thread FROM posts WHERE state = 'published'").fetchall()
+    received_ids = {p["id"] for p in record["posts"]}
+    missing = [ref for ref, _ in rows if ref not in received_ids]
+    thread_parts = sum(len(json.loads(thread)) for _, thread in rows)  # replies are platform posts of their own
+    out.print(t("demo.check", received=record["total"], published=len(rows), duplicates=len(record["duplicates"])))
+    return not record["duplicates"] and not missing and record["total"] == len(rows) + thread_parts

@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
         else:
             if config_path.exists():
                 backup = config_path.with_name("config.toml.bak")
-                backup.write_bytes(config_path.read_bytes())
+                # Private like the config itself: the old file may hold a literal secret.
+                _write_private(backup, config_path.read_text("utf-8"))
                 out.print(t("init.config_backup", path=str(backup)))
             _write_private(config_path, example)
             out.print(t("init.config_written", path=str(config_path)))
@@ -42,7 +43,8 @@ def register(app: typer.Typer) -> None:
             fail(exc.render())
         existed = config.database.exists()
         try:
-            open_db(config.database, create=True)
+            # Closed at once: the WAL is checkpointed, leaving one self-contained file.
+            open_db(config.database, create=True).conn.close()
         except PlannerError as exc:
             fail(exc.render())
         out.print(t("init.db_kept" if existed else "init.db_created", path=str(config.database)))
@@ -56,6 +58,7 @@ def _write_private(path: Path, text: str) -> None:
     """Write via a temporary file readable by the owner only, then rename: never half a config."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a leftover .tmp from an interrupted run keeps its old mode otherwise
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.replace(tmp, path)

@@ -45,14 +45,17 @@ def register(app: typer.Typer) -> None:
         ignore_lock: bool = typer.Option(False, "--ignore-lock", hidden=True),
         workers: int = typer.Option(None, "--workers", min=1, max=256, help=t("help.workers")),
         debug: bool = typer.Option(False, "--debug", help=t("help.debug")),
+        no_monitoring: bool = typer.Option(False, "--no-monitoring", help=t("help.no_monitoring")),
     ) -> None:
+        from planner.monitoring.jobs import MONITORING_JOBS
         from planner.publishing.dispatcher import Dispatcher
         from planner.publishing.service import SchedulerLocked, Service
 
         config = load_config()
         open_database(config)
         setup_logging(json_logs, logging.DEBUG if debug else logging.INFO)
-        service = Service(config, ignore_lock=ignore_lock, dispatcher=Dispatcher(config, workers=workers))
+        service = Service(config, ignore_lock=ignore_lock, dispatcher=Dispatcher(config, workers=workers),
+                          periodic=[] if no_monitoring else MONITORING_JOBS)
         try:
             service.run()
         except SchedulerLocked as exc:

@@ -23,7 +23,9 @@ def print_campaign(db, spec: dict, config) -> None:
         deadline = f" · {t('campaign.deadline')} {format_date(date.fromisoformat(kpi['deadline']))}" if kpi.get(
             "deadline") else ""
         platform = t("campaign.all_platforms") if kpi["platform"] == "all" else kpi["platform"]
-        out.print(f"   • {t('kpi.' + kpi['metric'])}: {format_number(kpi['target'])} ({platform}){deadline}")
+        target = kpi["target"]  # 4.5 (%) must not show as 5
+        shown = format_number(target) if float(target).is_integer() else format_number(target, decimals=2).rstrip("0")
+        out.print(f"   • {t('kpi.' + kpi['metric'])}: {shown} ({platform}){deadline}")
 
     out.print(f"\n[bold]2. {t('campaign.part_audience')}[/]")
     for audience in spec["audiences"]:

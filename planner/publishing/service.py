@@ -28,12 +28,8 @@ HEARTBEAT_KEY = "scheduler"
 HEARTBEAT_EVERY = 5.0
 POLL_EVERY = 5.0   # at least this often, look for posts added by other processes
 
-# Periodic jobs other parts add: (name, seconds between runs, function(config, dispatcher)).
-PERIODIC_JOBS: list[tuple[str, float, Callable]] = []
-
-
-def register_periodic(name: str, seconds: float, func: Callable) -> None:
-    PERIODIC_JOBS.append((name, seconds, func))
+# A periodic job other parts give the service: (name, seconds between runs, function(config, dispatcher)).
+PeriodicJob = tuple[str, float, Callable]
 
 
 class SchedulerLocked(PlannerError):
@@ -42,8 +38,9 @@ class SchedulerLocked(PlannerError):
 
 class Service:
     def __init__(self, config: Config, *, ignore_lock: bool = False, shutdown_timeout: float = 20.0,
-                 dispatcher: Dispatcher | None = None):
+                 dispatcher: Dispatcher | None = None, periodic: list[PeriodicJob] = ()):
         self.config = config
+        self.periodic = list(periodic)
         self.ignore_lock = ignore_lock
         self.shutdown_timeout = shutdown_timeout
         self.wake_event = threading.Event()
@@ -93,7 +90,7 @@ class Service:
         scheduler.add_job(self._safe(self.heartbeat), "interval", seconds=HEARTBEAT_EVERY, id="heartbeat",
                           next_run_time=datetime.now(timezone.utc))
         scheduler.add_job(self.wake, "interval", seconds=POLL_EVERY, id="poll")
-        for name, seconds, func in PERIODIC_JOBS:
+        for name, seconds, func in self.periodic:
             scheduler.add_job(self._safe(lambda f=func: f(self.config, self.dispatcher)), "interval",
                               seconds=seconds, id=name)
         scheduler.start()

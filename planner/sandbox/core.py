@@ -246,26 +246,28 @@ class SandboxState:
 
     # --- mentions ------------------------------------------------------------------------
     def mentions(self, keyword: str, since: float | None = None, limit: int = 100) -> list[dict]:
-        """Public posts mentioning ``keyword``: a seeded trickle per sandbox minute, plus bursts."""
+        """Public posts mentioning ``keyword`` over the last day: a seeded trickle, some burst hours,
+        plus bursts added on request. Real time (not ``speed``): the rate should look like a day."""
         now = time.time()
-        start = max(self.started - 3600, since or self.started - 3600)
+        start = max(now - 25 * 3600, since or 0)
         found: list[dict] = []
-        bucket_len = 60 / self.speed  # real seconds per sandbox minute
-        first, last = int(start / bucket_len), int(now / bucket_len)
-        for bucket in range(max(first, last - 2000), last + 1):
+        for bucket in range(int(start // 60), int(now // 60) + 1):
+            hour = random.Random(f"{self.seed}:{keyword.casefold()}:hour:{bucket // 60}")
+            rate = 0.1 * (10 if hour.random() < 0.03 else 1)  # ~6 an hour; 3 % of hours burst
             rng = random.Random(f"{self.seed}:{keyword.casefold()}:{bucket}")
-            n = 1 if rng.random() < 0.3 else 0
-            n *= 8 if rng.random() < 0.01 else 1  # an occasional natural burst
+            n = sum(1 for _ in range(3) if rng.random() < rate / 3 * (3 if rate > 0.5 else 1))
             for i in range(n):
-                ts = bucket * bucket_len + rng.random() * bucket_len
+                ts = bucket * 60 + rng.random() * 60
                 if start <= ts <= now:
                     found.append(_mention(keyword, f"{bucket}-{i}", ts, rng))
         with self.lock:
             for burst in self.bursts:
-                if burst["keyword"].casefold() == keyword.casefold() and start <= burst["ts"] <= now:
+                if burst["keyword"].casefold() == keyword.casefold():
                     for i in range(burst["count"]):
-                        found.append(_mention(keyword, f"b{burst['ts']:.3f}-{i}", burst["ts"] + i * 0.001,
-                                              random.Random(f"{burst['ts']}:{i}")))
+                        ts = burst["ts"] - i * 0.5
+                        if start <= ts <= now:
+                            found.append(_mention(keyword, f"b{burst['ts']:.3f}-{i}", ts,
+                                                  random.Random(f"{burst['ts']}:{i}")))
         found.sort(key=lambda m: m["ts"], reverse=True)
         return found[:limit]
 

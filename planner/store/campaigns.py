@@ -111,7 +111,12 @@ def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict
            ON CONFLICT (id) DO UPDATE SET name = excluded.name, owner = excluded.owner,
                timezone = excluded.timezone, start_at = excluded.start_at, end_at = excluded.end_at,
                source_file = excluded.source_file, spec = excluded.spec, applied_at = excluded.applied_at,
-               applied_by = excluded.applied_by, grace_seconds = excluded.grace_seconds""",
+               applied_by = excluded.applied_by, grace_seconds = excluded.grace_seconds
+           -- Re-applying an unchanged campaign writes nothing (applied_at is when it last changed).
+           WHERE campaigns.name IS NOT excluded.name OR campaigns.owner IS NOT excluded.owner
+               OR campaigns.timezone IS NOT excluded.timezone OR campaigns.start_at IS NOT excluded.start_at
+               OR campaigns.end_at IS NOT excluded.end_at OR campaigns.source_file IS NOT excluded.source_file
+               OR campaigns.spec IS NOT excluded.spec OR campaigns.grace_seconds IS NOT excluded.grace_seconds""",
         [campaign.id, campaign.name, campaign.owner, campaign.timezone.key, utc_iso(start), utc_iso(end),
          source_file, campaign_spec(campaign), now, actor,
          int(campaign.grace.total_seconds()) if campaign.grace else None])
@@ -149,7 +154,8 @@ def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict
             _update_post(conn, old, values, initial_state, now, actor, "restored")
         elif changes:
             plan.changed.append(entry)
-            state = old["state"] if old["state"] == "draft" else initial_state
+            # A held post stays held (pause / blackout): editing its text must not release it.
+            state = old["state"] if old["state"] in ("draft", "held") else initial_state
             _update_post(conn, old, values, state, now, actor, "edited: " + ", ".join(changes))
         else:
             plan.unchanged += 1

@@ -120,7 +120,59 @@ def m002_publishing(conn: sqlite3.Connection) -> None:
     )
 
 
+def m003_monitoring(conn: sqlite3.Connection) -> None:
+    run_script(conn,
+        """
+        -- Append-only: one row per (post, metric) each time metrics are collected. Never updated.
+        CREATE TABLE metric_snapshots (
+            id INTEGER PRIMARY KEY,
+            post_id INTEGER NOT NULL REFERENCES posts(id),
+            collected_at TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            value INTEGER NOT NULL
+        );
+        CREATE INDEX metric_snapshots_post ON metric_snapshots(post_id, metric, collected_at);
+
+        -- Per post: when metrics were last asked for, and whether the platform can give any.
+        CREATE TABLE metric_status (
+            post_id INTEGER PRIMARY KEY REFERENCES posts(id),
+            last_collected_at TEXT NOT NULL,
+            available INTEGER NOT NULL,          -- 0: the platform gives no metrics (Telegram)
+            note TEXT
+        );
+
+        -- Public posts mentioning a campaign's keywords, stored once per platform post and keyword.
+        CREATE TABLE mentions (
+            id INTEGER PRIMARY KEY,
+            campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+            platform TEXT NOT NULL,
+            platform_id TEXT NOT NULL,
+            keyword TEXT NOT NULL,
+            text TEXT NOT NULL,
+            author TEXT NOT NULL DEFAULT '',
+            url TEXT,
+            created_at TEXT NOT NULL,
+            seen_at TEXT NOT NULL,
+            UNIQUE (campaign_id, platform, platform_id, keyword)
+        );
+        CREATE INDEX mentions_time ON mentions(campaign_id, keyword, created_at);
+
+        -- Spikes in mentions: volume well above the keyword's rolling baseline.
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+            keyword TEXT NOT NULL,
+            at TEXT NOT NULL,
+            window_count INTEGER NOT NULL,
+            baseline REAL NOT NULL,
+            detail TEXT NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_core,
     m002_publishing,
+    m003_monitoring,
 ]

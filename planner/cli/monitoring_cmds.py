@@ -1,0 +1,153 @@
+"""`planner metrics collect`, `planner listen`, `planner mentions`, `planner report`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import typer
+
+from planner.cli.common import console, esc, fail, load_config, open_database
+from planner.i18n import t
+
+metrics_app = typer.Typer(no_args_is_help=True)
+
+
+@metrics_app.command("collect", help=t("help.metrics_collect"))
+def collect(
+    campaign: str = typer.Option(None, "--campaign", help=t("help.opt_campaign")),
+    force: bool = typer.Option(False, "--force", help=t("help.metrics_force")),
+) -> None:
+    from rich.progress import Progress
+
+    from planner.monitoring.collect import collect_metrics, posts_to_collect
+    from planner.store.db import now_utc
+
+    config = load_config()
+    db = open_database(config)
+    now = now_utc()
+    total = len(posts_to_collect(db, now=now, campaign=campaign, force=force))
+    with Progress(console=console(), transient=True) as progress:
+        task = progress.add_task(t("metrics.collecting"), total=total or 1)
+        result = collect_metrics(config, db, now=now, campaign=campaign, force=force,
+                                 progress=lambda n: progress.advance(task, n))
+    console().print(t("metrics.done", posts=result.posts, snapshots=result.snapshots,
+                      not_available=result.not_available))
+    for error in result.errors:
+        console().print(f"  [red]✗[/] {esc(error)}")
+    if result.errors:
+        raise typer.Exit(1)
+
+
+def print_spikes(spikes, config) -> None:
+    from planner.i18n.dates import format_moment
+    from planner.monitoring.listen import notify_spike
+    from planner.store.db import parse_utc
+
+    out = console()
+    for spike in spikes:
+        text = t("listen.spike", keyword=spike.keyword, campaign=spike.campaign_id, count=spike.count,
+                 baseline=f"{spike.baseline:.1f}")
+        out.print(f"[bold red]⚠ {esc(text)}[/]")
+        quotes = []
+        for mention in spike.top:
+            when = format_moment(parse_utc(mention["created_at"]), config.timezone)
+            line = f"“{mention['text'][:200]}” — {mention['author']} ({mention['platform']}, {when})"
+            quotes.append(line)
+            out.print(f"   {esc(line)}")
+        sent = notify_spike(config, spike, "\n".join([text, *quotes]))
+        if sent and sent != "sent":
+            out.print(f"   [red]{esc(t('listen.notify_failed', error=sent))}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("listen", help=t("help.listen"))
+    def listen_cmd(campaign: str = typer.Option(None, "--campaign", help=t("help.opt_campaign"))) -> None:
+        from planner.monitoring.listen import listen
+        from planner.store.db import now_utc
+
+        config = load_config()
+        db = open_database(config)
+        result = listen(config, db, now=now_utc(), campaign=campaign)
+        console().print(t("listen.done", new=result.new_mentions, channels=", ".join(result.searched) or "-"))
+        for error in result.errors:
+            console().print(f"  [red]✗[/] {esc(error)}")
+        print_spikes(result.spikes, config)
+
+    @app.command("mentions", help=t("help.mentions"))
+    def mentions(
+        campaign: str = typer.Option(None, "--campaign", help=t("help.opt_campaign")),
+        since: str = typer.Option(None, "--since", help=t("help.opt_since")),
+        limit: int = typer.Option(50, "--limit", help=t("help.opt_limit")),
+    ) -> None:
+        from planner.i18n.dates import format_moment
+        from planner.store.db import parse_utc, utc_iso
+
+        config = load_config()
+        db = open_database(config)
+        clauses, params = [], []
+        if campaign:
+            clauses.append("campaign_id = ?")
+            params.append(campaign)
+        if since:
+            clauses.append("created_at >= ?")
+            params.append(utc_iso(_local(since, config.timezone, "--since")))
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        rows = list(db.query(f"SELECT * FROM mentions {where} ORDER BY created_at DESC LIMIT ?", [*params, limit]))
+        if not rows:
+            console().print(t("listen.none"))
+            return
+        for row in rows:
+            when = format_moment(parse_utc(row["created_at"]), config.timezone)
+            console().print(f"[dim]{when}[/] [cyan]{esc(row['keyword'])}[/] {row['platform']} @{esc(row['author'])}: "
+                            f"{esc(row['text'][:200])}")
+
+    @app.command("report", help=t("help.report"))
+    def report(
+        campaign: str = typer.Argument(None, help=t("help.campaign_id")),
+        fmt: str = typer.Option("text", "--format", help=t("help.report_format")),
+        start: str = typer.Option(None, "--from", help=t("help.opt_from")),
+        end: str = typer.Option(None, "--to", help=t("help.opt_to")),
+        out: Path = typer.Option(None, "--out", help=t("help.report_out")),
+        all_campaigns: bool = typer.Option(False, "--all", help=t("help.report_all")),
+        period: str = typer.Option(None, "--period", help=t("help.report_period")),
+    ) -> None:
+        from planner.reports import FORMATS
+        from planner.reports.write import period_window, write_report
+        from planner.store.db import now_utc
+
+        if fmt not in FORMATS:
+            fail(t("report.bad_format", value=fmt, choices=", ".join(FORMATS)))
+        if (campaign is None) == (not all_campaigns):
+            fail(t("report.usage"))
+        config = load_config()
+        db = open_database(config)
+        ids = [r[0] for r in db.execute("SELECT id FROM campaigns ORDER BY id")] if all_campaigns else [campaign]
+        if campaign and campaign not in [r[0] for r in db.execute("SELECT id FROM campaigns")]:
+            fail(t("campaign.not_found", id=campaign, known=", ".join(r[0] for r in db.execute("SELECT id FROM campaigns")) or "-"))
+        now = now_utc()
+        window_start = _local(start, config.timezone, "--from") if start else None
+        window_end = _local(end, config.timezone, "--to") if end else None
+        if period:
+            if period not in ("daily", "weekly", "monthly"):
+                fail(t("report.bad_period", value=period))
+            window_start, window_end = period_window(period, now, config.timezone)
+        if fmt in ("html", "xlsx") and out is None and not all_campaigns:
+            fail(t("report.need_out", format=fmt))
+        for campaign_id in ids:
+            target = out
+            if all_campaigns:
+                folder = out or config.reports_dir
+                target = folder / f"{campaign_id}-{now.astimezone(config.timezone):%Y%m%d}.{'txt' if fmt == 'text' else fmt}"
+            written = write_report(db, campaign_id, fmt=fmt, now=now, start=window_start, end=window_end,
+                                   out=target, console=console())
+            if written:
+                console().print(t("report.written", path=str(written)))
+
+
+def _local(value: str, zone, option: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        fail(t("queue.bad_time", option=option, value=value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)

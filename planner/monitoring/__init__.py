@@ -1,0 +1,1 @@
+"""Step five of the strategy: metrics over time, KPIs, listening for mentions, reports."""

@@ -1,0 +1,136 @@
+"""Metrics collection: ask each platform for its published posts' numbers, store snapshots.
+
+History is never overwritten: each collection appends (post, time, metric, value) rows, so
+growth curves and "engagement after 24 h" can be computed later. A platform that gives no
+metrics (Telegram) is recorded as not available, never as zeros.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+from planner.config import Config, resolve_account
+from planner.errors import PlannerError
+from planner.platforms.base import NotSupported, PlatformError
+from planner.store.db import parse_utc, transaction, utc_iso
+
+log = logging.getLogger("planner.metrics")
+
+
+@dataclass
+class CollectResult:
+    posts: int = 0
+    snapshots: int = 0
+    not_available: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _campaign_monitoring(db) -> dict[str, tuple[timedelta, timedelta]]:
+    """campaign id -> (collect_every, track_for)."""
+    found = {}
+    for campaign_id, spec in db.execute("SELECT id, spec FROM campaigns"):
+        monitoring = json.loads(spec).get("monitoring", {})
+        found[campaign_id] = (timedelta(seconds=monitoring.get("collect_every", 6 * 3600)),
+                              timedelta(seconds=monitoring.get("track_for", 7 * 86400)))
+    return found
+
+
+def posts_to_collect(db, *, now: datetime, campaign: str | None = None, force: bool = False) -> list[dict]:
+    """Published posts inside their tracking window whose last collection is older than the period."""
+    windows = _campaign_monitoring(db)
+    params: list = []
+    where = "p.state = 'published' AND p.platform_post_id IS NOT NULL"
+    if campaign:
+        where += " AND p.campaign_id = ?"
+        params.append(campaign)
+    rows = db.execute(
+        f"""SELECT p.id, p.campaign_id, p.channel, p.platform, p.platform_post_id, p.published_at,
+                   s.last_collected_at, s.available
+            FROM posts p LEFT JOIN metric_status s ON s.post_id = p.id WHERE {where}""", params).fetchall()
+    due = []
+    for post_id, campaign_id, channel, platform, ref, published_at, last, available in rows:
+        every, track_for = windows.get(campaign_id, (timedelta(hours=6), timedelta(days=7)))
+        if available == 0:
+            continue
+        if not force and parse_utc(published_at) + track_for < now:
+            continue
+        if not force and last is not None and parse_utc(last) + every > now:
+            continue
+        due.append({"id": post_id, "channel": channel, "platform": platform, "ref": ref})
+    return due
+
+
+def collect_metrics(config: Config, db, *, now: datetime, campaign: str | None = None, force: bool = False,
+                    adapter_factory: Callable | None = None,
+                    progress: Callable[[int], None] | None = None) -> CollectResult:
+    from planner.platforms import make_adapter
+
+    make = adapter_factory or (lambda channel: make_adapter(resolve_account(config, channel)))
+    result = CollectResult()
+    by_channel: dict[str, list[dict]] = defaultdict(list)
+    for post in posts_to_collect(db, now=now, campaign=campaign, force=force):
+        by_channel[post["channel"]].append(post)
+    for channel, posts in by_channel.items():
+        try:
+            adapter = make(channel)
+        except (PlannerError, PlatformError) as exc:
+            result.errors.append(f"{channel}: {exc.render() if isinstance(exc, PlannerError) else exc.message}")
+            continue
+        size = max(1, getattr(adapter, "metrics_batch_size", 20))
+        for start in range(0, len(posts), size):
+            batch = posts[start:start + size]
+            try:
+                snapshots = adapter.fetch_metrics([p["ref"] for p in batch])
+            except NotSupported as exc:
+                _record(db, batch, [], now, available=False, note=exc.message)
+                result.not_available += len(batch)
+                if progress:
+                    progress(len(batch))
+                continue
+            except PlatformError as exc:
+                result.errors.append(f"{channel}: {exc.message}")
+                log.warning("metrics for %s failed: %s", channel, exc.message)
+                break
+            result.snapshots += _record(db, batch, snapshots, now, available=True)
+            result.posts += len(batch)
+            if progress:
+                progress(len(batch))
+    return result
+
+
+def _record(db, batch: list[dict], snapshots, now: datetime, *, available: bool, note: str | None = None) -> int:
+    ids = {p["ref"]: p["id"] for p in batch}
+    now_s = utc_iso(now)
+    rows = [(ids[s.platform_post_id], now_s, s.metric, int(s.value)) for s in snapshots if s.platform_post_id in ids]
+    with transaction(db) as conn:
+        conn.executemany("INSERT INTO metric_snapshots (post_id, collected_at, metric, value) VALUES (?, ?, ?, ?)", rows)
+        conn.executemany(
+            "INSERT INTO metric_status (post_id, last_collected_at, available, note) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (post_id) DO UPDATE SET last_collected_at = excluded.last_collected_at, "
+            "available = excluded.available, note = excluded.note",
+            [(p["id"], now_s, int(available), note) for p in batch])
+    return len(rows)
+
+
+def latest_metrics(db, campaign: str | None = None, until: str | None = None) -> dict[int, dict[str, int]]:
+    """post id -> metric -> latest value (optionally as of ``until``)."""
+    clauses, params = [], []
+    if campaign:
+        clauses.append("p.campaign_id = ?")
+        params.append(campaign)
+    if until:
+        clauses.append("m.collected_at <= ?")
+        params.append(until)
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    found: dict[int, dict[str, int]] = defaultdict(dict)
+    # The newest snapshot per (post, metric): MAX(collected_at) picks the row's value in SQLite.
+    for post_id, metric, value, _ in db.execute(
+            f"""SELECT m.post_id, m.metric, m.value, MAX(m.collected_at) FROM metric_snapshots m
+                JOIN posts p ON p.id = m.post_id {where} GROUP BY m.post_id, m.metric""", params):
+        found[post_id][metric] = value
+    return found

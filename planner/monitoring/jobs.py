@@ -1,0 +1,63 @@
+"""The periodic monitoring work `planner run` hosts: metrics, listening, scheduled reports."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+
+from planner.store import outbox
+
+log = logging.getLogger("planner.monitoring")
+
+COLLECT_EVERY_S = 60        # look for posts whose collection period has come round
+LISTEN_EVERY_S = 300
+REPORT_CHECK_EVERY_S = 3600
+LAST_REPORT_KEY = "last_report_period"
+
+
+def collect_job(config, dispatcher) -> None:
+    from planner.monitoring.collect import collect_metrics
+
+    result = collect_metrics(config, dispatcher.db, now=datetime.now(timezone.utc))
+    if result.posts or result.errors:
+        log.info("metrics: %d posts, %d figures; errors: %s", result.posts, result.snapshots,
+                 "; ".join(result.errors) or "none")
+
+
+def listen_job(config, dispatcher) -> None:
+    from planner.monitoring.listen import listen, notify_spike
+
+    result = listen(config, dispatcher.db, now=datetime.now(timezone.utc))
+    for spike in result.spikes:
+        quotes = "\n".join(f"“{m['text'][:200]}” — {m['author']} ({m['platform']})" for m in spike.top)
+        text = f"SPIKE '{spike.keyword}' ({spike.campaign_id}): {spike.count}/hour, baseline {spike.baseline:.1f}\n{quotes}"
+        log.warning(text)
+        notify_spike(config, spike, text)
+
+
+def report_job(config, dispatcher) -> None:
+    """Write each campaign's report for the last full period once, into reports_dir."""
+    from planner.reports.write import period_window, write_report
+
+    db = dispatcher.db
+    now = datetime.now(timezone.utc)
+    done = json.loads(outbox.get_setting(db, LAST_REPORT_KEY) or "{}")
+    for campaign_id, spec in db.execute("SELECT id, spec FROM campaigns").fetchall():
+        period = json.loads(spec).get("monitoring", {}).get("report_period", "weekly")
+        start, end = period_window(period, now, config.timezone)
+        stamp = f"{period}:{start.date().isoformat()}"
+        if done.get(campaign_id) == stamp:
+            continue
+        path = config.reports_dir / f"{campaign_id}-{period}-{start:%Y%m%d}.html"
+        write_report(db, campaign_id, fmt="html", now=now, start=start, end=end, out=path)
+        done[campaign_id] = stamp
+        log.info("report written: %s", path)
+    outbox.set_setting(db, LAST_REPORT_KEY, json.dumps(done), now=now)
+
+
+MONITORING_JOBS = [
+    ("metrics", COLLECT_EVERY_S, collect_job),
+    ("listen", LISTEN_EVERY_S, listen_job),
+    ("reports", REPORT_CHECK_EVERY_S, report_job),
+]

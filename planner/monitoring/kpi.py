@@ -1,0 +1,92 @@
+"""Evaluate a campaign's KPIs from the stored snapshots, mentions and post outcomes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from planner.domain.kpi import Assessment, assess, post_value
+from planner.monitoring.collect import latest_metrics
+from planner.store.db import parse_utc, utc_iso
+
+ON_TIME_MS = 60_000  # published within a minute of its time counts as on time
+
+
+@dataclass(frozen=True)
+class KpiResult:
+    metric: str
+    platform: str
+    deadline: date
+    assessment: Assessment
+    posts_counted: int       # posts that contributed a figure
+    posts_without_data: int  # published posts whose platform gives no such figure
+
+
+def platform_totals(db, campaign_id: str, until: str | None = None) -> dict[str, dict]:
+    """Per platform (and 'all'): summed metrics, counts of published/on-time/failed posts."""
+    latest = latest_metrics(db, campaign_id, until)
+    posts = list(db.query("SELECT id, platform, state, late_ms, due_at FROM posts WHERE campaign_id = ?",
+                          [campaign_id]))
+    totals: dict[str, dict] = {}
+    for post in posts:
+        for key in (post["platform"], "all"):
+            bucket = totals.setdefault(key, {"published": 0, "on_time": 0, "due": 0, "posts": [], "latest": []})
+            if post["state"] in ("published", "missed", "failed", "needs_review"):
+                bucket["due"] += 1
+            if post["state"] == "published":
+                bucket["published"] += 1
+                bucket["on_time"] += int((post["late_ms"] or 0) <= ON_TIME_MS)
+                bucket["posts"].append(post["id"])
+                bucket["latest"].append(latest.get(post["id"]))
+    return totals
+
+
+def metric_total(bucket: dict, metric: str) -> tuple[float, int, int]:
+    """(total, posts with a figure, published posts without one) for one bucket."""
+    if metric == "posts_published":
+        return float(bucket["published"]), bucket["published"], 0
+    if metric == "on_time_rate":
+        return (bucket["on_time"] / bucket["due"] * 100 if bucket["due"] else 0.0), bucket["due"], 0
+    if metric == "engagement_rate":
+        engaged = reach = 0
+        counted = 0
+        for values in bucket["latest"]:
+            if not values:
+                continue
+            e, r = post_value("engagements", values), post_value("reach", values)
+            if e is not None and r:
+                engaged, reach, counted = engaged + e, reach + r, counted + 1
+        return (engaged / reach * 100 if reach else 0.0), counted, len(bucket["latest"]) - counted
+    total, counted = 0, 0
+    for values in bucket["latest"]:
+        value = post_value(metric, values) if values else None
+        if value is not None:
+            total += value
+            counted += 1
+    return float(total), counted, len(bucket["latest"]) - counted
+
+
+def evaluate(db, campaign_id: str, *, now: datetime) -> list[KpiResult]:
+    row = db.execute("SELECT spec, start_at FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
+    if row is None:
+        return []
+    spec = json.loads(row[0])
+    zone = ZoneInfo(spec["timezone"])
+    start = parse_utc(row[1])
+    totals = platform_totals(db, campaign_id, utc_iso(now))
+    mentions = db.execute("SELECT COUNT(*) FROM mentions WHERE campaign_id = ?", [campaign_id]).fetchone()[0]
+    results = []
+    for kpi in spec["goal"]["kpis"]:
+        deadline_day = date.fromisoformat(kpi["deadline"] or spec["end"])
+        deadline = datetime.combine(deadline_day, time.max, zone)
+        bucket = totals.get(kpi["platform"], {"published": 0, "on_time": 0, "due": 0, "posts": [], "latest": []})
+        if kpi["metric"] == "mentions":
+            actual, counted, without = float(mentions), mentions, 0
+        else:
+            actual, counted, without = metric_total(bucket, kpi["metric"])
+        results.append(KpiResult(kpi["metric"], kpi["platform"], deadline_day,
+                                 assess(kpi["metric"], actual, kpi["target"], start, deadline, now),
+                                 counted, without))
+    return results

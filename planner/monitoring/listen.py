@@ -1,0 +1,162 @@
+"""Listening: search the campaign's keywords where platforms allow it, store mentions once,
+and raise an alert when a keyword's volume jumps well above its rolling baseline.
+
+"Jangan menunggu informasi ramai beredar": a hoax is answered best before it spreads, so a
+spike is shown in the terminal and log, and optionally sent to a staff Telegram chat.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+from planner.config import Config, resolve_account
+from planner.errors import PlannerError
+from planner.platforms.base import NotSupported, PlatformError
+from planner.store.db import parse_utc, transaction, utc_iso
+
+log = logging.getLogger("planner.listen")
+
+SEARCHABLE = ("x", "mastodon", "bluesky")
+WINDOW = timedelta(hours=1)        # a spike is measured over the last hour ...
+BASELINE = timedelta(hours=24)     # ... against the hourly average of the day before it
+MIN_SPIKE = 5                      # fewer mentions than this is never a spike
+
+
+@dataclass
+class Spike:
+    campaign_id: str
+    keyword: str
+    count: int
+    baseline: float
+    top: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class ListenResult:
+    new_mentions: int = 0
+    searched: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    spikes: list[Spike] = field(default_factory=list)
+
+
+def _campaigns(db, campaign: str | None) -> list[tuple[str, dict, list[str]]]:
+    rows = db.execute("SELECT id, spec FROM campaigns" + (" WHERE id = ?" if campaign else ""),
+                      [campaign] if campaign else []).fetchall()
+    found = []
+    for campaign_id, spec in rows:
+        data = json.loads(spec)
+        found.append((campaign_id, data.get("monitoring", {}), data.get("channels", [])))
+    return found
+
+
+def listen(config: Config, db, *, now: datetime, campaign: str | None = None,
+           adapter_factory: Callable | None = None) -> ListenResult:
+    from planner.platforms import make_adapter
+
+    make = adapter_factory or (lambda channel: make_adapter(resolve_account(config, channel)))
+    result = ListenResult()
+    for campaign_id, monitoring, channels in _campaigns(db, campaign):
+        keywords = monitoring.get("keywords", [])
+        if not keywords:
+            continue
+        last = db.execute("SELECT MAX(created_at) FROM mentions WHERE campaign_id = ?", [campaign_id]).fetchone()[0]
+        since = parse_utc(last) - timedelta(minutes=5) if last else now - BASELINE - WINDOW
+        searched_platforms: set[str] = set()
+        for channel in channels:
+            account = config.accounts.get(channel)
+            if account is None or account.platform not in SEARCHABLE or account.platform in searched_platforms:
+                continue
+            searched_platforms.add(account.platform)
+            try:
+                mentions = make(channel).search_mentions(keywords, since)
+            except NotSupported:
+                continue
+            except (PlatformError, PlannerError) as exc:
+                message = exc.render() if isinstance(exc, PlannerError) else exc.message
+                result.errors.append(f"{channel}: {message}")
+                continue
+            result.searched.append(channel)
+            result.new_mentions += _store(db, campaign_id, mentions, now)
+        threshold = float(monitoring.get("spike_threshold", 3.0))
+        for keyword in keywords:
+            spike = detect_spike(db, campaign_id, keyword, now=now, threshold=threshold)
+            if spike:
+                result.spikes.append(spike)
+                _record_alert(db, spike, now)
+    return result
+
+
+def _store(db, campaign_id: str, mentions, now: datetime) -> int:
+    now_s = utc_iso(now)
+    with transaction(db) as conn:
+        before = conn.total_changes
+        conn.executemany(
+            """INSERT OR IGNORE INTO mentions (campaign_id, platform, platform_id, keyword, text, author, url,
+                                               created_at, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [(campaign_id, m.platform, m.platform_id, m.keyword, m.text, m.author, m.url,
+              utc_iso(m.created_at) if m.created_at else now_s, now_s) for m in mentions])
+        return conn.total_changes - before
+
+
+def hourly_counts(db, campaign_id: str, keyword: str, *, start: datetime, end: datetime) -> list[int]:
+    """Mentions per hour from ``start`` to ``end`` (oldest first)."""
+    hours = max(1, int((end - start) / timedelta(hours=1)))
+    counts = [0] * hours
+    for (created,) in db.execute("SELECT created_at FROM mentions WHERE campaign_id = ? AND keyword = ? AND "
+                                 "created_at >= ? AND created_at < ?",
+                                 [campaign_id, keyword, utc_iso(start), utc_iso(end)]):
+        index = int((parse_utc(created) - start) / timedelta(hours=1))
+        if 0 <= index < hours:
+            counts[index] += 1
+    return counts
+
+
+def detect_spike(db, campaign_id: str, keyword: str, *, now: datetime, threshold: float) -> Spike | None:
+    window_start = now - WINDOW
+    count = db.execute("SELECT COUNT(*) FROM mentions WHERE campaign_id = ? AND keyword = ? AND created_at >= ? "
+                       "AND created_at <= ?", [campaign_id, keyword, utc_iso(window_start), utc_iso(now)]).fetchone()[0]
+    baseline_counts = hourly_counts(db, campaign_id, keyword, start=window_start - BASELINE, end=window_start)
+    baseline = sum(baseline_counts) / len(baseline_counts)
+    if not is_spike(count, baseline, threshold):
+        return None
+    already = db.execute("SELECT 1 FROM alerts WHERE campaign_id = ? AND keyword = ? AND at >= ?",
+                         [campaign_id, keyword, utc_iso(window_start)]).fetchone()
+    if already:
+        return None
+    top = list(db.query("SELECT platform, author, text, url, created_at FROM mentions WHERE campaign_id = ? AND "
+                        "keyword = ? AND created_at >= ? ORDER BY created_at DESC LIMIT 3",
+                        [campaign_id, keyword, utc_iso(window_start)]))
+    return Spike(campaign_id, keyword, count, baseline, top)
+
+
+def is_spike(count: int, baseline: float, threshold: float) -> bool:
+    """Well above the rolling baseline: at least ``threshold`` times it (a floor of one an hour)."""
+    return count >= MIN_SPIKE and count >= threshold * max(baseline, 1.0)
+
+
+def _record_alert(db, spike: Spike, now: datetime) -> None:
+    detail = f"{spike.count} mentions in the last hour, baseline {spike.baseline:.1f}/hour"
+    with transaction(db) as conn:
+        conn.execute("INSERT INTO alerts (campaign_id, keyword, at, window_count, baseline, detail) "
+                     "VALUES (?, ?, ?, ?, ?, ?)", [spike.campaign_id, spike.keyword, utc_iso(now), spike.count,
+                                                   spike.baseline, detail])
+    log.warning("SPIKE %s '%s': %s", spike.campaign_id, spike.keyword, detail)
+
+
+def notify_spike(config: Config, spike: Spike, text: str) -> str | None:
+    """Send the alert to the staff chat in config [alerts] (telegram_account, chat_id); None if not set."""
+    alerts = config.raw.get("alerts", {})
+    account_name, chat_id = alerts.get("telegram_account"), alerts.get("chat_id")
+    if not account_name or not chat_id:
+        return None
+    from planner.platforms.telegram import send_message
+
+    try:
+        send_message(resolve_account(config, account_name), chat_id, text)
+    except (PlatformError, PlannerError) as exc:
+        return exc.render() if isinstance(exc, PlannerError) else exc.message
+    return "sent"

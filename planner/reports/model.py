@@ -1,0 +1,192 @@
+"""The report model: everything a monitoring and evaluation report says, as plain data.
+
+One model, several renderers (terminal text, HTML, CSV, XLSX, JSON). Times are UTC ISO text in
+the model; renderers show them in the campaign's zone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from planner.domain.kpi import ENGAGEMENT_PARTS, post_value
+from planner.monitoring.collect import latest_metrics
+from planner.monitoring.kpi import ON_TIME_MS, evaluate
+from planner.store.db import parse_utc, utc_iso
+
+NO_METRICS_PLATFORMS = ("telegram",)
+
+
+@dataclass
+class Report:
+    campaign: dict
+    generated_at: str
+    period_from: str | None
+    period_to: str | None
+    kpis: list[dict] = field(default_factory=list)
+    platforms: list[dict] = field(default_factory=list)
+    audiences: list[dict] = field(default_factory=list)
+    issues: list[dict] = field(default_factory=list)
+    top_posts: list[dict] = field(default_factory=list)
+    posts: list[dict] = field(default_factory=list)
+    engagement_over_time: list[dict] = field(default_factory=list)
+    best_times: list[list[float | None]] = field(default_factory=list)  # [weekday][hour] mean engagements
+    mentions_over_time: dict[str, list[dict]] = field(default_factory=dict)
+    spikes: list[dict] = field(default_factory=list)
+    top_mentions: list[dict] = field(default_factory=list)
+    reliability: dict = field(default_factory=dict)
+    metrics_not_available: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+
+
+def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None = None,
+                 end: datetime | None = None, top: int = 10) -> Report | None:
+    row = db.execute("SELECT spec, start_at, end_at FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
+    if row is None:
+        return None
+    spec = json.loads(row[0])
+    zone = ZoneInfo(spec["timezone"])
+    report = Report(
+        campaign={"id": spec["id"], "name": spec["name"], "owner": spec["owner"],
+                  "objective": spec["goal"]["objective"], "timezone": spec["timezone"],
+                  "start": spec["start"], "end": spec["end"], "keywords": spec["monitoring"]["keywords"]},
+        generated_at=utc_iso(now),
+        period_from=utc_iso(start) if start else None,
+        period_to=utc_iso(end) if end else None,
+    )
+    for result in evaluate(db, campaign_id, now=end or now):
+        a = result.assessment
+        report.kpis.append({"metric": result.metric, "platform": result.platform,
+                            "deadline": result.deadline.isoformat(), "target": a.target, "actual": a.actual,
+                            "percent": a.percent, "projected": a.projected, "status": a.status,
+                            "elapsed": a.elapsed, "posts_counted": result.posts_counted,
+                            "posts_without_data": result.posts_without_data})
+    content = {r["id"]: {"issue": r["issue"], "audiences": json.loads(r["audiences"])}
+               for r in db.query("SELECT id, issue, audiences FROM content WHERE campaign_id = ?", [campaign_id])}
+    latest = latest_metrics(db, campaign_id, utc_iso(end) if end else None)
+    where, params = "campaign_id = ?", [campaign_id]
+    if start:
+        where += " AND due_at >= ?"
+        params.append(utc_iso(start))
+    if end:
+        where += " AND due_at < ?"
+        params.append(utc_iso(end))
+    posts = list(db.query(f"SELECT id, content_id, channel, platform, state, due_at, published_at, late_ms, url, "
+                          f"text, last_error FROM posts WHERE {where} ORDER BY due_at, id", params))
+    platform_rows: dict[str, dict] = {}
+    audience_rows: dict[str, dict] = defaultdict(lambda: {"posts": 0, "engagements": 0, "reach": 0})
+    issue_rows: dict[str, dict] = defaultdict(lambda: {"posts": 0, "engagements": 0, "reach": 0})
+    best_sum = [[0.0] * 24 for _ in range(7)]
+    best_n = [[0] * 24 for _ in range(7)]
+    reliability = defaultdict(int)
+    for post in posts:
+        values = latest.get(post["id"], {})
+        engagements = post_value("engagements", values) if values else None
+        reach = post_value("reach", values) if values else None
+        state = post["state"]
+        if state == "published":
+            reliability["on_time" if (post["late_ms"] or 0) <= ON_TIME_MS else "late"] += 1
+        elif state in ("failed", "missed", "needs_review", "canceled"):
+            reliability[state] += 1
+        else:
+            reliability["pending"] += 1
+        entry = platform_rows.setdefault(post["platform"], {"platform": post["platform"], "published": 0,
+                                                            "metrics_available": post["platform"] not in
+                                                            NO_METRICS_PLATFORMS, **{m: 0 for m in (
+                                                                "reach", "views", "engagements", "clicks",
+                                                                *ENGAGEMENT_PARTS)}})
+        record = {"id": post["id"], "content_id": post["content_id"], "channel": post["channel"],
+                  "platform": post["platform"], "state": state, "due_at": post["due_at"],
+                  "published_at": post["published_at"], "late_ms": post["late_ms"], "url": post["url"],
+                  "text": post["text"], "error": post["last_error"], "engagements": engagements, "reach": reach,
+                  "metrics": values}
+        report.posts.append(record)
+        if state != "published":
+            continue
+        entry["published"] += 1
+        for metric in ("reach", "views", "engagements", "clicks", *ENGAGEMENT_PARTS):
+            value = post_value(metric, values) if values else None
+            if value is not None:
+                entry[metric] += value
+        info = content.get(post["content_id"], {"issue": "", "audiences": []})
+        for bucket in [issue_rows[info["issue"] or "-"], *(audience_rows[a] for a in info["audiences"])]:
+            bucket["posts"] += 1
+            bucket["engagements"] += engagements or 0
+            bucket["reach"] += reach or 0
+        if engagements is not None and post["published_at"]:
+            local = parse_utc(post["published_at"]).astimezone(zone)
+            best_sum[local.weekday()][local.hour] += engagements
+            best_n[local.weekday()][local.hour] += 1
+    report.platforms = sorted(platform_rows.values(), key=lambda r: r["platform"])
+    report.metrics_not_available = [r["platform"] for r in report.platforms if not r["metrics_available"]]
+    for row_ in report.platforms:
+        if not row_["metrics_available"]:
+            for metric in ("reach", "views", "engagements", "clicks", *ENGAGEMENT_PARTS):
+                row_[metric] = None
+    report.audiences = [{"audience": k, **v} for k, v in sorted(audience_rows.items())]
+    report.issues = [{"issue": k, **v} for k, v in sorted(issue_rows.items())]
+    ranked = [p for p in report.posts if p["state"] == "published" and p["engagements"] is not None]
+    report.top_posts = sorted(ranked, key=lambda p: p["engagements"], reverse=True)[:top]
+    report.best_times = [[(best_sum[d][h] / best_n[d][h]) if best_n[d][h] else None for h in range(24)]
+                         for d in range(7)]
+    report.reliability = dict(reliability)
+    report.engagement_over_time = _engagement_over_time(db, campaign_id, start, end)
+    report.mentions_over_time, report.spikes, report.top_mentions = _mentions(db, campaign_id, zone, start, end)
+    return report
+
+
+def _engagement_over_time(db, campaign_id: str, start: datetime | None, end: datetime | None) -> list[dict]:
+    """Campaign totals after each collection: the latest value of every post as of that moment."""
+    params: list = [campaign_id]
+    clauses = ""
+    if start:
+        clauses += " AND m.collected_at >= ?"
+        params.append(utc_iso(start))
+    if end:
+        clauses += " AND m.collected_at < ?"
+        params.append(utc_iso(end))
+    times = [r[0] for r in db.execute(
+        f"SELECT DISTINCT m.collected_at FROM metric_snapshots m JOIN posts p ON p.id = m.post_id "
+        f"WHERE p.campaign_id = ?{clauses} ORDER BY 1", params)]
+    if len(times) > 60:  # keep charts readable and the report fast: sample evenly
+        step = len(times) / 60
+        times = [times[int(i * step)] for i in range(60)] + [times[-1]]
+    series = []
+    for moment in times:
+        latest = latest_metrics(db, campaign_id, moment)
+        engagements = sum(post_value("engagements", v) or 0 for v in latest.values())
+        reach = sum(post_value("reach", v) or 0 for v in latest.values())
+        series.append({"at": moment, "engagements": engagements, "reach": reach})
+    return series
+
+
+def _mentions(db, campaign_id: str, zone, start: datetime | None, end: datetime | None):
+    params: list = [campaign_id]
+    clauses = ""
+    if start:
+        clauses += " AND created_at >= ?"
+        params.append(utc_iso(start))
+    if end:
+        clauses += " AND created_at < ?"
+        params.append(utc_iso(end))
+    over_time: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for keyword, created in db.execute(f"SELECT keyword, created_at FROM mentions WHERE campaign_id = ?{clauses}",
+                                       params):
+        hour = parse_utc(created).replace(minute=0, second=0, microsecond=0)
+        over_time[keyword][utc_iso(hour)] += 1
+    series = {k: [{"at": t, "count": n} for t, n in sorted(v.items())] for k, v in over_time.items()}
+    spikes = [dict(r) for r in db.query(
+        "SELECT keyword, at, window_count, baseline, detail FROM alerts WHERE campaign_id = ? ORDER BY at",
+        [campaign_id])]
+    top = [dict(r) for r in db.query(
+        f"SELECT platform, keyword, author, text, url, created_at FROM mentions WHERE campaign_id = ?{clauses} "
+        f"ORDER BY created_at DESC LIMIT 10", params)]
+    return series, spikes, top

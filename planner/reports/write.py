@@ -1,0 +1,74 @@
+"""Build a report and write it in the chosen format (file or terminal)."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+from planner.reports.model import build_report
+
+
+def period_window(period: str, now: datetime, zone) -> tuple[datetime, datetime]:
+    """The last full day / week (Monday-Sunday) / month before ``now``, in local time."""
+    local = now.astimezone(zone)
+    today = datetime.combine(local.date(), time.min, zone)
+    if period == "daily":
+        return today - timedelta(days=1), today
+    if period == "weekly":
+        this_monday = today - timedelta(days=local.weekday())
+        return this_monday - timedelta(days=7), this_monday
+    first = today.replace(day=1)
+    previous = (first - timedelta(days=1)).replace(day=1)
+    return previous, first
+
+
+def write_report(db, campaign_id: str, *, fmt: str, now: datetime, start: datetime | None = None,
+                 end: datetime | None = None, out: Path | None = None, console=None) -> Path | None:
+    report = build_report(db, campaign_id, now=now, start=start, end=end)
+    if report is None:
+        return None
+    if fmt == "text" and out is None:
+        from planner.reports.text import render_text
+
+        render_text(report, console)
+        return None
+    if fmt == "xlsx":
+        from planner.reports.xlsx import render_xlsx
+
+        return _atomic(out, lambda tmp: render_xlsx(report, tmp))
+    if fmt == "html":
+        from planner.reports.html import render_html
+
+        text = render_html(report)
+    elif fmt == "csv":
+        from planner.reports.tabular import render_csv
+
+        text = render_csv(report)
+    elif fmt == "json":
+        from planner.reports.tabular import render_json
+
+        text = render_json(report)
+    else:  # text to a file
+        from io import StringIO
+
+        from rich.console import Console
+
+        buffer = StringIO()
+        from planner.reports.text import render_text
+
+        render_text(report, Console(file=buffer, width=110, color_system=None))
+        text = buffer.getvalue()
+    if out is None:
+        console.print(text, markup=False, highlight=False)
+        return None
+    return _atomic(out, lambda tmp: tmp.write_text(text, "utf-8"))
+
+
+def _atomic(path: Path, write) -> Path:
+    """Write next to the target, then rename: a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+    return path
