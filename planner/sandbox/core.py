@@ -264,7 +264,7 @@ class SandboxState:
             for burst in self.bursts:
                 if burst["keyword"].casefold() == keyword.casefold():
                     for i in range(burst["count"]):
-                        ts = burst["ts"] - i * 0.5
+                        ts = burst["ts"] - i * 0.01
                         if start <= ts <= now:
                             found.append(_mention(keyword, f"b{burst['ts']:.3f}-{i}", ts,
                                                   random.Random(f"{burst['ts']}:{i}")))
