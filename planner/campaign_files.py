@@ -31,6 +31,7 @@ from planner.domain.campaign import (
     render_text,
 )
 from planner.domain.schedule import TooManyOccurrences, local_occurrences, to_utc
+from planner.domain.timefmt import utc_iso
 
 # Dates outside these years are typos; far ones would also overflow when converted to UTC.
 YEARS = (2000, 2999)
@@ -190,11 +191,12 @@ TOP_KEYS = ("campaign", "goal", "audience", "content", "monitoring")
 
 
 def load_campaign(file: Path, config: Config | None, *, now: datetime | None = None,
-                  published: Iterable[str] = ()) -> Loaded:
+                  published: Iterable[str] = (), applied_times: dict[str, set[str]] | None = None) -> Loaded:
     """Parse and check one campaign file.
 
-    ``published``: content ids already published (from the database, when known): their
-    times may lie in the past without being a problem.
+    From the database, when known: ``published`` content ids, and ``applied_times`` (content id ->
+    UTC times of its posts already in the outbox). A time in the past is only a problem for
+    content that is new or whose time was changed: re-applying a running campaign must work.
     """
     reader = _Reader(file)
     try:
@@ -209,7 +211,10 @@ def load_campaign(file: Path, config: Config | None, *, now: datetime | None = N
         line, col = _toml_position(exc)
         reader.add("", "toml_syntax", line=line, col=col, error=str(exc).split(" (at line")[0])
         return Loaded(file, None, reader.problems)
-    campaign = _build(reader, raw, file, config, now or datetime.now(timezone.utc), set(published))
+    known = {content_id: {"*"} for content_id in published}
+    for content_id, times in (applied_times or {}).items():
+        known.setdefault(content_id, set()).update(times)
+    campaign = _build(reader, raw, file, config, now or datetime.now(timezone.utc), known)
     return Loaded(file, campaign if not reader.problems else None, reader.problems)
 
 
@@ -219,7 +224,7 @@ def _toml_position(exc: tomllib.TOMLDecodeError) -> tuple[int, int]:
 
 
 def _build(r: _Reader, raw: dict, file: Path, config: Config | None, now: datetime,
-           published: set[str]) -> Campaign | None:
+           known: dict[str, set[str]]) -> Campaign | None:
     from planner.config import load_zone
 
     r.table(raw, "", TOP_KEYS, required=("campaign", "goal", "content"))
@@ -261,7 +266,7 @@ def _build(r: _Reader, raw: dict, file: Path, config: Config | None, now: dateti
     audiences = _audiences(r, raw.get("audience", []))
     monitoring = _monitoring(r, raw.get("monitoring", {}))
     items = _contents(r, raw.get("content", []), file, config, channels, audiences, zone, start, end, now,
-                      published)
+                      known)
     if r.problems or zone is None or start is None or end is None:
         return None
     return Campaign(id=campaign_id, name=name, owner=owner, timezone=zone, start=start, end=end,
@@ -344,7 +349,7 @@ def _monitoring(r: _Reader, raw: Any) -> Monitoring:
 
 def _contents(r: _Reader, raw: Any, file: Path, config: Config | None, channels: tuple[str, ...],
               audiences: tuple[Audience, ...], zone, start: date | None, end: date | None, now: datetime,
-              published: set[str]) -> tuple[ContentItem, ...]:
+              known: dict[str, set[str]]) -> tuple[ContentItem, ...]:
     if not isinstance(raw, list):
         r.add("content", "type", expected="array_of_tables")
         return ()
@@ -396,7 +401,7 @@ def _contents(r: _Reader, raw: Any, file: Path, config: Config | None, channels:
         )
         items.append(item)
         if at is not None and zone is not None and start and end:
-            _check_times(r, item, path, zone, start, end, now, content_id in published)
+            _check_times(r, item, path, zone, start, end, now, known.get(content_id, set()))
         if config is not None:
             _check_channels(r, item, path, file, config, item_channels or channels,
                             skip=() if "text" in table else ("text_empty",))
@@ -452,7 +457,7 @@ def _weekday(name: str) -> int | None:
 
 
 def _check_times(r: _Reader, item: ContentItem, path: str, zone, start: date, end: date, now: datetime,
-                 already_published: bool) -> None:
+                 known_times: set[str]) -> None:
     try:
         occurrences = local_occurrences(item.at, item.repeat, end)
     except TooManyOccurrences as exc:
@@ -468,7 +473,8 @@ def _check_times(r: _Reader, item: ContentItem, path: str, zone, start: date, en
             r.add(f"{path}.repeat", "repeat_never",
                   time=_show(item.at), end=end.isoformat())
         return
-    if not already_published and to_utc(occurrences[0], zone) < now:
+    first = to_utc(occurrences[0], zone)
+    if first < now and "*" not in known_times and utc_iso(first) not in known_times:
         r.add(f"{path}.at", "time_in_past", time=_show(occurrences[0]))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 class PlannerError(Exception):
     """An error meant for the user. ``key`` names a message in planner/i18n; ``params`` fill it."""
 
-    def __init__(self, key: str, **params):
+    def __init__(self, key: str, /, **params):
         super().__init__(key)
         self.key = key
         self.params = params

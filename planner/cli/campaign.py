@@ -27,9 +27,12 @@ def _optional_config():
         return None, exc.render()
 
 
-def _published_ids(config, files: list[Path]) -> dict[str, set[str]]:
-    """Content already published, per campaign id, read (read-only) from the database if it exists."""
-    from planner.store.campaigns import published_content_ids
+def _known_from_database(config, files: list[Path]) -> dict[str, tuple[set[str], dict[str, set[str]]]]:
+    """Per campaign id: (published content ids, content id -> due times in the outbox).
+
+    Read-only: validation never writes, but must know what a running campaign already holds.
+    """
+    from planner.store.campaigns import applied_times, published_content_ids
     from planner.store.db import open_db
 
     if config is None or not config.database.exists():
@@ -42,7 +45,7 @@ def _published_ids(config, files: list[Path]) -> dict[str, set[str]]:
     for file in files:
         campaign_id = _peek_id(file)
         if isinstance(campaign_id, str):
-            found[campaign_id] = published_content_ids(db, campaign_id)
+            found[campaign_id] = (published_content_ids(db, campaign_id), applied_times(db, campaign_id))
     db.conn.close()
     return found
 
@@ -53,11 +56,11 @@ def _check_files(files: list[Path]):
     config, config_error = _optional_config()
     if config_error:
         fail(config_error)
-    published = _published_ids(config, files)
+    known = _known_from_database(config, files)
     results = []
     for file in files:
-        campaign_id = _peek_id(file)
-        results.append(load_campaign(file, config, published=published.get(campaign_id, set())))
+        published, times = known.get(_peek_id(file), (set(), {}))
+        results.append(load_campaign(file, config, published=published, applied_times=times))
     _refuse_duplicate_ids(results)
     return config, results
 

@@ -290,6 +290,11 @@ class Dispatcher:
             since = post.due_at - timedelta(hours=1)
             try:
                 ref = self.adapters.get(post.channel).find_published(outgoing, since)
+            except RetryableError as exc:
+                # The lookup itself failed for now (429, 5xx, no answer): not a question for a person.
+                # The post stays 'unknown' under our reconcile lease and is asked about again when it ends.
+                self._log(post, "unknown", self.adapters.scrub(f"could not ask the platform yet: {exc.message}"))
+                continue
             except (PlatformError, PlannerError) as exc:
                 detail = exc.render() if isinstance(exc, PlannerError) else exc.message
                 detail = self.adapters.scrub(f"cannot tell whether it was published: {detail}")

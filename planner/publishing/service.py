@@ -132,14 +132,15 @@ class Service:
             missed = self.dispatcher.housekeeping()
             if missed:
                 log.error("%d posts were MISSED while nothing was running; see 'planner status'", len(missed))
-            last_reconcile = datetime.min.replace(tzinfo=timezone.utc)
+            last_chores = datetime.min.replace(tzinfo=timezone.utc)
             while not self.stop_event.is_set():
                 self.wake_event.clear()
                 now = utcnow()
-                self.dispatcher.housekeeping()
-                if now - last_reconcile >= timedelta(seconds=1):
+                # Every finished send wakes the loop: the chores need not run that often.
+                if now - last_chores >= timedelta(seconds=1):
+                    self.dispatcher.housekeeping()
                     self.dispatcher.reconcile()
-                    last_reconcile = now
+                    last_chores = now
                 self.dispatcher.dispatch()
                 self.wake_event.wait(self._schedule_wake())
         finally:

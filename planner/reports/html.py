@@ -14,6 +14,7 @@ import math
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from planner.domain.kpi import ENGAGEMENT_PARTS, post_value
 from planner.i18n import get_language, t
 from planner.i18n.dates import DAYS, MONTHS, format_date, format_moment, format_number
 from planner.reports.model import Report
@@ -92,6 +93,30 @@ def safe_url(url) -> str | None:
     if isinstance(url, str) and url.strip().lower().startswith(("https://", "http://")):
         return url.strip()
     return None
+
+
+FIGURES = ("reach", "views", "engagements", "clicks", *ENGAGEMENT_PARTS)
+
+
+def platform_rows(report: Report) -> list[dict]:
+    """report.platforms, with None ('t/a') for a figure that no published post of the platform has.
+
+    The model starts every platform's sums at 0, so a figure a platform does not give (reach on
+    Mastodon, say) would read as a real zero; only such zeros are replaced, never a real number.
+    """
+    given: dict[str, set[str]] = {}
+    for post in report.posts:
+        if post["state"] == "published" and post.get("metrics"):
+            found = given.setdefault(post["platform"], set())
+            found.update(m for m in FIGURES if post_value(m, post["metrics"]) is not None)
+    rows = []
+    for row in report.platforms:
+        row = dict(row)
+        for metric in FIGURES:
+            if row.get(metric) == 0 and metric not in given.get(row["platform"], set()):
+                row[metric] = None
+        rows.append(row)
+    return rows
 
 
 class _Context:
@@ -189,7 +214,7 @@ def _kpis(c: _Context) -> str:
     if not kpis:
         return f'<p class="note">{esc(c.tr("report_html.no_kpis"))}</p>' + _empty_chart("chart-kpi", c)
     scale = 125.0  # the bar shows 0..125 % of the target; the target line sits at 100 %
-    width, left, right, row_h = 960, 250, 200, 34
+    width, left, right, row_h = 960, 310, 190, 34
     bar_w = width - left - right
     height = 30 + row_h * len(kpis)
     parts = [_svg_open("chart-kpi", width, height, t("report.kpis", c.lang))]
@@ -298,15 +323,18 @@ def _time_ticks(t0: datetime, t1: datetime, zone) -> tuple[list[datetime], bool]
     while moment <= t1:
         ticks.append(moment)
         moment += timedelta(seconds=step)
-    return ticks or [t0], step < 86400
+    if len(ticks) < 2:  # a very short span: label its two ends
+        return [t0, t1], True
+    return ticks, step < 86400
 
 
 def _time_panel(c: _Context, x0: float, y0: float, w: float, h: float, t0: datetime, t1: datetime,
                 series: list[tuple[str, str, list[tuple[datetime, float]]]], *, x_labels: bool,
                 markers: list[tuple[datetime, float, str]] = (), max_value: float = 0) -> list[str]:
     """One time-series panel: axes, grid, one line per series, optional spike markers."""
-    if t1 <= t0:
-        t0, t1 = t0 - timedelta(minutes=30), t1 + timedelta(minutes=30)
+    if (t1 - t0) < timedelta(minutes=10):  # one moment, or a few close together: give the axis some room
+        middle = t0 + (t1 - t0) / 2
+        t0, t1 = middle - timedelta(minutes=5), middle + timedelta(minutes=5)
     span = (t1 - t0).total_seconds()
     top, y_step = _nice_axis(max([max_value, *(v for _, _, pts in series for _, v in pts)], default=0))
     decimals = 0 if y_step >= 1 else 2
@@ -359,7 +387,8 @@ def _breakdowns(c: _Context) -> str:
     head = _thead(c, [("report.col_platform", False), ("report.col_published", True),
                       *((("report_html.col_views" if m == "views" else f"report.col_{m}"), True) for m in metrics)])
     rows = []
-    for row in r.platforms:
+    platforms = platform_rows(r)
+    for row in platforms:
         cells = [f"<td>{esc(row['platform'])}</td>", f'<td class="num">{esc(c.num(row["published"]))}</td>']
         for metric in metrics:
             value = row.get(metric)
@@ -371,7 +400,7 @@ def _breakdowns(c: _Context) -> str:
     platform_chart = _hbar_chart(
         c, "chart-platforms", c.tr("report_html.chart_engagements", what=t("report.col_platform", c.lang).lower()),
         [(row["platform"], row.get("engagements"), PLATFORM_COLOURS.get(row["platform"], PALETTE[0]))
-         for row in r.platforms])
+         for row in platforms])
     out = [f"<h3>{esc(t('report.by_platform', c.lang))}</h3>", platform_chart, platform_table]
     for key, rows_, name_key, chart_id, title_key in (
             ("audience", r.audiences, "report_html.col_audience", "chart-audiences", "report_html.by_audience"),

@@ -66,6 +66,16 @@ def campaign_spec(campaign: Campaign) -> str:
     return json.dumps(data, default=_jsonable, ensure_ascii=False)
 
 
+def applied_times(db: sqlite_utils.Database, campaign_id: str) -> dict[str, set[str]]:
+    """content id -> due times (UTC text) of its posts in the outbox, in any state."""
+    found: dict[str, set[str]] = {}
+    if "posts" in db.table_names():
+        for content_id, due_at in db.execute("SELECT content_id, due_at FROM posts WHERE campaign_id = ?",
+                                             [campaign_id]):
+            found.setdefault(content_id, set()).add(due_at)
+    return found
+
+
 def published_content_ids(db: sqlite_utils.Database, campaign_id: str) -> set[str]:
     if "posts" not in db.table_names():
         return set()

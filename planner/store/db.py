@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -10,21 +11,11 @@ from typing import Iterator
 
 import sqlite_utils
 
+from planner.domain.timefmt import parse_utc, utc_iso  # noqa: F401  (re-exported for the store)
 from planner.errors import PlannerError
 from planner.store.schema import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
-
-
-def utc_iso(moment: datetime) -> str:
-    """The one text form of a time in the database."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def parse_utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def now_utc() -> datetime:
@@ -41,10 +32,22 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     if not readonly:
-        conn.execute("PRAGMA journal_mode = WAL")
+        _set_wal(conn)
         # FULL: a committed 'published' must survive a power cut, or we would publish again.
         conn.execute("PRAGMA synchronous = FULL")
     return conn
+
+
+def _set_wal(conn: sqlite3.Connection, attempts: int = 50) -> None:
+    """Switching a new file to WAL answers 'locked' at once (no busy wait) while another process does it."""
+    for attempt in range(attempts):
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def open_db(path: Path, *, create: bool = False, readonly: bool = False) -> sqlite_utils.Database:

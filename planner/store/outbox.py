@@ -175,23 +175,24 @@ def needs_review(db, post: ClaimedPost, owner: str, *, now: datetime, detail: st
 
 
 def mark_missed(db, *, now: datetime, default_grace: timedelta, actor: str) -> list[int]:
-    """Posts due longer ago than their campaign's grace are never published silently: 'missed'."""
+    """Posts due longer ago than their campaign's grace are never published silently: 'missed'.
+
+    Held posts are exempt while held (a pause or blackout decides their fate when it ends).
+    """
     now_s = utc_iso(now)
     with transaction(db) as conn:
-        candidates = conn.execute(
-            f"""SELECT p.id, p.due_at, COALESCE(c.grace_seconds, ?) AS grace, p.state FROM posts p
-                JOIN campaigns c ON c.id = p.campaign_id
-                WHERE p.state IN ({_in(CLAIMABLE)}, 'held') AND p.due_at < ?""",
-            [int(default_grace.total_seconds()), *CLAIMABLE, now_s]).fetchall()
-        missed = []
-        for post_id, due_at, grace, state in candidates:
-            if parse_utc(due_at) + timedelta(seconds=grace) < now and state != "held":
-                conn.execute("UPDATE posts SET state = 'missed', updated_at = ? WHERE id = ? AND state = ?",
-                             [now_s, post_id, state])
-                record_event(conn, post_id, state, "missed", now_s, actor,
-                             f"not published within the grace of {grace} s after its time")
-                missed.append(post_id)
-    return missed
+        rows = conn.execute(
+            f"""UPDATE posts SET state = 'missed', updated_at = ?
+                WHERE state IN ({_in(CLAIMABLE)}) AND due_at < ? AND id IN (
+                    SELECT p.id FROM posts p JOIN campaigns c ON c.id = p.campaign_id
+                    WHERE p.state IN ({_in(CLAIMABLE)}) AND p.due_at < ?
+                      AND julianday(p.due_at) + COALESCE(c.grace_seconds, ?) / 86400.0 < julianday(?))
+                RETURNING id, state, due_at""",
+            [now_s, *CLAIMABLE, now_s, *CLAIMABLE, now_s, int(default_grace.total_seconds()), now_s]).fetchall()
+        for post_id, _state, due_at in rows:
+            record_event(conn, post_id, None, "missed", now_s, actor,
+                         f"not published within its grace period (due {due_at})")
+    return [r[0] for r in rows]
 
 
 def next_due(db) -> datetime | None:

@@ -69,6 +69,13 @@ def test_find_urls(text, expected):
         assert text[start:end] == url
 
 
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("text", ["a." * 5000, "a-a." * 3000, ("日本語" * 2000 + ".") * 3, "http://" + "a_-" * 2000 + ".com"])
+def test_find_urls_stays_fast_on_pathological_text(text):
+    # Without the caps on label length and count, "a." * 5000 took minutes.
+    assert find_urls(text) == []
+
+
 # --- counters ------------------------------------------------------------------------------------
 
 def test_x_counts_emoji_sequences_as_one_unit():

@@ -1,0 +1,332 @@
+"""The SQLite store: migrations, pragmas, time format, one-transaction apply."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import tomlkit
+
+from planner.campaign_files import desired_posts, load_campaign
+from planner.config import load_config
+from planner.errors import PlannerError
+from planner.store import campaigns as store_campaigns
+from planner.store.campaigns import apply_campaigns, published_content_ids
+from planner.store.db import migrate, open_db, parse_utc, transaction, utc_iso
+from planner.store.queries import STATE_ORDER, campaign_state_counts, queue_rows
+from planner.store.schema import MIGRATIONS
+
+REPO = Path(__file__).resolve().parents[2]
+UTC_TEXT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+NOW = datetime(2027, 1, 1, tzinfo=timezone.utc)
+
+
+def dump(db) -> list[str]:
+    return list(db.conn.iterdump())
+
+
+# --- opening and migrating -------------------------------------------------------------------------
+
+def test_new_database_is_migrated_and_recorded(tmp_path):
+    db = open_db(tmp_path / "planner.db", create=True)
+    names = [r[0] for r in db.conn.execute("SELECT name FROM _migrations ORDER BY rowid")]
+    assert names == [m.__name__ for m in MIGRATIONS]
+    assert {"campaigns", "content", "posts", "post_events", "settings"} <= set(db.table_names())
+    for (applied_at,) in db.conn.execute("SELECT applied_at FROM _migrations"):
+        assert UTC_TEXT.match(applied_at)
+
+
+def test_migrations_apply_once(tmp_path):
+    path = tmp_path / "planner.db"
+    first = open_db(path, create=True)
+    before = dump(first)
+    assert migrate(first) == []
+    second = open_db(path)
+    assert migrate(second) == []
+    assert dump(second) == before
+    assert second.conn.execute("SELECT COUNT(*) FROM _migrations").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_a_missing_migration_is_applied_later(tmp_path, monkeypatch):
+    from planner.store import db as db_module
+
+    path = tmp_path / "planner.db"
+    monkeypatch.setattr(db_module, "MIGRATIONS", MIGRATIONS[:1])
+    open_db(path, create=True)
+    monkeypatch.setattr(db_module, "MIGRATIONS", MIGRATIONS)
+    db = open_db(path)
+    names = [r[0] for r in db.conn.execute("SELECT name FROM _migrations ORDER BY rowid")]
+    assert names == [m.__name__ for m in MIGRATIONS]
+
+
+def _open_at_once(path: Path, count: int = 4) -> list[Exception]:
+    barrier = threading.Barrier(count)
+    errors: list[Exception] = []
+
+    def opener():
+        try:
+            barrier.wait()
+            open_db(path, create=True).conn.close()
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def test_two_processes_migrating_at_once_apply_each_migration_once(tmp_path, monkeypatch):
+    from planner.store import db as db_module
+
+    path = tmp_path / "planner.db"
+    monkeypatch.setattr(db_module, "MIGRATIONS", MIGRATIONS[:1])
+    open_db(path, create=True).conn.close()
+    monkeypatch.setattr(db_module, "MIGRATIONS", MIGRATIONS)
+    for _ in range(5):
+        assert _open_at_once(path) == []
+    conn = sqlite3.connect(path)
+    rows = [r[0] for r in conn.execute("SELECT name FROM _migrations")]
+    assert sorted(rows) == sorted(m.__name__ for m in MIGRATIONS)
+
+
+def test_creating_a_new_database_from_two_processes_at_once(tmp_path):
+    for i in range(30):
+        errors = _open_at_once(tmp_path / f"baru-{i}.db")
+        assert errors == [], [getattr(e, "params", e) for e in errors]
+
+
+def test_wal_and_foreign_keys(tmp_path):
+    db = open_db(tmp_path / "planner.db", create=True)
+    assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+    with pytest.raises(sqlite3.IntegrityError):
+        db.conn.execute(
+            "INSERT INTO content (campaign_id, id, spec) VALUES ('tidak-ada', 'x', '{}')")
+
+
+def test_opening_an_existing_database_twice(tmp_path):
+    path = tmp_path / "planner.db"
+    open_db(path, create=True).conn.close()
+    one, two = open_db(path), open_db(path)
+    with transaction(one):
+        one.conn.execute("INSERT INTO settings VALUES ('paused', '1', ?)", [utc_iso(NOW)])
+    assert two.conn.execute("SELECT value FROM settings WHERE key = 'paused'").fetchone() == ("1",)
+    readonly = open_db(path, readonly=True)
+    assert readonly.conn.execute("SELECT COUNT(*) FROM settings").fetchone() == (1,)
+    with pytest.raises(sqlite3.OperationalError):
+        readonly.conn.execute("DELETE FROM settings")
+
+
+def test_missing_database_without_create(tmp_path):
+    with pytest.raises(PlannerError) as caught:
+        open_db(tmp_path / "tidak-ada.db")
+    assert caught.value.key == "store.not_found"
+    assert "planner init" in caught.value.render()
+    assert not (tmp_path / "tidak-ada.db").exists()
+
+
+@pytest.mark.parametrize("content", [b"ini bukan basis data SQLite, hanya teks biasa" * 50, b"\x00\xff" * 4096])
+def test_not_a_sqlite_file_is_a_planner_error(tmp_path, content):
+    path = tmp_path / "planner.db"
+    path.write_bytes(content)
+    with pytest.raises(PlannerError) as caught:
+        open_db(path)
+    assert caught.value.key == "store.unreadable"
+    assert str(path) in caught.value.render()
+    assert path.read_bytes() == content  # left as it was
+
+
+# --- time format -----------------------------------------------------------------------------------
+
+def test_utc_iso_format():
+    assert utc_iso(datetime(2027, 2, 1, 9, 0, 5, 123999, tzinfo=ZoneInfo("Asia/Jakarta"))) == \
+        "2027-02-01T02:00:05.123Z"
+    assert utc_iso(datetime(2027, 1, 1, 5, 0, tzinfo=ZoneInfo("Asia/Jayapura"))) == "2026-12-31T20:00:00.000Z"
+    with pytest.raises(ValueError):
+        utc_iso(datetime(2027, 2, 1, 9, 0))
+
+
+def test_utc_iso_round_trips_at_millisecond_precision():
+    moment = datetime(2027, 3, 28, 1, 30, 0, 456000, tzinfo=timezone.utc)
+    assert parse_utc(utc_iso(moment)) == moment
+
+
+def test_utc_text_sorts_like_time():
+    moments = [datetime(2027, 1, 1, tzinfo=timezone.utc) + timedelta(hours=h * 7, milliseconds=h)
+               for h in range(50)]
+    assert sorted(utc_iso(m) for m in moments) == [utc_iso(m) for m in moments]
+
+
+# --- applying campaigns ------------------------------------------------------------------------------
+
+@pytest.fixture
+def workdir(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text((REPO / "config.example.toml").read_text("utf-8"), "utf-8")
+    path.chmod(0o600)
+    return tmp_path
+
+
+def make_campaign(workdir: Path, campaign_id: str, contents: list[dict] | None = None):
+    config = load_config(workdir / "config.toml")
+    doc = {
+        "campaign": {"id": campaign_id, "name": f"Kampanye {campaign_id}", "timezone": "Asia/Makassar",
+                     "start": date(2027, 2, 1), "end": date(2027, 2, 28), "channels": ["kpu_x", "kpu_telegram"]},
+        "goal": {"objective": "Tujuan"},
+        "content": contents or [
+            {"id": "satu", "text": "Satu", "at": datetime(2027, 2, 2, 9, 0)},
+            {"id": "dua", "text": "Dua", "at": datetime(2027, 2, 3, 9, 0), "repeat": {"every": "7d", "times": 3}},
+        ],
+    }
+    file = workdir / f"{campaign_id}.toml"
+    file.write_text(tomlkit.dumps(doc), "utf-8")
+    loaded = load_campaign(file, config, now=NOW)
+    assert loaded.problems == []
+    return loaded.campaign, desired_posts(loaded.campaign, file, config), str(file)
+
+
+def test_apply_writes_campaign_content_and_one_row_per_occurrence(workdir):
+    db = open_db(workdir / "planner.db", create=True)
+    batch = [make_campaign(workdir, "kampanye-a")]
+    [plan] = apply_campaigns(db, batch, approval_required=False, actor="uji")
+    assert plan.new_campaign and len(plan.added) == 2 * (1 + 3) and not plan.changed
+    assert db.conn.execute("SELECT COUNT(*) FROM campaigns").fetchone() == (1,)
+    assert [r[0] for r in db.conn.execute("SELECT id FROM content ORDER BY id")] == ["dua", "satu"]
+    rows = list(db.query("SELECT * FROM posts ORDER BY content_id, channel, occurrence"))
+    assert len(rows) == 8
+    assert {(r["content_id"], r["occurrence"]) for r in rows} == {("satu", 0), ("dua", 0), ("dua", 1), ("dua", 2)}
+    assert {r["state"] for r in rows} == {"queued"}
+    assert len({r["idempotency_key"] for r in rows}) == 8
+    dua = [r["due_at"] for r in rows if r["content_id"] == "dua" and r["channel"] == "kpu_x"]
+    assert dua == ["2027-02-03T01:00:00.000Z", "2027-02-10T01:00:00.000Z", "2027-02-17T01:00:00.000Z"]  # 09:00 WITA
+    assert db.conn.execute("SELECT COUNT(*) FROM post_events WHERE to_state = 'queued'").fetchone() == (8,)
+
+
+def test_every_stored_time_is_utc_text_ending_in_z(workdir):
+    db = open_db(workdir / "planner.db", create=True)
+    apply_campaigns(db, [make_campaign(workdir, "kampanye-a")], approval_required=False, actor="uji")
+    checked = 0
+    for table, columns in {"campaigns": ("start_at", "end_at", "applied_at"),
+                           "posts": ("due_at", "created_at", "updated_at"), "post_events": ("at",)}.items():
+        for column in columns:
+            for (value,) in db.conn.execute(f"SELECT {column} FROM {table}"):
+                assert UTC_TEXT.match(value), (table, column, value)
+                checked += 1
+    assert checked > 20
+    start, end = db.conn.execute("SELECT start_at, end_at FROM campaigns").fetchone()
+    assert (start, end) == ("2027-01-31T16:00:00.000Z", "2027-02-28T15:59:59.999Z")  # whole days in WITA
+
+
+def test_approval_required_starts_pending(workdir):
+    db = open_db(workdir / "planner.db", create=True)
+    apply_campaigns(db, [make_campaign(workdir, "kampanye-a")], approval_required=True, actor="uji")
+    assert {r[0] for r in db.conn.execute("SELECT state FROM posts")} == {"pending_approval"}
+
+
+def test_dry_run_writes_nothing(workdir):
+    db = open_db(workdir / "planner.db", create=True)
+    before = dump(db)
+    [plan] = apply_campaigns(db, [make_campaign(workdir, "kampanye-a")], approval_required=False, actor="uji",
+                             dry_run=True)
+    assert len(plan.added) == 8
+    assert dump(db) == before
+    assert not db.conn.in_transaction
+
+
+def test_reapplying_the_same_campaign_changes_nothing(workdir):
+    db = open_db(workdir / "planner.db", create=True)
+    batch = [make_campaign(workdir, "kampanye-a")]
+    apply_campaigns(db, batch, approval_required=False, actor="uji")
+    before = dump(db)
+    [plan] = apply_campaigns(db, batch, approval_required=False, actor="orang-lain")
+    assert (plan.added, plan.changed, plan.canceled, plan.unchanged) == ([], [], [], 8)
+    assert not plan.new_campaign
+    assert dump(db) == before
+
+
+def test_a_failure_midway_writes_nothing(workdir, monkeypatch):
+    db = open_db(workdir / "planner.db", create=True)
+    batch = [make_campaign(workdir, "kampanye-a"), make_campaign(workdir, "kampanye-b")]
+    before = dump(db)
+    calls = {"n": 0}
+    real = store_campaigns._insert_post
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 11:  # inside the second campaign
+            raise sqlite3.OperationalError("disk I/O error")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store_campaigns, "_insert_post", failing)
+    with pytest.raises(sqlite3.OperationalError):
+        apply_campaigns(db, batch, approval_required=False, actor="uji")
+    assert dump(db) == before
+    assert not db.conn.in_transaction
+
+
+def test_edit_publish_cancel(workdir):
+    db = open_db(workdir / "planner.db", create=True)
+    apply_campaigns(db, [make_campaign(workdir, "kampanye-a")], approval_required=False, actor="uji")
+    db.conn.execute("UPDATE posts SET state = 'published' WHERE content_id = 'satu' AND channel = 'kpu_x'")
+    db.conn.execute("UPDATE posts SET state = 'held' WHERE content_id = 'satu' AND channel = 'kpu_telegram'")
+    published_before = dict(next(db.query("SELECT * FROM posts WHERE state = 'published'")))
+    assert published_content_ids(db, "kampanye-a") == {"satu"}
+    edited = make_campaign(workdir, "kampanye-a", [
+        {"id": "satu", "text": "Satu, diperbaiki", "at": datetime(2027, 2, 2, 9, 0)},
+    ])
+    [plan] = apply_campaigns(db, [edited], approval_required=False, actor="uji")
+    assert [(e.content_id, e.channel) for e in plan.published_kept] == [("satu", "kpu_x")]
+    assert [(e.content_id, e.channel, e.changes) for e in plan.changed] == [("satu", "kpu_telegram", ("text",))]
+    assert sorted((e.content_id, e.channel) for e in plan.canceled) == sorted(
+        ("dua", c) for c in ("kpu_x", "kpu_telegram") for _ in range(3))
+    assert dict(next(db.query("SELECT * FROM posts WHERE state = 'published'"))) == published_before
+    held = next(db.query("SELECT * FROM posts WHERE content_id = 'satu' AND channel = 'kpu_telegram'"))
+    assert held["state"] == "held" and held["text"] == "Satu, diperbaiki"
+    assert db.conn.execute("SELECT removed_at IS NOT NULL FROM content WHERE id = 'dua'").fetchone() == (1,)
+    assert campaign_state_counts(db, "kampanye-a") == {"held": 1, "published": 1, "canceled": 6}
+    # Putting the content back restores the canceled posts as new ones.
+    [plan] = apply_campaigns(db, [make_campaign(workdir, "kampanye-a")], approval_required=False, actor="uji")
+    assert len(plan.added) == 6
+    assert db.conn.execute("SELECT removed_at FROM content WHERE id = 'dua'").fetchone() == (None,)
+
+
+def test_in_flight_posts_are_left_alone(workdir):
+    db = open_db(workdir / "planner.db", create=True)
+    apply_campaigns(db, [make_campaign(workdir, "kampanye-a")], approval_required=False, actor="uji")
+    db.conn.execute("UPDATE posts SET state = 'publishing' WHERE content_id = 'satu' AND channel = 'kpu_x'")
+    row = dict(next(db.query("SELECT * FROM posts WHERE state = 'publishing'")))
+    edited = make_campaign(workdir, "kampanye-a", [{"id": "lain", "text": "x", "at": datetime(2027, 2, 5, 9)}])
+    [plan] = apply_campaigns(db, [edited], approval_required=False, actor="uji")
+    assert [(e.content_id, e.channel) for e in plan.in_flight] == [("satu", "kpu_x")]
+    assert dict(next(db.query("SELECT * FROM posts WHERE id = ?", [row["id"]]))) == row
+
+
+# --- queries ---------------------------------------------------------------------------------------------
+
+def test_queue_rows_filters(workdir):
+    db = open_db(workdir / "planner.db", create=True)
+    apply_campaigns(db, [make_campaign(workdir, "kampanye-a"), make_campaign(workdir, "kampanye-b")],
+                    approval_required=False, actor="uji")
+    db.conn.execute("UPDATE posts SET state = 'published' WHERE campaign_id = 'kampanye-b' AND content_id = 'satu'")
+    everything = queue_rows(db, campaign=None, start=None, end=None, states=[], limit=1000)
+    assert len(everything) == 16
+    assert [r["due_at"] for r in everything] == sorted(r["due_at"] for r in everything)
+    only_a = queue_rows(db, campaign="kampanye-a", start=None, end=None, states=[], limit=1000)
+    assert {r["campaign_id"] for r in only_a} == {"kampanye-a"} and len(only_a) == 8
+    window = queue_rows(db, campaign=None, start="2027-02-03T01:00:00.000Z", end="2027-02-10T01:00:00.000Z",
+                        states=[], limit=1000)
+    assert {r["due_at"] for r in window} == {"2027-02-03T01:00:00.000Z"}  # start inclusive, end exclusive
+    published = queue_rows(db, campaign=None, start=None, end=None, states=["published"], limit=1000)
+    assert {(r["campaign_id"], r["content_id"]) for r in published} == {("kampanye-b", "satu")}
+    assert len(queue_rows(db, campaign=None, start=None, end=None, states=[], limit=3)) == 3
+    assert list(campaign_state_counts(db)) == [s for s in STATE_ORDER if s in ("queued", "published")]
+    assert campaign_state_counts(db) == {"queued": 14, "published": 2}
