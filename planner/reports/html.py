@@ -14,7 +14,6 @@ import math
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from planner.domain.kpi import ENGAGEMENT_PARTS, post_value
 from planner.i18n import get_language, t
 from planner.i18n.dates import DAYS, MONTHS, format_date, format_moment, format_number
 from planner.reports.model import Report
@@ -95,28 +94,6 @@ def safe_url(url) -> str | None:
     return None
 
 
-FIGURES = ("reach", "views", "engagements", "clicks", *ENGAGEMENT_PARTS)
-
-
-def platform_rows(report: Report) -> list[dict]:
-    """report.platforms, with None ('t/a') for a figure that no published post of the platform has.
-
-    The model starts every platform's sums at 0, so a figure a platform does not give (reach on
-    Mastodon, say) would read as a real zero; only such zeros are replaced, never a real number.
-    """
-    given: dict[str, set[str]] = {}
-    for post in report.posts:
-        if post["state"] == "published" and post.get("metrics"):
-            found = given.setdefault(post["platform"], set())
-            found.update(m for m in FIGURES if post_value(m, post["metrics"]) is not None)
-    rows = []
-    for row in report.platforms:
-        row = dict(row)
-        for metric in FIGURES:
-            if row.get(metric) == 0 and metric not in given.get(row["platform"], set()):
-                row[metric] = None
-        rows.append(row)
-    return rows
 
 
 class _Context:
@@ -387,7 +364,7 @@ def _breakdowns(c: _Context) -> str:
     head = _thead(c, [("report.col_platform", False), ("report.col_published", True),
                       *((("report_html.col_views" if m == "views" else f"report.col_{m}"), True) for m in metrics)])
     rows = []
-    platforms = platform_rows(r)
+    platforms = r.platforms
     for row in platforms:
         cells = [f"<td>{esc(row['platform'])}</td>", f'<td class="num">{esc(c.num(row["published"]))}</td>']
         for metric in metrics:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from planner.domain.kpi import ENGAGEMENT_PARTS, post_value
@@ -17,7 +17,7 @@ from planner.monitoring.collect import latest_metrics
 from planner.monitoring.kpi import ON_TIME_MS, evaluate
 from planner.store.db import parse_utc, utc_iso
 
-NO_METRICS_PLATFORMS = ("telegram",)
+PLATFORM_METRICS = ("reach", "views", "engagements", "clicks", *ENGAGEMENT_PARTS)
 
 
 @dataclass
@@ -82,8 +82,9 @@ def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None 
     posts = list(db.query(f"SELECT id, content_id, channel, platform, state, due_at, published_at, late_ms, url, "
                           f"text, last_error FROM posts WHERE {where} ORDER BY due_at, id", params))
     platform_rows: dict[str, dict] = {}
-    audience_rows: dict[str, dict] = defaultdict(lambda: {"posts": 0, "engagements": 0, "reach": 0})
-    issue_rows: dict[str, dict] = defaultdict(lambda: {"posts": 0, "engagements": 0, "reach": 0})
+    audience_rows: dict[str, dict] = defaultdict(lambda: {"posts": 0, "engagements": None, "reach": None})
+    issue_rows: dict[str, dict] = defaultdict(lambda: {"posts": 0, "engagements": None, "reach": None})
+    no_metrics = platforms_without_metrics(db, campaign_id)
     best_sum = [[0.0] * 24 for _ in range(7)]
     best_n = [[0] * 24 for _ in range(7)]
     reliability = defaultdict(int)
@@ -98,11 +99,10 @@ def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None 
             reliability[state] += 1
         else:
             reliability["pending"] += 1
+        # A figure stays None until some post of the platform has it: "not given" is not zero.
         entry = platform_rows.setdefault(post["platform"], {"platform": post["platform"], "published": 0,
                                                             "metrics_available": post["platform"] not in
-                                                            NO_METRICS_PLATFORMS, **{m: 0 for m in (
-                                                                "reach", "views", "engagements", "clicks",
-                                                                *ENGAGEMENT_PARTS)}})
+                                                            no_metrics, **{m: None for m in PLATFORM_METRICS}})
         record = {"id": post["id"], "content_id": post["content_id"], "channel": post["channel"],
                   "platform": post["platform"], "state": state, "due_at": post["due_at"],
                   "published_at": post["published_at"], "late_ms": post["late_ms"], "url": post["url"],
@@ -112,25 +112,23 @@ def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None 
         if state != "published":
             continue
         entry["published"] += 1
-        for metric in ("reach", "views", "engagements", "clicks", *ENGAGEMENT_PARTS):
+        for metric in PLATFORM_METRICS:
             value = post_value(metric, values) if values else None
             if value is not None:
-                entry[metric] += value
+                entry[metric] = (entry[metric] or 0) + value
         info = content.get(post["content_id"], {"issue": "", "audiences": []})
         for bucket in [issue_rows[info["issue"] or "-"], *(audience_rows[a] for a in info["audiences"])]:
             bucket["posts"] += 1
-            bucket["engagements"] += engagements or 0
-            bucket["reach"] += reach or 0
+            if engagements is not None:
+                bucket["engagements"] = (bucket["engagements"] or 0) + engagements
+            if reach is not None:
+                bucket["reach"] = (bucket["reach"] or 0) + reach
         if engagements is not None and post["published_at"]:
             local = parse_utc(post["published_at"]).astimezone(zone)
             best_sum[local.weekday()][local.hour] += engagements
             best_n[local.weekday()][local.hour] += 1
     report.platforms = sorted(platform_rows.values(), key=lambda r: r["platform"])
     report.metrics_not_available = [r["platform"] for r in report.platforms if not r["metrics_available"]]
-    for row_ in report.platforms:
-        if not row_["metrics_available"]:
-            for metric in ("reach", "views", "engagements", "clicks", *ENGAGEMENT_PARTS):
-                row_[metric] = None
     report.audiences = [{"audience": k, **v} for k, v in sorted(audience_rows.items())]
     report.issues = [{"issue": k, **v} for k, v in sorted(issue_rows.items())]
     ranked = [p for p in report.posts if p["state"] == "published" and p["engagements"] is not None]
@@ -139,8 +137,15 @@ def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None 
                          for d in range(7)]
     report.reliability = dict(reliability)
     report.engagement_over_time = _engagement_over_time(db, campaign_id, start, end)
-    report.mentions_over_time, report.spikes, report.top_mentions = _mentions(db, campaign_id, zone, start, end)
+    report.mentions_over_time, report.spikes, report.top_mentions = _mentions(db, campaign_id, start, end)
     return report
+
+
+def platforms_without_metrics(db, campaign_id: str) -> set[str]:
+    """Platforms whose posts the collector found to have no metrics at all (e.g. Telegram)."""
+    rows = db.execute("""SELECT p.platform, MAX(s.available) FROM metric_status s JOIN posts p ON p.id = s.post_id
+                         WHERE p.campaign_id = ? GROUP BY p.platform""", [campaign_id]).fetchall()
+    return {platform for platform, available in rows if not available}
 
 
 def _engagement_over_time(db, campaign_id: str, start: datetime | None, end: datetime | None) -> list[dict]:
@@ -168,7 +173,7 @@ def _engagement_over_time(db, campaign_id: str, start: datetime | None, end: dat
     return series
 
 
-def _mentions(db, campaign_id: str, zone, start: datetime | None, end: datetime | None):
+def _mentions(db, campaign_id: str, start: datetime | None, end: datetime | None):
     params: list = [campaign_id]
     clauses = ""
     if start:
@@ -183,9 +188,10 @@ def _mentions(db, campaign_id: str, zone, start: datetime | None, end: datetime 
         hour = parse_utc(created).replace(minute=0, second=0, microsecond=0)
         over_time[keyword][utc_iso(hour)] += 1
     series = {k: [{"at": t, "count": n} for t, n in sorted(v.items())] for k, v in over_time.items()}
+    spike_clauses = clauses.replace("created_at", "at")
     spikes = [dict(r) for r in db.query(
-        "SELECT keyword, at, window_count, baseline, detail FROM alerts WHERE campaign_id = ? ORDER BY at",
-        [campaign_id])]
+        f"SELECT keyword, at, window_count, baseline, detail FROM alerts WHERE campaign_id = ?{spike_clauses} "
+        f"ORDER BY at", params)]
     top = [dict(r) for r in db.query(
         f"SELECT platform, keyword, author, text, url, created_at FROM mentions WHERE campaign_id = ?{clauses} "
         f"ORDER BY created_at DESC LIMIT 10", params)]

@@ -133,10 +133,8 @@ class _Writer:
         ws.title = self.tr("report_xlsx.sheet_platforms")
         headers = [t("report.col_platform", self.lang), t("report.col_published", self.lang),
                    *(self._metric_header(m) for m in PLATFORM_METRICS)]
-        from planner.reports.html import platform_rows
-
         rows = [[row["platform"], row["published"], *(self._figure(row.get(m)) for m in PLATFORM_METRICS)]
-                for row in platform_rows(self.report)]
+                for row in self.report.platforms]
         _table(ws, headers, rows, {i: INT for i in range(2, len(headers) + 1)})
 
     def breakdown(self, ws, key: str, rows_: list[dict], sheet_key: str, name_key: str) -> None:

@@ -20,8 +20,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs, urlsplit
+
+if TYPE_CHECKING:
+    from planner.sandbox.server import Sandbox
 
 FAULT_KINDS = ("rate_limit", "server_error", "slow", "drop")
 

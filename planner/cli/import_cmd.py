@@ -1,0 +1,128 @@
+"""`planner import FILE.csv --campaign ID`: content rows from a spreadsheet appended to the campaign FILE.
+
+All or nothing (planner.importer checks the whole resulting file first); the database is only changed with
+--apply, through the same path as `planner campaign apply`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from planner.cli.common import EXIT_PROBLEMS, console, esc, fail, load_config
+from planner.i18n import t
+
+
+def _from_database(config, campaign_id: str) -> tuple[str | None, set[str], dict[str, set[str]]]:
+    """(source file, published content ids, content id -> due times) of an applied campaign. Read-only."""
+    from planner.store.campaigns import applied_times, published_content_ids
+    from planner.store.db import open_db
+
+    if not config.database.exists():
+        return None, set(), {}
+    try:
+        db = open_db(config.database, readonly=True)
+    except Exception:
+        return None, set(), {}
+    try:
+        row = db.execute("SELECT source_file FROM campaigns WHERE id = ?", [campaign_id]).fetchone() \
+            if "campaigns" in db.table_names() else None
+        return (row[0] if row else None), published_content_ids(db, campaign_id), applied_times(db, campaign_id)
+    finally:
+        db.conn.close()
+
+
+def _where(problem) -> str:
+    if problem.row is None and problem.where:
+        return t("import.in_campaign_file", where=problem.where)
+    if problem.row is None:
+        return t("import.whole_csv")
+    if problem.column:
+        return t("import.at_row_column", row=problem.row, column=problem.column)
+    return t("import.at_row", row=problem.row)
+
+
+def _print_problems(plan, campaign_file: Path) -> None:
+    out = console()
+    out.print(f"[bold red]{esc(t('import.refused', count=len(plan.problems), file=str(campaign_file)))}[/]")
+    for problem in plan.problems:
+        out.print(f"  [red]✗[/] [cyan]{esc(_where(problem))}[/]: {esc(problem.what())}")
+        out.print(f"    [dim]{t('validate.fix')}:[/] {esc(problem.fix())}")
+
+
+def _print_rows(plan) -> None:
+    from rich.table import Table
+
+    from planner.i18n.dates import format_moment
+
+    campaign = plan.loaded.campaign
+    zone = campaign.timezone
+    table = Table(box=None)
+    for column in ("row", "id", "when", "channels", "text"):
+        table.add_column(t(f"import.col_{column}"), no_wrap=column != "text", overflow="ellipsis")
+    for entry in plan.rows:
+        content = entry.content
+        when = format_moment(content["at"].replace(tzinfo=zone), zone)
+        channels = ", ".join(content.get("channels", ())) or t("import.all_channels")
+        words = " ".join(content["text"].split()[:10])
+        if len(content["text"].split()) > 10:
+            words += "…"
+        table.add_row(str(entry.row), esc(content["id"]), when, esc(channels), esc(words))
+    console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("import", help=t("help.import"))
+    def import_csv(
+        csv_file: Path = typer.Argument(..., help=t("help.import_csv"), show_default=False),
+        campaign: str = typer.Option(..., "--campaign", help=t("help.import_campaign"), show_default=False),
+        file: Path = typer.Option(None, "--file", help=t("help.import_file"), show_default=False),
+        dry_run: bool = typer.Option(False, "--dry-run", help=t("help.import_dry_run")),
+        apply: bool = typer.Option(False, "--apply", help=t("help.import_apply")),
+    ) -> None:
+        from planner.importer import ImportRefused, plan_import, write_atomically
+
+        if dry_run and apply:
+            fail(t("import.dry_run_and_apply"))
+        config = load_config()
+        source, published, times = _from_database(config, campaign)
+        if file is not None:
+            campaign_file = file.expanduser()
+        elif source:
+            campaign_file = Path(source)
+        else:
+            fail(t("import.no_source", id=campaign))
+        if not csv_file.is_file():
+            fail(t("import.csv_missing", path=str(csv_file)))
+        try:
+            plan = plan_import(csv_file, campaign_file, config, campaign_id=campaign, published=published,
+                               applied_times=times)
+        except ImportRefused as exc:
+            fail(t(exc.key, **exc.params))
+        out = console()
+        for warning in plan.warnings:
+            out.print(f"  [yellow]![/] [cyan]{esc(_where(warning))}[/]: {esc(warning.what())} "
+                      f"[dim]{esc(warning.fix())}[/]")
+        if not plan.ok:
+            _print_problems(plan, campaign_file)
+            raise typer.Exit(EXIT_PROBLEMS)
+        if dry_run:
+            out.print(f"[bold yellow]{t('import.dry_run_header')}[/]")
+            _print_rows(plan)
+            out.print(esc(t("import.dry_run_done", count=len(plan.rows), file=str(campaign_file))))
+            return
+        try:
+            write_atomically(plan)
+        except ImportRefused as exc:
+            fail(t(exc.key, **exc.params))
+        except OSError as exc:
+            fail(t("import.write_failed", path=str(campaign_file), error=exc.strerror or type(exc).__name__))
+        _print_rows(plan)
+        out.print(esc(t("import.done", count=len(plan.rows), file=str(campaign_file))))
+        if apply:
+            from planner.cli.campaign import apply as apply_campaign
+
+            apply_campaign(files=[campaign_file], dry_run=False)
+        else:
+            out.print(esc(t("import.next_apply", file=str(campaign_file))))
