@@ -43,7 +43,8 @@ REQUIRED_OPTIONS: dict[str, tuple[str, ...]] = {
 _ACCOUNT_KEYS = {"platform", "handle", "api_base_url", "credentials", "page_id", "ig_user_id",
                  "media_base_url", "chat_id", "display_name", "slots", "utm"}
 _TOP_KEYS = {"database", "timezone", "language", "campaigns_dir", "reports_dir", "approval", "publishing",
-             "accounts", "users", "blackout", "alerts"}
+             "accounts", "users", "user", "blackout", "alerts", "utm"}
+ROLES = ("staff", "approver", "admin")
 # Tables whose keys are known (the others are read by parts of the tool that check them).
 _TABLE_KEYS = {"publishing": {"grace", "workers", "lease", "pacing"}, "approval": {"required"}}
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
@@ -105,6 +106,13 @@ class Pacing:
 
 
 @dataclass(frozen=True)
+class User:
+    name: str
+    role: str = "staff"           # staff: drafts; approver: approves others' content; admin: also overrides
+    display_name: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     database: Path
@@ -119,7 +127,13 @@ class Config:
     accounts: dict[str, AccountConfig] = field(default_factory=dict)
     pacing: Pacing = Pacing()
     blackouts: tuple[Blackout, ...] = ()
+    users: dict[str, User] = field(default_factory=dict)
+    default_user: str | None = None   # the acting user when --as is not given (else the OS user)
     raw: dict = field(default_factory=dict, repr=False)
+
+    def role_of(self, user: str) -> str:
+        """Users not listed are staff: they can draft, never approve."""
+        return self.users[user].role if user in self.users else "staff"
 
     @property
     def base_dir(self) -> Path:
@@ -190,6 +204,10 @@ def parse_config(raw: dict, path: Path) -> Config:
     pacing = _parse_pacing(publishing.get("pacing", {}), path)
     blackouts = tuple(_parse_blackout(i, entry, zone, path) for i, entry in enumerate(raw.get("blackout", []), 1))
     _refuse_exposed_literal_secrets(accounts, path)
+    users = _parse_users(raw.get("users", {}), path)
+    default_user = raw.get("user")
+    if default_user is not None and (not isinstance(default_user, str) or not default_user.strip()):
+        raise ConfigError("config.bad_user", path=str(path))
     return Config(
         path=path,
         database=(base / raw.get("database", "planner.db")),
@@ -204,8 +222,24 @@ def parse_config(raw: dict, path: Path) -> Config:
         accounts=accounts,
         pacing=pacing,
         blackouts=blackouts,
+        users=users,
+        default_user=default_user,
         raw=raw,
     )
+
+
+def _parse_users(table: Any, path: Path) -> dict[str, User]:
+    if not isinstance(table, dict):
+        raise ConfigError("config.not_table", path=str(path), where="users")
+    users = {}
+    for name, entry in table.items():
+        if not isinstance(entry, dict) or set(entry) - {"role", "name"}:
+            raise ConfigError("config.bad_user_entry", path=str(path), user=name, roles=", ".join(ROLES))
+        role = entry.get("role", "staff")
+        if role not in ROLES:
+            raise ConfigError("config.bad_role", path=str(path), user=name, value=role, roles=", ".join(ROLES))
+        users[name] = User(name=name, role=role, display_name=str(entry.get("name", "")))
+    return users
 
 
 def _parse_pacing(table: Any, path: Path) -> Pacing:

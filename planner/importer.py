@@ -168,7 +168,7 @@ def _clean(cell: str) -> str:
 
 def _control_char(cell: str) -> str | None:
     for char in cell:
-        if char in "\n\t":
+        if char in "\r\n\t":  # line breaks are normalised to \\n, tabs kept
             continue
         if unicodedata.category(char) == "Cc":
             return f"U+{ord(char):04X}"
@@ -562,6 +562,7 @@ def _map_problems(plan: ImportPlan, parsed: list[_Parsed], existing_count: int) 
         if match and index > existing_count:
             p = parsed[index - existing_count - 1]
             column = column_of(match.group(2))
+            rendered = (rendered[0], _csv_fix(problem, column) or rendered[1])
             if column and any(c in p.flagged for c in column.split(", ")):
                 continue  # already reported, in the row's own words
             key = (p.row, column, rendered)
@@ -572,6 +573,17 @@ def _map_problems(plan: ImportPlan, parsed: list[_Parsed], existing_count: int) 
         else:
             plan.problems.append(ImportProblem(None, None, problem.code, problem.params,
                                                where=problem.path or "-", rendered=rendered))
+
+
+def _csv_fix(problem, column: str | None) -> str | None:
+    """Fixes that name TOML variants ([content.variants.x]) say which CSV column to use instead."""
+    from planner.i18n import t
+
+    if problem.code == "text_too_long" and problem.params.get("platform"):
+        return t("import.fix_text_too_long", platform=problem.params["platform"], column=column or "text")
+    if problem.code == "media_too_many":
+        return t("import.fix_media_too_many", limit=problem.params.get("limit", ""))
+    return None
 
 
 def _check_round_trip(loaded: Loaded, parsed: list[_Parsed], existing_count: int) -> None:

@@ -33,6 +33,7 @@ MARKS = {
 }
 EVENT_LENGTH = timedelta(minutes=15)
 PRODID = "-//humas-planner//Kalender Unggahan//ID"
+TRANSPARENT = "TRANSPARENT"  # a post does not make staff busy in their calendar
 
 
 def first_words(text: str, words: int = 6, chars: int = 48) -> str:
@@ -98,14 +99,26 @@ def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), zone)
 
 
-def _by_day(rows: list[dict], zone: ZoneInfo) -> dict[date, list[tuple[datetime, dict]]]:
+def _by_day(rows: list[dict], zone: ZoneInfo) -> dict[date, list[tuple[datetime, list[dict]]]]:
+    """Local day -> [(local time, the posts of one content item at that time, one per channel)]."""
     from planner.store.db import parse_utc
 
-    days: dict[date, list[tuple[datetime, dict]]] = {}
+    days: dict[date, dict[tuple, tuple[datetime, list[dict]]]] = {}
     for row in rows:
         local = parse_utc(row["due_at"]).astimezone(zone)
-        days.setdefault(local.date(), []).append((local, row))
-    return days
+        group = days.setdefault(local.date(), {}).setdefault(
+            (local, row["campaign_id"], row["content_id"]), (local, []))
+        group[1].append(row)
+    return {day: list(groups.values()) for day, groups in days.items()}
+
+
+# The state that needs a person most decides the mark of a group of posts in the month view.
+ATTENTION = ("missed", "failed", "needs_review", "unknown", "failed_retryable", "held", "publishing",
+             "pending_approval", "draft", "queued", "published")
+
+
+def _group_mark(posts: list[dict]) -> str:
+    return _mark(min((p["state"] for p in posts), key=lambda s: ATTENTION.index(s) if s in ATTENTION else 99))
 
 
 # --- terminal views -------------------------------------------------------------------------------------
@@ -128,9 +141,11 @@ def _week_view(rows: list[dict], first: date, zone: ZoneInfo, today: date) -> No
         table.add_column(f"[bold yellow]{header}[/]" if day == today else header, overflow="fold", ratio=1)
     cells = []
     for i in range(7):
-        entries = days.get(first + timedelta(days=i), [])
-        lines = [f"{_clock(local)} {_mark(row['state'])} [bold]{esc(row['channel'])}[/]\n"
-                 f"[dim]{esc(first_words(row['text']))}[/]" for local, row in entries]
+        lines = []
+        for local, posts in days.get(first + timedelta(days=i), []):
+            # Mark and channel touch, so that a wrapping cell never separates them.
+            channels = " ".join(f"{_mark(p['state'])}{esc(p['channel'])}" for p in posts)
+            lines.append(f"[bold]{_clock(local)}[/] {esc(first_words(posts[0]['text']))}\n  {channels}")
         cells.append("\n".join(lines) if lines else "[dim]–[/]")
     table.add_row(*cells)
     out.print(table)
@@ -155,15 +170,16 @@ def _month_view(rows: list[dict], first: date, zone: ZoneInfo, today: date, show
             if day.month != first.month:
                 cells.append(f"[dim]{day.day}[/]")
                 continue
-            entries = days.get(day, [])
+            groups = days.get(day, [])
+            count = sum(len(posts) for _, posts in groups)
             number = f"[bold yellow]{day.day}[/]" if day == today else f"[bold]{day.day}[/]"
-            head = f"{number} [dim]({t('calendar.posts_count', count=len(entries))})[/]" if entries else number
+            head = f"{number} [dim]({t('calendar.posts_count', count=count)})[/]" if count else number
             lines = [head]
-            for local, row in entries[:shown]:
-                lines.append(f"{_clock(local)} {_mark(row['state'])} {esc(row['channel'])} "
-                             f"[dim]{esc(first_words(row['text'], 3, 24))}[/]")
-            if len(entries) > shown:
-                lines.append(f"[dim]{t('calendar.more', count=len(entries) - shown)}[/]")
+            for local, posts in groups[:shown]:
+                many = f"[dim]×{len(posts)}[/] " if len(posts) > 1 else ""
+                lines.append(f"{_clock(local)} {_group_mark(posts)} {many}{esc(first_words(posts[0]['text'], 4, 30))}")
+            if len(groups) > shown:
+                lines.append(f"[dim]{t('calendar.more', count=len(groups) - shown)}[/]")
             cells.append("\n".join(lines))
         table.add_row(*cells)
     out.print(table)
@@ -195,11 +211,9 @@ def build_ics(rows: list[dict], *, name: str) -> bytes:
     from planner.store.db import parse_utc
 
     cal = Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", name)
+    for key, value in (("prodid", PRODID), ("version", "2.0"), ("calscale", "GREGORIAN"), ("method", "PUBLISH"),
+                       ("x-wr-calname", name)):
+        cal.add(key, value)
     for row in rows:
         due = parse_utc(row["due_at"]).astimezone(timezone.utc)
         changed = parse_utc(row["updated_at"]).astimezone(timezone.utc) if row["updated_at"] else due
@@ -212,7 +226,7 @@ def build_ics(rows: list[dict], *, name: str) -> bytes:
         event.add("summary", f"[{row['channel']}] {first_words(row['text'], 8, 60)}")
         event.add("description", _description(row))
         event.add("categories", [row["campaign_id"]])
-        event.add("transp", "TRANSPARENT")  # a post does not make staff busy
+        event.add("transp", TRANSPARENT)
         if row["url"]:
             event.add("url", row["url"])
         cal.add_component(event)

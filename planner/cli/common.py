@@ -72,8 +72,11 @@ def open_database(config, *, create: bool = False):
 
 
 def actor_name(config=None) -> str:
+    """Who is acting: --as, else the config's `user`, else the operating-system user."""
     if options.actor:
         return options.actor
+    if config is not None and config.default_user:
+        return config.default_user
     try:
         return getpass.getuser()
     except Exception:

@@ -14,7 +14,9 @@ from typing import Any
 import sqlite_utils
 
 from planner.domain.campaign import Campaign
+from planner.store import audit
 from planner.store.db import now_utc, transaction, utc_iso
+from planner.store.outbox import record_event
 
 EDITABLE = ("draft", "pending_approval", "queued", "held", "failed_retryable", "failed", "missed", "canceled")
 IN_FLIGHT = ("publishing", "unknown", "needs_review")
@@ -164,8 +166,9 @@ def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict
             _update_post(conn, old, values, initial_state, now, actor, "restored")
         elif changes:
             plan.changed.append(entry)
-            # A held post stays held (pause / blackout): editing its text must not release it.
-            state = old["state"] if old["state"] in ("draft", "held") else initial_state
+            # A held post stays held (pause / blackout): editing its text must not release it. An edit
+            # always voids an approval: the new text goes back to an approver (four-eyes).
+            state = old["state"] if old["state"] in ("draft", "held") and not approval_required else initial_state
             _update_post(conn, old, values, state, now, actor, "edited: " + ", ".join(changes))
         else:
             plan.unchanged += 1
@@ -178,7 +181,11 @@ def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict
             continue
         plan.canceled.append(entry)
         conn.execute("UPDATE posts SET state = 'canceled', updated_at = ? WHERE id = ?", [now, old["id"]])
-        _event(conn, old["id"], old["state"], "canceled", now, actor, "removed from the campaign file")
+        record_event(conn, old["id"], old["state"], "canceled", now, actor, "removed from the campaign file")
+    if plan.has_writes or plan.new_campaign:
+        audit.record(conn, at=now, actor=actor, action="campaign.apply", subject=f"campaign:{campaign.id}",
+                     detail={"added": len(plan.added), "changed": len(plan.changed), "canceled": len(plan.canceled),
+                             "file": source_file})
     return plan
 
 
@@ -201,24 +208,22 @@ def _write_content(db: sqlite_utils.Database, campaign: Campaign, now: str) -> N
 def _insert_post(conn, row: dict, key: str, values: dict, state: str, now: str, actor: str) -> None:
     cursor = conn.execute(
         """INSERT INTO posts (campaign_id, content_id, channel, platform, occurrence, idempotency_key, due_at,
-                              state, text, link, media, thread, fingerprint, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                              state, text, link, media, thread, fingerprint, created_at, updated_at, author)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [row["campaign_id"], row["content_id"], row["channel"], values["platform"], row["occurrence"], key,
          values["due_at"], state, values["text"], values["link"], values["media"], values["thread"],
-         values["fingerprint"], now, now])
-    _event(conn, cursor.lastrowid, None, state, now, actor, "applied")
+         values["fingerprint"], now, now, actor])
+    record_event(conn, cursor.lastrowid, None, state, now, actor, "applied")
 
 
 def _update_post(conn, old: dict, values: dict, state: str, now: str, actor: str, detail: str) -> None:
     conn.execute(
         """UPDATE posts SET due_at = ?, text = ?, link = ?, media = ?, thread = ?, platform = ?, fingerprint = ?,
-                            state = ?, retry_at = NULL, last_error = NULL, error_kind = NULL, updated_at = ?
+                            state = ?, retry_at = NULL, last_error = NULL, error_kind = NULL, updated_at = ?,
+                            author = ?, approved_by = NULL, approved_at = NULL
            WHERE id = ? AND state = ?""",
         [values["due_at"], values["text"], values["link"], values["media"], values["thread"], values["platform"],
-         values["fingerprint"], state, now, old["id"], old["state"]])
-    _event(conn, old["id"], old["state"], state, now, actor, detail)
+         values["fingerprint"], state, now, actor, old["id"], old["state"]])
+    record_event(conn, old["id"], old["state"], state, now, actor, detail)
 
 
-def _event(conn, post_id: int, from_state: str | None, to_state: str, now: str, actor: str, detail: str) -> None:
-    conn.execute("INSERT INTO post_events (post_id, at, from_state, to_state, actor, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                 [post_id, now, from_state, to_state, actor, detail])

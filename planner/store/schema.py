@@ -171,8 +171,36 @@ def m003_monitoring(conn: sqlite3.Connection) -> None:
     )
 
 
+def m004_team(conn: sqlite3.Connection) -> None:
+    run_script(conn,
+        """
+        -- Who did what and when. Append-only; each row's hash covers the previous row's hash.
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,      -- apply, approve, reject, cancel, pause, resume, publish, account.add ...
+            subject TEXT NOT NULL,     -- e.g. post:12, campaign:cek-dpt
+            detail TEXT NOT NULL,      -- JSON
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+        -- Four-eyes approval: who wrote the content of a post, who approved or rejected it.
+        ALTER TABLE posts ADD COLUMN author TEXT NOT NULL DEFAULT '';
+        ALTER TABLE posts ADD COLUMN approved_by TEXT;
+        ALTER TABLE posts ADD COLUMN approved_at TEXT;
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_core,
     m002_publishing,
     m003_monitoring,
+    m004_team,
 ]

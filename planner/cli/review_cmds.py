@@ -1,0 +1,133 @@
+"""`planner review`, `planner approve`, `planner reject`, `planner audit`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import typer
+
+from planner.cli.common import EXIT_PROBLEMS, actor_name, console, esc, fail, load_config, open_database
+from planner.i18n import t
+
+
+def _ids(db, post_ids: list[int] | None, campaign: str | None) -> list[int]:
+    from planner.store.approval import pending_ids
+
+    if bool(post_ids) == bool(campaign):
+        fail(t("approval.usage"))
+    return list(post_ids) if post_ids else pending_ids(db, campaign)
+
+
+def _report(decision, verb_key: str) -> None:
+    out = console()
+    if decision.done:
+        out.print(t(verb_key, count=len(decision.done), ids=", ".join(f"#{i}" for i in decision.done)))
+    for post_id, key in decision.refused:
+        out.print(f"[red]✗[/] #{post_id}: {esc(t(key, id=post_id))}")
+    if decision.refused:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("review", help=t("help.review"))
+    def review(campaign: str = typer.Option(None, "--campaign", help=t("help.opt_campaign"))) -> None:
+        from planner.domain.text_rules import LIMITS, append_link, text_length
+        from planner.i18n.dates import format_moment
+        from planner.store.db import parse_utc
+
+        config = load_config()
+        db = open_database(config)
+        sql = "SELECT * FROM posts WHERE state = 'pending_approval'"
+        params: list = []
+        if campaign:
+            sql += " AND campaign_id = ?"
+            params.append(campaign)
+        rows = list(db.query(sql + " ORDER BY due_at, id", params))
+        out = console()
+        if not rows:
+            out.print(t("approval.nothing"))
+            return
+        me = actor_name(config)
+        for row in rows:
+            text = append_link(row["text"], row["link"]) if row["link"] else row["text"]
+            length, limit = text_length(row["platform"], text), LIMITS[row["platform"]]["text_limit"]
+            own = f" [yellow]{t('approval.yours')}[/]" if row["author"] == me else ""
+            out.rule(f"#{row['id']} · {esc(row['channel'])} ({row['platform']}) · "
+                     f"{format_moment(parse_utc(row['due_at']), config.timezone)}")
+            out.print(f"{t('approval.author')}: {esc(row['author'] or '-')}{own} · {esc(row['campaign_id'])}/"
+                      f"{esc(row['content_id'])} · {t('approval.length', length=length, limit=limit)}")
+            out.print(esc(text))
+        out.print(t("approval.hint"))
+
+    @app.command("approve", help=t("help.approve"))
+    def approve(
+        post_ids: list[int] = typer.Argument(None, help=t("help.post_id")),
+        campaign: str = typer.Option(None, "--campaign", help=t("help.opt_campaign")),
+        override: bool = typer.Option(False, "--override-four-eyes", help=t("help.override")),
+    ) -> None:
+        from planner.store.approval import approve as approve_posts
+        from planner.store.db import now_utc
+
+        config = load_config()
+        db = open_database(config)
+        actor = actor_name(config)
+        decision = approve_posts(db, _ids(db, post_ids, campaign), actor=actor, role=config.role_of(actor),
+                                 now=now_utc(), override=override)
+        _report(decision, "approval.approved")
+
+    @app.command("reject", help=t("help.reject"))
+    def reject(
+        post_ids: list[int] = typer.Argument(None, help=t("help.post_id")),
+        campaign: str = typer.Option(None, "--campaign", help=t("help.opt_campaign")),
+        reason: str = typer.Option(..., "--reason", help=t("help.reject_reason")),
+    ) -> None:
+        from planner.store.approval import reject as reject_posts
+        from planner.store.db import now_utc
+
+        if not reason.strip():
+            fail(t("approval.need_reason"))
+        config = load_config()
+        db = open_database(config)
+        actor = actor_name(config)
+        decision = reject_posts(db, _ids(db, post_ids, campaign), actor=actor, role=config.role_of(actor),
+                                reason=reason.strip(), now=now_utc())
+        _report(decision, "approval.rejected")
+
+    @app.command("audit", help=t("help.audit"))
+    def audit_cmd(
+        since: str = typer.Option(None, "--since", help=t("help.opt_since")),
+        verify: bool = typer.Option(False, "--verify", help=t("help.audit_verify")),
+        limit: int = typer.Option(200, "--limit", help=t("help.opt_limit")),
+    ) -> None:
+        from planner.i18n.dates import format_moment
+        from planner.store.audit import verify as verify_chain
+        from planner.store.db import parse_utc, utc_iso
+
+        config = load_config()
+        db = open_database(config)
+        out = console()
+        if verify:
+            count, breaks = verify_chain(db)
+            if breaks:
+                for item in breaks:
+                    out.print(f"[bold red]✗ {esc(t('audit.break_' + item.reason, id=item.id))}[/]")
+                out.print(f"[bold red]{t('audit.tampered', count=count)}[/]")
+                raise typer.Exit(EXIT_PROBLEMS)
+            out.print(f"[green]✓[/] {t('audit.intact', count=count)}")
+            return
+        params: list = []
+        sql = "SELECT * FROM audit_log"
+        if since:
+            try:
+                moment = datetime.fromisoformat(since.strip())
+            except ValueError:
+                fail(t("queue.bad_time", option="--since", value=since))
+            sql += " WHERE at >= ?"
+            params.append(utc_iso(moment if moment.tzinfo else moment.replace(tzinfo=config.timezone)))
+        rows = list(db.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]))
+        if not rows:
+            out.print(t("audit.empty"))
+            return
+        for row in reversed(rows):
+            out.print(f"{format_moment(parse_utc(row['at']), config.timezone)}  [bold]{esc(row['actor'])}[/]  "
+                      f"{esc(row['action'])}  {esc(row['subject'])}  [dim]{esc(row['detail'])}[/]")

@@ -1,0 +1,92 @@
+"""Four-eyes approval of posts: an approver who is not the author releases them for publishing.
+
+Rules, enforced here (not in the CLI) so no command can go around them:
+- only approvers and admins approve or reject; staff cannot;
+- nobody approves content they wrote (the author is whoever last applied a change to it);
+- an admin may override the four-eyes rule only with an explicit flag, and that is recorded;
+- editing an approved post voids the approval (store/campaigns.py sends it back to pending).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Sequence
+
+from planner.store import audit
+from planner.store.db import transaction, utc_iso
+from planner.store.outbox import record_event
+
+APPROVER_ROLES = ("approver", "admin")
+
+
+@dataclass
+class Decision:
+    done: list[int] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)  # (post id, message key)
+
+
+def pending_ids(db, campaign: str | None = None) -> list[int]:
+    sql = "SELECT id FROM posts WHERE state = 'pending_approval'"
+    params: list = []
+    if campaign:
+        sql += " AND campaign_id = ?"
+        params.append(campaign)
+    return [r[0] for r in db.execute(sql + " ORDER BY due_at, id", params)]
+
+
+def approve(db, post_ids: Sequence[int], *, actor: str, role: str, now: datetime, override: bool = False) -> Decision:
+    decision = Decision()
+    if role not in APPROVER_ROLES:
+        decision.refused = [(post_id, "approval.not_approver") for post_id in post_ids]
+        return decision
+    if override and role != "admin":
+        decision.refused = [(post_id, "approval.override_admin_only") for post_id in post_ids]
+        return decision
+    now_s = utc_iso(now)
+    with transaction(db) as conn:
+        for post_id in post_ids:
+            row = conn.execute("SELECT state, author FROM posts WHERE id = ?", [post_id]).fetchone()
+            if row is None:
+                decision.refused.append((post_id, "approval.not_found"))
+                continue
+            state, author = row
+            if state != "pending_approval":
+                decision.refused.append((post_id, "approval.not_pending"))
+                continue
+            if author == actor and not override:
+                decision.refused.append((post_id, "approval.own_content"))
+                continue
+            conn.execute("UPDATE posts SET state = 'queued', approved_by = ?, approved_at = ?, updated_at = ? "
+                         "WHERE id = ? AND state = 'pending_approval'", [actor, now_s, now_s, post_id])
+            detail = "approved" + (" (admin override of the four-eyes rule)" if author == actor else "")
+            record_event(conn, post_id, "pending_approval", "queued", now_s, actor, detail)
+            audit.record(conn, at=now_s, actor=actor, action="post.approve", subject=f"post:{post_id}",
+                         detail={"author": author, "override": author == actor})
+            decision.done.append(post_id)
+    return decision
+
+
+def reject(db, post_ids: Sequence[int], *, actor: str, role: str, reason: str, now: datetime) -> Decision:
+    """Rejected posts become drafts with the reason; re-applying an edited file sends them back for approval."""
+    decision = Decision()
+    if role not in APPROVER_ROLES:
+        decision.refused = [(post_id, "approval.not_approver") for post_id in post_ids]
+        return decision
+    now_s = utc_iso(now)
+    with transaction(db) as conn:
+        for post_id in post_ids:
+            row = conn.execute("SELECT state, author FROM posts WHERE id = ?", [post_id]).fetchone()
+            if row is None:
+                decision.refused.append((post_id, "approval.not_found"))
+                continue
+            if row[0] != "pending_approval":
+                decision.refused.append((post_id, "approval.not_pending"))
+                continue
+            conn.execute("UPDATE posts SET state = 'draft', last_error = ?, updated_at = ? WHERE id = ? "
+                         "AND state = 'pending_approval'", [f"rejected by {actor}: {reason}", now_s, post_id])
+            record_event(conn, post_id, "pending_approval", "draft", now_s, actor, f"rejected: {reason}")
+            audit.record(conn, at=now_s, actor=actor, action="post.reject", subject=f"post:{post_id}",
+                         detail={"author": row[1], "reason": reason})
+            decision.done.append(post_id)
+    return decision
