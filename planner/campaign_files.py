@@ -191,16 +191,19 @@ TOP_KEYS = ("campaign", "goal", "audience", "content", "monitoring")
 
 
 def load_campaign(file: Path, config: Config | None, *, now: datetime | None = None,
-                  published: Iterable[str] = (), applied_times: dict[str, set[str]] | None = None) -> Loaded:
+                  published: Iterable[str] = (), applied_times: dict[str, set[str]] | None = None,
+                  text: str | None = None) -> Loaded:
     """Parse and check one campaign file.
 
     From the database, when known: ``published`` content ids, and ``applied_times`` (content id ->
     UTC times of its posts already in the outbox). A time in the past is only a problem for
     content that is new or whose time was changed: re-applying a running campaign must work.
+    ``text``: check this text as if it were the file's (an edit not yet written); media paths
+    stay relative to ``file``'s folder.
     """
     reader = _Reader(file)
     try:
-        raw = tomllib.loads(file.read_text("utf-8"))
+        raw = tomllib.loads(file.read_text("utf-8") if text is None else text)
     except FileNotFoundError:
         reader.add("", "file_not_found")
         return Loaded(file, None, reader.problems)

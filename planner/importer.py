@@ -323,8 +323,8 @@ def plan_import(csv_file: Path, campaign_file: Path, config: Config, *, campaign
     stamp = (imported_at or datetime.now()).strftime("%Y-%m-%d %H:%M")
     new_text = append_blocks(original_text, [p.content for p in parsed],
                              comment=_comment_line(csv_file.name, len(parsed), stamp))
-    plan.loaded = load_campaign(_virtual_file(campaign_file, new_text), config, now=now, published=published,
-                                applied_times=applied_times)
+    plan.loaded = load_campaign(campaign_file, config, now=now, published=published,
+                                applied_times=applied_times, text=new_text)
     _map_problems(plan, parsed, len(existing))
     if plan.loaded.campaign is not None:
         _check_round_trip(plan.loaded, parsed, len(existing))
@@ -423,7 +423,7 @@ def _assign_ids(plan: ImportPlan, parsed: list[_Parsed], existing: list[dict]) -
         if p.explicit_id and "id" not in p.flagged:
             continue
         at = p.content.get("at")
-        prefix = at.date().isoformat() if at else f"baris-{p.row}"
+        prefix = at.date().isoformat() if at else f"row-{p.row}"  # a row without a date is refused anyway
         n = 1
         while f"{prefix}-{n:02d}" in used:
             n += 1
@@ -516,22 +516,6 @@ def _value(value: Any):
     if isinstance(value, str) and "\n" in value:
         return tomlkit.string(value, multiline=True)  # readable in the file; escapes what it must
     return value
-
-
-def _virtual_file(path: Path, text: str) -> Path:
-    """``path`` as load_campaign sees it, but reading ``text``: the result is checked before it is written.
-
-    Media stay relative to the real file's folder, since only read_text is replaced.
-    """
-    base = type(Path())
-
-    class PendingCampaignFile(base):  # type: ignore[misc, valid-type]
-        def read_text(self, encoding=None, errors=None, *args, **kwargs):
-            if os.fspath(self) == os.fspath(path):
-                return text
-            return super().read_text(encoding, errors, *args, **kwargs)
-
-    return PendingCampaignFile(path)
 
 
 _FIELD_COLUMNS = {"text": "text", "id": "id", "link": "link", "issue": "issue", "at": "date, time",

@@ -44,6 +44,7 @@ def _early_language(argv: list[str]) -> str | None:
 def build_app() -> typer.Typer:
     from planner.cli import (account, campaign, demo, init_cmd, monitoring_cmds, publish_cmds, queue, review_cmds,
                              sandbox_cmd, status_cmds)
+    from planner.cli import calendar_cmd, import_cmd
     from planner.cli.common import options
 
     app = typer.Typer(help=t("help.app"), no_args_is_help=True, add_completion=False,
@@ -74,6 +75,8 @@ def build_app() -> typer.Typer:
     app.add_typer(monitoring_cmds.metrics_app, name="metrics", help=t("help.metrics"))
     monitoring_cmds.register(app)
     review_cmds.register(app)
+    calendar_cmd.register(app)
+    import_cmd.register(app)
     app.add_typer(account.app, name="account", help=t("help.account"))
     app.add_typer(sandbox_cmd.app, name="sandbox", help=t("help.sandbox"))
     return app
