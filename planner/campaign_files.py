@@ -178,7 +178,7 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-CAMPAIGN_KEYS = ("id", "name", "owner", "timezone", "start", "end", "channels", "grace")
+CAMPAIGN_KEYS = ("id", "name", "owner", "timezone", "start", "end", "channels", "grace", "utm")
 GOAL_KEYS = ("objective", "kpi")
 KPI_KEYS = ("metric", "target", "platform", "deadline")
 AUDIENCE_KEYS = ("id", "description", "platforms")
@@ -249,6 +249,10 @@ def _build(r: _Reader, raw: dict, file: Path, config: Config | None, now: dateti
     if start and end and end < start:
         r.add("campaign.end", "end_before_start", start=start.isoformat(), end=end.isoformat())
     grace = r.duration(head, "grace", "campaign", None)
+    utm = head.get("utm", True)
+    if not isinstance(utm, bool):
+        r.add("campaign.utm", "type", expected="boolean")
+        utm = True
 
     channels = r.texts(head, "channels", "campaign")
     accounts = config.accounts if config else None
@@ -274,7 +278,7 @@ def _build(r: _Reader, raw: dict, file: Path, config: Config | None, now: dateti
         return None
     return Campaign(id=campaign_id, name=name, owner=owner, timezone=zone, start=start, end=end,
                     channels=channels, goal=goal, audiences=audiences, content=items,
-                    monitoring=monitoring, grace=grace)
+                    monitoring=monitoring, grace=grace, utm=utm)
 
 
 def _goal(r: _Reader, raw: Any, start: date | None, end: date | None, required: bool = True) -> Goal:
@@ -393,7 +397,7 @@ def _contents(r: _Reader, raw: Any, file: Path, config: Config | None, channels:
         if at is not None and slot is not None:
             r.add(f"{path}.slot", "at_and_slot")
         if slot is not None and at is None:
-            r.add(f"{path}.slot", "slot_not_available", value=slot)
+            _check_slot(r, f"{path}.slot", slot, config, item_channels or channels, "repeat" in table)
         variants = _variants(r, table.get("variants", {}), f"{path}.variants", channels)
         repeat = _repeat(r, table.get("repeat"), f"{path}.repeat")
         item = ContentItem(
@@ -545,21 +549,46 @@ def _media_path(media_base: str, rule_path: str) -> str:
     return f"{media_base}.media"
 
 
+def _check_slot(r: _Reader, path: str, slot: str, config: Config | None, channels, has_repeat: bool) -> None:
+    """`slot = "next"`: every channel the item goes to needs posting slots in config.toml."""
+    if slot != "next":
+        r.add(path, "bad_choice", value=slot, hint="", choices="next")
+        return
+    if has_repeat:
+        r.add(path, "slot_and_repeat")
+    if config is None:
+        return
+    for channel in channels:
+        account = config.accounts.get(channel)
+        if account is not None and not account.options.get("slots"):
+            r.add(path, "slot_not_configured", account=channel)
+
+
 def desired_posts(campaign: Campaign, file: Path, config: Config) -> list[dict]:
-    """Every outbox row the campaign asks for: one per (content, channel, occurrence)."""
+    """Every outbox row the campaign asks for: one per (content, channel, occurrence).
+
+    Rows of `slot = "next"` content carry ``due_at = None``: the store gives them the account's
+    next free slot when applying (it knows which slots are taken).
+    """
+    from planner.domain.campaign import render_thread
+    from planner.domain.links import tag_link
     from planner.platforms.base import content_fingerprint
 
+    utm = config.raw.get("utm") if campaign.utm else None
     rows = []
     for item in campaign.content:
-        if item.at is None:
+        if item.at is None and item.slot is None:
             continue
-        occurrences = local_occurrences(item.at, item.repeat, campaign.end)
+        occurrences = local_occurrences(item.at, item.repeat, campaign.end) if item.at else [None]
         for channel in item.channels or campaign.channels:
             platform = config.accounts[channel].platform
             text = render_text(item, channel, platform)
+            link = item.link
+            if link and utm:
+                tagged = tag_link(link, utm, platform=platform, campaign=campaign.id, content=item.id)
+                text = text.replace(link, tagged)
+                link = tagged
             media = [str((file.parent / m).resolve()) for m in render_media(item, channel, platform)]
-            from planner.domain.campaign import render_thread
-
             for n, local in enumerate(occurrences):
                 rows.append({
                     "campaign_id": campaign.id,
@@ -567,9 +596,9 @@ def desired_posts(campaign: Campaign, file: Path, config: Config) -> list[dict]:
                     "channel": channel,
                     "platform": platform,
                     "occurrence": n,
-                    "due_at": to_utc(local, campaign.timezone),
+                    "due_at": to_utc(local, campaign.timezone) if local else None,
                     "text": text,
-                    "link": item.link,
+                    "link": link,
                     "media": media,
                     "thread": list(render_thread(item, channel, platform)),
                     "fingerprint": content_fingerprint(text),

@@ -205,6 +205,7 @@ def parse_config(raw: dict, path: Path) -> Config:
     blackouts = tuple(_parse_blackout(i, entry, zone, path) for i, entry in enumerate(raw.get("blackout", []), 1))
     _refuse_exposed_literal_secrets(accounts, path)
     users = _parse_users(raw.get("users", {}), path)
+    _check_utm(raw.get("utm"), path)
     default_user = raw.get("user")
     if default_user is not None and (not isinstance(default_user, str) or not default_user.strip()):
         raise ConfigError("config.bad_user", path=str(path))
@@ -240,6 +241,36 @@ def _parse_users(table: Any, path: Path) -> dict[str, User]:
             raise ConfigError("config.bad_role", path=str(path), user=name, value=role, roles=", ".join(ROLES))
         users[name] = User(name=name, role=role, display_name=str(entry.get("name", "")))
     return users
+
+
+def _check_slots(slots: Any, where: str, path: Path) -> None:
+    if slots is None:
+        return
+    from planner.domain.slots import parse_slot
+
+    if not isinstance(slots, list) or not slots:
+        raise ConfigError("config.bad_slot", path=str(path), where=where, value=slots)
+    for spec in slots:
+        try:
+            parse_slot(spec if isinstance(spec, str) else "")
+        except ValueError:
+            raise ConfigError("config.bad_slot", path=str(path), where=where, value=spec) from None
+
+
+def _check_utm(table: Any, path: Path) -> None:
+    from planner.domain.links import UTM_FIELDS
+
+    if table is None:
+        return
+    if not isinstance(table, dict) or not table:
+        raise ConfigError("config.bad_utm", path=str(path))
+    for key, value in table.items():
+        try:
+            if key not in UTM_FIELDS or not isinstance(value, str) or not value:
+                raise KeyError
+            value.format(platform="", campaign="", content="")
+        except (KeyError, IndexError, ValueError):
+            raise ConfigError("config.bad_utm", path=str(path)) from None
 
 
 def _parse_pacing(table: Any, path: Path) -> Pacing:
@@ -292,6 +323,7 @@ def _parse_account(name: str, table: Any, path: Path) -> AccountConfig:
             raise ConfigError("config.missing_option", path=str(path), where=where, option=option)
     if "api_base_url" in REQUIRED_OPTIONS.get(platform, ()) and not table.get("api_base_url"):
         raise ConfigError("config.missing_option", path=str(path), where=where, option="api_base_url")
+    _check_slots(options.get("slots"), f"{where}.slots", path)
     return AccountConfig(name=name, platform=platform, handle=str(table.get("handle", "")),
                          api_base_url=table.get("api_base_url"), credentials=dict(credentials), options=options)
 

@@ -126,6 +126,7 @@ def apply(
     dry_run: bool = typer.Option(False, "--dry-run", help=t("help.dry_run")),
 ) -> None:
     from planner.campaign_files import desired_posts
+    from planner.errors import PlannerError
     from planner.store.campaigns import apply_campaigns
 
     config, results = _check_files(files)
@@ -138,9 +139,20 @@ def apply(
         raise typer.Exit(EXIT_PROBLEMS)
     db = open_database(config)
     batch = [(r.campaign, desired_posts(r.campaign, r.file, config), str(r.file.resolve())) for r in results]
-    plans = apply_campaigns(db, batch, approval_required=config.approval_required, actor=actor_name(config),
-                            dry_run=dry_run)
+    try:
+        plans = apply_campaigns(db, batch, approval_required=config.approval_required, actor=actor_name(config),
+                                dry_run=dry_run, slots=account_slots(config))
+    except PlannerError as exc:  # e.g. no free slot left: the transaction was rolled back
+        fail(exc.render(), EXIT_PROBLEMS)
     _print_plans(plans, config, dry_run)
+
+
+def account_slots(config) -> dict:
+    """channel -> (parsed posting slots, the office's zone) for accounts that have slots."""
+    from planner.domain.slots import parse_slot
+
+    return {name: ([parse_slot(spec) for spec in account.options["slots"]], config.timezone)
+            for name, account in config.accounts.items() if account.options.get("slots")}
 
 
 def _print_plans(plans, config, dry_run: bool) -> None:

@@ -32,8 +32,14 @@ def register(app: typer.Typer) -> None:
         end: str = typer.Option(None, "--to", help=t("help.opt_to")),
         state: list[str] = typer.Option(None, "--state", help=t("help.opt_state")),
         limit: int = typer.Option(200, "--limit", help=t("help.opt_limit")),
+        slots: bool = typer.Option(False, "--slots", help=t("help.opt_slots")),
+        days: int = typer.Option(7, "--days", min=1, max=62, help=t("help.opt_days")),
     ) -> None:
         from rich.table import Table
+
+        if slots:
+            _print_slots(days)
+            return
 
         from planner.i18n.dates import format_moment
         from planner.store.db import now_utc, parse_utc, utc_iso
@@ -65,3 +71,41 @@ def register(app: typer.Typer) -> None:
                           esc(words + "…"))
         console().print(table)
         console().print(t("queue.count", count=len(rows)))
+
+
+def _print_slots(days: int) -> None:
+    """Each account's posting slots over the next days: used (by which post) or free, with the
+    account's past engagement at that weekday and hour, so staff can pick the better ones."""
+    from datetime import timedelta
+
+    from planner.cli.campaign import account_slots
+    from planner.i18n.dates import format_moment, format_number
+    from planner.monitoring.best_time import account_grid
+    from planner.domain.slots import slot_times
+    from planner.store.db import now_utc, parse_utc, utc_iso
+
+    config = load_config()
+    db = open_database(config)
+    out = console()
+    per_account = account_slots(config)
+    if not per_account:
+        out.print(t("queue.no_slots"))
+        return
+    now = now_utc()
+    until = (now.astimezone(config.timezone) + timedelta(days=days)).date()
+    for channel, (slots_, zone) in per_account.items():
+        used = {}
+        for row in db.query("SELECT id, content_id, due_at, state FROM posts WHERE channel = ? AND state != 'canceled' "
+                            "AND due_at >= ?", [channel, utc_iso(now)]):
+            used[parse_utc(row["due_at"])] = row
+        grid = account_grid(db, channel, zone)
+        out.rule(esc(channel))
+        for moment in slot_times(slots_, zone, now, until):
+            local = moment.astimezone(zone)
+            score = grid[local.weekday()][local.hour]
+            hint = t("queue.slot_score", value=format_number(score)) if score is not None else ""
+            row = used.get(moment)
+            if row:
+                out.print(f"  {format_moment(moment, zone)}  [dim]{t('queue.slot_used', id=row['id'], content=esc(row['content_id']))}[/] {hint}")
+            else:
+                out.print(f"  {format_moment(moment, zone)}  [green]{t('queue.slot_free')}[/] {hint}")

@@ -96,6 +96,7 @@ class Campaign:
     content: tuple[ContentItem, ...]
     monitoring: Monitoring
     grace: timedelta | None = None         # overrides the config's grace for late posts
+    utm: bool = True                       # tag links with the config's [utm] parameters (if any)
 
     def window(self) -> tuple[datetime, datetime]:
         """First and last moment of the campaign, aware, in its zone (end day inclusive)."""

@@ -13,6 +13,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from planner.domain.kpi import ENGAGEMENT_PARTS, post_value
+from planner.monitoring.best_time import engagement_grid
 from planner.monitoring.collect import latest_metrics
 from planner.monitoring.kpi import ON_TIME_MS, evaluate
 from planner.store.db import parse_utc, utc_iso
@@ -85,8 +86,7 @@ def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None 
     audience_rows: dict[str, dict] = defaultdict(lambda: {"posts": 0, "engagements": None, "reach": None})
     issue_rows: dict[str, dict] = defaultdict(lambda: {"posts": 0, "engagements": None, "reach": None})
     no_metrics = platforms_without_metrics(db, campaign_id)
-    best_sum = [[0.0] * 24 for _ in range(7)]
-    best_n = [[0] * 24 for _ in range(7)]
+    best_samples: list[tuple[str, int]] = []
     reliability = defaultdict(int)
     for post in posts:
         values = latest.get(post["id"], {})
@@ -124,17 +124,14 @@ def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None 
             if reach is not None:
                 bucket["reach"] = (bucket["reach"] or 0) + reach
         if engagements is not None and post["published_at"]:
-            local = parse_utc(post["published_at"]).astimezone(zone)
-            best_sum[local.weekday()][local.hour] += engagements
-            best_n[local.weekday()][local.hour] += 1
+            best_samples.append((post["published_at"], engagements))
     report.platforms = sorted(platform_rows.values(), key=lambda r: r["platform"])
     report.metrics_not_available = [r["platform"] for r in report.platforms if not r["metrics_available"]]
     report.audiences = [{"audience": k, **v} for k, v in sorted(audience_rows.items())]
     report.issues = [{"issue": k, **v} for k, v in sorted(issue_rows.items())]
     ranked = [p for p in report.posts if p["state"] == "published" and p["engagements"] is not None]
     report.top_posts = sorted(ranked, key=lambda p: p["engagements"], reverse=True)[:top]
-    report.best_times = [[(best_sum[d][h] / best_n[d][h]) if best_n[d][h] else None for h in range(24)]
-                         for d in range(7)]
+    report.best_times = engagement_grid(best_samples, zone)
     report.reliability = dict(reliability)
     report.engagement_over_time = _engagement_over_time(db, campaign_id, start, end)
     report.mentions_over_time, report.spikes, report.top_mentions = _mentions(db, campaign_id, start, end)

@@ -10,12 +10,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
 from planner.domain.campaign import Campaign
 from planner.store import audit
-from planner.store.db import now_utc, transaction, utc_iso
+from planner.errors import PlannerError
+from planner.store.db import now_utc, parse_utc, transaction, utc_iso
 from planner.store.outbox import record_event
 
 EDITABLE = ("draft", "pending_approval", "queued", "held", "failed_retryable", "failed", "missed", "canceled")
@@ -87,7 +89,8 @@ def published_content_ids(db: sqlite_utils.Database, campaign_id: str) -> set[st
 
 
 def apply_campaigns(db: sqlite_utils.Database, batch: list[tuple[Campaign, list[dict], str]], *,
-                    approval_required: bool, actor: str, dry_run: bool = False) -> list[Plan]:
+                    approval_required: bool, actor: str, dry_run: bool = False,
+                    slots: dict[str, tuple[list, ZoneInfo]] | None = None) -> list[Plan]:
     """Apply several campaigns (campaign, desired rows, source file) in ONE transaction."""
 
     class _DryRun(Exception):
@@ -97,6 +100,7 @@ def apply_campaigns(db: sqlite_utils.Database, batch: list[tuple[Campaign, list[
     try:
         with transaction(db):
             for campaign, desired, source_file in batch:
+                _place_in_slots(db, campaign, desired, slots or {})
                 plans.append(_apply_one(db, campaign, desired, source_file=source_file,
                                         approval_required=approval_required, actor=actor))
             if dry_run:
@@ -104,6 +108,42 @@ def apply_campaigns(db: sqlite_utils.Database, batch: list[tuple[Campaign, list[
     except _DryRun:
         pass
     return plans
+
+
+class NoFreeSlot(PlannerError):
+    pass
+
+
+def _place_in_slots(db, campaign: Campaign, desired: list[dict], slots: dict[str, tuple[list, ZoneInfo]]) -> None:
+    """Give `slot = "next"` rows (due_at None) a time: the one they already have if it is still ahead,
+    else the account's next slot no other post uses. Runs inside the apply transaction."""
+    from planner.domain.slots import next_free
+
+    pending = [row for row in desired if row["due_at"] is None]
+    if not pending:
+        return
+    now = now_utc()
+    start, _ = campaign.window()
+    taken: dict[str, set] = {}
+    for row in pending:
+        channel = row["channel"]
+        if channel not in taken:
+            taken[channel] = {parse_utc(r[0]) for r in db.execute(
+                "SELECT due_at FROM posts WHERE channel = ? AND state != 'canceled'", [channel])}
+            taken[channel].update(r["due_at"] for r in desired if r["channel"] == channel and r["due_at"])
+    for row in pending:
+        key = idempotency_key(row["campaign_id"], row["content_id"], row["channel"], row["occurrence"])
+        old = db.execute("SELECT due_at, state FROM posts WHERE idempotency_key = ?", [key]).fetchone()
+        if old is not None and old[1] != "canceled" and (old[1] == "published" or parse_utc(old[0]) > now):
+            row["due_at"] = parse_utc(old[0])  # keep its slot: re-applying must not shuffle the plan
+            continue
+        account_slots, zone = slots[row["channel"]]
+        moment = next_free(account_slots, zone, after=max(now, start), until=campaign.end, taken=taken[row["channel"]])
+        if moment is None:
+            raise NoFreeSlot("apply.no_free_slot", channel=row["channel"], content=row["content_id"],
+                             end=campaign.end.isoformat())
+        row["due_at"] = moment
+        taken[row["channel"]].add(moment)
 
 
 def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict], *, source_file: str,
