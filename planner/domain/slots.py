@@ -53,8 +53,9 @@ def slot_times(slots: Iterable[Slot], zone: ZoneInfo, after: datetime, until: da
     day = after.astimezone(zone).date()
     last = min(until, day + timedelta(days=MAX_SEARCH_DAYS))
     while day <= last:
-        moments = sorted(datetime.combine(day, s.at, zone).astimezone(timezone.utc)
-                         for s in slots if day.weekday() in s.weekdays)
+        # A set: two specs naming the same time (or a DST fold) must not give one slot twice.
+        moments = sorted({datetime.combine(day, s.at, zone).astimezone(timezone.utc)
+                          for s in slots if day.weekday() in s.weekdays})
         for moment in moments:
             if moment > after:
                 yield moment

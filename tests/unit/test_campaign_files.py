@@ -665,7 +665,7 @@ def test_valid_campaign_round_trips(workdir, config, generated):
 def test_remaining_problem_codes(workdir, config):
     doc = campaign([
         item("satu", slot="pagi"),                                    # at and slot
-        {"id": "dua", "text": "x", "slot": "pagi"},                   # slot only: not available yet
+        {"id": "dua", "text": "x", "slot": "next"},                   # slot only: the accounts have no slots
         {"id": "tiga", "text": "x"},                                  # no time at all
         item("empat", text=""),                                       # nothing to post
     ], name="")
@@ -673,7 +673,7 @@ def test_remaining_problem_codes(workdir, config):
                           {"metric": "reach", "target": 10, "deadline": date(2027, 1, 1)}]
     loaded = load(workdir, config, doc)
     assert found(loaded) == {
-        ("content[1].slot", "at_and_slot"), ("content[2].slot", "slot_not_available"),
+        ("content[1].slot", "at_and_slot"), ("content[2].slot", "slot_not_configured"),
         ("content[3].at", "no_time"), ("content[4].text", "text_empty"), ("campaign.name", "empty"),
         ("goal.kpi[1].target", "bad_percent"), ("goal.kpi[2].deadline", "deadline_before_start"),
     }
