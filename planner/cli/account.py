@@ -96,11 +96,33 @@ def add(
         handle.write(new_text)
     tmp.chmod(path.stat().st_mode & 0o777)
     tmp.replace(path)
+    _audit_account_change(path, name, platform, list(credentials))
     console().print(t("account.added", name=name, platform=platform))
     for key, reference in credentials.items():
         console().print(esc(f"  {key} = {reference}"))
     console().print(t("account.set_secrets_hint"))
     read_config(path)
+
+
+def _audit_account_change(config_path, name: str, platform: str, credential_names: list[str]) -> None:
+    """Record the change in the audit log when the workspace has a database (references only, never secrets)."""
+    from planner.config import load_config as read_config
+    from planner.errors import PlannerError
+    from planner.store import audit
+    from planner.store.db import now_utc, open_db, transaction, utc_iso
+
+    try:
+        config = read_config(config_path)
+        if not config.database.exists():
+            return
+        db = open_db(config.database)
+    except PlannerError:
+        return
+    from planner.cli.common import actor_name
+
+    with transaction(db) as conn:
+        audit.record(conn, at=utc_iso(now_utc()), actor=actor_name(config), action="account.add",
+                     subject=f"account:{name}", detail={"platform": platform, "credentials": credential_names})
 
 
 @app.command("list", help=t("help.account_list"))

@@ -110,7 +110,8 @@ def register(app: typer.Typer) -> None:
         db = open_database(config)
         if not reason.strip():
             fail(t("pause.need_reason"))
-        outbox.set_setting(db, "paused", f"{reason.strip()} ({actor_name(config)})", now=now_utc())
+        outbox.set_setting(db, "paused", f"{reason.strip()} ({actor_name(config)})", now=now_utc(),
+                           audit_as=(actor_name(config), "publishing.pause"))
         held = outbox.hold_due(db, now=now_utc(), reason=f"pause: {reason.strip()}", actor=actor_name(config))
         console().print(f"[bold red]{esc(t('pause.done', reason=reason.strip()))}[/]")
         if held:
@@ -124,7 +125,7 @@ def register(app: typer.Typer) -> None:
         config = load_config()
         db = open_database(config)
         was = outbox.get_setting(db, "paused")
-        outbox.set_setting(db, "paused", None, now=now_utc())
+        outbox.set_setting(db, "paused", None, now=now_utc(), audit_as=(actor_name(config), "publishing.resume"))
         released = outbox.release_held(db, now=now_utc(), actor=actor_name(config), reason_prefix="pause:",
                                        reschedule_to=now_utc() if reschedule else None,
                                        detail="resumed" + (" and rescheduled to now" if reschedule else ""))

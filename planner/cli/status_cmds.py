@@ -124,6 +124,7 @@ def show(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
 
 
 def _transition(post_id: int, allowed: tuple[str, ...], to_state: str, message_key: str, detail: str) -> None:
+    from planner.store import audit
     from planner.store.db import now_utc, transaction, utc_iso
     from planner.store.outbox import record_event
 
@@ -141,6 +142,8 @@ def _transition(post_id: int, allowed: tuple[str, ...], to_state: str, message_k
         if cursor.rowcount != 1:
             fail(t("post.changed_meanwhile", id=post_id))
         record_event(conn, post_id, row["state"], to_state, now, actor_name(config), detail)
+        audit.record(conn, at=now, actor=actor_name(config), action=f"post.{to_state}", subject=f"post:{post_id}",
+                     detail={"from": row["state"], "detail": detail})
     console().print(t(message_key, id=post_id))
 
 
@@ -158,6 +161,7 @@ def retry(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
 @post_app.command("requeue", help=t("help.post_requeue"))
 def requeue(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
     """A missed post, or one a person checked (needs_review: certainly not on the platform), goes out now."""
+    from planner.store import audit
     from planner.store.db import now_utc, transaction, utc_iso
     from planner.store.outbox import record_event
 
@@ -176,4 +180,6 @@ def requeue(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
             fail(t("post.changed_meanwhile", id=post_id))
         record_event(conn, post_id, row["state"], "queued", now, actor_name(config),
                      f"requeued by hand (was due {row['due_at']})")
+        audit.record(conn, at=now, actor=actor_name(config), action="post.requeue", subject=f"post:{post_id}",
+                     detail={"from": row["state"], "was_due": row["due_at"]})
     console().print(t("post.requeued", id=post_id))

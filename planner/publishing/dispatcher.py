@@ -196,11 +196,19 @@ class Dispatcher:
         return result
 
     def drain(self, timeout: float | None = None) -> bool:
+        """Wait for the sends in progress, at most ``timeout`` seconds in all; True if none is left."""
+        import concurrent.futures
+        import time
+
         with self._lock:
             pending = list(self._inflight.values())
+        deadline = None if timeout is None else time.monotonic() + timeout
         for future in pending:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                future.result(timeout=timeout)
+                future.result(timeout=left)
+            except concurrent.futures.TimeoutError:
+                break
             except Exception:  # already logged in the worker
                 pass
         with self._lock:

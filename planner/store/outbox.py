@@ -15,9 +15,11 @@ from typing import Iterable, Sequence
 
 import sqlite_utils
 
+from planner.store import audit
 from planner.store.db import parse_utc, transaction, utc_iso
 
 CLAIMABLE = ("queued", "failed_retryable")
+AUDITED_OUTCOMES = ("published", "failed", "needs_review")  # retries and claims are in post_events only
 
 
 @dataclass(frozen=True)
@@ -68,16 +70,23 @@ def claim_due(db: sqlite_utils.Database, *, owner: str, now: datetime, lease: ti
         clauses.append(f"id IN ({_in(only_ids)})")
         params.extend(only_ids)
     with transaction(db) as conn:
+        # BEGIN IMMEDIATE holds the write lock: nobody can claim between this read and the update.
+        # The read only tells each post's previous state, for its history.
+        before = dict(conn.execute(
+            f"SELECT id, state FROM posts WHERE {' AND '.join(clauses)} ORDER BY due_at, id LIMIT ?",
+            [*params, limit]).fetchall())
+        if not before:
+            return []
         rows = conn.execute(
             f"""UPDATE posts SET state = 'publishing', lease_owner = ?, lease_until = ?, attempt = attempt + 1,
                                  updated_at = ?
-                WHERE id IN (SELECT id FROM posts WHERE {' AND '.join(clauses)} ORDER BY due_at, id LIMIT ?)
+                WHERE id IN ({_in(list(before))}) AND state IN ({_in(CLAIMABLE)})
                 RETURNING *""",
-            [owner, utc_iso(now + lease), now_s, *params, limit]).fetchall()
+            [owner, utc_iso(now + lease), now_s, *before, *CLAIMABLE]).fetchall()
         columns = [d[0] for d in conn.execute("SELECT * FROM posts LIMIT 0").description]
         claimed = [dict(zip(columns, row)) for row in rows]
         for row in claimed:
-            record_event(conn, row["id"], "queued", "publishing", now_s, owner, f"attempt {row['attempt']}")
+            record_event(conn, row["id"], before[row["id"]], "publishing", now_s, owner, f"attempt {row['attempt']}")
     claimed.sort(key=lambda r: (r["due_at"], r["id"]))
     return [ClaimedPost.from_row(r) for r in claimed]
 
@@ -96,6 +105,9 @@ def _finish(db, post_id: int, owner: str, from_state: str, to_state: str, now: d
         if cursor.rowcount != 1:
             return False
         record_event(conn, post_id, from_state, to_state, now_s, owner, detail)
+        if to_state in AUDITED_OUTCOMES:
+            audit.record(conn, at=now_s, actor=owner, action=f"post.{to_state}", subject=f"post:{post_id}",
+                         detail={"detail": detail, **{k: v for k, v in columns.items() if k in ("url", "last_error")}})
     return True
 
 
@@ -192,6 +204,8 @@ def mark_missed(db, *, now: datetime, default_grace: timedelta, actor: str) -> l
         for post_id, _state, due_at in rows:
             record_event(conn, post_id, None, "missed", now_s, actor,
                          f"not published within its grace period (due {due_at})")
+            audit.record(conn, at=now_s, actor=actor, action="post.missed", subject=f"post:{post_id}",
+                         detail={"due_at": due_at})
     return [r[0] for r in rows]
 
 
@@ -213,8 +227,12 @@ def get_setting(db, key: str) -> str | None:
     return row[0] if row else None
 
 
-def set_setting(db, key: str, value: str | None, *, now: datetime) -> None:
+def set_setting(db, key: str, value: str | None, *, now: datetime, audit_as: tuple[str, str] | None = None) -> None:
+    """Set or clear a setting; ``audit_as`` (actor, action) also records it in the audit log."""
     with transaction(db) as conn:
+        if audit_as is not None:
+            audit.record(conn, at=utc_iso(now), actor=audit_as[0], action=audit_as[1], subject=f"setting:{key}",
+                         detail={"value": value})
         if value is None:
             conn.execute("DELETE FROM settings WHERE key = ?", [key])
         else:
@@ -233,12 +251,13 @@ def hold_due(db, *, now: datetime, reason: str, actor: str, channels: Sequence[s
         clauses.append(f"channel IN ({_in(channels)})")
         params.extend(channels)
     with transaction(db) as conn:
+        before = dict(conn.execute(f"SELECT id, state FROM posts WHERE {' AND '.join(clauses)}", params).fetchall())
         rows = conn.execute(
             f"""UPDATE posts SET state = 'held', hold_reason = ?, retry_at = ?, updated_at = ?
                 WHERE {' AND '.join(clauses)} RETURNING id""",
             [reason, utc_iso(until) if until else None, now_s, *params]).fetchall()
         for (post_id,) in rows:
-            record_event(conn, post_id, "queued", "held", now_s, actor, reason)
+            record_event(conn, post_id, before.get(post_id), "held", now_s, actor, reason)
     return [r[0] for r in rows]
 
 
@@ -270,3 +289,5 @@ def bring_forward(db, post_id: int, *, now: datetime, actor: str) -> None:
         conn.execute("UPDATE posts SET due_at = ?, retry_at = NULL, updated_at = ? WHERE id = ? AND state IN ('queued', "
                      "'failed_retryable')", [now_s, now_s, post_id])
         record_event(conn, post_id, row[1], row[1], now_s, actor, f"publish now requested (was due {row[0]})")
+        audit.record(conn, at=now_s, actor=actor, action="post.publish_now", subject=f"post:{post_id}",
+                     detail={"was_due": row[0]})
