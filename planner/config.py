@@ -46,7 +46,8 @@ _TOP_KEYS = {"database", "timezone", "language", "campaigns_dir", "reports_dir",
              "accounts", "users", "user", "blackout", "alerts", "utm"}
 ROLES = ("staff", "approver", "admin")
 # Tables whose keys are known (the others are read by parts of the tool that check them).
-_TABLE_KEYS = {"publishing": {"grace", "workers", "lease", "pacing"}, "approval": {"required"}}
+_TABLE_KEYS = {"publishing": {"grace", "workers", "lease", "pacing"}, "approval": {"required"},
+               "alerts": {"telegram_account", "chat_id"}}
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
 
 
@@ -206,6 +207,10 @@ def parse_config(raw: dict, path: Path) -> Config:
     _refuse_exposed_literal_secrets(accounts, path)
     users = _parse_users(raw.get("users", {}), path)
     _check_utm(raw.get("utm"), path)
+    alert_account = raw.get("alerts", {}).get("telegram_account")
+    if alert_account is not None and (alert_account not in accounts or accounts[alert_account].platform != "telegram"
+                                      or not raw["alerts"].get("chat_id")):
+        raise ConfigError("config.bad_alerts", path=str(path), value=alert_account)
     default_user = raw.get("user")
     if default_user is not None and (not isinstance(default_user, str) or not default_user.strip()):
         raise ConfigError("config.bad_user", path=str(path))
