@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from planner.config import PLATFORMS, Config, parse_duration
 from planner.domain.campaign import (
@@ -192,12 +192,14 @@ TOP_KEYS = ("campaign", "goal", "audience", "content", "monitoring")
 
 def load_campaign(file: Path, config: Config | None, *, now: datetime | None = None,
                   published: Iterable[str] = (), applied_times: dict[str, set[str]] | None = None,
-                  text: str | None = None) -> Loaded:
+                  text: str | None = None, known_for: Callable[[str], tuple] | None = None) -> Loaded:
     """Parse and check one campaign file.
 
     From the database, when known: ``published`` content ids, and ``applied_times`` (content id ->
     UTC times of its posts already in the outbox). A time in the past is only a problem for
     content that is new or whose time was changed: re-applying a running campaign must work.
+    ``known_for(campaign_id) -> (published, applied_times)`` looks them up once the id is read,
+    so the file is parsed only once.
     ``text``: check this text as if it were the file's (an edit not yet written); media paths
     stay relative to ``file``'s folder.
     """
@@ -214,6 +216,9 @@ def load_campaign(file: Path, config: Config | None, *, now: datetime | None = N
         line, col = _toml_position(exc)
         reader.add("", "toml_syntax", line=line, col=col, error=str(exc).split(" (at line")[0])
         return Loaded(file, None, reader.problems)
+    campaign_id = raw.get("campaign", {}).get("id") if isinstance(raw.get("campaign"), dict) else None
+    if known_for is not None and isinstance(campaign_id, str):
+        published, applied_times = known_for(campaign_id)
     known = {content_id: {"*"} for content_id in published}
     for content_id, times in (applied_times or {}).items():
         known.setdefault(content_id, set()).update(times)
@@ -589,6 +594,8 @@ def desired_posts(campaign: Campaign, file: Path, config: Config) -> list[dict]:
                 text = text.replace(link, tagged)
                 link = tagged
             media = [str((file.parent / m).resolve()) for m in render_media(item, channel, platform)]
+            fingerprint = content_fingerprint(text)
+            thread = list(render_thread(item, channel, platform))
             for n, local in enumerate(occurrences):
                 rows.append({
                     "campaign_id": campaign.id,
@@ -600,7 +607,7 @@ def desired_posts(campaign: Campaign, file: Path, config: Config) -> list[dict]:
                     "text": text,
                     "link": link,
                     "media": media,
-                    "thread": list(render_thread(item, channel, platform)),
-                    "fingerprint": content_fingerprint(text),
+                    "thread": thread,
+                    "fingerprint": fingerprint,
                 })
     return rows

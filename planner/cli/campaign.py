@@ -27,27 +27,22 @@ def _optional_config():
         return None, exc.render()
 
 
-def _known_from_database(config, files: list[Path]) -> dict[str, tuple[set[str], dict[str, set[str]]]]:
-    """Per campaign id: (published content ids, content id -> due times in the outbox).
+def _database_lookup(config):
+    """campaign id -> (published content ids, content id -> due times in the outbox), read-only.
 
-    Read-only: validation never writes, but must know what a running campaign already holds.
+    Validation never writes, but must know what a running campaign already holds.
     """
     from planner.store.campaigns import applied_times, published_content_ids
     from planner.store.db import open_db
 
     if config is None or not config.database.exists():
-        return {}
+        return None, lambda: None
     try:
         db = open_db(config.database, readonly=True)
     except Exception:
-        return {}
-    found = {}
-    for file in files:
-        campaign_id = _peek_id(file)
-        if isinstance(campaign_id, str):
-            found[campaign_id] = (published_content_ids(db, campaign_id), applied_times(db, campaign_id))
-    db.conn.close()
-    return found
+        return None, lambda: None
+    return (lambda campaign_id: (published_content_ids(db, campaign_id), applied_times(db, campaign_id)),
+            db.conn.close)
 
 
 def _check_files(files: list[Path]):
@@ -56,22 +51,13 @@ def _check_files(files: list[Path]):
     config, config_error = _optional_config()
     if config_error:
         fail(config_error)
-    known = _known_from_database(config, files)
-    results = []
-    for file in files:
-        published, times = known.get(_peek_id(file), (set(), {}))
-        results.append(load_campaign(file, config, published=published, applied_times=times))
+    lookup, close = _database_lookup(config)
+    try:
+        results = [load_campaign(file, config, known_for=lookup) for file in files]
+    finally:
+        close()
     _refuse_duplicate_ids(results)
     return config, results
-
-
-def _peek_id(file: Path) -> str | None:
-    import tomllib
-
-    try:
-        return tomllib.loads(file.read_text("utf-8")).get("campaign", {}).get("id")
-    except Exception:
-        return None
 
 
 def _refuse_duplicate_ids(results) -> None:

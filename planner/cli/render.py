@@ -38,12 +38,14 @@ def print_campaign(db, spec: dict, config) -> None:
         where = f"{account.platform} @{account.handle}" if account else t("campaign.account_gone")
         out.print(f"   • {esc(channel)}: {esc(where)}")
 
-    out.print(f"\n[bold]4. {t('campaign.part_content')}[/] ({len(spec['content'])})")
-    for item in spec["content"][:30]:
+    items = list(db.query("SELECT id, issue, text FROM content WHERE campaign_id = ? AND removed_at IS NULL "
+                          "ORDER BY rowid", [spec["id"]]))
+    out.print(f"\n[bold]4. {t('campaign.part_content')}[/] ({len(items)})")
+    for item in items[:30]:
         first_words = " ".join(item["text"].split()[:10])
         out.print(f"   • [cyan]{esc(item['id'])}[/] [dim]{esc(item['issue'])}[/] — {esc(first_words)}…")
-    if len(spec["content"]) > 30:
-        out.print(f"   … {t('common.and_more', count=len(spec['content']) - 30)}")
+    if len(items) > 30:
+        out.print(f"   … {t('common.and_more', count=len(items) - 30)}")
     counts = campaign_state_counts(db, spec["id"])
     out.print("   " + (", ".join(f"{t('state.' + s)}: {n}" for s, n in counts.items()) or t("campaign.no_posts")))
 

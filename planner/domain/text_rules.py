@@ -10,6 +10,7 @@ counted here as 1 and 2 directly.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -183,6 +184,16 @@ def _valid_host(url: str, protocol: str, domain: str) -> bool:
 
 def find_urls(text: str) -> list[tuple[int, int, str]]:
     """URLs as twitter-text finds them, with or without a scheme: (start, end, url) character offsets."""
+    return list(_cached_urls(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_urls(text: str) -> tuple[tuple[int, int, str], ...]:
+    """The same text is counted for several platforms and channels in a row: find its links once."""
+    return tuple(_find_urls(text))
+
+
+def _find_urls(text: str) -> list[tuple[int, int, str]]:
     if "." not in text:
         return []
     urls: list[tuple[int, int, str]] = []
@@ -251,7 +262,21 @@ def _is_emoji_cluster(cluster: str) -> bool:
                for previous, char in zip(cluster, cluster[1:]))
 
 
+def _simple(text: str) -> bool:
+    """No character that can join a grapheme cluster (combining marks start at U+0300): the cluster
+    count is then the character count, less one per CR LF pair. Most Indonesian text is simple."""
+    return not text or max(text) < "\u0300"
+
+
+def grapheme_count(text: str) -> int:
+    if _simple(text):
+        return len(text) - text.count("\r\n")
+    return grapheme.length(text)
+
+
 def _x_plain_weight(text: str) -> int:
+    if _simple(text) and not any(c in text for c in _LIGHT_PICTOGRAPHS):
+        return len(text)  # below U+0300 every code point weighs 1 except the two pictographs
     total = 0
     for cluster in grapheme.graphemes(text):
         total += 2 if _is_emoji_cluster(cluster) else sum(map(_x_char_weight, cluster))
@@ -283,12 +308,12 @@ def mastodon_length(text: str) -> int:
             position = end
     pieces.append(text[position:])
     countable = _MASTODON_MENTION.sub(lambda m: "@" + m.group(2), "".join(pieces))
-    return grapheme.length(countable)
+    return grapheme_count(countable)
 
 
 def bluesky_length(text: str) -> int:
     """Length as Bluesky counts it: grapheme clusters."""
-    return grapheme.length(text)
+    return grapheme_count(text)
 
 
 _COUNTERS = {"x": x_weighted_length, "mastodon": mastodon_length, "bluesky": bluesky_length}

@@ -28,6 +28,7 @@ class CollectResult:
     snapshots: int = 0
     not_available: int = 0
     errors: list[str] = field(default_factory=list)
+    campaigns: set[str] = field(default_factory=set)
 
 
 def _campaign_monitoring(db) -> dict[str, tuple[timedelta, timedelta]]:
@@ -61,7 +62,7 @@ def posts_to_collect(db, *, now: datetime, campaign: str | None = None, force: b
             continue
         if not force and last is not None and parse_utc(last) + every > now:
             continue
-        due.append({"id": post_id, "channel": channel, "platform": platform, "ref": ref})
+        due.append({"id": post_id, "campaign_id": campaign_id, "channel": channel, "platform": platform, "ref": ref})
     return due
 
 
@@ -98,8 +99,11 @@ def collect_metrics(config: Config, db, *, now: datetime, campaign: str | None =
                 break
             result.snapshots += _record(db, batch, snapshots, now, available=True)
             result.posts += len(batch)
+            result.campaigns.update(p["campaign_id"] for p in batch)
             if progress:
                 progress(len(batch))
+    for campaign_id in sorted(result.campaigns):
+        record_totals(db, campaign_id, now)
     return result
 
 
@@ -110,6 +114,10 @@ def _record(db, batch: list[dict], snapshots, now: datetime, *, available: bool,
     with transaction(db) as conn:
         conn.executemany("INSERT INTO metric_snapshots (post_id, collected_at, metric, value) VALUES (?, ?, ?, ?)", rows)
         conn.executemany(
+            "INSERT INTO metric_latest (post_id, collected_at, metric, value) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (post_id, metric) DO UPDATE SET value = excluded.value, collected_at = excluded.collected_at "
+            "WHERE excluded.collected_at >= metric_latest.collected_at", rows)
+        conn.executemany(
             "INSERT INTO metric_status (post_id, last_collected_at, available, note) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (post_id) DO UPDATE SET last_collected_at = excluded.last_collected_at, "
             "available = excluded.available, note = excluded.note",
@@ -117,20 +125,47 @@ def _record(db, batch: list[dict], snapshots, now: datetime, *, available: bool,
     return len(rows)
 
 
+# The campaign totals follow planner.domain.kpi.post_value: a post's engagements are its own
+# "engagements" figure if the platform gives one, else likes + reposts + replies + quotes + saves;
+# its reach is reach, else views, else impressions. (tests/integration/test_monitoring.py checks
+# this SQL against post_value.)
+_TOTALS_SQL = """
+    SELECT COALESCE(SUM(eng), 0), COALESCE(SUM(reach), 0) FROM (
+        SELECT COALESCE(MAX(CASE WHEN l.metric = 'engagements' THEN l.value END),
+                        SUM(CASE WHEN l.metric IN ('likes', 'reposts', 'replies', 'quotes', 'saves')
+                                 THEN l.value END)) AS eng,
+               COALESCE(MAX(CASE WHEN l.metric = 'reach' THEN l.value END),
+                        MAX(CASE WHEN l.metric = 'views' THEN l.value END),
+                        MAX(CASE WHEN l.metric = 'impressions' THEN l.value END)) AS reach
+        FROM metric_latest l JOIN posts p ON p.id = l.post_id
+        WHERE p.campaign_id = ? GROUP BY l.post_id)"""
+
+
+def record_totals(db, campaign_id: str, at: datetime) -> None:
+    """Append the campaign's totals as of this collection (the engagement-over-time series)."""
+    with transaction(db) as conn:
+        engagements, reach = conn.execute(_TOTALS_SQL, [campaign_id]).fetchone()
+        conn.execute("INSERT INTO metric_totals (campaign_id, collected_at, engagements, reach) VALUES (?, ?, ?, ?) "
+                     "ON CONFLICT (campaign_id, collected_at) DO UPDATE SET engagements = excluded.engagements, "
+                     "reach = excluded.reach", [campaign_id, utc_iso(at), engagements, reach])
+
+
 def latest_metrics(db, campaign: str | None = None, until: str | None = None) -> dict[int, dict[str, int]]:
-    """post id -> metric -> latest value (optionally as of ``until``)."""
-    clauses, params = [], []
+    """post id -> metric -> latest value (optionally as of ``until``, from the full history)."""
+    found: dict[int, dict[str, int]] = defaultdict(dict)
+    if until is None:
+        where, params = ("JOIN posts p ON p.id = l.post_id WHERE p.campaign_id = ?", [campaign]) if campaign else ("", [])
+        for post_id, metric, value in db.execute(f"SELECT l.post_id, l.metric, l.value FROM metric_latest l {where}",
+                                                 params):
+            found[post_id][metric] = value
+        return found
+    clauses, params = ["m.collected_at <= ?"], [until]
     if campaign:
         clauses.append("p.campaign_id = ?")
         params.append(campaign)
-    if until:
-        clauses.append("m.collected_at <= ?")
-        params.append(until)
-    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    found: dict[int, dict[str, int]] = defaultdict(dict)
-    # The newest snapshot per (post, metric): MAX(collected_at) picks the row's value in SQLite.
+    # The newest snapshot per (post, metric) up to ``until``: MAX(collected_at) picks the row's value in SQLite.
     for post_id, metric, value, _ in db.execute(
             f"""SELECT m.post_id, m.metric, m.value, MAX(m.collected_at) FROM metric_snapshots m
-                JOIN posts p ON p.id = m.post_id {where} GROUP BY m.post_id, m.metric""", params):
+                JOIN posts p ON p.id = m.post_id WHERE {' AND '.join(clauses)} GROUP BY m.post_id, m.metric""", params):
         found[post_id][metric] = value
     return found

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from planner.domain.kpi import Assessment, assess, post_value
 from planner.monitoring.collect import latest_metrics
-from planner.store.db import parse_utc, utc_iso
+from planner.store.db import parse_utc
 
 ON_TIME_MS = 60_000  # published within a minute of its time counts as on time
 
@@ -24,9 +24,8 @@ class KpiResult:
     posts_without_data: int  # published posts whose platform gives no such figure
 
 
-def platform_totals(db, campaign_id: str, until: str | None = None) -> dict[str, dict]:
-    """Per platform (and 'all'): summed metrics, counts of published/on-time/failed posts."""
-    latest = latest_metrics(db, campaign_id, until)
+def platform_totals(db, campaign_id: str, latest: dict[int, dict[str, int]]) -> dict[str, dict]:
+    """Per platform (and 'all'): the posts' latest figures, counts of published/on-time/failed posts."""
     posts = list(db.query("SELECT id, platform, state, late_ms, due_at FROM posts WHERE campaign_id = ?",
                           [campaign_id]))
     totals: dict[str, dict] = {}
@@ -68,14 +67,16 @@ def metric_total(bucket: dict, metric: str) -> tuple[float, int, int]:
     return float(total), counted, len(bucket["latest"]) - counted
 
 
-def evaluate(db, campaign_id: str, *, now: datetime) -> list[KpiResult]:
+def evaluate(db, campaign_id: str, *, now: datetime, latest: dict[int, dict[str, int]] | None = None
+             ) -> list[KpiResult]:
+    """``latest``: the posts' latest figures if the caller has them already (see latest_metrics)."""
     row = db.execute("SELECT spec, start_at FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
     if row is None:
         return []
     spec = json.loads(row[0])
     zone = ZoneInfo(spec["timezone"])
     start = parse_utc(row[1])
-    totals = platform_totals(db, campaign_id, utc_iso(now))
+    totals = platform_totals(db, campaign_id, latest if latest is not None else latest_metrics(db, campaign_id))
     mentions = db.execute("SELECT COUNT(*) FROM mentions WHERE campaign_id = ?", [campaign_id]).fetchone()[0]
     results = []
     for kpi in spec["goal"]["kpis"]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -42,10 +42,8 @@ class Report:
     metrics_not_available: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+        # Shallow: the fields hold plain dicts and lists already (asdict would deep-copy 100,000 posts).
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None = None,
@@ -63,7 +61,8 @@ def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None 
         period_from=utc_iso(start) if start else None,
         period_to=utc_iso(end) if end else None,
     )
-    for result in evaluate(db, campaign_id, now=end or now):
+    latest = latest_metrics(db, campaign_id, utc_iso(end) if end and end < now else None)
+    for result in evaluate(db, campaign_id, now=end or now, latest=latest):
         a = result.assessment
         report.kpis.append({"metric": result.metric, "platform": result.platform,
                             "deadline": result.deadline.isoformat(), "target": a.target, "actual": a.actual,
@@ -72,7 +71,6 @@ def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None 
                             "posts_without_data": result.posts_without_data})
     content = {r["id"]: {"issue": r["issue"], "audiences": json.loads(r["audiences"])}
                for r in db.query("SELECT id, issue, audiences FROM content WHERE campaign_id = ?", [campaign_id])}
-    latest = latest_metrics(db, campaign_id, utc_iso(end) if end else None)
     where, params = "campaign_id = ?", [campaign_id]
     if start:
         where += " AND due_at >= ?"
@@ -146,28 +144,21 @@ def platforms_without_metrics(db, campaign_id: str) -> set[str]:
 
 
 def _engagement_over_time(db, campaign_id: str, start: datetime | None, end: datetime | None) -> list[dict]:
-    """Campaign totals after each collection: the latest value of every post as of that moment."""
+    """Campaign totals after each collection (recorded by the collector), at most about 60 points."""
     params: list = [campaign_id]
     clauses = ""
     if start:
-        clauses += " AND m.collected_at >= ?"
+        clauses += " AND collected_at >= ?"
         params.append(utc_iso(start))
     if end:
-        clauses += " AND m.collected_at < ?"
+        clauses += " AND collected_at < ?"
         params.append(utc_iso(end))
-    times = [r[0] for r in db.execute(
-        f"SELECT DISTINCT m.collected_at FROM metric_snapshots m JOIN posts p ON p.id = m.post_id "
-        f"WHERE p.campaign_id = ?{clauses} ORDER BY 1", params)]
-    if len(times) > 60:  # keep charts readable and the report fast: sample evenly
-        step = len(times) / 60
-        times = [times[int(i * step)] for i in range(60)] + [times[-1]]
-    series = []
-    for moment in times:
-        latest = latest_metrics(db, campaign_id, moment)
-        engagements = sum(post_value("engagements", v) or 0 for v in latest.values())
-        reach = sum(post_value("reach", v) or 0 for v in latest.values())
-        series.append({"at": moment, "engagements": engagements, "reach": reach})
-    return series
+    rows = db.execute(f"SELECT collected_at, engagements, reach FROM metric_totals WHERE campaign_id = ?{clauses} "
+                      f"ORDER BY collected_at", params).fetchall()
+    if len(rows) > 60:  # keep charts readable: sample evenly, always keeping the last point
+        step = len(rows) / 60
+        rows = [rows[int(i * step)] for i in range(60)] + [rows[-1]]
+    return [{"at": at, "engagements": engagements, "reach": reach} for at, engagements, reach in rows]
 
 
 def _mentions(db, campaign_id: str, start: datetime | None, end: datetime | None):

@@ -36,4 +36,5 @@ def safe_cell(value):
 
 
 def render_json(report: Report) -> str:
-    return json.dumps(report.to_dict(), ensure_ascii=False, indent=2)
+    # Compact: json's C encoder is only used without indent (indent is ~5x slower on big reports).
+    return json.dumps(report.to_dict(), ensure_ascii=False, separators=(",", ":"))

@@ -262,9 +262,9 @@ def _table(ws, headers: list[str], rows: list[list], formats: dict[int, str], *,
 
     ws.append(headers)
     _style_header(ws, 1)
-    for values in rows:
+    # Row numbers are counted here: openpyxl's ws.max_row scans every cell, so asking it per row is quadratic.
+    for row, values in enumerate(rows, 2):
         ws.append([_text(v) for v in values])
-        row = ws.max_row
         for col, fmt in formats.items():
             cell = ws.cell(row, col)
             if isinstance(cell.value, (int, float, datetime, date)):
@@ -276,7 +276,7 @@ def _table(ws, headers: list[str], rows: list[list], formats: dict[int, str], *,
                 cell.style = "Hyperlink"
     ws.freeze_panes = "A2"
     if autofilter and rows:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{ws.max_row}"
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(rows) + 1}"
     for col, header in enumerate(headers, 1):
         longest = max([len(str(header)), *(_shown_len(r[col - 1]) for r in rows)])
         ws.column_dimensions[get_column_letter(col)].width = min(60, max(8, longest + 2))

@@ -7,7 +7,7 @@ writes it all or nothing (``dry_run`` rolls back). Published posts are never tou
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -65,8 +65,20 @@ def _jsonable(value: Any) -> Any:
 
 
 def campaign_spec(campaign: Campaign) -> str:
-    data = asdict(campaign)
+    """The campaign's five parts as JSON, without its content items (they live in the content table)."""
+    data = asdict(replace(campaign, content=()))
+    del data["content"]
     data["timezone"] = campaign.timezone.key
+    data["content_count"] = len(campaign.content)
+    return json.dumps(data, default=_jsonable, ensure_ascii=False)
+
+
+def content_spec(item) -> str:
+    """One content item as JSON (shallow: dataclasses.asdict deep-copies, which is slow at 10,000 items)."""
+    data = {name: getattr(item, name) for name in item.__dataclass_fields__}
+    data["variants"] = {key: {"text": v.text, "thread": v.thread, "media": v.media} for key, v in item.variants.items()}
+    if item.repeat is not None:
+        data["repeat"] = {name: getattr(item.repeat, name) for name in item.repeat.__dataclass_fields__}
     return json.dumps(data, default=_jsonable, ensure_ascii=False)
 
 
@@ -174,20 +186,22 @@ def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict
          int(campaign.grace.total_seconds()) if campaign.grace else None])
     _write_content(db, campaign, now)
     wanted = set()
+    new_rows: list[list] = []
     for row in desired:
         key = idempotency_key(row["campaign_id"], row["content_id"], row["channel"], row["occurrence"])
         wanted.add(key)
         values = {
             "due_at": utc_iso(row["due_at"]), "text": row["text"], "link": row["link"],
-            "media": json.dumps(row["media"], ensure_ascii=False),
-            "thread": json.dumps(row["thread"], ensure_ascii=False),
+            "media": _json_list(row["media"]), "thread": _json_list(row["thread"]),
             "platform": row["platform"], "fingerprint": row["fingerprint"],
         }
         entry = PlanEntry(key, row["content_id"], row["channel"], values["due_at"])
         old = existing.get(key)
         if old is None:
             plan.added.append(entry)
-            _insert_post(conn, row, key, values, initial_state, now, actor)
+            new_rows.append([row["campaign_id"], row["content_id"], row["channel"], values["platform"],
+                             row["occurrence"], key, values["due_at"], initial_state, values["text"], values["link"],
+                             values["media"], values["thread"], values["fingerprint"], now, now, actor])
             continue
         changes = tuple(name for name in COMPARED if old[name] != values[name])
         entry.changes = changes
@@ -212,6 +226,7 @@ def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict
             _update_post(conn, old, values, state, now, actor, "edited: " + ", ".join(changes))
         else:
             plan.unchanged += 1
+    _insert_posts(conn, new_rows, initial_state, now, actor)
     for key, old in existing.items():
         if key in wanted or old["state"] in ("published", "canceled"):
             continue
@@ -229,31 +244,35 @@ def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict
     return plan
 
 
+def _json_list(values: list[str]) -> str:
+    return json.dumps(values, ensure_ascii=False) if values else "[]"
+
+
 def _write_content(db: sqlite_utils.Database, campaign: Campaign, now: str) -> None:
-    ids = set()
-    for item in campaign.content:
-        ids.add(item.id)
-        db.conn.execute(
-            """INSERT INTO content (campaign_id, id, issue, audiences, text, spec, removed_at)
-               VALUES (?, ?, ?, ?, ?, ?, NULL)
-               ON CONFLICT (campaign_id, id) DO UPDATE SET issue = excluded.issue, audiences = excluded.audiences,
-                   text = excluded.text, spec = excluded.spec, removed_at = NULL""",
-            [campaign.id, item.id, item.issue, json.dumps(list(item.audiences), ensure_ascii=False), item.text,
-             json.dumps(asdict(item), default=_jsonable, ensure_ascii=False)])
+    db.conn.executemany(
+        """INSERT INTO content (campaign_id, id, issue, audiences, text, spec, removed_at)
+           VALUES (?, ?, ?, ?, ?, ?, NULL)
+           ON CONFLICT (campaign_id, id) DO UPDATE SET issue = excluded.issue, audiences = excluded.audiences,
+               text = excluded.text, spec = excluded.spec, removed_at = NULL""",
+        [(campaign.id, item.id, item.issue, json.dumps(list(item.audiences), ensure_ascii=False), item.text,
+          content_spec(item)) for item in campaign.content])
     db.conn.execute(
-        f"UPDATE content SET removed_at = ? WHERE campaign_id = ? AND removed_at IS NULL "
-        f"AND id NOT IN ({','.join('?' * len(ids))})", [now, campaign.id, *ids])
+        "UPDATE content SET removed_at = ? WHERE campaign_id = ? AND removed_at IS NULL "
+        "AND id NOT IN (SELECT value FROM json_each(?))",
+        [now, campaign.id, json.dumps([item.id for item in campaign.content])])
 
 
-def _insert_post(conn, row: dict, key: str, values: dict, state: str, now: str, actor: str) -> None:
-    cursor = conn.execute(
+def _insert_posts(conn, rows: list[list], state: str, now: str, actor: str) -> None:
+    """Insert new outbox rows in one statement, then their first history event."""
+    if not rows:
+        return
+    (last_id,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM posts").fetchone()
+    conn.executemany(
         """INSERT INTO posts (campaign_id, content_id, channel, platform, occurrence, idempotency_key, due_at,
                               state, text, link, media, thread, fingerprint, created_at, updated_at, author)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [row["campaign_id"], row["content_id"], row["channel"], values["platform"], row["occurrence"], key,
-         values["due_at"], state, values["text"], values["link"], values["media"], values["thread"],
-         values["fingerprint"], now, now, actor])
-    record_event(conn, cursor.lastrowid, None, state, now, actor, "applied")
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", rows)
+    conn.execute("""INSERT INTO post_events (post_id, at, from_state, to_state, actor, detail)
+                    SELECT id, ?, NULL, ?, ?, 'applied' FROM posts WHERE id > ?""", [now, state, actor, last_id])
 
 
 def _update_post(conn, old: dict, values: dict, state: str, now: str, actor: str, detail: str) -> None:

@@ -198,9 +198,36 @@ def m004_team(conn: sqlite3.Connection) -> None:
     )
 
 
+def m005_metric_rollups(conn: sqlite3.Connection) -> None:
+    run_script(conn,
+        """
+        -- Derived from metric_snapshots at collection time, so reports need not scan the whole history:
+        -- the latest value of each (post, metric), and each campaign's totals after each collection.
+        CREATE TABLE metric_latest (
+            post_id INTEGER NOT NULL REFERENCES posts(id),
+            metric TEXT NOT NULL,
+            value INTEGER NOT NULL,
+            collected_at TEXT NOT NULL,
+            PRIMARY KEY (post_id, metric)
+        ) WITHOUT ROWID;
+        INSERT INTO metric_latest (post_id, metric, value, collected_at)
+            SELECT post_id, metric, value, MAX(collected_at) FROM metric_snapshots GROUP BY post_id, metric;
+
+        CREATE TABLE metric_totals (
+            campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+            collected_at TEXT NOT NULL,
+            engagements INTEGER NOT NULL,
+            reach INTEGER NOT NULL,
+            PRIMARY KEY (campaign_id, collected_at)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_core,
     m002_publishing,
     m003_monitoring,
     m004_team,
+    m005_metric_rollups,
 ]

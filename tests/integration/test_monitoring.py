@@ -134,8 +134,16 @@ def test_kpis_and_report_from_real_figures(published):
     assert likes.assessment.actual == sum(v.get("likes", 0) for v in latest.values())
     assert likes.posts_without_data == 3  # the Telegram posts
     assert results["posts_published"].assessment.status == "achieved"
+    # The totals the collector records (in SQL) follow the same rule as post_value (in Python).
+    from planner.domain.kpi import post_value
+
+    engagements, reach = db.execute("SELECT engagements, reach FROM metric_totals ORDER BY collected_at DESC").fetchone()
+    assert engagements == sum(post_value("engagements", v) or 0 for v in latest.values()) > 0
+    assert reach == sum(post_value("reach", v) or 0 for v in latest.values()) > 0
+    assert latest == latest_metrics(db, "uji", until="9999-01-01T00:00:00.000Z")  # rollup == full history
     report = build_report(db, "uji", now=datetime.now(timezone.utc))
     assert report.metrics_not_available == ["telegram"]
+    assert report.engagement_over_time[-1]["engagements"] == engagements
     telegram = next(r for r in report.platforms if r["platform"] == "telegram")
     assert telegram["likes"] is None and telegram["published"] == 3
     assert report.reliability.get("on_time", 0) + report.reliability.get("late", 0) == 15

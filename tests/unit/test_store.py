@@ -253,21 +253,14 @@ def test_reapplying_the_same_campaign_changes_nothing(workdir):
     assert dump(db) == before
 
 
-def test_a_failure_midway_writes_nothing(workdir, monkeypatch):
+def test_a_failure_midway_writes_nothing(workdir):
     db = open_db(workdir / "planner.db", create=True)
     batch = [make_campaign(workdir, "kampanye-a"), make_campaign(workdir, "kampanye-b")]
+    # A real failure inside the second campaign's writes (as a full disk would raise), no mocking.
+    db.conn.execute("""CREATE TRIGGER fail_second BEFORE INSERT ON posts WHEN NEW.campaign_id = 'kampanye-b'
+                       BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END""")
     before = dump(db)
-    calls = {"n": 0}
-    real = store_campaigns._insert_post
-
-    def failing(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 11:  # inside the second campaign
-            raise sqlite3.OperationalError("disk I/O error")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(store_campaigns, "_insert_post", failing)
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(sqlite3.DatabaseError):
         apply_campaigns(db, batch, approval_required=False, actor="uji")
     assert dump(db) == before
     assert not db.conn.in_transaction
