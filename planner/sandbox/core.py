@@ -176,6 +176,7 @@ class SandboxState:
         self.random_fault_rate = 0.0
         self.random_fault_kinds = ("rate_limit", "server_error", "drop")
         self.bursts: list[dict] = []
+        self.natural_burst_rate = 0.03  # share of hours with ten times the usual mentions (0: none)
         self.rng = random.Random(seed)
         self._next_id = 1000
         self.max_request_log = 20_000
@@ -256,7 +257,7 @@ class SandboxState:
         found: list[dict] = []
         for bucket in range(int(start // 60), int(now // 60) + 1):
             hour = random.Random(f"{self.seed}:{keyword.casefold()}:hour:{bucket // 60}")
-            rate = 0.1 * (10 if hour.random() < 0.03 else 1)  # ~6 an hour; 3 % of hours burst
+            rate = 0.1 * (10 if hour.random() < self.natural_burst_rate else 1)  # ~6 an hour; some hours burst
             rng = random.Random(f"{self.seed}:{keyword.casefold()}:{bucket}")
             n = sum(1 for _ in range(3) if rng.random() < rate / 3 * (3 if rate > 0.5 else 1))
             for i in range(n):
