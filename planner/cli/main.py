@@ -7,6 +7,7 @@ out in it too: --lang, else PLANNER_LANG, else the config's `language`, else Ind
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import typer
@@ -15,30 +16,28 @@ from planner.i18n import LANGUAGES, set_language, t
 
 
 def _early_language(argv: list[str]) -> str | None:
+    """--lang, else PLANNER_LANG, else the config's `language` (found like every command finds it)."""
+    config_arg = None
     for i, arg in enumerate(argv):
         if arg == "--lang" and i + 1 < len(argv):
             return argv[i + 1]
         if arg.startswith("--lang="):
             return arg.split("=", 1)[1]
-    if os.environ.get("PLANNER_LANG"):
-        return os.environ["PLANNER_LANG"]
-    config_arg = None
-    for i, arg in enumerate(argv):
-        if arg == "--config" and i + 1 < len(argv):
+        if arg in ("--config", "-c") and i + 1 < len(argv):
             config_arg = argv[i + 1]
         elif arg.startswith("--config="):
             config_arg = arg.split("=", 1)[1]
+    if os.environ.get("PLANNER_LANG"):
+        return os.environ["PLANNER_LANG"]
+    # Same order as planner.config.find_config_path, without importing it (start-up time).
+    path = config_arg or os.environ.get("PLANNER_CONFIG") or "config.toml"
     try:
-        import tomllib
-
-        from planner.config import find_config_path
-
-        path = find_config_path(config_arg)
-        if path.is_file():
-            return tomllib.loads(path.read_text("utf-8")).get("language")
-    except Exception:  # a broken config is reported by the command that loads it
+        with open(os.path.expanduser(path), "rb") as handle:
+            head = handle.read(65536)
+    except OSError:
         return None
-    return None
+    match = re.search(rb'^\s*language\s*=\s*"(\w+)"', head, re.MULTILINE)
+    return match.group(1).decode() if match else None
 
 
 def build_app() -> typer.Typer:

@@ -8,10 +8,10 @@ forgotten translation shows up as text rather than a crash; a test checks both a
 
 from __future__ import annotations
 
+import json
 import os
-import tomllib
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
@@ -31,14 +31,41 @@ def get_language() -> str:
     return _current if _current in LANGUAGES else DEFAULT_LANGUAGE
 
 
+_FOLDER = Path(__file__).parent
+
+
 @cache
 def catalogue(lang: str) -> dict[str, str]:
+    """The merged messages of one language; cached as JSON between runs (parsing the TOML files is
+    the largest part of `planner --help`'s start-up). The cache is keyed by the files' sizes and
+    times, so an edited catalogue is read again; without a writable cache folder it just parses."""
+    files = sorted((_FOLDER / lang).glob("*.toml"))
+    stamp = "-".join(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
+    cache_file = _cache_dir() / f"i18n-{lang}.json"
+    try:
+        cached = json.loads(cache_file.read_text("utf-8"))
+        if cached.get("stamp") == stamp:
+            return cached["messages"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    import tomllib
+
     merged: dict[str, str] = {}
-    folder = resources.files(__package__).joinpath(lang)
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".toml"):
-            merged.update(_flatten(tomllib.loads(entry.read_text("utf-8"))))
+    for file in files:
+        merged.update(_flatten(tomllib.loads(file.read_text("utf-8"))))
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"stamp": stamp, "messages": merged}, ensure_ascii=False), "utf-8")
+        os.replace(tmp, cache_file)
+    except OSError:
+        pass
     return merged
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "humas-planner"
 
 
 def _flatten(table: dict, prefix: str = ""):

@@ -27,6 +27,9 @@ def apply_blackouts(db, config: Config, *, now: datetime, actor: str) -> None:
 def release_ended(db, *, now: datetime, actor: str) -> list[int]:
     """Blackout-held posts whose window is over go back to the queue, due at the window's end."""
     now_s = utc_iso(now)
+    if not db.execute("SELECT 1 FROM posts WHERE state = 'held' AND hold_reason LIKE ? AND retry_at <= ? LIMIT 1",
+                      [PREFIX + "%", now_s]).fetchone():
+        return []
     with transaction(db) as conn:
         rows = conn.execute(
             """UPDATE posts SET state = 'queued', due_at = retry_at, retry_at = NULL, hold_reason = NULL,

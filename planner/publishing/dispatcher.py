@@ -154,9 +154,11 @@ class Dispatcher:
             if held:
                 log.warning("paused (%s): %d due posts held", reason, len(held))
             return 0
+        # Claim up to one batch ahead of the workers, so a worker that finishes finds its next post
+        # waiting instead of idling until this loop wakes (a claimed post keeps its lease meanwhile).
         with self._lock:
-            free = self.workers - len(self._inflight)
-        if free <= 0:
+            free = 2 * self.workers - len(self._inflight)
+        if free <= 0 or not outbox.any_due(self.db, self.clock()):
             return 0
         now = self.clock()
         excluded = self.pacer.unavailable()

@@ -89,7 +89,6 @@ class Service:
                                                       "misfire_grace_time": 60})
         scheduler.add_job(self._safe(self.heartbeat), "interval", seconds=HEARTBEAT_EVERY, id="heartbeat",
                           next_run_time=datetime.now(timezone.utc))
-        scheduler.add_job(self.wake, "interval", seconds=POLL_EVERY, id="poll")
         for name, seconds, func in self.periodic:
             scheduler.add_job(self._safe(lambda f=func: f(self.config, self.dispatcher)), "interval",
                               seconds=seconds, id=name)

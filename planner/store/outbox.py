@@ -152,6 +152,8 @@ def release(db, post_ids: Sequence[int], owner: str, *, now: datetime) -> int:
 def expire_leases(db, *, now: datetime, actor: str) -> list[int]:
     """'publishing' posts whose lease ran out: their process died or hung mid-send -> 'unknown'."""
     now_s = utc_iso(now)
+    if not db.execute("SELECT 1 FROM posts WHERE state = 'publishing' AND lease_until < ? LIMIT 1", [now_s]).fetchone():
+        return []
     with transaction(db) as conn:
         rows = conn.execute(
             """UPDATE posts SET state = 'unknown', lease_owner = NULL, lease_until = NULL, updated_at = ?,
@@ -192,6 +194,12 @@ def mark_missed(db, *, now: datetime, default_grace: timedelta, actor: str) -> l
     Held posts are exempt while held (a pause or blackout decides their fate when it ends).
     """
     now_s = utc_iso(now)
+    # Read first (no write lock when nothing is late): anything older than the shortest grace?
+    shortest = db.execute("SELECT MIN(grace_seconds) FROM campaigns").fetchone()[0]
+    shortest = min(int(default_grace.total_seconds()), shortest if shortest is not None else 10**9)
+    if not any(db.execute("SELECT 1 FROM posts WHERE state = ? AND due_at < ? LIMIT 1",
+                          [state, utc_iso(now - timedelta(seconds=shortest))]).fetchone() for state in CLAIMABLE):
+        return []
     with transaction(db) as conn:
         rows = conn.execute(
             f"""UPDATE posts SET state = 'missed', updated_at = ?
@@ -210,9 +218,18 @@ def mark_missed(db, *, now: datetime, default_grace: timedelta, actor: str) -> l
 
 
 def next_due(db) -> datetime | None:
-    row = db.execute(f"SELECT MIN(COALESCE(retry_at, due_at)) FROM posts WHERE state IN ({_in(CLAIMABLE)})",
-                     list(CLAIMABLE)).fetchone()
-    return parse_utc(row[0]) if row and row[0] else None
+    # One MIN per state: each is answered from the posts_next_attempt index without a scan.
+    rows = [db.execute("SELECT MIN(COALESCE(retry_at, due_at)) FROM posts WHERE state = ?", [state]).fetchone()[0]
+            for state in CLAIMABLE]
+    found = [r for r in rows if r]
+    return parse_utc(min(found)) if found else None
+
+
+def any_due(db, now: datetime) -> bool:
+    """A cheap read before taking the write lock: is anything claimable due?"""
+    now_s = utc_iso(now)
+    return any(db.execute("SELECT 1 FROM posts WHERE state = ? AND COALESCE(retry_at, due_at) <= ? LIMIT 1",
+                          [state, now_s]).fetchone() for state in CLAIMABLE)
 
 
 def count_due(db, now: datetime) -> int:

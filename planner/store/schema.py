@@ -224,10 +224,16 @@ def m005_metric_rollups(conn: sqlite3.Connection) -> None:
     )
 
 
+def m006_next_attempt_index(conn: sqlite3.Connection) -> None:
+    # The dispatcher asks "what is due next?" on every wake: answer it from an index, not a scan.
+    conn.execute("CREATE INDEX posts_next_attempt ON posts(state, COALESCE(retry_at, due_at))")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_core,
     m002_publishing,
     m003_monitoring,
     m004_team,
     m005_metric_rollups,
+    m006_next_attempt_index,
 ]
