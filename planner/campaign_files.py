@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 from planner.config import PLATFORMS, Config, parse_duration
 from planner.domain.campaign import (
     KPI_METRICS,
+    Blackout,
     REPORT_PERIODS,
     WEEKDAYS,
     Audience,
@@ -187,7 +188,8 @@ CONTENT_KEYS = ("id", "issue", "audiences", "text", "link", "hashtags", "media",
 VARIANT_KEYS = ("text", "thread", "media")
 REPEAT_KEYS = ("every", "weekdays", "until", "times")
 MONITORING_KEYS = ("collect_every", "track_for", "keywords", "spike_threshold", "report_period")
-TOP_KEYS = ("campaign", "goal", "audience", "content", "monitoring")
+TOP_KEYS = ("campaign", "goal", "audience", "content", "monitoring", "blackout")
+BLACKOUT_KEYS = ("start", "end", "reason")
 
 
 def load_campaign(file: Path, config: Config | None, *, now: datetime | None = None,
@@ -292,11 +294,31 @@ def _build(r: _Reader, raw: dict, file: Path, config: Config | None, now: dateti
     monitoring = _monitoring(r, raw.get("monitoring", {}))
     items = _contents(r, raw.get("content", []), file, config, channels, audiences, zone, start, end, now,
                       known)
+    blackouts = _blackouts(r, raw.get("blackout", []), zone, campaign_id)
     if r.problems or zone is None or start is None or end is None:
         return None
     return Campaign(id=campaign_id, name=name, owner=owner, timezone=zone, start=start, end=end,
                     channels=channels, goal=goal, audiences=audiences, content=items,
-                    monitoring=monitoring, grace=grace, utm=utm)
+                    monitoring=monitoring, grace=grace, utm=utm, blackouts=blackouts)
+
+
+def _blackouts(r: _Reader, raw: Any, zone, campaign_id: str) -> tuple[Blackout, ...]:
+    """The campaign's quiet windows: its posts due inside are held, then moved to the window's end."""
+    if not isinstance(raw, list):
+        r.add("blackout", "type", expected="array_of_tables")
+        return ()
+    found = []
+    for i, entry in enumerate(raw, 1):
+        path = f"blackout[{i}]"
+        table = r.table(entry, path, BLACKOUT_KEYS, required=("start", "end", "reason"))
+        begin, finish = r.moment(table, "start", path), r.moment(table, "end", path)
+        reason = r.text(table, "reason", path, required=True)
+        if begin and finish and finish <= begin:
+            r.add(f"{path}.end", "end_before_start", start=_show(begin), end=_show(finish))
+        elif begin and finish and zone is not None:
+            found.append(Blackout(start=to_utc(begin, zone), end=to_utc(finish, zone), reason=reason,
+                                  campaign=campaign_id))
+    return tuple(found)
 
 
 def _goal(r: _Reader, raw: Any, start: date | None, end: date | None, required: bool = True) -> Goal:

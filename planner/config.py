@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from planner.domain.campaign import Blackout  # noqa: F401  (part of the config model)
 from planner.errors import PlannerError
 
 CONFIG_ENV = "PLANNER_CONFIG"
@@ -87,16 +88,6 @@ class AccountConfig:
     api_base_url: str | None = None
     credentials: dict[str, str] = field(default_factory=dict)  # name -> reference (or literal)
     options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Blackout:
-    """A window when nothing is published (a day of mourning, a quiet period). Times in UTC."""
-
-    start: datetime
-    end: datetime
-    reason: str
-    channels: tuple[str, ...] = ()  # empty: every channel
 
 
 @dataclass(frozen=True)

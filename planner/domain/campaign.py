@@ -21,6 +21,17 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True)
+class Blackout:
+    """A window when nothing is published (a day of mourning, a quiet period). Times in UTC."""
+
+    start: datetime
+    end: datetime
+    reason: str
+    channels: tuple[str, ...] = ()   # empty: every channel
+    campaign: str | None = None      # set for a campaign's own window: only its posts are held
+
+
+@dataclass(frozen=True)
 class Kpi:
     metric: str
     target: float
@@ -97,6 +108,7 @@ class Campaign:
     monitoring: Monitoring
     grace: timedelta | None = None         # overrides the config's grace for late posts
     utm: bool = True                       # tag links with the config's [utm] parameters (if any)
+    blackouts: tuple[Blackout, ...] = ()   # the campaign's own quiet windows
 
     def window(self) -> tuple[datetime, datetime]:
         """First and last moment of the campaign, aware, in its zone (end day inclusive)."""

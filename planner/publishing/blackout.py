@@ -1,4 +1,5 @@
-"""Blackout windows from the config: posts due inside are held, then moved to the window's end.
+"""Blackout windows (the config's, and each campaign's own): posts due inside are held, then moved
+to the window's end.
 
 Held posts are never dropped: when the window closes they are queued again with their time set
 to the end of the window (so the grace rule does not turn a day of mourning into missed posts),
@@ -9,18 +10,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import json
+
 from planner.config import Config
+from planner.domain.campaign import Blackout
 from planner.store import outbox
-from planner.store.db import transaction, utc_iso
+from planner.store.db import parse_utc, transaction, utc_iso
 
 PREFIX = "blackout: "
 
 
 def apply_blackouts(db, config: Config, *, now: datetime, actor: str) -> None:
-    for window in config.blackouts:
-        if window.start <= now < window.end:
-            outbox.hold_due(db, now=now, reason=f"{PREFIX}{window.reason}", actor=actor,
-                            channels=list(window.channels) or None, until=window.end)
+    for window in active(config, now, db):
+        outbox.hold_due(db, now=now, reason=f"{PREFIX}{window.reason}", actor=actor,
+                        channels=list(window.channels) or None, until=window.end, campaign=window.campaign)
     release_ended(db, now=now, actor=actor)
 
 
@@ -42,5 +45,23 @@ def release_ended(db, *, now: datetime, actor: str) -> list[int]:
     return [r[0] for r in rows]
 
 
-def active(config: Config, now: datetime):
-    return [w for w in config.blackouts if w.start <= now < w.end]
+def active(config: Config, now: datetime, db=None) -> list[Blackout]:
+    """Windows in force now: the config's, and (given the database) the campaigns' own."""
+    windows = list(config.blackouts) + (campaign_windows(db) if db is not None else [])
+    return [w for w in windows if w.start <= now < w.end]
+
+
+_cache: dict[tuple[str, str], list[Blackout]] = {}
+
+
+def campaign_windows(db) -> list[Blackout]:
+    """Each campaign's windows from its stored spec (parsed again only when the campaign is re-applied)."""
+    found = []
+    for campaign_id, applied_at, spec in db.execute("SELECT id, applied_at, json_extract(spec, '$.blackouts') "
+                                                    "FROM campaigns"):
+        key = (campaign_id, applied_at)
+        if key not in _cache:
+            _cache[key] = [Blackout(start=parse_utc(w["start"]), end=parse_utc(w["end"]), reason=w["reason"],
+                                    campaign=campaign_id) for w in json.loads(spec or "[]")]
+        found += _cache[key]
+    return found

@@ -161,13 +161,16 @@ class Dispatcher:
         if free <= 0 or not outbox.any_due(self.db, self.clock()):
             return 0
         now = self.clock()
-        excluded = self.pacer.unavailable()
-        for window in active_blackouts(self.config, now):
-            if not window.channels:
-                return 0  # housekeeping holds what falls due inside the window
-            excluded.extend(window.channels)
+        excluded, quiet_campaigns = self.pacer.unavailable(), []
+        for window in active_blackouts(self.config, now, self.db):
+            if window.campaign:
+                quiet_campaigns.append(window.campaign)  # housekeeping holds what falls due inside
+            elif not window.channels:
+                return 0
+            else:
+                excluded.extend(window.channels)
         claimed = outbox.claim_due(self.db, owner=self.owner, now=now, lease=self.config.lease,
-                                   limit=free, exclude_channels=excluded)
+                                   limit=free, exclude_channels=excluded, exclude_campaigns=quiet_campaigns)
         for post in claimed:
             with self._lock:
                 self._inflight[post.id] = self._pool.submit(self._publish_one, post)

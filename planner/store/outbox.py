@@ -57,7 +57,8 @@ def _in(values: Sequence[str]) -> str:
 
 
 def claim_due(db: sqlite_utils.Database, *, owner: str, now: datetime, lease: timedelta, limit: int,
-              exclude_channels: Iterable[str] = (), only_ids: Sequence[int] | None = None) -> list[ClaimedPost]:
+              exclude_channels: Iterable[str] = (), only_ids: Sequence[int] | None = None,
+              exclude_campaigns: Iterable[str] = ()) -> list[ClaimedPost]:
     """Move up to ``limit`` due posts to 'publishing' under our lease, oldest first."""
     excluded = list(exclude_channels)
     now_s = utc_iso(now)
@@ -69,6 +70,10 @@ def claim_due(db: sqlite_utils.Database, *, owner: str, now: datetime, lease: ti
     if only_ids is not None:
         clauses.append(f"id IN ({_in(only_ids)})")
         params.extend(only_ids)
+    campaigns = list(exclude_campaigns)
+    if campaigns:
+        clauses.append(f"campaign_id NOT IN ({_in(campaigns)})")
+        params.extend(campaigns)
     with transaction(db) as conn:
         # BEGIN IMMEDIATE holds the write lock: nobody can claim between this read and the update.
         # The read only tells each post's previous state, for its history.
@@ -259,7 +264,7 @@ def set_setting(db, key: str, value: str | None, *, now: datetime, audit_as: tup
 
 
 def hold_due(db, *, now: datetime, reason: str, actor: str, channels: Sequence[str] | None = None,
-             until: datetime | None = None) -> list[int]:
+             until: datetime | None = None, campaign: str | None = None) -> list[int]:
     """Pause/blackout: due posts become 'held' (never dropped) with the reason."""
     now_s = utc_iso(now)
     clauses = [f"state IN ({_in(CLAIMABLE)})", "COALESCE(retry_at, due_at) <= ?"]
@@ -267,6 +272,9 @@ def hold_due(db, *, now: datetime, reason: str, actor: str, channels: Sequence[s
     if channels is not None:
         clauses.append(f"channel IN ({_in(channels)})")
         params.extend(channels)
+    if campaign is not None:
+        clauses.append("campaign_id = ?")
+        params.append(campaign)
     with transaction(db) as conn:
         before = dict(conn.execute(f"SELECT id, state FROM posts WHERE {' AND '.join(clauses)}", params).fetchall())
         rows = conn.execute(
