@@ -91,11 +91,16 @@ def collect_metrics(config: Config, db, *, now: datetime, campaign: str | None =
             cache[channel] = make(channel)
         return cache[channel]
 
-    def fetch(channel: str, batch: list[dict]):
-        try:
-            return batch, adapter_for(channel).fetch_metrics([p["ref"] for p in batch]), None
-        except (PlannerError, PlatformError) as exc:
-            return batch, None, exc
+    # Per account, at most a few batches at once: one account's reads never take the whole pool.
+    per_account = max(1, 4 * config.pacing.max_in_flight)
+    gates: dict[str, threading.BoundedSemaphore] = defaultdict(lambda: threading.BoundedSemaphore(per_account))
+
+    def fetch(channel: str, batch: list[dict], gate: threading.BoundedSemaphore):
+        with gate:
+            try:
+                return batch, adapter_for(channel).fetch_metrics([p["ref"] for p in batch]), None
+            except (PlannerError, PlatformError) as exc:
+                return batch, None, exc
 
     result = CollectResult()
     by_channel: dict[str, list[dict]] = defaultdict(list)
@@ -111,7 +116,8 @@ def collect_metrics(config: Config, db, *, now: datetime, campaign: str | None =
         jobs += [(channel, posts[i:i + size]) for i in range(0, len(posts), size)]
     failed_channels: set[str] = set()
     with ThreadPoolExecutor(max_workers=workers or max(4, 2 * config.workers), thread_name_prefix="metrics") as pool:
-        for (channel, _), future in zip(jobs, [pool.submit(fetch, channel, batch) for channel, batch in jobs]):
+        futures = [pool.submit(fetch, channel, batch, gates[channel]) for channel, batch in jobs]
+        for (channel, _), future in zip(jobs, futures):
             batch, snapshots, error = future.result()
             if isinstance(error, NotSupported):
                 _record(db, batch, [], now, available=False, note=error.message)
