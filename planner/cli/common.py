@@ -52,6 +52,17 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     raise typer.Exit(code)
 
 
+def parse_local_time(value: str, zone, option: str):
+    """A time given on the command line ('2026-12-01', '2026-12-01 08:00'), in ``zone`` unless it has an offset."""
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        fail(t("queue.bad_time", option=option, value=value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
 def load_config():
     from planner.config import find_config_path, load_config as _load
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import typer
 
-from planner.cli.common import console, esc, fail, load_config, open_database
+from planner.cli.common import console, esc, fail, load_config, open_database, parse_local_time
 from planner.i18n import t
 
 metrics_app = typer.Typer(no_args_is_help=True)
@@ -91,7 +90,7 @@ def register(app: typer.Typer) -> None:
             params.append(campaign)
         if since:
             clauses.append("created_at >= ?")
-            params.append(utc_iso(_local(since, config.timezone, "--since")))
+            params.append(utc_iso(parse_local_time(since, config.timezone, "--since")))
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         rows = list(db.query(f"SELECT * FROM mentions {where} ORDER BY created_at DESC LIMIT ?", [*params, limit]))
         if not rows:
@@ -126,8 +125,8 @@ def register(app: typer.Typer) -> None:
         if campaign and campaign not in [r[0] for r in db.execute("SELECT id FROM campaigns")]:
             fail(t("campaign.not_found", id=campaign, known=", ".join(r[0] for r in db.execute("SELECT id FROM campaigns")) or "-"))
         now = now_utc()
-        window_start = _local(start, config.timezone, "--from") if start else None
-        window_end = _local(end, config.timezone, "--to") if end else None
+        window_start = parse_local_time(start, config.timezone, "--from") if start else None
+        window_end = parse_local_time(end, config.timezone, "--to") if end else None
         if period:
             if period not in ("daily", "weekly", "monthly"):
                 fail(t("report.bad_period", value=period))
@@ -143,11 +142,3 @@ def register(app: typer.Typer) -> None:
                                    out=target, console=console())
             if written:
                 console().print(t("report.written", path=str(written)))
-
-
-def _local(value: str, zone, option: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        fail(t("queue.bad_time", option=option, value=value))
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 
 import typer
 
-from planner.cli.common import console, esc, fail, load_config, open_database
+from planner.cli.common import console, esc, fail, load_config, open_database, parse_local_time
 from planner.i18n import t
 
 
 def _parse_local(value: str | None, zone, option: str) -> str | None:
     from planner.store.db import utc_iso
 
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        fail(t("queue.bad_time", option=option, value=value))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    return utc_iso(moment)
+    return utc_iso(parse_local_time(value, zone, option)) if value is not None else None
 
 
 def register(app: typer.Typer) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 
 import typer
 
-from planner.cli.common import EXIT_PROBLEMS, actor_name, console, esc, fail, load_config, open_database
+from planner.cli.common import (EXIT_PROBLEMS, actor_name, console, esc, fail, load_config, open_database,
+                                 parse_local_time)
 from planner.i18n import t
 
 
@@ -118,12 +118,8 @@ def register(app: typer.Typer) -> None:
         params: list = []
         sql = "SELECT * FROM audit_log"
         if since:
-            try:
-                moment = datetime.fromisoformat(since.strip())
-            except ValueError:
-                fail(t("queue.bad_time", option="--since", value=since))
             sql += " WHERE at >= ?"
-            params.append(utc_iso(moment if moment.tzinfo else moment.replace(tzinfo=config.timezone)))
+            params.append(utc_iso(parse_local_time(since, config.timezone, "--since")))
         rows = list(db.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]))
         if not rows:
             out.print(t("audit.empty"))

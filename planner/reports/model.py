@@ -71,15 +71,10 @@ def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None 
                             "posts_without_data": result.posts_without_data})
     content = {r["id"]: {"issue": r["issue"], "audiences": json.loads(r["audiences"])}
                for r in db.query("SELECT id, issue, audiences FROM content WHERE campaign_id = ?", [campaign_id])}
-    where, params = "campaign_id = ?", [campaign_id]
-    if start:
-        where += " AND due_at >= ?"
-        params.append(utc_iso(start))
-    if end:
-        where += " AND due_at < ?"
-        params.append(utc_iso(end))
+    clauses, params = _period("due_at", start, end)
     posts = list(db.query(f"SELECT id, content_id, channel, platform, state, due_at, published_at, late_ms, url, "
-                          f"text, last_error FROM posts WHERE {where} ORDER BY due_at, id", params))
+                          f"text, last_error FROM posts WHERE campaign_id = ?{clauses} ORDER BY due_at, id",
+                          [campaign_id, *params]))
     platform_rows: dict[str, dict] = {}
     audience_rows: dict[str, dict] = defaultdict(lambda: {"posts": 0, "engagements": None, "reach": None})
     issue_rows: dict[str, dict] = defaultdict(lambda: {"posts": 0, "engagements": None, "reach": None})
@@ -145,38 +140,37 @@ def platforms_without_metrics(db, campaign_id: str) -> set[str]:
 
 def _engagement_over_time(db, campaign_id: str, start: datetime | None, end: datetime | None) -> list[dict]:
     """Campaign totals after each collection (recorded by the collector), at most about 60 points."""
-    params: list = [campaign_id]
-    clauses = ""
-    if start:
-        clauses += " AND collected_at >= ?"
-        params.append(utc_iso(start))
-    if end:
-        clauses += " AND collected_at < ?"
-        params.append(utc_iso(end))
+    clauses, params = _period("collected_at", start, end)
     rows = db.execute(f"SELECT collected_at, engagements, reach FROM metric_totals WHERE campaign_id = ?{clauses} "
-                      f"ORDER BY collected_at", params).fetchall()
+                      f"ORDER BY collected_at", [campaign_id, *params]).fetchall()
     if len(rows) > 60:  # keep charts readable: sample evenly, always keeping the last point
         step = len(rows) / 60
         rows = [rows[int(i * step)] for i in range(60)] + [rows[-1]]
     return [{"at": at, "engagements": engagements, "reach": reach} for at, engagements, reach in rows]
 
 
-def _mentions(db, campaign_id: str, start: datetime | None, end: datetime | None):
-    params: list = [campaign_id]
-    clauses = ""
+def _period(column: str, start: datetime | None, end: datetime | None) -> tuple[str, list]:
+    """SQL (" AND column >= ? AND column < ?") and parameters for the report's period."""
+    clauses, params = "", []
     if start:
-        clauses += " AND created_at >= ?"
+        clauses += f" AND {column} >= ?"
         params.append(utc_iso(start))
     if end:
-        clauses += " AND created_at < ?"
+        clauses += f" AND {column} < ?"
         params.append(utc_iso(end))
+    return clauses, params
+
+
+def _mentions(db, campaign_id: str, start: datetime | None, end: datetime | None):
+    clauses, period = _period("created_at", start, end)
+    params = [campaign_id, *period]
     over_time: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for keyword, created in db.execute(f"SELECT keyword, created_at FROM mentions WHERE campaign_id = ?{clauses}",
                                        params):
         hour = parse_utc(created).replace(minute=0, second=0, microsecond=0)
         over_time[keyword][utc_iso(hour)] += 1
     series = {k: [{"at": t, "count": n} for t, n in sorted(v.items())] for k, v in over_time.items()}
-    spike_clauses = clauses.replace("created_at", "at")
+    spike_clauses, _ = _period("at", start, end)
     spikes = [dict(r) for r in db.query(
         f"SELECT keyword, at, window_count, baseline, detail FROM alerts WHERE campaign_id = ?{spike_clauses} "
         f"ORDER BY at", params)]

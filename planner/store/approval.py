@@ -35,6 +35,18 @@ def pending_ids(db, campaign: str | None = None) -> list[int]:
     return [r[0] for r in db.execute(sql + " ORDER BY due_at, id", params)]
 
 
+def _pending(conn, post_ids: Sequence[int], decision: Decision):
+    """(post id, author) of the posts waiting for approval; the others are refused with the reason."""
+    for post_id in post_ids:
+        row = conn.execute("SELECT state, author FROM posts WHERE id = ?", [post_id]).fetchone()
+        if row is None:
+            decision.refused.append((post_id, "approval.not_found"))
+        elif row[0] != "pending_approval":
+            decision.refused.append((post_id, "approval.not_pending"))
+        else:
+            yield post_id, row[1]
+
+
 def approve(db, post_ids: Sequence[int], *, actor: str, role: str, now: datetime, override: bool = False) -> Decision:
     decision = Decision()
     if role not in APPROVER_ROLES:
@@ -45,15 +57,7 @@ def approve(db, post_ids: Sequence[int], *, actor: str, role: str, now: datetime
         return decision
     now_s = utc_iso(now)
     with transaction(db) as conn:
-        for post_id in post_ids:
-            row = conn.execute("SELECT state, author FROM posts WHERE id = ?", [post_id]).fetchone()
-            if row is None:
-                decision.refused.append((post_id, "approval.not_found"))
-                continue
-            state, author = row
-            if state != "pending_approval":
-                decision.refused.append((post_id, "approval.not_pending"))
-                continue
+        for post_id, author in _pending(conn, post_ids, decision):
             if author == actor and not override:
                 decision.refused.append((post_id, "approval.own_content"))
                 continue
@@ -75,18 +79,11 @@ def reject(db, post_ids: Sequence[int], *, actor: str, role: str, reason: str, n
         return decision
     now_s = utc_iso(now)
     with transaction(db) as conn:
-        for post_id in post_ids:
-            row = conn.execute("SELECT state, author FROM posts WHERE id = ?", [post_id]).fetchone()
-            if row is None:
-                decision.refused.append((post_id, "approval.not_found"))
-                continue
-            if row[0] != "pending_approval":
-                decision.refused.append((post_id, "approval.not_pending"))
-                continue
+        for post_id, author in _pending(conn, post_ids, decision):
             conn.execute("UPDATE posts SET state = 'draft', last_error = ?, updated_at = ? WHERE id = ? "
                          "AND state = 'pending_approval'", [f"rejected by {actor}: {reason}", now_s, post_id])
             record_event(conn, post_id, "pending_approval", "draft", now_s, actor, f"rejected: {reason}")
             audit.record(conn, at=now_s, actor=actor, action="post.reject", subject=f"post:{post_id}",
-                         detail={"author": row[1], "reason": reason})
+                         detail={"author": author, "reason": reason})
             decision.done.append(post_id)
     return decision
