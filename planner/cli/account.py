@@ -172,7 +172,7 @@ def check(name: str = typer.Argument(None, help=t("help.account_name"))) -> None
             out.print(f"[red]✗[/] {account_name}: {esc(_scrub(exc.message, secrets))}")
             continue
         limit = f" · {t('account.rate_limit')}: {status.rate_limit}" if status.rate_limit else ""
-        out.print(f"[green]✓[/] {account_name}: {esc(t('account.posting_as', name=status.display_name, handle=status.handle))}{esc(limit)}")
+        out.print(f"[green]✓[/] {account_name}: {esc(t('account.posting_as', name=status.display_name, handle=status.handle.lstrip('@')))}{esc(limit)}")
     if failures:
         raise typer.Exit(EXIT_PROBLEMS)
 
