@@ -119,8 +119,9 @@ def show(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
         out.print(f"{t('post.media')}: {esc(', '.join(media))}")
     out.print(f"\n[bold]{t('post.history')}[/]")
     for event in db.query("SELECT * FROM post_events WHERE post_id = ? ORDER BY id", [post_id]):
-        out.print(f"  {format_moment(parse_utc(event['at']), zone)}  {event['from_state'] or '-'} → "
-                  f"{event['to_state']}  [dim]{esc(event['actor'])}[/]  {esc(event['detail'] or '')}")
+        before = t("state." + event["from_state"]) if event["from_state"] else "-"
+        out.print(f"  {format_moment(parse_utc(event['at']), zone)}  {before} → {t('state.' + event['to_state'])}"
+                  f"  [dim]{esc(event['actor'])}[/]  {esc(event['detail'] or '')}")
 
 
 def _transition(post_id: int, allowed: tuple[str, ...], to_state: str, message_key: str, detail: str) -> None:

@@ -89,8 +89,9 @@ def test_dropped_answer_is_reconciled_not_resent(make_ws, sandbox):
                         ("unknown", "published")], (post["channel"], path)
         assert post["attempt"] == 1, "an unknown outcome must never be sent again"
         assert "reconciled" in ws.events(post["id"])[-1]["detail"]
-        shown = ws.planner("post", "show", str(post["id"]), check=True).stdout
-        assert re.search(r"→ unknown", shown) and re.search(r"unknown → published .*reconciled", shown), shown
+        shown = ws.planner("--lang", "en", "post", "show", str(post["id"]), check=True).stdout
+        assert re.search(r"→ outcome unknown", shown), shown
+        assert re.search(r"outcome unknown → published .*reconciled", shown), shown
 
 
 # --- 5. a 429 storm: wait as the platform says, then publish once -----------------------------------------
