@@ -169,9 +169,13 @@ class Dispatcher:
                 return 0
             else:
                 excluded.extend(window.channels)
+        # Never more posts of one account in hand than it may send at once: waiting for an account's
+        # tokens must not tie up the workers that other accounts need.
         claimed = outbox.claim_due(self.db, owner=self.owner, now=now, lease=self.config.lease,
-                                   limit=free, exclude_channels=excluded, exclude_campaigns=quiet_campaigns)
+                                   limit=free, exclude_channels=excluded, exclude_campaigns=quiet_campaigns,
+                                   per_channel=self.pacer.max_in_flight, room=self.pacer.room())
         for post in claimed:
+            self.pacer.reserve(post.channel)
             with self._lock:
                 self._inflight[post.id] = self._pool.submit(self._publish_one, post)
         return len(claimed)
@@ -223,8 +227,8 @@ class Dispatcher:
     def _publish_one(self, post: outbox.ClaimedPost) -> None:
         db = self.db
         try:
-            self.pacer.acquire(post.channel, self.stopping)
             try:
+                self.pacer.acquire(post.channel, self.stopping)
                 if self.stopping.is_set():
                     outbox.release(db, [post.id], self.owner, now=self.clock())
                     return

@@ -45,10 +45,18 @@ class Pacer:
             return [name for name, b in self._buckets.items()
                     if b.blocked_until > now or b.in_flight >= self.max_in_flight]
 
-    def acquire(self, account: str, stop: threading.Event | None = None) -> None:
-        """Wait for a token of ``account`` (and for any platform block to end)."""
+    def room(self) -> dict[str, int]:
+        """How many more posts each account with posts in hand may be given (others: max_in_flight)."""
+        with self._lock:
+            return {name: max(0, self.max_in_flight - b.in_flight) for name, b in self._buckets.items() if b.in_flight}
+
+    def reserve(self, account: str) -> None:
+        """A post of ``account`` was claimed: it counts against the account until ``done``."""
         with self._lock:
             self._bucket(account).in_flight += 1
+
+    def acquire(self, account: str, stop: threading.Event | None = None) -> None:
+        """Wait for a token of ``account`` (and for any platform block to end). Call after ``reserve``."""
         while True:
             with self._lock:
                 bucket = self._bucket(account)

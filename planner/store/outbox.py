@@ -58,8 +58,12 @@ def _in(values: Sequence[str]) -> str:
 
 def claim_due(db: sqlite_utils.Database, *, owner: str, now: datetime, lease: timedelta, limit: int,
               exclude_channels: Iterable[str] = (), only_ids: Sequence[int] | None = None,
-              exclude_campaigns: Iterable[str] = ()) -> list[ClaimedPost]:
-    """Move up to ``limit`` due posts to 'publishing' under our lease, oldest first."""
+              exclude_campaigns: Iterable[str] = (), per_channel: int | None = None,
+              room: dict[str, int] | None = None) -> list[ClaimedPost]:
+    """Move up to ``limit`` due posts to 'publishing' under our lease, oldest first.
+
+    ``per_channel``: at most this many per account, or its ``room`` when given for that account.
+    """
     excluded = list(exclude_channels)
     now_s = utc_iso(now)
     clauses = [f"state IN ({_in(CLAIMABLE)})", "COALESCE(retry_at, due_at) <= ?"]
@@ -77,9 +81,21 @@ def claim_due(db: sqlite_utils.Database, *, owner: str, now: datetime, lease: ti
     with transaction(db) as conn:
         # BEGIN IMMEDIATE holds the write lock: nobody can claim between this read and the update.
         # The read only tells each post's previous state, for its history.
-        before = dict(conn.execute(
-            f"SELECT id, state FROM posts WHERE {' AND '.join(clauses)} ORDER BY due_at, id LIMIT ?",
-            [*params, limit]).fetchall())
+        if per_channel is None:
+            before = dict(conn.execute(
+                f"SELECT id, state FROM posts WHERE {' AND '.join(clauses)} ORDER BY due_at, id LIMIT ?",
+                [*params, limit]).fetchall())
+        else:
+            # Oldest first, skipping an account's posts once it has its share (its room, else per_channel).
+            before, taken = {}, {}
+            for post_id, state, channel in conn.execute(
+                    f"SELECT id, state, channel FROM posts WHERE {' AND '.join(clauses)} ORDER BY due_at, id LIMIT ?",
+                    [*params, limit * 8]):
+                if taken.get(channel, 0) < (room or {}).get(channel, per_channel):
+                    taken[channel] = taken.get(channel, 0) + 1
+                    before[post_id] = state
+                    if len(before) == limit:
+                        break
         if not before:
             return []
         rows = conn.execute(

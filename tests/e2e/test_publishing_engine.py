@@ -302,6 +302,8 @@ def test_sigterm_releases_unsent_claims_and_restart_finishes(make_ws):
         run = ws.start("run")
         ph.wait_for(lambda: ws.states("channel = 'kpu_x'").get("published"), 30, "the first post on X",
                     interval=0.05, procs=[run])
+        # The slow Mastodon send must really be on the wire when the signal comes (the sandbox took the fault).
+        ph.wait_for(lambda: not sb.state.faults, 30, "the slow Mastodon send to start", interval=0.02, procs=[run])
         claimed_at_signal = {p["id"] for p in ws.posts("state = 'publishing'")}
         assert run.stop(timeout=20 + 15) == 0, run.output()   # Service.shutdown_timeout is 20 s
         assert "scheduler stopped" in run.output()
