@@ -150,6 +150,7 @@ def check(name: str = typer.Argument(None, help=t("help.account_name"))) -> None
     from planner.errors import PlannerError
     from planner.platforms import make_adapter
     from planner.platforms.base import PlatformError
+    from planner.platforms.redaction import redact, register_secrets
 
     config = load_config()
     names = [name] if name else list(config.accounts)
@@ -158,10 +159,9 @@ def check(name: str = typer.Argument(None, help=t("help.account_name"))) -> None
     out = console()
     failures = 0
     for account_name in names:
-        secrets: list[str] = []
         try:
             account = resolve_account(config, account_name)
-            secrets = account.secret_values()
+            register_secrets(account.secret_values())
             status = make_adapter(account).check_credentials()
         except PlannerError as exc:
             failures += 1
@@ -169,16 +169,9 @@ def check(name: str = typer.Argument(None, help=t("help.account_name"))) -> None
             continue
         except PlatformError as exc:
             failures += 1
-            out.print(f"[red]✗[/] {account_name}: {esc(_scrub(exc.message, secrets))}")
+            out.print(f"[red]✗[/] {account_name}: {esc(redact(exc.message))}")
             continue
         limit = f" · {t('account.rate_limit')}: {status.rate_limit}" if status.rate_limit else ""
         out.print(f"[green]✓[/] {account_name}: {esc(t('account.posting_as', name=status.display_name, handle=status.handle.lstrip('@')))}{esc(limit)}")
     if failures:
         raise typer.Exit(EXIT_PROBLEMS)
-
-
-def _scrub(message: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            message = message.replace(secret, "***")
-    return message

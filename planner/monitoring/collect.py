@@ -79,17 +79,9 @@ def collect_metrics(config: Config, db, *, now: datetime, campaign: str | None =
     from concurrent.futures import ThreadPoolExecutor
 
     from planner.platforms import make_adapter
+    from planner.platforms.pool import AdapterPool
 
-    make = adapter_factory or (lambda channel: make_adapter(resolve_account(config, channel)))
-    local = threading.local()
-
-    def adapter_for(channel: str):
-        cache = getattr(local, "adapters", None)
-        if cache is None:
-            cache = local.adapters = {}
-        if channel not in cache:
-            cache[channel] = make(channel)
-        return cache[channel]
+    adapter_for = AdapterPool(adapter_factory or (lambda channel: make_adapter(resolve_account(config, channel)))).get
 
     # Per account, at most a few batches at once: one account's reads never take the whole pool.
     per_account = max(1, 4 * config.pacing.max_in_flight)

@@ -34,7 +34,8 @@ from planner.platforms.base import (
 )
 from planner.publishing.blackout import active as active_blackouts
 from planner.publishing.blackout import apply_blackouts
-from planner.platforms.redaction import register_secrets
+from planner.platforms.pool import AdapterPool
+from planner.platforms.redaction import redact, register_secrets
 from planner.publishing.pacing import Pacer
 from planner.publishing.retry import RetryPolicy
 from planner.store import outbox
@@ -65,33 +66,16 @@ class PassResult:
     needs_review: int = 0
 
 
-class _Adapters:
-    """One adapter per (account, thread): SDK clients are not all thread-safe."""
+def _adapter_maker(config: Config, timeout: float):
+    """Builds a channel's adapter; its secrets are registered for redaction from logs and messages."""
+    from planner.platforms import make_adapter
 
-    def __init__(self, config: Config, timeout: float):
-        self.config = config
-        self.timeout = timeout
-        self._local = threading.local()
-        self.secrets: set[str] = set()
+    def make(channel: str):
+        account = resolve_account(config, channel)
+        register_secrets(account.secret_values())
+        return make_adapter(account, timeout=timeout)
 
-    def get(self, channel: str):
-        from planner.platforms import make_adapter
-
-        cache = getattr(self._local, "adapters", None)
-        if cache is None:
-            cache = self._local.adapters = {}
-        if channel not in cache:
-            account = resolve_account(self.config, channel)
-            self.secrets.update(account.secret_values())
-            register_secrets(account.secret_values())
-            cache[channel] = make_adapter(account, timeout=self.timeout)
-        return cache[channel]
-
-    def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            if len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+    return make
 
 
 class Dispatcher:
@@ -107,7 +91,7 @@ class Dispatcher:
         self.policy = policy or RetryPolicy()
         self.settle = settle
         self.clock = clock
-        self.adapters = _Adapters(config, timeout)
+        self.adapters = AdapterPool(_adapter_maker(config, timeout))
         self.on_change = on_change or (lambda: None)
         self.stopping = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="publish")
@@ -259,11 +243,11 @@ class Dispatcher:
                 self.pacer.block(post.channel, exc.retry_after)
             self._retry(db, post, exc.message, exc.retry_after)
         except UnknownOutcomeError as exc:
-            message = self.adapters.scrub(exc.message)
+            message = redact(exc.message)
             outbox.mark_unknown(db, post, self.owner, now=self.clock(), error=message)
             self._log(post, "unknown", message)
         except (PermanentError, PlatformError) as exc:
-            message = self.adapters.scrub(exc.message)
+            message = redact(exc.message)
             outbox.mark_failed(db, post, self.owner, now=self.clock(), error=message)
             self._log(post, "failed", message)
         else:
@@ -276,7 +260,7 @@ class Dispatcher:
                           post.id, ref.platform_post_id)
 
     def _retry(self, db, post: outbox.ClaimedPost, message: str, retry_after: float | None) -> None:
-        message = self.adapters.scrub(message)
+        message = redact(message)
         now = self.clock()
         if self.policy.exhausted(post.attempt):
             outbox.mark_failed(db, post, self.owner, now=now,
@@ -310,11 +294,11 @@ class Dispatcher:
             except RetryableError as exc:
                 # The lookup itself failed for now (429, 5xx, no answer): not a question for a person.
                 # The post stays 'unknown' under our reconcile lease and is asked about again when it ends.
-                self._log(post, "unknown", self.adapters.scrub(f"could not ask the platform yet: {exc.message}"))
+                self._log(post, "unknown", redact(f"could not ask the platform yet: {exc.message}"))
                 continue
             except (PlatformError, PlannerError) as exc:
                 detail = exc.render() if isinstance(exc, PlannerError) else exc.message
-                detail = self.adapters.scrub(f"cannot tell whether it was published: {detail}")
+                detail = redact(f"cannot tell whether it was published: {detail}")
                 outbox.needs_review(self.db, post, self.owner, now=self.clock(), detail=detail)
                 self._log(post, "needs_review", detail)
                 if result:
