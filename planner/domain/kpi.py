@@ -59,24 +59,22 @@ def assess(metric: str, actual: float, target: float, start: datetime, deadline:
 ENGAGEMENT_PARTS = ("likes", "reposts", "replies", "quotes", "saves")
 
 
+# Metrics that platforms name differently: the first name a post has wins.
+FALLBACKS = {"reach": ("reach", "views", "impressions"), "views": ("views", "impressions"),
+             "impressions": ("impressions", "views")}
+
+
 def post_value(metric: str, values: dict[str, int]) -> int | None:
     """One post's figure for a KPI metric from its latest snapshot; None when the platform gives none."""
-    if metric == "reach":
-        return _first(values, "reach", "views", "impressions")
-    if metric == "views":
-        return _first(values, "views", "impressions")
-    if metric == "impressions":
-        return _first(values, "impressions", "views")
-    if metric == "engagements":
-        if "engagements" in values:
-            return values["engagements"]
-        parts = [values[p] for p in ENGAGEMENT_PARTS if p in values]
-        return sum(parts) if parts else None
-    return values.get(metric)
-
-
-def _first(values: dict[str, int], *names: str) -> int | None:
-    for name in names:
-        if name in values:
-            return values[name]
-    return None
+    names = FALLBACKS.get(metric)
+    if names is not None:
+        for name in names:
+            if name in values:
+                return values[name]
+        return None
+    if metric != "engagements":
+        return values.get(metric)
+    if "engagements" in values:
+        return values["engagements"]
+    parts = [values[p] for p in ENGAGEMENT_PARTS if p in values]
+    return sum(parts) if parts else None

@@ -26,19 +26,21 @@ class KpiResult:
 
 def platform_totals(db, campaign_id: str, latest: dict[int, dict[str, int]]) -> dict[str, dict]:
     """Per platform (and 'all'): the posts' latest figures, counts of published/on-time/failed posts."""
-    posts = list(db.query("SELECT id, platform, state, late_ms, due_at FROM posts WHERE campaign_id = ?",
-                          [campaign_id]))
+    posts = db.execute("SELECT id, platform, state, late_ms FROM posts WHERE campaign_id = ?",
+                       [campaign_id]).fetchall()
     totals: dict[str, dict] = {}
-    for post in posts:
-        for key in (post["platform"], "all"):
-            bucket = totals.setdefault(key, {"published": 0, "on_time": 0, "due": 0, "posts": [], "latest": []})
-            if post["state"] in ("published", "missed", "failed", "needs_review"):
+    for post_id, platform, state, late_ms in posts:
+        for key in (platform, "all"):
+            bucket = totals.get(key)
+            if bucket is None:
+                bucket = totals[key] = {"published": 0, "on_time": 0, "due": 0, "posts": [], "latest": []}
+            if state in ("published", "missed", "failed", "needs_review"):
                 bucket["due"] += 1
-            if post["state"] == "published":
+            if state == "published":
                 bucket["published"] += 1
-                bucket["on_time"] += int((post["late_ms"] or 0) <= ON_TIME_MS)
-                bucket["posts"].append(post["id"])
-                bucket["latest"].append(latest.get(post["id"]))
+                bucket["on_time"] += int((late_ms or 0) <= ON_TIME_MS)
+                bucket["posts"].append(post_id)
+                bucket["latest"].append(latest.get(post_id))
     return totals
 
 

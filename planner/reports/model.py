@@ -72,52 +72,56 @@ def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None 
     content = {r["id"]: {"issue": r["issue"], "audiences": json.loads(r["audiences"])}
                for r in db.query("SELECT id, issue, audiences FROM content WHERE campaign_id = ?", [campaign_id])}
     clauses, params = _period("due_at", start, end)
-    posts = list(db.query(f"SELECT id, content_id, channel, platform, state, due_at, published_at, late_ms, url, "
-                          f"text, last_error FROM posts WHERE campaign_id = ?{clauses} ORDER BY due_at, id",
-                          [campaign_id, *params]))
+    posts = db.execute(f"SELECT id, content_id, channel, platform, state, due_at, published_at, late_ms, url, "
+                       f"text, last_error FROM posts WHERE campaign_id = ?{clauses} ORDER BY due_at, id",
+                       [campaign_id, *params]).fetchall()
     platform_rows: dict[str, dict] = {}
     audience_rows: dict[str, dict] = defaultdict(lambda: {"posts": 0, "engagements": None, "reach": None})
     issue_rows: dict[str, dict] = defaultdict(lambda: {"posts": 0, "engagements": None, "reach": None})
     no_metrics = platforms_without_metrics(db, campaign_id)
     best_samples: list[tuple[str, int]] = []
     reliability = defaultdict(int)
-    for post in posts:
-        values = latest.get(post["id"], {})
+    for post_id, content_id, channel, platform, state, due_at, published_at, late_ms, url, text, error in posts:
+        values = latest.get(post_id, {})
         engagements = post_value("engagements", values) if values else None
         reach = post_value("reach", values) if values else None
-        state = post["state"]
         if state == "published":
-            reliability["on_time" if (post["late_ms"] or 0) <= ON_TIME_MS else "late"] += 1
+            reliability["on_time" if (late_ms or 0) <= ON_TIME_MS else "late"] += 1
         elif state in ("failed", "missed", "needs_review", "canceled"):
             reliability[state] += 1
         else:
             reliability["pending"] += 1
         # A figure stays None until some post of the platform has it: "not given" is not zero.
-        entry = platform_rows.setdefault(post["platform"], {"platform": post["platform"], "published": 0,
-                                                            "metrics_available": post["platform"] not in
-                                                            no_metrics, **{m: None for m in PLATFORM_METRICS}})
-        record = {"id": post["id"], "content_id": post["content_id"], "channel": post["channel"],
-                  "platform": post["platform"], "state": state, "due_at": post["due_at"],
-                  "published_at": post["published_at"], "late_ms": post["late_ms"], "url": post["url"],
-                  "text": post["text"], "error": post["last_error"], "engagements": engagements, "reach": reach,
-                  "metrics": values}
+        entry = platform_rows.get(platform)
+        if entry is None:
+            entry = platform_rows[platform] = {"platform": platform, "published": 0,
+                                               "metrics_available": platform not in no_metrics,
+                                               **{m: None for m in PLATFORM_METRICS}}
+        record = {"id": post_id, "content_id": content_id, "channel": channel, "platform": platform,
+                  "state": state, "due_at": due_at, "published_at": published_at, "late_ms": late_ms, "url": url,
+                  "text": text, "error": error, "engagements": engagements, "reach": reach, "metrics": values}
         report.posts.append(record)
         if state != "published":
             continue
         entry["published"] += 1
         for metric in PLATFORM_METRICS:
-            value = post_value(metric, values) if values else None
+            if metric == "engagements":
+                value = engagements
+            elif metric == "reach":
+                value = reach
+            else:
+                value = post_value(metric, values) if values else None
             if value is not None:
                 entry[metric] = (entry[metric] or 0) + value
-        info = content.get(post["content_id"], {"issue": "", "audiences": []})
+        info = content.get(content_id, {"issue": "", "audiences": []})
         for bucket in [issue_rows[info["issue"] or "-"], *(audience_rows[a] for a in info["audiences"])]:
             bucket["posts"] += 1
             if engagements is not None:
                 bucket["engagements"] = (bucket["engagements"] or 0) + engagements
             if reach is not None:
                 bucket["reach"] = (bucket["reach"] or 0) + reach
-        if engagements is not None and post["published_at"]:
-            best_samples.append((post["published_at"], engagements))
+        if engagements is not None and published_at:
+            best_samples.append((published_at, engagements))
     report.platforms = sorted(platform_rows.values(), key=lambda r: r["platform"])
     report.metrics_not_available = [r["platform"] for r in report.platforms if not r["metrics_available"]]
     report.audiences = [{"audience": k, **v} for k, v in sorted(audience_rows.items())]

@@ -28,9 +28,12 @@ def render_csv(report: Report) -> str:
     return buffer.getvalue()
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def safe_cell(value):
     """Spreadsheets run cells starting with = + - @ as formulas: prefix them so they stay text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if isinstance(value, str) and value[:1] in FORMULA_START:
         return "'" + value
     return value
 
