@@ -31,6 +31,7 @@ from planner.domain.campaign import (
     render_media,
     render_text,
 )
+from planner.domain.links import tag_content_link
 from planner.domain.schedule import TooManyOccurrences, local_occurrences, to_utc
 from planner.domain.timefmt import utc_iso
 
@@ -292,8 +293,10 @@ def _build(r: _Reader, raw: dict, file: Path, config: Config | None, now: dateti
     goal = _goal(r, raw.get("goal", {}), start, end, required="goal" in raw)
     audiences = _audiences(r, raw.get("audience", []))
     monitoring = _monitoring(r, raw.get("monitoring", {}))
+    utm_template = config.raw.get("utm") if config is not None and utm else None
     items = _contents(r, raw.get("content", []), file, config, channels, audiences, zone, start, end, now,
-                      known)
+                      known, utm_for=lambda text, link, platform, content: tag_content_link(
+                          text, link, utm_template, platform=platform, campaign=campaign_id or "", content=content))
     blackouts = _blackouts(r, raw.get("blackout", []), zone, campaign_id)
     if r.problems or zone is None or start is None or end is None:
         return None
@@ -396,7 +399,7 @@ def _monitoring(r: _Reader, raw: Any) -> Monitoring:
 
 def _contents(r: _Reader, raw: Any, file: Path, config: Config | None, channels: tuple[str, ...],
               audiences: tuple[Audience, ...], zone, start: date | None, end: date | None, now: datetime,
-              known: dict[str, set[str]]) -> tuple[ContentItem, ...]:
+              known: dict[str, set[str]], utm_for: Callable) -> tuple[ContentItem, ...]:
     if not isinstance(raw, list):
         r.add("content", "type", expected="array_of_tables")
         return ()
@@ -450,7 +453,7 @@ def _contents(r: _Reader, raw: Any, file: Path, config: Config | None, channels:
         if at is not None and zone is not None and start and end:
             _check_times(r, item, path, zone, start, end, now, known.get(content_id, set()))
         if config is not None:
-            _check_channels(r, item, path, file, config, item_channels or channels,
+            _check_channels(r, item, path, file, config, item_channels or channels, utm_for,
                             skip=() if "text" in table else ("text_empty",))
     return tuple(items)
 
@@ -530,8 +533,9 @@ def _show(local: datetime) -> str:
 
 
 def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config: Config,
-                    channels: tuple[str, ...], skip: tuple[str, ...] = ()) -> None:
-    """Text and media rules for every channel the item goes to; each problem reported once."""
+                    channels: tuple[str, ...], utm_for: Callable, skip: tuple[str, ...] = ()) -> None:
+    """Text and media rules for every channel the item goes to, on the text as published (links
+    tagged by ``utm_for(text, link, platform, content_id)``); each problem reported once."""
     from planner.domain.campaign import render_thread
     from planner.domain.text_rules import MediaInfo, check_content
 
@@ -558,9 +562,9 @@ def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config
                 infos.append(MediaInfo(name=name, size_bytes=0))
                 continue
             infos.append(MediaInfo(name=name, size_bytes=media_file.stat().st_size))
-        text = render_text(item, channel, platform)
+        text, link = utm_for(render_text(item, channel, platform), item.link, platform, item.id)
         found = [(problem, f"{base}.text" if problem.path == "text" else _media_path(media_base, problem.path))
-                 for problem in check_content(platform, text, infos, item.link)]
+                 for problem in check_content(platform, text, infos, link)]
         variant = item.variants.get(variant_key)
         thread_base = f"{path}.variants.{variant_key}" if variant and variant.thread is not None else path
         for j, part in enumerate(render_thread(item, channel, platform), 1):
@@ -611,7 +615,6 @@ def desired_posts(campaign: Campaign, file: Path, config: Config) -> list[dict]:
     next free slot when applying (it knows which slots are taken).
     """
     from planner.domain.campaign import render_thread
-    from planner.domain.links import tag_link
     from planner.platforms.base import content_fingerprint
 
     utm = config.raw.get("utm") if campaign.utm else None
@@ -622,12 +625,8 @@ def desired_posts(campaign: Campaign, file: Path, config: Config) -> list[dict]:
         occurrences = local_occurrences(item.at, item.repeat, campaign.end) if item.at else [None]
         for channel in item.channels or campaign.channels:
             platform = config.accounts[channel].platform
-            text = render_text(item, channel, platform)
-            link = item.link
-            if link and utm:
-                tagged = tag_link(link, utm, platform=platform, campaign=campaign.id, content=item.id)
-                text = text.replace(link, tagged)
-                link = tagged
+            text, link = tag_content_link(render_text(item, channel, platform), item.link, utm,
+                                          platform=platform, campaign=campaign.id, content=item.id)
             media = [str((file.parent / m).resolve()) for m in render_media(item, channel, platform)]
             fingerprint = content_fingerprint(text)
             thread = list(render_thread(item, channel, platform))

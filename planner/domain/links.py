@@ -20,3 +20,15 @@ def tag_link(url: str, template: dict[str, str], *, platform: str, campaign: str
         if field in template and f"utm_{field}" not in present:
             query.append((f"utm_{field}", template[field].format(**values)))
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def tag_content_link(text: str, link: str | None, template: dict[str, str] | None, *, platform: str,
+                     campaign: str, content: str) -> tuple[str, str | None]:
+    """The text and link as they will be published: the link tagged, also where the text repeats it.
+
+    Validation checks this tagged text, so a length limit is judged on what the platform receives.
+    """
+    if not link or not template:
+        return text, link
+    tagged = tag_link(link, template, platform=platform, campaign=campaign, content=content)
+    return text.replace(link, tagged), tagged

@@ -216,6 +216,20 @@ def test_links_are_tagged_per_platform(workspace):
     assert link == "https://kab-demak.kpu.go.id/info?utm_source=x&utm_medium=social&utm_campaign=uji"
 
 
+def test_validation_counts_the_tagged_link(workspace):
+    """Bluesky counts a link in full: the utm_ parameters can push a text over 300 graphemes."""
+    config = workspace / "config.toml"
+    config.write_text(CONFIG + '\n[accounts.kpu_bsky]\nplatform = "bluesky"\nhandle = "kpu.bsky.social"\n'
+                      '[accounts.kpu_bsky.credentials]\napp_password = "env:KPU_BSKY_PASSWORD"\n', "utf-8")
+    text = campaign(["a" * 257]).replace('channels = ["kpu_x"]', 'channels = ["kpu_bsky"]')
+    file = workspace / "campaigns" / "uji.toml"
+    file.write_text(text, "utf-8")
+    result = planner(workspace, "campaign", "validate", str(file))
+    assert result.exit_code == 1 and "344" in result.output and "300" in result.output, result.output
+    file.write_text(text.replace('channels = ["kpu_bsky"]', 'channels = ["kpu_bsky"]\nutm = false'), "utf-8")
+    assert planner(workspace, "campaign", "validate", str(file)).exit_code == 0  # 290 untagged: fits
+
+
 def test_tagging_keeps_the_links_own_parameters():
     tagged = tag_link("https://a.id/p?utm_source=poster&x=1", {"source": "{platform}", "medium": "social"},
                       platform="x", campaign="c", content="i")
