@@ -112,6 +112,10 @@ def show(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
     if row["last_error"]:
         out.print(f"{t('post.error')}: [red]{esc(row['last_error'])}[/]")
     out.print(f"{t('post.attempts')}: {row['attempt']}")
+    thread = json.loads(row["thread"] or "[]")
+    if thread and row.get("thread_ids"):
+        live = json.loads(row["thread_ids"])
+        out.print(t("post.thread", live=len(live), total=len(thread) + 1) + f" ({esc(', '.join(live))})")
     out.print(f"\n{esc(row['text'])}")
     if row["link"]:
         out.print(esc(row["link"]))

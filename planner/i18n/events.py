@@ -17,6 +17,8 @@ _PATTERNS = [(re.compile(pattern), key) for pattern, key in (
     (r"^published$", "event.published"),
     (r"^reconciled: found on the platform$", "event.reconciled_found"),
     (r"^reconciled: not on the platform, queued again$", "event.reconciled_absent"),
+    (r"^reconciled: (?P<live>\d+) of (?P<total>\d+) thread parts are on the platform, queued again to post the "
+     r"rest$", "event.reconciled_thread"),
     (r"^released at shutdown, never sent$", "event.released"),
     (r"^lease expired$", "event.lease_expired"),
     (r"^not published within its grace period \(due (?P<due>[^)]+)\)$", "event.missed"),

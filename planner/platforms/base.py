@@ -19,7 +19,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,21 @@ class OutgoingPost:
     link: str | None = None
     media: Sequence[Path] = ()
     thread: Sequence[str] = ()  # further texts posted as a reply chain (X, Mastodon, Bluesky)
+    # Platform ids of the thread's parts already live (head first): publishing continues after them.
+    parts_done: Sequence[str] = ()
+    # Called with each new part's platform id as soon as it is live (and before the next part is
+    # sent), so the progress survives a crash. It raises if the progress could not be saved: the
+    # adapter must then stop.
+    on_part: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def parts(self) -> list[str]:
+        """The texts of the thread's parts in order (the head's text as written, without its link)."""
+        return [self.text, *self.thread]
+
+    def part_live(self, platform_id: str) -> None:
+        if self.on_part is not None:
+            self.on_part(platform_id)
 
     @property
     def fingerprint(self) -> str:
@@ -112,6 +127,21 @@ class CredentialsError(PermanentError):
 
 class UnknownOutcomeError(PlatformError):
     pass
+
+
+def thread_part_error(exc: PlatformError, *, number: int, total: int, head: str) -> PlatformError:
+    """A later part of a thread failed while the parts before it are live (and recorded).
+
+    Same kind as ``exc``: a retry (or reconciliation) continues after the live parts, so nothing is
+    posted twice and no part is left out.
+    """
+    message = (f"{exc.message} (thread part {number} of {total}; the {number - 1} part(s) before it are live, "
+               f"first {head}, and publishing continues after them)")
+    kind = type(exc) if isinstance(exc, (RetryableError, PermanentError, UnknownOutcomeError)) else PlatformError
+    error = kind(message, platform=exc.platform, status=exc.status)
+    if isinstance(exc, RetryableError):
+        error.retry_after = exc.retry_after
+    return error
 
 
 class NotSupported(PlatformError):

@@ -28,6 +28,7 @@ from planner.platforms.base import (
 )
 from planner.platforms.graph_common import (
     GRAPH_VERSION,
+    MAX_IDS,
     GraphClient,
     epoch,
     media_part,
@@ -47,7 +48,6 @@ POST_METRICS = ("post_media_view", "post_total_media_view_unique", "post_reactio
 METRIC_NAMES = {"post_media_view": "views", "post_total_media_view_unique": "reach",
                 "post_clicks": "clicks", "post_reactions_by_type_total": "likes"}
 OBJECT_FIELDS = "shares,comments.limit(0).summary(true),reactions.limit(0).summary(true)"
-MAX_IDS = 50  # Graph multi-id reads (?ids=a,b,c) take at most 50 ids
 FIND_PAGE_SIZE = 100
 FIND_PAGES = 10  # pages of FIND_PAGE_SIZE posts looked through when reconciling
 
@@ -116,29 +116,15 @@ class FacebookAdapter:
 
     # --- metrics --------------------------------------------------------------------------
     def fetch_metrics(self, refs: Sequence[str]) -> list[MetricSnapshot]:
+        """One multi-id read per MAX_IDS posts, insights included; posts that no longer exist are skipped."""
         snapshots: list[MetricSnapshot] = []
         refs = list(dict.fromkeys(refs))
         for start in range(0, len(refs), MAX_IDS):
-            objects = self._read_objects(refs[start:start + MAX_IDS])
-            for post_id, obj in objects.items():
-                insights = self.client.insights(post_id, self.post_metrics)
+            chunk = self.client.objects_with_insights(refs[start:start + MAX_IDS], self.post_metrics,
+                                                      OBJECT_FIELDS)
+            for post_id, (obj, insights) in chunk.items():
                 snapshots.extend(self._snapshots(post_id, obj, insights))
         return snapshots
-
-    def _read_objects(self, ids: list[str]) -> dict[str, dict]:
-        """Post objects by id (one multi-id read); posts that no longer exist are left out."""
-        try:
-            return self.client.get("", ids=",".join(ids), fields=OBJECT_FIELDS)
-        except PermanentError as exc:
-            if getattr(exc, "graph_code", None) not in (100, 803):  # unknown object / alias
-                raise
-            if len(ids) == 1:
-                return {}  # deleted, or not a post of ours
-        # One unknown id fails the whole multi-id read: ask one by one.
-        objects = {}
-        for post_id in ids:
-            objects.update(self._read_objects([post_id]))
-        return objects
 
     @staticmethod
     def _snapshots(post_id: str, obj: dict, insights: dict[str, Any]) -> list[MetricSnapshot]:

@@ -36,6 +36,7 @@ from planner.platforms.transport import classify_transport_error
 log = logging.getLogger(__name__)
 
 GRAPH_VERSION = "v23.0"
+MAX_IDS = 50  # Graph multi-id reads (?ids=a,b,c) take at most 50 ids
 
 # Throttling codes: 4 app, 17 user, 32 page, 613 custom, 80001-80014 business use case (page,
 # Instagram, ads...). They arrive as HTTP 400/403, not 429.
@@ -92,6 +93,7 @@ class GraphClient:
             session.mount(facebook.FACEBOOK_GRAPH_URL, BaseUrlAdapter(account.api_base_url))
         self.api = facebook.GraphAPI(timeout=timeout, session=session)
         self.api.version = GRAPH_VERSION  # the constructor rejects anything newer than v3.1
+        self.expand_insights = True  # insights in multi-id reads; off once a metric is rejected
 
     # --- calls ---------------------------------------------------------------------------
     def get(self, path: str, **args: Any) -> Any:
@@ -164,7 +166,44 @@ class GraphClient:
         exc.graph_subcode = error.get("error_subcode")
         return exc
 
-    # --- insights -------------------------------------------------------------------------
+    # --- objects and insights ---------------------------------------------------------------
+    def read_objects(self, ids: list[str], fields: str) -> dict[str, dict]:
+        """Objects by id in one multi-id read (at most MAX_IDS ids); ids that no longer exist are left out."""
+        try:
+            return self.get("", ids=",".join(ids), fields=fields)
+        except PermanentError as exc:
+            if not _unknown_object(exc):
+                raise
+            if len(ids) == 1:
+                return {}  # deleted, or not one of ours
+        # One unknown id fails the whole multi-id read: ask one by one.
+        objects = {}
+        for object_id in ids:
+            objects.update(self.read_objects([object_id], fields))
+        return objects
+
+    def objects_with_insights(self, ids: list[str], metrics: tuple[str, ...] | list[str],
+                              fields: str = "") -> dict[str, tuple[dict, dict[str, Any]]]:
+        """(object, {metric: latest value}) for each id that still exists (at most MAX_IDS ids).
+
+        The insights are expanded in the multi-id read itself: one request for the whole chunk.
+        One rejected metric fails that whole read, so then the chunk is read again without the
+        expansion and its insights are asked per object (see ``insights``); expansion stays off for
+        the rest of this client's life, since it would only fail again.
+        """
+        if self.expand_insights and metrics:
+            try:
+                objects = self.read_objects(ids, _with_field(fields, insights_field(metrics)))
+                return {oid: (obj, insight_values(obj.get("insights"))) for oid, obj in objects.items()}
+            except PermanentError as exc:
+                if not _invalid_metric(exc):
+                    raise
+                self.expand_insights = False
+                log.warning("%s: a metric was rejected (%s); asking insights post by post from now on",
+                            self.platform, exc.message)
+        objects = self.read_objects(ids, fields or "id")
+        return {oid: (obj, self.insights(oid, metrics)) for oid, obj in objects.items()}
+
     def insights(self, object_id: str, metrics: tuple[str, ...] | list[str]) -> dict[str, Any]:
         """{metric: latest value} for one post or media.
 
@@ -186,21 +225,46 @@ class GraphClient:
             for metric in metrics:
                 values.update(self.insights(object_id, [metric]))
             return values
-        values = {}
-        for item in (answer or {}).get("data", []):
-            points = item.get("values") or []
-            if item.get("name") and points and "value" in points[-1]:
-                values[item["name"]] = points[-1]["value"]
-            elif item.get("name") and "total_value" in item:
-                values[item["name"]] = item["total_value"].get("value")
-        return values
+        return insight_values(answer)
 
     def usage_summary(self) -> str | None:
         return usage_summary(self.last_headers)
 
 
+def insights_field(metrics: tuple[str, ...] | list[str]) -> str:
+    """The field that expands insights in an object read: insights.metric(a,b,c)."""
+    return f"insights.metric({','.join(metrics)})"
+
+
+def insight_values(answer: Mapping | None) -> dict[str, Any]:
+    """{metric: latest value} from an insights answer ({"data": [{"name", "values"}, ...]})."""
+    values: dict[str, Any] = {}
+    for item in (answer or {}).get("data", []):
+        points = item.get("values") or []
+        if item.get("name") and points and "value" in points[-1]:
+            values[item["name"]] = points[-1]["value"]
+        elif item.get("name") and "total_value" in item:
+            values[item["name"]] = item["total_value"].get("value")
+    return values
+
+
+def _with_field(fields: str, extra: str) -> str:
+    return f"{fields},{extra}" if fields else extra
+
+
 def _invalid_metric(exc: PlatformError) -> bool:
     return getattr(exc, "graph_code", None) == 100 and "metric" in exc.message.lower()
+
+
+def _unknown_object(exc: PlatformError) -> bool:
+    """An id in the read that does not exist (any more): code 803 (alias), or code 100 with subcode 33
+    ("Object with ID ... does not exist").
+
+    Other code-100 errors (a rejected metric or field) concern every object of the read: they are
+    raised, never taken for deleted posts.
+    """
+    code, subcode = getattr(exc, "graph_code", None), getattr(exc, "graph_subcode", None)
+    return code == 803 or (code == 100 and subcode == 33 and not _invalid_metric(exc))
 
 
 # --- usage headers -------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from planner.platforms.base import (
 )
 from planner.platforms.graph_common import (
     GRAPH_VERSION,
+    MAX_IDS,
     GraphClient,
     parse_graph_time,
     text_matches,
@@ -77,7 +78,7 @@ def caption_for(post: OutgoingPost) -> str:
 
 class InstagramAdapter:
     platform = PLATFORM
-    metrics_batch_size = 50
+    metrics_batch_size = MAX_IDS
 
     def __init__(self, account: Account, timeout: float = 10.0):
         self.account = account
@@ -171,14 +172,21 @@ class InstagramAdapter:
 
     # --- metrics --------------------------------------------------------------------------
     def fetch_metrics(self, refs: Sequence[str]) -> list[MetricSnapshot]:
-        snapshots = []
-        for media_id in dict.fromkeys(refs):
-            now = datetime.now(timezone.utc)
-            for metric, value in self.client.insights(media_id, self.media_metrics).items():
-                name = METRIC_NAMES.get(metric)
-                if name is not None and isinstance(value, (int, float)):
-                    snapshots.append(MetricSnapshot(media_id, name, int(value), now))
+        """One multi-id read per MAX_IDS media, insights included; media that no longer exist are skipped."""
+        snapshots: list[MetricSnapshot] = []
+        refs = list(dict.fromkeys(refs))
+        for start in range(0, len(refs), MAX_IDS):
+            chunk = self.client.objects_with_insights(refs[start:start + MAX_IDS], self.media_metrics)
+            for media_id, (_, insights) in chunk.items():
+                snapshots.extend(self._snapshots(media_id, insights))
         return snapshots
+
+    @staticmethod
+    def _snapshots(media_id: str, insights: dict[str, Any]) -> list[MetricSnapshot]:
+        now = datetime.now(timezone.utc)
+        return [MetricSnapshot(media_id, METRIC_NAMES[metric], int(value), now)
+                for metric, value in insights.items()
+                if metric in METRIC_NAMES and isinstance(value, (int, float))]
 
     # --- the rest -------------------------------------------------------------------------
     def search_mentions(self, keywords: Sequence[str], since: datetime | None) -> list[Mention]:

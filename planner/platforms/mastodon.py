@@ -43,6 +43,7 @@ from planner.platforms.base import (
     RetryableError,
     UnknownOutcomeError,
     same_text,
+    thread_part_error,
 )
 from planner.platforms.transport import classify_transport_error
 
@@ -148,20 +149,25 @@ class MastodonAdapter:
 
     # --- publishing -------------------------------------------------------------------------------
     def publish(self, post: OutgoingPost) -> PublishedRef:
-        media_ids = [self._upload(path) for path in post.media]
-        head = self._post_status(compose_text(post.text, post.link), post.idempotency_key, media_ids=media_ids)
-        ref = _ref(head)
-        previous = head
-        for i, part in enumerate(post.thread, start=1):
+        """The status, then each thread part as a reply to the one before; continues after ``parts_done``."""
+        texts = [compose_text(post.text, post.link), *post.thread]
+        live = list(post.parts_done)
+        head = None
+        if not live:
+            media_ids = [self._upload(path) for path in post.media]
+            head = self._post_status(texts[0], post.idempotency_key, media_ids=media_ids)
+            live.append(str(head["id"]))
+            post.part_live(live[-1])
+        for i in range(len(live), len(texts)):
             try:
-                previous = self._post_status(part, f"{post.idempotency_key}-{i}", in_reply_to=previous["id"])
-            except PermanentError as exc:
-                # Retryable and unknown outcomes stay as they are: a retry reuses the same keys, so the
-                # parts already out come back as they are instead of being posted twice.
-                raise type(exc)(f"{exc.message} (thread part {i + 1}; the first {i} part(s) are already "
-                                f"published, status {ref.platform_post_id})", platform=PLATFORM,
-                                status=exc.status) from exc
-        return ref
+                status = self._post_status(texts[i], f"{post.idempotency_key}-{i}", in_reply_to=live[-1])
+            except PlatformError as exc:
+                raise thread_part_error(exc, number=i + 1, total=len(texts), head=live[0]) from None
+            live.append(str(status["id"]))
+            post.part_live(live[-1])
+        if head is None:  # continued a thread begun earlier: its address comes from the platform
+            head = self._call(lambda: self._api.status(live[0]))
+        return _ref(head)
 
     def _post_status(self, text: str, key: str, *, media_ids: Sequence[str] = (),
                      in_reply_to: str | None = None) -> dict:
@@ -194,27 +200,34 @@ class MastodonAdapter:
 
         Mastodon would answer a repeated POST with the same Idempotency-Key with the original status for
         about an hour, but reconciliation must not create anything, so it lists the account's statuses
-        since ``since`` and compares their text (HTML stripped) with what was sent.
+        since ``since`` and compares their text (HTML stripped) with what was sent. A thread is followed
+        reply by reply; parts found live are reported through ``post.on_part``, and when the thread is
+        incomplete the answer is None: publishing again continues after them.
         """
         statuses, complete = self._recent_statuses(since)
         oldest_first = list(reversed(statuses))
-        wanted = compose_text(post.text, post.link)
-        head = next((s for s in oldest_first
-                     if s.get("in_reply_to_id") is None and same_text(plain_text(s["content"]), wanted)), None)
-        if head is None:
-            if complete:
-                return None
-            raise PlatformError(f"mastodon: more than {MAX_PAGES * PAGE} statuses since {since:%Y-%m-%d %H:%M}; "
-                                "cannot tell whether the post is among them", platform=PLATFORM)
-        previous = head
-        for i, part in enumerate(post.thread, start=1):
-            reply = next((s for s in oldest_first if str(s.get("in_reply_to_id")) == str(previous["id"])
-                          and same_text(plain_text(s["content"]), part)), None)
+        texts = [compose_text(post.text, post.link), *post.thread]
+        live = list(post.parts_done)
+        if not live:
+            head = next((s for s in oldest_first
+                         if s.get("in_reply_to_id") is None and same_text(plain_text(s["content"]), texts[0])), None)
+            if head is None:
+                if complete:
+                    return None
+                raise PlatformError(f"mastodon: more than {MAX_PAGES * PAGE} statuses since "
+                                    f"{since:%Y-%m-%d %H:%M}; cannot tell whether the post is among them",
+                                    platform=PLATFORM)
+            live.append(str(head["id"]))
+            post.part_live(live[-1])
+        for text in texts[len(live):]:
+            reply = next((s for s in oldest_first if str(s.get("in_reply_to_id")) == live[-1]
+                          and same_text(plain_text(s["content"]), text)), None)
             if reply is None:
-                raise PlatformError(f"mastodon: the thread is only partly published ({i} of {len(post.thread) + 1} "
-                                    f"parts, first status {head['id']}); check the account", platform=PLATFORM)
-            previous = reply
-        return _ref(head)
+                return None  # the rest of the thread is not there: publishing again continues after `live`
+            live.append(str(reply["id"]))
+            post.part_live(live[-1])
+        head = next((s for s in statuses if str(s["id"]) == live[0]), None)
+        return _ref(head) if head is not None else _ref(self._call(lambda: self._api.status(live[0])))
 
     def _recent_statuses(self, since: datetime) -> tuple[list[dict], bool]:
         """The account's statuses since ``since`` (newest first), and whether that list is complete."""

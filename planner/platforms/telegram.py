@@ -40,6 +40,7 @@ from planner.platforms.base import (
     PublishedRef,
     RetryableError,
     UnknownOutcomeError,
+    thread_part_error,
 )
 from planner.platforms.transport import classify_transport_error
 
@@ -168,29 +169,42 @@ class TelegramAdapter:
         text = compose_text(post.text, post.link)
         photos = [Path(p) for p in post.media]
         self._check(text, photos, post.thread)
-        if not photos:
-            first = self.call("sendMessage", {"chat_id": chat_id, "text": text})
-        elif len(photos) == 1:
-            fields = {"chat_id": chat_id, **({"caption": text} if text else {})}
-            first = self.call("sendPhoto", fields, files={"photo": _file(photos[0])})
+        live = list(post.parts_done)
+        if live:  # a thread begun earlier: continue after its saved parts
+            ref = self._ref({"message_id": int(live[0]), "chat": self._configured_chat()})
         else:
-            media = [{"type": "photo", "media": f"attach://photo{i}"} for i in range(len(photos))]
-            if text:
-                media[0]["caption"] = text
-            files = {f"photo{i}": _file(path) for i, path in enumerate(photos)}
-            first = self.call("sendMediaGroup", {"chat_id": chat_id, "media": json.dumps(media)}, files=files)[0]
-        ref = self._ref(first)
-        previous = first["message_id"]
-        for i, part in enumerate(post.thread, start=1):
+            ref = self._ref(self._send_first(chat_id, text, photos))
+            live.append(ref.platform_post_id)
+            post.part_live(live[-1])
+        total = len(post.thread) + 1
+        for i in range(len(live), total):
             try:
-                previous = self.call("sendMessage", {"chat_id": chat_id, "text": part,
-                                                     "reply_parameters": {"message_id": previous}})["message_id"]
+                message = self.call("sendMessage", {"chat_id": chat_id, "text": post.thread[i - 1],
+                                                    "reply_parameters": {"message_id": int(live[-1])}})
             except PlatformError as exc:
-                # No idempotency on Telegram: a retry would post the first message again. A person must look.
-                raise UnknownOutcomeError(
-                    f"telegram: message {ref.platform_post_id} is published but thread part {i + 1} failed "
-                    f"({exc.message}); check the channel and finish the thread by hand", platform=PLATFORM) from None
+                # No idempotency on Telegram, but the parts already out are saved: a retry goes on after
+                # them. An unknown outcome cannot be looked up afterwards: a person checks the channel.
+                raise thread_part_error(exc, number=i + 1, total=total, head=live[0]) from None
+            live.append(str(message["message_id"]))
+            post.part_live(live[-1])
         return ref
+
+    def _send_first(self, chat_id: str, text: str, photos: list[Path]) -> dict:
+        if not photos:
+            return self.call("sendMessage", {"chat_id": chat_id, "text": text})
+        if len(photos) == 1:
+            fields = {"chat_id": chat_id, **({"caption": text} if text else {})}
+            return self.call("sendPhoto", fields, files={"photo": _file(photos[0])})
+        media = [{"type": "photo", "media": f"attach://photo{i}"} for i in range(len(photos))]
+        if text:
+            media[0]["caption"] = text
+        files = {f"photo{i}": _file(path) for i, path in enumerate(photos)}
+        return self.call("sendMediaGroup", {"chat_id": chat_id, "media": json.dumps(media)}, files=files)[0]
+
+    def _configured_chat(self) -> dict:
+        """The chat as the config names it, enough to build a message's public address."""
+        chat = str(self.chat_id)
+        return {"username": chat[1:]} if chat.startswith("@") else {"id": chat}
 
     def send_text(self, chat_id: str | int, text: str) -> PublishedRef:
         """One plain message to any chat the bot can write to (staff alerts); cut to Telegram's limit."""

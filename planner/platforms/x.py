@@ -37,6 +37,7 @@ from planner.platforms.base import (
     RetryableError,
     UnknownOutcomeError,
     same_text,
+    thread_part_error,
 )
 from planner.platforms.transport import classify_transport_error
 
@@ -101,21 +102,23 @@ class XAdapter:
 
     # --- publishing ----------------------------------------------------------------------------
     def publish(self, post: OutgoingPost) -> PublishedRef:
+        """The post, then each thread part as a reply to the one before; continues after ``parts_done``."""
         if len(post.media) > MAX_IMAGES:
             raise PermanentError(f"x: at most {MAX_IMAGES} images per tweet ({len(post.media)} given)",
                                  platform=PLATFORM)
-        media_ids = [self._upload(Path(path)) for path in post.media]
-        head = self._create_tweet(compose_text(post), media_ids=media_ids or None)
-        previous, parts = head, len(post.thread) + 1
-        for number, text in enumerate(post.thread, start=2):
+        texts = [compose_text(post), *post.thread]
+        live = list(post.parts_done)
+        if not live:
+            media_ids = [self._upload(Path(path)) for path in post.media]
+            live.append(self._create_tweet(texts[0], media_ids=media_ids or None))
+            post.part_live(live[-1])
+        for number in range(len(live) + 1, len(texts) + 1):
             try:
-                previous = self._create_tweet(text, reply_to=previous)
+                live.append(self._create_tweet(texts[number - 1], reply_to=live[-1]))
             except PlatformError as exc:
-                # The head is live: report it so reconciliation finds it instead of posting it again.
-                raise UnknownOutcomeError(
-                    f"x: thread partly published ({number - 1} of {parts} tweets, first {head}); "
-                    f"tweet {number} failed: {exc.message}", platform=PLATFORM, status=exc.status) from None
-        return PublishedRef(head, self._url(head), datetime.now(timezone.utc))
+                raise thread_part_error(exc, number=number, total=len(texts), head=live[0]) from None
+            post.part_live(live[-1])
+        return PublishedRef(live[0], self._url(live[0]), datetime.now(timezone.utc))
 
     def _create_tweet(self, text: str, *, media_ids: list[str] | None = None, reply_to: str | None = None) -> str:
         response = self._call("publish", self._client.create_tweet, creates=True, text=text,
@@ -142,22 +145,47 @@ class XAdapter:
 
     # --- reconciliation ------------------------------------------------------------------------
     def find_published(self, post: OutgoingPost, since: datetime) -> PublishedRef | None:
-        wanted = _comparable(compose_text(post))
-        if not wanted.strip():
+        """The post if the account's timeline since ``since`` has it, with every thread part.
+
+        Parts found live that were not recorded yet are reported through ``post.on_part``; when the
+        thread is incomplete the answer is None and publishing again continues after them.
+        """
+        texts = [compose_text(post), *post.thread]
+        live = list(post.parts_done)
+        if not live and not _comparable(texts[0]).strip():
             raise PlatformError("x: a tweet without text cannot be recognised by its text", platform=PLATFORM)
+        tweets = self._timeline(since)
+        if not live:
+            head = next((t for t in reversed(tweets) if same_text(_comparable(t.get("text", "")),
+                                                                   _comparable(texts[0]))), None)
+            if head is None:
+                return None
+            live.append(head["id"])
+            post.part_live(head["id"])
+        for text in texts[len(live):]:
+            reply = next((t for t in reversed(tweets) if _replied_to(t) == live[-1]
+                          and same_text(_comparable(t.get("text", "")), _comparable(text))), None)
+            if reply is None:
+                return None  # the rest of the thread is not there: publishing again continues after `live`
+            live.append(reply["id"])
+            post.part_live(reply["id"])
+        head = next((t for t in tweets if t["id"] == live[0]), {})
+        return PublishedRef(live[0], self._url(live[0]), _parse_time(head.get("created_at")))
+
+    def _timeline(self, since: datetime) -> list[dict]:
+        """The account's tweets since ``since`` (newest first)."""
         user_id = self._whoami()["id"]
         start = _utc(since) - timedelta(minutes=2)  # tolerate clock skew between us and X
+        tweets: list[dict] = []
         token = None
         for _ in range(MAX_TIMELINE_PAGES):
             body = self._call("find published", self._client.get_users_tweets, user_id, user_auth=self._user_auth,
-                              max_results=100, start_time=start, tweet_fields=["created_at"],
+                              max_results=100, start_time=start, tweet_fields=["created_at", "referenced_tweets"],
                               pagination_token=token).json()
-            for tweet in body.get("data") or []:
-                if same_text(_comparable(tweet.get("text", "")), wanted):
-                    return PublishedRef(tweet["id"], self._url(tweet["id"]), _parse_time(tweet.get("created_at")))
+            tweets.extend(body.get("data") or [])
             token = (body.get("meta") or {}).get("next_token")
             if not token:
-                return None
+                return tweets
         raise PlatformError(f"x: more than {MAX_TIMELINE_PAGES * 100} tweets since {start:%Y-%m-%d %H:%M}; "
                             "cannot tell whether the post is among them", platform=PLATFORM)
 
@@ -315,6 +343,11 @@ def _comparable(text: str) -> str:
     for start, end, _ in reversed(find_urls(text)):
         text = text[:start] + " " + text[end:]
     return text
+
+
+def _replied_to(tweet: dict) -> str | None:
+    return next((str(r.get("id")) for r in tweet.get("referenced_tweets") or [] if r.get("type") == "replied_to"),
+                None)
 
 
 def _detail(response: requests.Response) -> str:

@@ -78,6 +78,10 @@ def _adapter_maker(config: Config, timeout: float):
     return make
 
 
+class ProgressNotSaved(Exception):
+    """A thread part went live but the post is no longer ours to record: stop before the next part."""
+
+
 class Dispatcher:
     def __init__(self, config: Config, *, owner: str | None = None, workers: int | None = None,
                  pacer: Pacer | None = None, policy: RetryPolicy | None = None, timeout: float = 30.0,
@@ -231,11 +235,13 @@ class Dispatcher:
 
     def send(self, db, post: outbox.ClaimedPost) -> None:
         """Publish one claimed post and record the outcome (pacing is the caller's business)."""
-        outgoing = OutgoingPost(post_id=post.id, idempotency_key=post.idempotency_key, text=post.text,
-                                link=post.link, media=tuple(Path(m) for m in post.media), thread=post.thread)
+        outgoing, _live = self._outgoing(db, post, state="publishing")
         try:
             adapter = self.adapters.get(post.channel)
             ref = adapter.publish(outgoing)
+        except ProgressNotSaved as exc:
+            log.error("%s; the rest of the thread is left to whoever holds the post now", exc)
+            return
         except PlannerError as exc:  # local configuration (missing secret...): fixable, keep the post
             self._retry(db, post, exc.render(), retry_after=60.0)
         except RetryableError as exc:
@@ -258,6 +264,23 @@ class Dispatcher:
             else:
                 log.error("post %s: published as %s but the lease was lost; reconciliation will record it",
                           post.id, ref.platform_post_id)
+
+    def _outgoing(self, db, post: outbox.ClaimedPost, *, state: str) -> tuple[OutgoingPost, list[str]]:
+        """The post for its adapter; for a thread, each part that goes live is saved at once (under
+        our lease, in ``state``), so a retry or reconciliation continues after it."""
+        live = list(post.parts_done)
+
+        def saved(platform_id: str) -> None:
+            live.append(platform_id)
+            if not outbox.record_thread_parts(db, post.id, self.owner, state=state, parts=live,
+                                              lease_until=self.clock() + self.config.lease):
+                raise ProgressNotSaved(f"post {post.id}: thread part {platform_id} is live but the post is no "
+                                       f"longer ours")
+
+        outgoing = OutgoingPost(post_id=post.id, idempotency_key=post.idempotency_key, text=post.text,
+                                link=post.link, media=tuple(Path(m) for m in post.media), thread=post.thread,
+                                parts_done=post.parts_done, on_part=saved if post.thread else None)
+        return outgoing, live
 
     def _retry(self, db, post: outbox.ClaimedPost, message: str, retry_after: float | None) -> None:
         message = redact(message)
@@ -286,11 +309,13 @@ class Dispatcher:
         now = self.clock()
         for post in outbox.claim_unknown(self.db, owner=self.owner, now=now, lease=self.config.lease,
                                          settle=self.settle):
-            outgoing = OutgoingPost(post_id=post.id, idempotency_key=post.idempotency_key, text=post.text,
-                                    link=post.link, media=tuple(Path(m) for m in post.media), thread=post.thread)
+            outgoing, live = self._outgoing(self.db, post, state="unknown")
             since = post.due_at - timedelta(hours=1)
             try:
                 ref = self.adapters.get(post.channel).find_published(outgoing, since)
+            except ProgressNotSaved as exc:
+                log.error("%s; left to whoever holds the post now", exc)
+                continue
             except RetryableError as exc:
                 # The lookup itself failed for now (429, 5xx, no answer): not a question for a person.
                 # The post stays 'unknown' under our reconcile lease and is asked about again when it ends.
@@ -309,6 +334,11 @@ class Dispatcher:
                                       published_at=ref.published_at or self.clock(), from_state="unknown",
                                       detail="reconciled: found on the platform")
                 self._log(post, "published", f"reconciled, found {ref.url or ref.platform_post_id}")
+            elif live:
+                detail = (f"reconciled: {len(live)} of {len(post.thread) + 1} thread parts are on the platform, "
+                          f"queued again to post the rest")
+                outbox.requeue_unknown(self.db, post, self.owner, now=self.clock(), detail=detail)
+                self._log(post, "requeued", detail)
             else:
                 outbox.requeue_unknown(self.db, post, self.owner, now=self.clock(),
                                        detail="reconciled: not on the platform, queued again")

@@ -151,6 +151,7 @@ class FaultRule:
     count: int | None = None  # None: unlimited (until cleared)
     rate: float = 1.0
     reset_in: int = 2  # seconds until the rate limit resets
+    after: int = 0  # matching requests let through before the fault starts (e.g. fail a thread's 2nd part)
 
     def matches(self, platform: str, method: str, path: str) -> bool:
         return (
@@ -283,6 +284,9 @@ class SandboxState:
     def pick_fault(self, platform: str, method: str, path: str) -> FaultRule | None:
         with self.lock:
             for rule in self.faults:
+                if rule.matches(platform, method, path) and rule.after > 0:
+                    rule.after -= 1
+                    continue
                 if rule.matches(platform, method, path) and self.rng.random() < rule.rate:
                     if rule.count is not None:
                         rule.count -= 1

@@ -7,8 +7,9 @@ Shapes follow Meta's references: ``{"error": {"message", "type", "code", "error_
 "fbtrace_id"}}`` errors with HTTP 400 (throttling included, with the usage headers); list edges as
 ``{"data": [...], "paging": {"cursors": {...}, "next": ...}}``; insights as ``{"data": [{"name",
 "period", "values": [{"value"}], ...}]}``; Instagram's container -> status_code -> media_publish
-flow. As the real API does, one unknown insights metric fails the whole insights request, and
-versions older than v20.0 are refused.
+flow. Post and media reads expand insights with ``insights.metric(a,b)``, also in multi-id reads. As
+the real API does, one unknown insights metric fails the whole request (the /insights edge or the
+read with the expansion), and versions older than v20.0 are refused.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ PUBLISH_QUOTA = 50  # Instagram API-published posts per rolling 24 h (content_pu
 QUOTA_WINDOW = 86400
 CONTAINER_TTL = 86400
 CONTAINER_READY_AFTER = 1.0  # seconds; a container is also ready once polled after creation
+IG_MEDIA_ID_BASE = 17_900_000_000_000_000  # published media get ids from here on
 
 # Post insights that exist today. post_impressions* were deprecated in 2025 (-> post_media_view).
 FB_POST_METRICS = {
@@ -55,9 +57,10 @@ PAGE_FIELDS = {"id", "name", "username", "link", "fan_count", "followers_count",
 IG_USER_FIELDS = {"id", "username", "name", "biography", "followers_count", "follows_count",
                   "media_count", "profile_picture_url", "website"}
 FB_POST_FIELDS = {"id", "message", "created_time", "permalink_url", "shares", "comments", "reactions",
-                  "is_published", "status_type", "from"}
+                  "is_published", "status_type", "from", "insights"}
 IG_MEDIA_FIELDS = {"id", "caption", "timestamp", "permalink", "media_type", "media_product_type",
-                   "media_url", "like_count", "comments_count", "username", "children", "shortcode"}
+                   "media_url", "like_count", "comments_count", "username", "children", "shortcode",
+                   "insights"}
 CONTAINER_FIELDS = {"id", "status_code", "status"}
 
 _HASHTAG = re.compile(r"(?<!\w)#\w+")
@@ -93,6 +96,21 @@ def _no_object(object_id: str) -> Response:
 
 def _param_error(message: str) -> Response:
     return _error(f"(#100) {message}", 100)
+
+
+def _no_metric() -> Response:
+    return _error("No metric was specified to be fetched. Please specify one or more metrics to be fetched "
+                  "and try again.", 3001, subcode=1504028)
+
+
+def _metric_names(raw: str | None) -> list[str]:
+    return [m.strip() for m in (raw or "").split(",") if m.strip()]
+
+
+def _expanded_metrics(spec: str) -> list[str]:
+    """The metrics of an ``insights.metric(a,b)`` field; none without the modifier."""
+    match = re.search(r"\.metric\(([^)]*)\)", spec)
+    return _metric_names(match.group(1)) if match else []
 
 
 def _graph_time(ts: float) -> str:
@@ -281,8 +299,8 @@ class GraphEmulator(Emulator):
         post = self.state.find_post("instagram", object_id)
         if post:
             return self._ig_media_fields(post, fields)
-        if "_" in object_id or not object_id.isdigit():
-            return None, _no_object(object_id)
+        if "_" in object_id or not object_id.isdigit() or int(object_id) >= IG_MEDIA_ID_BASE:
+            return None, _no_object(object_id)  # a post or media id that does not exist (any more)
         # Any other numeric id stands for a Page or an Instagram business account.
         account = {"id": object_id, "name": f"Humas {object_id[-4:]}", "username": f"humas_{object_id[-6:]}",
                    "followers_count": int(object_id[-3:]) * 7, "media_count": len(
@@ -334,6 +352,11 @@ class GraphEmulator(Emulator):
                     else:
                         edge["summary"] = {"total_count": engagement["likes"], "viewer_reaction": "NONE"}
                 out[name] = edge
+            elif name == "insights":
+                data, problem = self._post_insights(post, _expanded_metrics(spec), engagement)
+                if problem:
+                    return None, problem
+                out["insights"] = {"data": data}
         out.setdefault("id", post["id"])
         return out, None
 
@@ -357,6 +380,11 @@ class GraphEmulator(Emulator):
             if name == "children":
                 if extra.get("children"):
                     out["children"] = {"data": [{"id": c} for c in extra["children"]]}
+            elif name == "insights":
+                data, problem = self._post_insights(post, _expanded_metrics(spec), engagement)
+                if problem:
+                    return None, problem
+                out["insights"] = {"data": data}
             elif full.get(name) is not None:
                 out[name] = full[name]
         out.setdefault("id", post["id"])
@@ -503,26 +531,37 @@ class GraphEmulator(Emulator):
     # --- insights ---------------------------------------------------------------------------------------
     def insights(self, request: Request) -> Response:
         object_id = request.params["id"]
-        metrics = [m.strip() for m in (request.arg("metric") or "").split(",") if m.strip()]
+        metrics = _metric_names(request.arg("metric"))
         if not metrics:
-            return _error("No metric was specified to be fetched. Please specify one or more metrics to be "
-                          "fetched and try again.", 3001, subcode=1504028)
-        post = self.state.find_post("facebook", object_id)
-        if post is not None:
-            for metric in metrics:
-                if metric not in FB_POST_METRICS:
-                    return _param_error("The value must be a valid insights metric")
-            engagement = self.state.engagement(post)
-            return Response(200, {"data": [self._fb_metric(object_id, m, engagement) for m in metrics]})
-        post = self.state.find_post("instagram", object_id)
-        if post is not None:
+            return _no_metric()
+        post = self.state.find_post("facebook", object_id) or self.state.find_post("instagram", object_id)
+        if post is None:
+            return _no_object(object_id)
+        data, problem = self._post_insights(post, metrics)
+        return problem or Response(200, {"data": data})
+
+    def _post_insights(self, post: dict, metrics: list[str], engagement: dict | None = None
+                       ) -> tuple[list[dict] | None, Response | None]:
+        """Insights entries of a Page post or media, for the /insights edge and the insights field.
+
+        As on the real API, one unknown metric fails the whole request. ``engagement``: the figures
+        the rest of the object was rendered from, so that one answer is consistent.
+        """
+        if not metrics:
+            return None, _no_metric()
+        if post["platform"] == "facebook":
+            if any(metric not in FB_POST_METRICS for metric in metrics):
+                return None, _param_error("The value must be a valid insights metric")
+            render = self._fb_metric
+        else:
             for index, metric in enumerate(metrics):
                 if metric not in IG_MEDIA_METRICS:
-                    return _param_error(f"metric[{index}] must be one of the following values: "
-                                        + ", ".join(IG_MEDIA_METRICS))
+                    return None, _param_error(f"metric[{index}] must be one of the following values: "
+                                              + ", ".join(IG_MEDIA_METRICS))
+            render = self._ig_metric
+        if engagement is None:
             engagement = self.state.engagement(post)
-            return Response(200, {"data": [self._ig_metric(object_id, m, engagement) for m in metrics]})
-        return _no_object(object_id)
+        return [render(post["id"], metric, engagement) for metric in metrics], None
 
     @staticmethod
     def _fb_metric(object_id: str, metric: str, engagement: dict) -> dict:
@@ -616,7 +655,7 @@ class GraphEmulator(Emulator):
                 return _error("Application request limit reached", 9, subcode=2207042,
                               error_user_msg="You reached maximum number of posts that is allowed to be "
                                              "published by Content Publishing API.")
-            media_id = str(17_900_000_000_000_000 + self.state.next_id())
+            media_id = str(IG_MEDIA_ID_BASE + self.state.next_id())
             container["media_id"] = media_id
             children = container["children"]
             urls = ([self.state.media[c]["image_url"] for c in children] if children

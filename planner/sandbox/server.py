@@ -101,10 +101,10 @@ class Sandbox:
     # --- in-process control (tests) ------------------------------------------------------
     def add_fault(self, kind: str, *, platform: str | None = None, path: str | None = None,
                   method: str | None = None, count: int | None = None, rate: float = 1.0,
-                  reset_in: int = 2) -> None:
+                  reset_in: int = 2, after: int = 0) -> None:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
-        rule = FaultRule(kind, platform, re.compile(path) if path else None, method, count, rate, reset_in)
+        rule = FaultRule(kind, platform, re.compile(path) if path else None, method, count, rate, reset_in, after)
         with self.state.lock:
             self.state.faults.append(rule)
 

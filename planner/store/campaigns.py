@@ -205,7 +205,7 @@ def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict
             continue
         changes = tuple(name for name in COMPARED if old[name] != values[name])
         entry.changes = changes
-        if old["state"] == "published":
+        if old["state"] == "published" or old["thread_ids"]:  # live, whole or in part: the text stays
             if changes:
                 plan.published_kept.append(entry)
             else:
@@ -231,6 +231,9 @@ def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict
         if key in wanted or old["state"] in ("published", "canceled"):
             continue
         entry = PlanEntry(key, old["content_id"], old["channel"], old["due_at"])
+        if old["thread_ids"] and old["state"] != "published":
+            plan.published_kept.append(entry)  # partly live: it is finished (`post cancel` stops it)
+            continue
         if old["state"] in IN_FLIGHT:
             plan.in_flight.append(entry)
             continue

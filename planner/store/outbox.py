@@ -36,6 +36,7 @@ class ClaimedPost:
     media: tuple[str, ...]
     thread: tuple[str, ...]
     attempt: int
+    parts_done: tuple[str, ...] = ()  # platform ids of the thread's parts already live
 
     @classmethod
     def from_row(cls, row: dict) -> "ClaimedPost":
@@ -43,7 +44,7 @@ class ClaimedPost:
                    channel=row["channel"], platform=row["platform"], idempotency_key=row["idempotency_key"],
                    due_at=parse_utc(row["due_at"]), text=row["text"], link=row["link"],
                    media=tuple(json.loads(row["media"])), thread=tuple(json.loads(row["thread"])),
-                   attempt=row["attempt"])
+                   attempt=row["attempt"], parts_done=tuple(json.loads(row.get("thread_ids") or "[]")))
 
 
 def record_event(conn, post_id: int, from_state: str | None, to_state: str, at: str, actor: str,
@@ -140,6 +141,19 @@ def mark_published(db, post: ClaimedPost, owner: str, *, platform_post_id: str, 
                    late_ms=late_ms, last_error=None, error_kind=None, retry_at=None)
 
 
+def record_thread_parts(db, post_id: int, owner: str, *, state: str, parts: Sequence[str],
+                        lease_until: datetime) -> bool:
+    """Save which parts of a thread are live, under our lease, before the next part is sent.
+
+    Progress renews the lease: a long thread is not taken for a hung send.
+    """
+    with transaction(db) as conn:
+        cursor = conn.execute("UPDATE posts SET thread_ids = ?, lease_until = ? "
+                              "WHERE id = ? AND state = ? AND lease_owner = ?",
+                              [json.dumps(list(parts)), utc_iso(lease_until), post_id, state, owner])
+    return cursor.rowcount == 1
+
+
 def mark_retry(db, post: ClaimedPost, owner: str, *, now: datetime, retry_at: datetime, error: str,
                from_state: str = "publishing") -> bool:
     return _finish(db, post.id, owner, from_state, "failed_retryable", now, error,
@@ -212,7 +226,8 @@ def needs_review(db, post: ClaimedPost, owner: str, *, now: datetime, detail: st
 def mark_missed(db, *, now: datetime, default_grace: timedelta, actor: str) -> list[int]:
     """Posts due longer ago than their campaign's grace are never published silently: 'missed'.
 
-    Held posts are exempt while held (a pause or blackout decides their fate when it ends).
+    Held posts are exempt while held (a pause or blackout decides their fate when it ends), and so is
+    a thread whose first parts are live: finishing it late is better than leaving it cut short.
     """
     now_s = utc_iso(now)
     # Read first (no write lock when nothing is late): anything older than the shortest grace?
@@ -224,7 +239,7 @@ def mark_missed(db, *, now: datetime, default_grace: timedelta, actor: str) -> l
     with transaction(db) as conn:
         rows = conn.execute(
             f"""UPDATE posts SET state = 'missed', updated_at = ?
-                WHERE state IN ({_in(CLAIMABLE)}) AND due_at < ? AND id IN (
+                WHERE state IN ({_in(CLAIMABLE)}) AND due_at < ? AND thread_ids IS NULL AND id IN (
                     SELECT p.id FROM posts p JOIN campaigns c ON c.id = p.campaign_id
                     WHERE p.state IN ({_in(CLAIMABLE)}) AND p.due_at < ?
                       AND julianday(p.due_at) + COALESCE(c.grace_seconds, ?) / 86400.0 < julianday(?))

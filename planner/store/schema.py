@@ -229,6 +229,12 @@ def m006_next_attempt_index(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX posts_next_attempt ON posts(state, COALESCE(retry_at, due_at))")
 
 
+def m007_thread_progress(conn: sqlite3.Connection) -> None:
+    # The platform ids of a thread's parts already live (JSON list, head first), saved as each part goes
+    # out: a retry or reconciliation continues the thread instead of posting it again or leaving it short.
+    conn.execute("ALTER TABLE posts ADD COLUMN thread_ids TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_core,
     m002_publishing,
@@ -236,4 +242,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m004_team,
     m005_metric_rollups,
     m006_next_attempt_index,
+    m007_thread_progress,
 ]

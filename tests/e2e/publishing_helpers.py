@@ -58,6 +58,7 @@ class Item:
     at: datetime                      # naive local wall time (Asia/Jakarta)
     channels: Sequence[str] = ()      # empty: the campaign's channels
     media: Sequence[str] = ()         # names under the workspace's media/ folder
+    thread: Sequence[str] = ()        # further parts, posted as replies (X, Mastodon, Bluesky)
 
 
 def items(prefix: str, count: int, at: datetime | Callable[[int], datetime], *, channels: Sequence[str] = (),
@@ -97,6 +98,8 @@ def campaign_toml(campaign_id: str, contents: Sequence[Item], *, channels: Seque
             head.append(f"channels = {_toml_list(c.channels)}")
         if c.media:
             head.append(f"media = {_toml_list('media/' + m for m in c.media)}")
+        if c.thread:
+            head.append(f"thread = {_toml_list(c.thread)}")
         head.append("")
     return "\n".join(head) + "\n"
 

@@ -7,6 +7,7 @@ the database (states, history) with what the sandbox actually received.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from datetime import datetime, timedelta, timezone
@@ -92,6 +93,40 @@ def test_dropped_answer_is_reconciled_not_resent(make_ws, sandbox):
         shown = ws.planner("--lang", "en", "post", "show", str(post["id"]), check=True).stdout
         assert re.search(r"→ outcome unknown", shown), shown
         assert re.search(r"outcome unknown → published .*reconciled", shown), shown
+
+
+# --- a thread cut short is finished, never repeated ---------------------------------------------------
+def test_thread_cut_short_is_finished_not_repeated(make_ws, sandbox):
+    ws = make_ws(ph.publishing_toml(lease="30s"))
+    thread = ["Cek namamu di cekdptonline.kpu.go.id (2/3)", "Belum terdaftar? Lapor ke PPS (3/3)"]
+    # X: the 3rd tweet meets a 5xx (retried); Mastodon: the 2nd status is stored but its answer is lost.
+    sandbox.add_fault("server_error", platform="x", path=r"^/2/tweets$", method="POST", after=2, count=1)
+    sandbox.add_fault("drop", platform="mastodon", path=r"^/api/v1/statuses$", method="POST", after=1, count=1)
+    at = ph.local_now() + timedelta(seconds=4)
+    item = ph.Item(id="utas-0", text="Pemilih pemula, sudah cek DPT? (1/3)", at=at, thread=thread)
+    ws.apply("utas", [item], channels=["kpu_x", "kpu_mastodon"])
+
+    run = ws.start("run")
+    _wait_settled(ws, [run], timeout=60)
+    assert run.stop() == 0
+
+    summary = sandbox.posts()
+    assert summary["duplicates"] == {} and summary["total"] == 6, summary  # 3 parts x 2 platforms, once each
+    for post in ws.posts():
+        assert post["state"] == "published", post
+        parts = [p for p in summary["posts"] if p["platform"] == post["platform"]]
+        assert [p["text"].split("\n")[0] for p in parts] == [item.text, *thread]
+        ids = json.loads(post["thread_ids"])
+        assert ids == [p["id"] for p in parts] and post["platform_post_id"] == ids[0]
+        reply_key = "reply_to" if post["platform"] == "x" else "in_reply_to_id"
+        assert [p["extra"][reply_key] for p in parts[1:]] == ids[:-1]  # one chain, in order
+    path = {p["channel"]: [(e["from_state"], e["to_state"]) for e in ws.events(p["id"])] for p in ws.posts()}
+    assert ("publishing", "failed_retryable") in path["kpu_x"]
+    assert ("publishing", "unknown") in path["kpu_mastodon"] and ("unknown", "queued") in path["kpu_mastodon"]
+    mastodon = next(p for p in ws.posts() if p["channel"] == "kpu_mastodon")
+    shown = ws.planner("post", "show", str(mastodon["id"]), check=True).stdout
+    assert "Utas: 3 dari 3 bagian sudah terbit" in shown, shown
+    assert "dicocokkan ulang: 2 dari 3 bagian utas sudah ada di platform" in shown, shown
 
 
 # --- 5. a 429 storm: wait as the platform says, then publish once -----------------------------------------

@@ -44,6 +44,13 @@ def adapter(sandbox):
 
 
 @pytest.fixture
+def settled_sandbox():
+    """Engagement reaches its ceiling at once, so two reads of the same post give the same values."""
+    with Sandbox(seed=1, speed=1e9) as sb:
+        yield sb
+
+
+@pytest.fixture
 def images(tmp_path):
     paths = []
     for i in range(3):
@@ -61,6 +68,13 @@ def graph_requests(sandbox, method: str | None = None, suffix: str | None = None
 
 def form(request: dict) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(request["body"], keep_blank_values=True).items()}
+
+
+def metrics_by_post(snapshots) -> dict[str, dict[str, int]]:
+    by_post: dict[str, dict[str, int]] = {}
+    for snap in snapshots:
+        by_post.setdefault(snap.platform_post_id, {})[snap.metric] = snap.value
+    return by_post
 
 
 def fb_posts(sandbox) -> list[dict]:
@@ -255,24 +269,39 @@ def test_base_url_is_per_account_not_global(sandbox):
 
 
 # --- metrics, credentials, mentions ---------------------------------------------------------------------
-def test_metrics_use_current_insights_and_one_multi_id_read(sandbox, adapter):
+def test_metrics_come_from_one_multi_id_read_with_the_insights_expanded(sandbox, adapter):
     refs = [adapter.publish(make_post(f"Metrik {i}")).platform_post_id for i in range(3)]
 
     snapshots = adapter.fetch_metrics(refs)
 
-    by_post = {}
-    for snap in snapshots:
-        by_post.setdefault(snap.platform_post_id, {})[snap.metric] = snap.value
+    by_post = metrics_by_post(snapshots)
     assert set(by_post) == set(refs)
     for values in by_post.values():
         assert set(values) == {"views", "reach", "clicks", "likes", "replies", "reposts"}
-    [multi] = graph_requests(sandbox, "GET", "/v23.0/")
+    [multi] = graph_requests(sandbox, "GET")
+    assert multi["path"] == "/v23.0/"
     assert multi["query"]["ids"] == [",".join(refs)]
-    assert "reactions" in multi["query"]["fields"][0]
-    insights = graph_requests(sandbox, "GET", "/insights")
-    assert len(insights) == 3
-    assert insights[0]["query"]["metric"] == [",".join(fb.POST_METRICS)]
+    fields = multi["query"]["fields"][0]
+    assert "reactions" in fields and f"insights.metric({','.join(fb.POST_METRICS)})" in fields
+    assert graph_requests(sandbox, "GET", "/insights") == []
     assert adapter.metrics_batch_size == 50
+
+
+def test_metrics_for_120_posts_take_three_requests_and_match_the_per_post_path(settled_sandbox):
+    adapter = fb.create(make_account(settled_sandbox.base_url), timeout=5)
+    refs = [adapter.publish(make_post(f"Banyak metrik {i}")).platform_post_id for i in range(120)]
+
+    batched = metrics_by_post(adapter.fetch_metrics(refs))
+
+    reads = graph_requests(settled_sandbox, "GET")
+    assert [r["query"]["ids"][0].split(",") for r in reads] == [refs[:50], refs[50:100], refs[100:]]
+    assert graph_requests(settled_sandbox, "GET", "/insights") == []
+    per_post_adapter = fb.create(make_account(settled_sandbox.base_url), timeout=5)
+    per_post_adapter.client.expand_insights = False
+    per_post = metrics_by_post(per_post_adapter.fetch_metrics(refs))
+    assert len(graph_requests(settled_sandbox, "GET", "/insights")) == 120
+    assert batched == per_post
+    assert len(batched) == 120 and all(values["views"] > 0 for values in batched.values())
 
 
 def test_metrics_values_match_what_the_platform_reports(sandbox, adapter):
@@ -290,17 +319,98 @@ def test_one_rejected_metric_does_not_lose_the_others(sandbox, adapter):
 
     names = {s.metric for s in adapter.fetch_metrics([ref])}
 
-    assert {"views", "reach", "clicks", "likes"} <= names
+    assert {"views", "reach", "clicks", "likes", "replies", "reposts"} <= names
     assert "impressions" not in names
+    expanded, plain = graph_requests(sandbox, "GET", "/v23.0/")
+    assert "insights.metric(" in expanded["query"]["fields"][0]  # refused: the whole read fails
+    assert "post_impressions" in expanded["query"]["fields"][0]
+    assert plain["query"]["fields"] == [fb.OBJECT_FIELDS]
     insights = graph_requests(sandbox, "GET", "/insights")
     assert "post_impressions" in insights[0]["query"]["metric"][0]  # the combined request, refused
     assert [r["query"]["metric"][0] for r in insights[1:]] == list(adapter.post_metrics)
+
+
+def test_after_a_rejected_metric_the_adapter_goes_straight_to_the_per_post_path(sandbox, adapter, caplog):
+    ref = adapter.publish(make_post("Metrik lama lagi")).platform_post_id
+    adapter.post_metrics = fb.POST_METRICS + ("post_impressions",)
+    adapter.fetch_metrics([ref])
+    reads_before = len(graph_requests(sandbox, "GET", "/v23.0/"))
+
+    names = {s.metric for s in adapter.fetch_metrics([ref])}
+
+    assert {"views", "reach", "clicks", "likes", "replies", "reposts"} <= names
+    [read] = graph_requests(sandbox, "GET", "/v23.0/")[reads_before:]
+    assert read["query"]["fields"] == [fb.OBJECT_FIELDS]  # no second try of the expansion
+    [warning] = [r for r in caplog.records if "post by post" in r.getMessage()]
+    assert warning.levelname == "WARNING" and "facebook" in warning.getMessage()
 
 
 def test_metrics_skip_posts_that_no_longer_exist(sandbox, adapter):
     ref = adapter.publish(make_post("Masih ada")).platform_post_id
     snapshots = adapter.fetch_metrics([ref, f"{PAGE}_999"])
     assert {s.platform_post_id for s in snapshots} == {ref}
+
+
+def test_a_deleted_post_in_an_expanded_read_costs_the_others_nothing(sandbox, adapter):
+    refs = [adapter.publish(make_post(f"Tetap ada {i}")).platform_post_id for i in range(2)]
+
+    by_post = metrics_by_post(adapter.fetch_metrics([refs[0], f"{PAGE}_999", refs[1]]))
+
+    assert set(by_post) == set(refs)
+    for values in by_post.values():
+        assert set(values) == {"views", "reach", "clicks", "likes", "replies", "reposts"}
+    reads = graph_requests(sandbox, "GET", "/v23.0/")
+    assert len(reads) == 4  # the read of all three, refused, then one by one
+    assert all("insights.metric(" in r["query"]["fields"][0] for r in reads)
+    assert graph_requests(sandbox, "GET", "/insights") == []
+    assert adapter.client.expand_insights  # a deleted post is not a rejected metric
+
+
+def test_a_deleted_post_and_a_rejected_metric_in_one_batch(sandbox, adapter):
+    refs = [adapter.publish(make_post(f"Campur {i}")).platform_post_id for i in range(2)]
+    adapter.post_metrics = ("post_impressions",) + fb.POST_METRICS
+
+    by_post = metrics_by_post(adapter.fetch_metrics([f"{PAGE}_999", *refs]))
+
+    assert set(by_post) == set(refs)
+    for values in by_post.values():
+        assert {"views", "reach", "clicks", "likes", "replies", "reposts"} <= set(values)
+    assert not adapter.client.expand_insights
+
+
+# --- the sandbox's insights expansion -------------------------------------------------------------------
+def graph_get(sandbox, path: str, **params) -> requests.Response:
+    return requests.get(f"{sandbox.base_url}/v23.0/{path}", params=params,
+                        headers={"Authorization": f"OAuth {TOKEN}"}, timeout=5)
+
+
+def test_sandbox_expands_insights_on_a_post_like_the_insights_edge(settled_sandbox):
+    adapter = fb.create(make_account(settled_sandbox.base_url), timeout=5)
+    ref = adapter.publish(make_post("Satu post")).platform_post_id
+
+    node = graph_get(settled_sandbox, ref, fields="id,insights.metric(post_clicks,post_media_view)")
+    edge = graph_get(settled_sandbox, f"{ref}/insights", metric="post_clicks,post_media_view")
+
+    assert node.status_code == 200 and edge.status_code == 200
+    assert node.json() == {"id": ref, "insights": edge.json()}
+    assert [item["name"] for item in edge.json()["data"]] == ["post_clicks", "post_media_view"]
+
+
+@pytest.mark.parametrize("fields, code", [
+    ("insights.metric(post_clicks,post_impressions)", 100),
+    ("insights", 3001),
+    ("insights.metric()", 3001),
+])
+def test_sandbox_insights_expansion_fails_like_the_insights_edge(sandbox, adapter, fields, code):
+    refs = [adapter.publish(make_post(f"Galat {i}")).platform_post_id for i in range(2)]
+    metric = fields.partition("(")[2].rstrip(")")
+
+    multi = graph_get(sandbox, "", ids=",".join(refs), fields=f"shares,{fields}")
+    edge = graph_get(sandbox, f"{refs[0]}/insights", metric=metric)
+
+    assert multi.status_code == edge.status_code == 400
+    assert multi.json()["error"]["code"] == edge.json()["error"]["code"] == code
+    assert multi.json()["error"]["message"] == edge.json()["error"]["message"]
 
 
 def test_check_credentials_reports_the_page_and_usage(sandbox, adapter):

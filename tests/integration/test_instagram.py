@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from planner.platforms import instagram as ig
-from planner.sandbox import graph_api
+from planner.sandbox import Sandbox, graph_api
 from planner.platforms.base import (
     Account,
     CredentialsError,
@@ -49,6 +49,13 @@ def graph_requests(sandbox, method: str | None = None, suffix: str | None = None
 
 def form(request: dict) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(request["body"], keep_blank_values=True).items()}
+
+
+def metrics_by_media(snapshots) -> dict[str, dict[str, int]]:
+    by_media: dict[str, dict[str, int]] = {}
+    for snap in snapshots:
+        by_media.setdefault(snap.platform_post_id, {})[snap.metric] = snap.value
+    return by_media
 
 
 def ig_posts(sandbox) -> list[dict]:
@@ -205,19 +212,61 @@ def test_metrics_are_mapped_to_our_names(sandbox, adapter):
 
     assert set(values) == {"views", "reach", "likes", "replies", "reposts", "saves", "engagements"}
     assert values["engagements"] == values["likes"] + values["replies"] + values["reposts"] + values["saves"]
-    [request] = graph_requests(sandbox, "GET", "/insights")
-    assert request["path"] == f"/v23.0/{ref}/insights"
-    assert request["query"]["metric"] == ["views,reach,likes,comments,shares,saved,total_interactions"]
+    [request] = graph_requests(sandbox, "GET", "/v23.0/")
+    assert request["query"]["ids"] == [ref]
+    assert request["query"]["fields"] == [
+        "insights.metric(views,reach,likes,comments,shares,saved,total_interactions)"]
+    assert graph_requests(sandbox, "GET", "/insights") == []
 
 
-def test_deprecated_impressions_metric_does_not_lose_the_others(sandbox, adapter):
+def test_metrics_for_60_media_take_two_requests_and_match_the_per_media_path(monkeypatch):
+    monkeypatch.setattr(graph_api, "CONTAINER_READY_AFTER", 0)  # no waiting for processing here
+    monkeypatch.setattr(graph_api, "PUBLISH_QUOTA", 100)
+    with Sandbox(seed=1, speed=1e9) as settled:  # engagement at its ceiling: values do not move
+        adapter = ig.create(make_account(settled.base_url), timeout=5)
+        refs = [adapter.publish(make_post(f"Media {i}")).platform_post_id for i in range(60)]
+
+        batched = metrics_by_media(adapter.fetch_metrics(refs))
+
+        reads = graph_requests(settled, "GET", "/v23.0/")
+        assert [r["query"]["ids"][0].split(",") for r in reads] == [refs[:50], refs[50:]]
+        assert graph_requests(settled, "GET", "/insights") == []
+        per_media_adapter = ig.create(make_account(settled.base_url), timeout=5)
+        per_media_adapter.client.expand_insights = False
+        assert metrics_by_media(per_media_adapter.fetch_metrics(refs)) == batched
+        assert len(graph_requests(settled, "GET", "/insights")) == 60
+        assert len(batched) == 60 and all(values["views"] > 0 for values in batched.values())
+
+
+def test_deprecated_impressions_metric_does_not_lose_the_others(sandbox, adapter, caplog):
     ref = adapter.publish(make_post("Impressions sudah usang")).platform_post_id
     adapter.media_metrics = ("impressions",) + ig.MEDIA_METRICS
+    everything = {"views", "reach", "likes", "replies", "reposts", "saves", "engagements"}
 
-    names = {s.metric for s in adapter.fetch_metrics([ref])}
+    assert {s.metric for s in adapter.fetch_metrics([ref])} == everything
 
-    assert names == {"views", "reach", "likes", "replies", "reposts", "saves", "engagements"}
+    expanded, plain = graph_requests(sandbox, "GET", "/v23.0/")
+    assert expanded["query"]["fields"][0].startswith("insights.metric(impressions,")
+    assert plain["query"]["fields"] == ["id"]
     assert len(graph_requests(sandbox, "GET", "/insights")) == 1 + len(adapter.media_metrics)
+
+    assert {s.metric for s in adapter.fetch_metrics([ref])} == everything  # straight to the per-media path
+    assert len(graph_requests(sandbox, "GET", "/v23.0/")) == 3
+    assert graph_requests(sandbox, "GET", "/v23.0/")[-1]["query"]["fields"] == ["id"]
+    [warning] = [r for r in caplog.records if "post by post" in r.getMessage()]
+    assert "instagram" in warning.getMessage()
+
+
+def test_metrics_skip_media_that_no_longer_exist(sandbox, adapter):
+    refs = [adapter.publish(make_post(f"Masih ada {i}")).platform_post_id for i in range(2)]
+    deleted = str(int(refs[1]) + 999)
+
+    by_media = metrics_by_media(adapter.fetch_metrics([refs[0], deleted, refs[1]]))
+
+    assert set(by_media) == set(refs)
+    assert all(len(values) == 7 for values in by_media.values())
+    assert graph_requests(sandbox, "GET", "/insights") == []
+    assert adapter.client.expand_insights
 
 
 def test_check_credentials_reports_the_content_publishing_limit(sandbox, adapter):

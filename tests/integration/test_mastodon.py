@@ -164,12 +164,35 @@ def test_dropped_publish_is_unknown_then_found_by_reconciliation(sandbox):
     assert mastodon.find_published(post(text="Teks yang tidak pernah dikirim"), since) is None
 
 
-def test_find_published_reports_a_half_published_thread(sandbox):
+def test_find_published_reports_the_live_part_of_a_thread(sandbox):
     since = datetime.now(timezone.utc)
     mastodon = adapter(sandbox)
-    mastodon.publish(post(text="Bagian pertama"))
-    with pytest.raises(PlatformError, match="partly published"):
-        mastodon.find_published(post(text="Bagian pertama", thread=("Bagian kedua",)), since)
+    head = mastodon.publish(post(text="Bagian pertama"))
+    live: list[str] = []
+    assert mastodon.find_published(post(text="Bagian pertama", thread=("Bagian kedua",), on_part=live.append),
+                                   since) is None  # incomplete: publishing again continues after the head
+    assert live == [head.platform_post_id]
+
+
+def test_thread_continues_after_its_live_parts(sandbox):
+    mastodon = adapter(sandbox)
+    thread = ("Bagian dua (2/3)", "Bagian tiga (3/3)")
+    sandbox.add_fault("server_error", platform="mastodon", path=r"^/api/v1/statuses$", method="POST", after=1,
+                      count=1)
+    live: list[str] = []
+    with pytest.raises(RetryableError, match="thread part 2 of 3"):
+        mastodon.publish(post(text="Bagian satu (1/3)", thread=thread, on_part=live.append))
+    assert len(live) == 1
+
+    ref = mastodon.publish(post(text="Bagian satu (1/3)", thread=thread, parts_done=tuple(live),
+                                on_part=live.append))
+    head, second, third = sandbox.posts()["posts"]
+    assert ref.platform_post_id == head["id"] == live[0] and ref.url
+    assert second["extra"]["in_reply_to_id"] == head["id"] and third["extra"]["in_reply_to_id"] == second["id"]
+    assert live == [head["id"], second["id"], third["id"]]
+    statuses = [r for r in requests_to(sandbox, "POST", "/api/v1/statuses")]
+    assert [r["headers"]["idempotency-key"] for r in statuses] == [
+        "post-1-mastodon", "post-1-mastodon-1", "post-1-mastodon-1", "post-1-mastodon-2"]
 
 
 def test_read_timeout_on_publish_is_unknown_outcome():

@@ -170,16 +170,23 @@ def test_dropped_send_is_unknown_outcome(sandbox):
     assert sandbox.posts()["total"] == 1  # it did go out
 
 
-def test_failed_thread_part_after_the_first_message_needs_a_person(sandbox, tmp_path):
-    # The photo goes out; the reply (a sendMessage) fails. Telegram has no idempotency key, so a retry
-    # would post the photo twice: the adapter says "unknown" and names the message that is out.
+def test_failed_thread_part_is_retried_after_the_saved_parts(sandbox, tmp_path):
+    # The photo goes out; the reply (a sendMessage) meets a 5xx. Telegram has no idempotency key, but
+    # the photo's id was saved as it went out: the retry sends only the reply.
     sandbox.add_fault("server_error", platform="telegram", path="sendMessage", count=1)
-    with pytest.raises(UnknownOutcomeError) as caught:
-        adapter(sandbox).publish(post(media=[png(tmp_path / "a.png")], thread=("Bagian kedua",)))
-
+    live: list[str] = []
+    outgoing = post(media=[png(tmp_path / "a.png")], thread=("Bagian kedua",), on_part=live.append)
+    with pytest.raises(RetryableError) as caught:
+        adapter(sandbox).publish(outgoing)
     (photo,) = sandbox.posts()["posts"]
-    assert f"message {photo['id']} is published" in caught.value.message
-    assert "thread part 2" in caught.value.message
+    assert live == [photo["id"]] and "thread part 2 of 2" in caught.value.message
+
+    ref = adapter(sandbox).publish(post(media=[png(tmp_path / "a.png")], thread=("Bagian kedua",),
+                                        parts_done=tuple(live), on_part=live.append))
+    first, reply = sandbox.posts()["posts"]
+    assert first["id"] == photo["id"] == ref.platform_post_id and ref.url == f"https://t.me/kpudemak/{photo['id']}"
+    assert reply["extra"]["reply_to"] == int(photo["id"]) and live == [photo["id"], reply["id"]]
+    assert len(calls(sandbox, "sendPhoto")) == 1
 
 
 def test_connection_refused_is_retryable():

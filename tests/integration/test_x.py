@@ -127,14 +127,50 @@ def test_thread_is_a_reply_chain(sandbox):
     assert bodies[2]["reply"] == {"in_reply_to_tweet_id": second["id"]}
 
 
-def test_thread_failing_halfway_reports_the_live_head(sandbox):
+def test_thread_failing_halfway_keeps_the_live_parts(sandbox):
     adapter = x_adapter(sandbox)
-    with pytest.raises(UnknownOutcomeError, match="partly published") as caught:
-        adapter.publish(post("Kepala utas", thread=["x" * 300]))
+    recorded: list[str] = []
+    with pytest.raises(PermanentError, match="thread part 2 of 2") as caught:
+        adapter.publish(post("Kepala utas", thread=["x" * 300], on_part=recorded.append))
     head = x_posts(sandbox)[0]
-    assert head["id"] in str(caught.value)
-    found = adapter.find_published(post("Kepala utas"), datetime.now(timezone.utc) - timedelta(minutes=1))
-    assert found is not None and found.platform_post_id == head["id"]
+    assert recorded == [head["id"]] and head["id"] in str(caught.value)
+
+
+def test_thread_continues_after_its_live_parts(sandbox):
+    adapter = x_adapter(sandbox)
+    thread = ["Cek di cekdptonline (2/3)", "Lapor PPS bila belum terdaftar (3/3)"]
+    sandbox.add_fault("server_error", platform="x", path=r"^/2/tweets$", method="POST", after=2, count=1)
+    recorded: list[str] = []
+    with pytest.raises(RetryableError, match="thread part 3 of 3"):
+        adapter.publish(post("Sudah terdaftar di DPT? (1/3)", thread=thread, on_part=recorded.append))
+    assert len(recorded) == 2
+
+    ref = adapter.publish(post("Sudah terdaftar di DPT? (1/3)", thread=thread, parts_done=tuple(recorded),
+                               on_part=recorded.append))
+    first, second, third = x_posts(sandbox)
+    assert [first["id"], second["id"], third["id"]] == recorded and ref.platform_post_id == first["id"]
+    assert third["extra"]["reply_to"] == second["id"] and third["text"] == thread[1]
+    assert sandbox.posts()["duplicates"] == {}
+
+
+def test_reconciliation_follows_the_thread_and_reports_what_is_live(sandbox):
+    adapter = x_adapter(sandbox)
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    thread = ["Bagian dua (2/3)", "Bagian tiga (3/3)"]
+    sandbox.add_fault("drop", platform="x", path=r"^/2/tweets$", method="POST", after=1, count=1)
+    with pytest.raises(UnknownOutcomeError, match="thread part 2 of 3"):
+        adapter.publish(post("Bagian satu (1/3)", thread=thread))  # part 2 stored, its answer lost
+
+    found: list[str] = []
+    assert adapter.find_published(post("Bagian satu (1/3)", thread=thread, on_part=found.append), since) is None
+    assert found == [p["id"] for p in x_posts(sandbox)]  # head and part 2: live, part 3 not
+
+    adapter.publish(post("Bagian satu (1/3)", thread=thread, parts_done=tuple(found)))
+    complete: list[str] = []
+    ref = adapter.find_published(post("Bagian satu (1/3)", thread=thread, on_part=complete.append), since)
+    assert ref is not None and ref.platform_post_id == found[0]
+    assert complete == [p["id"] for p in x_posts(sandbox)] and len(complete) == 3
+    assert sandbox.posts()["duplicates"] == {}
 
 
 # --- failures --------------------------------------------------------------------------------------

@@ -303,6 +303,32 @@ def test_in_flight_posts_are_left_alone(workdir):
     assert dict(next(db.query("SELECT * FROM posts WHERE id = ?", [row["id"]]))) == row
 
 
+def test_a_partly_live_thread_is_saved_under_the_lease_kept_by_apply_and_never_missed(workdir):
+    from planner.store import outbox
+
+    db = open_db(workdir / "planner.db", create=True)
+    apply_campaigns(db, [make_campaign(workdir, "kampanye-a")], approval_required=False, actor="uji")
+    due = parse_utc(db.execute("SELECT MIN(due_at) FROM posts").fetchone()[0])
+    [claimed] = outbox.claim_due(db, owner="w1", now=due, lease=timedelta(minutes=2), limit=1)
+    later = due + timedelta(minutes=5)
+    assert not outbox.record_thread_parts(db, claimed.id, "w2", state="publishing", parts=["9"], lease_until=later)
+    assert outbox.record_thread_parts(db, claimed.id, "w1", state="publishing", parts=["7", "8"], lease_until=later)
+    row = next(db.query("SELECT thread_ids, lease_until FROM posts WHERE id = ?", [claimed.id]))
+    assert row == {"thread_ids": '["7", "8"]', "lease_until": utc_iso(later)}  # progress renews the lease
+    outbox.mark_retry(db, claimed, "w1", now=due, retry_at=due, error="5xx on part 3")
+    [again] = outbox.claim_due(db, owner="w1", now=due, lease=timedelta(minutes=2), limit=1)
+    assert again.id == claimed.id and again.parts_done == ("7", "8")
+    outbox.mark_retry(db, again, "w1", now=due, retry_at=due, error="5xx on part 3")
+
+    # Days later: the plain posts are missed, the thread that is half out is not; apply keeps its text.
+    missed = outbox.mark_missed(db, now=due + timedelta(days=60), default_grace=timedelta(hours=2), actor="uji")
+    assert claimed.id not in missed and missed
+    edited = make_campaign(workdir, "kampanye-a", [{"id": "lain", "text": "x", "at": datetime(2027, 2, 5, 9)}])
+    [plan] = apply_campaigns(db, [edited], approval_required=False, actor="uji")
+    assert claimed.id in {r["id"] for r in db.query("SELECT id FROM posts WHERE state = 'failed_retryable'")}
+    assert any(e.content_id == again.content_id and e.channel == again.channel for e in plan.published_kept)
+
+
 # --- queries ---------------------------------------------------------------------------------------------
 
 def test_queue_rows_filters(workdir):
