@@ -195,9 +195,11 @@ def _check_sandbox(config, sandbox, out) -> bool:
 
     record = sandbox.posts()
     db = open_db(config.database)
-    rows = db.execute("SELECT platform_post_id, thread FROM posts WHERE state = 'published'").fetchall()
+    rows = db.execute("SELECT platform_post_id, thread, thread_ids FROM posts WHERE state = 'published'").fetchall()
     received_ids = {p["id"] for p in record["posts"]}
-    missing = [ref for ref, _ in rows if ref not in received_ids]
-    thread_parts = sum(len(json.loads(thread)) for _, thread in rows)  # replies are platform posts of their own
-    out.print(t("demo.check", received=record["total"], published=len(rows), duplicates=len(record["duplicates"])))
+    recorded = [ref for ref, _, parts in rows for ref in ([ref, *json.loads(parts)[1:]] if parts else [ref])]
+    missing = [ref for ref in recorded if ref not in received_ids]
+    thread_parts = sum(len(json.loads(thread)) for _, thread, _ in rows)  # replies are platform posts of their own
+    out.print(t("demo.check", received=record["total"], published=len(rows), replies=thread_parts,
+                duplicates=len(record["duplicates"])))
     return not record["duplicates"] and not missing and record["total"] == len(rows) + thread_parts
