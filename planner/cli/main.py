@@ -85,4 +85,31 @@ def run() -> None:
     lang = _early_language(sys.argv[1:])
     if lang in LANGUAGES:
         set_language(lang)
-    build_app()(prog_name="planner")
+    # Not standalone: Click's usage errors come back here and are said in the user's language.
+    try:
+        code = build_app()(prog_name="planner", standalone_mode=False)
+    except Exception as exc:
+        from planner.cli.usage_errors import is_usage_error
+
+        if type(exc).__name__ == "Abort":
+            print(t("usage.aborted"), file=sys.stderr)
+            sys.exit(1)
+        if not is_usage_error(exc):
+            raise
+        sys.exit(_show_usage_error(exc))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _show_usage_error(exc: Exception) -> int:
+    from planner.cli.common import err_console, esc
+    from planner.cli.usage_errors import explain, help_hint
+
+    if type(exc).__name__ == "NoArgsIsHelpError":  # `planner campaign` alone: its help page
+        exc.show()
+        return exc.exit_code
+    console = err_console()
+    console.print(f"[bold red]{t('common.error')}:[/] {esc(explain(exc))}")
+    hint = help_hint(exc)
+    if hint:
+        console.print(esc(hint))
+    return exc.exit_code

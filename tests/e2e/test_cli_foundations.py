@@ -539,3 +539,21 @@ def test_apply_without_config_names_where_it_looked(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert str(elsewhere) in result.output.replace("\n", "")
     assert not elsewhere.exists()
+
+
+# --- usage errors in the user's language ----------------------------------------------------------------
+@pytest.mark.parametrize("args, expected", [
+    (["queue", "--campaing", "x"], ["opsi --campaing tidak dikenal. Mungkin maksud Anda: --campaign?",
+                                    "Lihat 'planner queue --help' untuk bantuan."]),
+    (["campaign", "validate"], ["argumen 'files' wajib diisi."]),
+    (["queue", "--limit", "banyak"], ["nilai untuk --limit tidak sah: harus berupa angka"]),
+    (["campaign", "terapkan"], ["perintah 'terapkan' tidak dikenal."]),
+    (["--lang", "en", "queue", "extra"], ["unexpected extra arguments: extra.", "See 'planner queue --help'"]),
+])
+def test_usage_errors_are_said_in_the_users_language(tmp_path, args, expected):
+    done = subprocess.run([sys.executable, "-m", "planner", *args], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PLANNER_LANG": ""}, timeout=60)
+    assert done.returncode == 2, done.stderr
+    for text in expected:
+        assert text in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "Usage:" not in done.stderr
