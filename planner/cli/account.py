@@ -171,7 +171,29 @@ def check(name: str = typer.Argument(None, help=t("help.account_name"))) -> None
             failures += 1
             out.print(f"[red]✗[/] {account_name}: {esc(redact(exc.message))}")
             continue
-        limit = f" · {t('account.rate_limit')}: {status.rate_limit}" if status.rate_limit else ""
+        said = describe_rate_limit(status.rate_limit, config.timezone)
+        limit = f" · {t('account.rate_limit')}: {said}" if said else ""
         out.print(f"[green]✓[/] {account_name}: {esc(t('account.posting_as', name=status.display_name, handle=status.handle.lstrip('@')))}{esc(limit)}")
     if failures:
         raise typer.Exit(EXIT_PROBLEMS)
+
+
+def describe_rate_limit(rate, zone) -> str | None:
+    """A platform's rate-limit figures in the user's words, times in the user's zone."""
+    from planner.i18n.dates import format_moment, format_number
+
+    if rate is None:
+        return None
+    parts = []
+    if rate.remaining is not None and rate.limit is not None:
+        left = t("account.requests_left", remaining=format_number(rate.remaining), limit=format_number(rate.limit))
+        if rate.resets_at is not None:
+            left += t("account.window_resets", time=format_moment(rate.resets_at, zone))
+        parts.append(left)
+    if rate.usage_percent is not None:
+        parts.append(t("account.quota_used", percent=f"{rate.usage_percent:g}"))
+    if rate.published is not None:
+        parts.append(t("account.publish_quota", published=format_number(rate.published),
+                       quota=format_number(rate.quota) if rate.quota is not None else "?",
+                       hours=f"{rate.window_hours or 24:g}"))
+    return "; ".join(parts) or None

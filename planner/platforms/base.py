@@ -95,12 +95,25 @@ class Mention:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """What a platform tells of an account's limits, as figures (the CLI words them in the user's language)."""
+
+    remaining: int | None = None         # requests left in the current window
+    limit: int | None = None             # requests allowed in a window
+    resets_at: datetime | None = None    # when the window starts again (UTC)
+    usage_percent: float | None = None   # Meta Graph: share of the call quota used
+    published: int | None = None         # Instagram: posts published in the quota window
+    quota: int | None = None             # Instagram: posts allowed in the quota window
+    window_hours: float | None = None    # Instagram: length of the quota window
+
+
+@dataclass(frozen=True)
 class AccountStatus:
     """Answer of ``check_credentials``: who we post as, and the rate-limit state if known."""
 
     display_name: str
     handle: str
-    rate_limit: str | None = None
+    rate_limit: RateLimit | None = None
 
 
 class PlatformError(Exception):

@@ -42,6 +42,7 @@ from planner.platforms.base import (
     PermanentError,
     PlatformError,
     PublishedRef,
+    RateLimit,
     RetryableError,
     UnknownOutcomeError,
 )
@@ -395,15 +396,13 @@ def _retry_after(exc: atproto_errors.RequestErrorBase) -> float | None:
         return None
 
 
-def _rate_limit_summary(headers: dict) -> str | None:
+def _rate_limit_summary(headers: dict) -> RateLimit | None:
     limit, remaining = headers.get("ratelimit-limit"), headers.get("ratelimit-remaining")
-    if limit is None or remaining is None:
+    if not (limit or "").isdigit() or not (remaining or "").isdigit():
         return None
-    summary = f"{remaining}/{limit} requests left"
-    reset = headers.get("ratelimit-reset")
-    if reset and reset.isdigit():
-        summary += f", window resets {datetime.fromtimestamp(int(reset), timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
-    return summary
+    reset = headers.get("ratelimit-reset") or ""
+    return RateLimit(remaining=int(remaining), limit=int(limit),
+                     resets_at=datetime.fromtimestamp(int(reset), timezone.utc) if reset.isdigit() else None)
 
 
 def _field(record: Any, name: str, default: Any) -> Any:

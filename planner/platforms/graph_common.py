@@ -28,6 +28,7 @@ from planner.platforms.base import (
     OutgoingPost,
     PermanentError,
     PlatformError,
+    RateLimit,
     RetryableError,
     normalise_text,
 )
@@ -227,7 +228,7 @@ class GraphClient:
             return values
         return insight_values(answer)
 
-    def usage_summary(self) -> str | None:
+    def usage_summary(self) -> RateLimit | None:
         return usage_summary(self.last_headers)
 
 
@@ -302,8 +303,8 @@ def regain_access_seconds(headers: Mapping[str, str]) -> float | None:
     return best * 60 if best > 0 else None
 
 
-def usage_summary(headers: Mapping[str, str]) -> str | None:
-    """'Graph usage 12% of the limit' from X-App-Usage / X-Business-Use-Case-Usage, if sent."""
+def usage_summary(headers: Mapping[str, str]) -> RateLimit | None:
+    """The worst usage (percent of the quota) in X-App-Usage / X-Business-Use-Case-Usage, if sent."""
     entries = list(_buc_entries(headers))
     app = _json_header(headers, "X-App-Usage")
     if isinstance(app, dict):
@@ -316,7 +317,7 @@ def usage_summary(headers: Mapping[str, str]) -> str | None:
             except (TypeError, ValueError):
                 continue
             worst = value if worst is None else max(worst, value)
-    return None if worst is None else f"Graph usage {worst:g}% of the limit"
+    return None if worst is None else RateLimit(usage_percent=worst)
 
 
 # --- texts, files, times ---------------------------------------------------------------------------

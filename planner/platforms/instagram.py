@@ -21,13 +21,14 @@ import facebook  # noqa: F401  (the SDK this adapter runs on; loaded with the mo
 from planner.platforms.base import (
     Account,
     AccountStatus,
-    MetricSnapshot,
     Mention,
+    MetricSnapshot,
     NotSupported,
     OutgoingPost,
     PermanentError,
     PlatformError,
     PublishedRef,
+    RateLimit,
     RetryableError,
 )
 from planner.platforms.graph_common import (
@@ -201,8 +202,8 @@ class InstagramAdapter:
         total = (entry.get("config") or {}).get("quota_total")
         hours = ((entry.get("config") or {}).get("quota_duration") or 86400) / 3600
         rate = None
-        if used is not None:
-            rate = f"published {used} of {total if total is not None else '?'} posts allowed in {hours:g} h"
+        if isinstance(used, int):
+            rate = RateLimit(published=used, quota=total if isinstance(total, int) else None, window_hours=hours)
         username = user.get("username") or ""
         return AccountStatus(display_name=user.get("name") or username,
                              handle=f"@{username}" if username else self.ig_user_id, rate_limit=rate)

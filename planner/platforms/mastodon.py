@@ -40,6 +40,7 @@ from planner.platforms.base import (
     PermanentError,
     PlatformError,
     PublishedRef,
+    RateLimit,
     RetryableError,
     UnknownOutcomeError,
     same_text,
@@ -316,10 +317,9 @@ class MastodonAdapter:
     def check_credentials(self) -> AccountStatus:
         me = self._call(self._api.account_verify_credentials)
         self._own_id = str(me["id"])
-        rate = f"{self._api.ratelimit_remaining}/{self._api.ratelimit_limit} requests left"
-        if self._api.ratelimit_reset:
-            reset = datetime.fromtimestamp(self._api.ratelimit_reset, timezone.utc)
-            rate += f" until {reset:%H:%M} UTC"
+        reset = self._api.ratelimit_reset
+        rate = RateLimit(remaining=self._api.ratelimit_remaining, limit=self._api.ratelimit_limit,
+                         resets_at=datetime.fromtimestamp(reset, timezone.utc) if reset else None)
         return AccountStatus(display_name=me.get("display_name") or me["username"], handle=f"@{me['acct']}",
                              rate_limit=rate)
 

@@ -34,6 +34,7 @@ from planner.platforms.base import (
     PermanentError,
     PlatformError,
     PublishedRef,
+    RateLimit,
     RetryableError,
     UnknownOutcomeError,
     same_text,
@@ -380,13 +381,13 @@ def _retry_after(headers) -> float:
     return max(1.0, int(reset) - time.time())
 
 
-def _rate_limit(headers) -> str | None:
+def _rate_limit(headers) -> RateLimit | None:
     remaining, limit = headers.get("x-rate-limit-remaining"), headers.get("x-rate-limit-limit")
-    if remaining is None or limit is None:
+    if not (remaining or "").isdigit() or not (limit or "").isdigit():
         return None
     reset = headers.get("x-rate-limit-reset", "")
-    when = f", resets in {max(0, int(reset) - int(time.time()))} s" if reset.isdigit() else ""
-    return f"{remaining}/{limit} requests left{when}"
+    return RateLimit(remaining=int(remaining), limit=int(limit),
+                     resets_at=datetime.fromtimestamp(int(reset), timezone.utc) if reset.isdigit() else None)
 
 
 def _metrics(tweet: dict) -> dict[str, int]:

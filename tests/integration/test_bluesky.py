@@ -400,7 +400,8 @@ def test_search_mentions(sandbox, adapter):
 def test_check_credentials(sandbox, adapter):
     status = adapter.check_credentials()
     assert status.handle == HANDLE and status.display_name == "KPUDEMAK"
-    assert re.fullmatch(r"\d+/3000 requests left, window resets .* UTC", status.rate_limit)
+    assert status.rate_limit.limit == 3000 and 0 <= status.rate_limit.remaining < 3000
+    assert status.rate_limit.resets_at is not None
     [profile] = requests_to(sandbox, "app.bsky.actor.getProfile")
     assert profile["query"]["actor"][0].startswith("did:plc:")
     assert profile["headers"]["authorization"].startswith("Bearer ")

@@ -16,6 +16,7 @@ from planner.platforms.base import (
     NotSupported,
     OutgoingPost,
     PermanentError,
+    RateLimit,
     RetryableError,
     UnknownOutcomeError,
 )
@@ -192,7 +193,7 @@ def test_content_publishing_limit_reached_is_retryable_later(sandbox, adapter, m
     with pytest.raises(RetryableError, match="publishing limit") as caught:
         adapter.publish(make_post("Kuota habis"))
     assert caught.value.retry_after == 3600
-    assert adapter.check_credentials().rate_limit == "published 1 of 1 posts allowed in 24 h"
+    assert adapter.check_credentials().rate_limit == RateLimit(published=1, quota=1, window_hours=24)
 
 
 def test_expired_token_is_a_credentials_error_without_the_token(sandbox):
@@ -274,7 +275,7 @@ def test_check_credentials_reports_the_content_publishing_limit(sandbox, adapter
     status = adapter.check_credentials()
 
     assert status.handle == f"@humas_{IG_USER[-6:]}"
-    assert status.rate_limit == "published 1 of 50 posts allowed in 24 h"
+    assert status.rate_limit == RateLimit(published=1, quota=50, window_hours=24)
     [limit] = graph_requests(sandbox, "GET", "/content_publishing_limit")
     assert limit["query"]["fields"] == ["quota_usage,config"]
 

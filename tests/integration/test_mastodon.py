@@ -311,7 +311,8 @@ def test_check_credentials(sandbox):
                       headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).json()
     assert status.handle == f"@{me['acct']}"
     assert status.display_name == me["display_name"]
-    assert status.rate_limit.startswith("299/300")
+    assert (status.rate_limit.remaining, status.rate_limit.limit) == (299, 300)
+    assert status.rate_limit.resets_at is not None and status.rate_limit.resets_at.tzinfo is not None
 
 
 def test_missing_instance_url_is_a_configuration_error():

@@ -385,7 +385,8 @@ def test_search_mentions_for_a_keyword(sandbox):
 def test_check_credentials_returns_the_account(sandbox):
     status = x_adapter(sandbox).check_credentials()
     assert status.handle.startswith("humas_") and status.display_name
-    assert status.rate_limit and status.rate_limit.startswith("74/75")
+    assert (status.rate_limit.remaining, status.rate_limit.limit) == (74, 75)
+    assert status.rate_limit.resets_at > datetime.now(timezone.utc) - timedelta(seconds=1)
     [request] = calls(sandbox, "GET", "/2/users/me")
     assert request["headers"]["authorization"] == f"Bearer {TOKEN}"
 
