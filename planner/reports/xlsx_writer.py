@@ -331,9 +331,10 @@ def _stylesheet(styles: list[Style]) -> str:
                    + (f' applyAlignment="1">{align}</xf>' if align else "/>"))
     font_xml = []
     for bold, size, color, underline in fonts:
+        # Children in the order Excel itself writes them (b, u, sz, color, name, family).
         font_xml.append("<font>" + ("<b/>" if bold else "") + ("<u/>" if underline else "")
-                        + (f'<color rgb="FF{color}"/>' if color else "")
-                        + f'<sz val="{size or 11:g}"/><name val="Calibri"/><family val="2"/></font>')
+                        + f'<sz val="{size or 11:g}"/>' + (f'<color rgb="FF{color}"/>' if color else "")
+                        + '<name val="Calibri"/><family val="2"/></font>')
     fill_xml = ['<fill><patternFill patternType="none"/></fill>', '<fill><patternFill patternType="gray125"/></fill>']
     fill_xml += [f'<fill><patternFill patternType="solid"><fgColor rgb="FF{c}"/><bgColor indexed="64"/>'
                  f'</patternFill></fill>' for c in fills if c]
