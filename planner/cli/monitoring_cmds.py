@@ -39,22 +39,16 @@ def collect(
 
 
 def print_spikes(spikes, config) -> None:
-    from planner.i18n.dates import format_moment
-    from planner.monitoring.listen import notify_spike
-    from planner.store.db import parse_utc
+    from planner.monitoring.listen import notify_spike, spike_message
 
     out = console()
     for spike in spikes:
-        text = t("listen.spike", keyword=spike.keyword, campaign=spike.campaign_id, count=spike.count,
-                 baseline=f"{spike.baseline:.1f}")
-        out.print(f"[bold red]⚠ {esc(text)}[/]")
-        quotes = []
-        for mention in spike.top:
-            when = format_moment(parse_utc(mention["created_at"]), config.timezone)
-            line = f"“{mention['text'][:200]}” — {mention['author']} ({mention['platform']}, {when})"
-            quotes.append(line)
+        text = spike_message(spike, config.timezone)
+        headline, *quotes = text.split("\n")
+        out.print(f"[bold red]⚠ {esc(headline)}[/]")
+        for line in quotes:
             out.print(f"   {esc(line)}")
-        sent = notify_spike(config, spike, "\n".join([text, *quotes]))
+        sent = notify_spike(config, spike, text)
         if sent and sent != "sent":
             out.print(f"   [red]{esc(t('listen.notify_failed', error=sent))}[/]")
 

@@ -49,13 +49,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from planner.monitoring.jobs import MONITORING_JOBS
         from planner.publishing.dispatcher import Dispatcher
+        from planner.publishing.preflight import PREFLIGHT_JOB
         from planner.publishing.service import SchedulerLocked, Service
 
         config = load_config()
         open_database(config)
         setup_logging(json_logs, logging.DEBUG if debug else logging.INFO)
         service = Service(config, ignore_lock=ignore_lock, dispatcher=Dispatcher(config, workers=workers),
-                          periodic=[] if no_monitoring else MONITORING_JOBS)
+                          periodic=[PREFLIGHT_JOB, *([] if no_monitoring else MONITORING_JOBS)])
         try:
             service.run()
         except SchedulerLocked as exc:

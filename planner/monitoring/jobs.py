@@ -26,14 +26,15 @@ def collect_job(config, dispatcher) -> None:
 
 
 def listen_job(config, dispatcher) -> None:
-    from planner.monitoring.listen import listen, notify_spike
+    from planner.monitoring.listen import listen, notify_spike, spike_message
 
     result = listen(config, dispatcher.db, now=datetime.now(timezone.utc))
     for spike in result.spikes:
-        quotes = "\n".join(f"“{m['text'][:200]}” — {m['author']} ({m['platform']})" for m in spike.top)
-        text = f"SPIKE '{spike.keyword}' ({spike.campaign_id}): {spike.count}/hour, baseline {spike.baseline:.1f}\n{quotes}"
+        text = spike_message(spike, config.timezone)
         log.warning(text)
-        notify_spike(config, spike, text)
+        sent = notify_spike(config, spike, text)
+        if sent and sent != "sent":
+            log.error("spike alert not delivered to the staff chat: %s", sent)
 
 
 def report_job(config, dispatcher) -> None:

@@ -147,16 +147,22 @@ def _record_alert(db, spike: Spike, now: datetime) -> None:
     log.warning("SPIKE %s '%s': %s", spike.campaign_id, spike.keyword, detail)
 
 
+def spike_message(spike: Spike, zone) -> str:
+    """The alert in the user's language: the spike, then the top mentions quoted (times in ``zone``)."""
+    from planner.i18n import t
+    from planner.i18n.dates import format_moment
+
+    lines = [t("listen.spike", keyword=spike.keyword, campaign=spike.campaign_id, count=spike.count,
+               baseline=f"{spike.baseline:.1f}")]
+    for mention in spike.top:
+        when = format_moment(parse_utc(mention["created_at"]), zone)
+        quote = " ".join(mention["text"][:200].split())  # one line per mention
+        lines.append(f"“{quote}” — {mention['author']} ({mention['platform']}, {when})")
+    return "\n".join(lines)
+
+
 def notify_spike(config: Config, spike: Spike, text: str) -> str | None:
     """Send the alert to the staff chat in config [alerts] (telegram_account, chat_id); None if not set."""
-    alerts = config.raw.get("alerts", {})
-    account_name, chat_id = alerts.get("telegram_account"), alerts.get("chat_id")
-    if not account_name or not chat_id:
-        return None
-    from planner.platforms.telegram import send_message
+    from planner.alerts import notify_staff
 
-    try:
-        send_message(resolve_account(config, account_name), chat_id, text)
-    except (PlatformError, PlannerError) as exc:
-        return exc.render() if isinstance(exc, PlannerError) else exc.message
-    return "sent"
+    return notify_staff(config, text)

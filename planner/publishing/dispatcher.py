@@ -26,6 +26,7 @@ from typing import Callable
 from planner.config import Config, resolve_account
 from planner.errors import PlannerError
 from planner.platforms.base import (
+    CredentialsError,
     OutgoingPost,
     PermanentError,
     PlatformError,
@@ -253,6 +254,8 @@ class Dispatcher:
             outbox.mark_unknown(db, post, self.owner, now=self.clock(), error=message)
             self._log(post, "unknown", message)
         except (PermanentError, PlatformError) as exc:
+            if isinstance(exc, CredentialsError):
+                self.adapters.forget(post.channel)  # a retry after reconnecting reads the new credentials
             message = redact(exc.message)
             outbox.mark_failed(db, post, self.owner, now=self.clock(), error=message)
             self._log(post, "failed", message)
