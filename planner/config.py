@@ -44,11 +44,11 @@ REQUIRED_OPTIONS: dict[str, tuple[str, ...]] = {
 _ACCOUNT_KEYS = {"platform", "handle", "api_base_url", "credentials", "page_id", "ig_user_id",
                  "media_base_url", "chat_id", "display_name", "slots", "utm"}
 _TOP_KEYS = {"database", "timezone", "language", "campaigns_dir", "reports_dir", "approval", "publishing",
-             "accounts", "users", "user", "blackout", "alerts", "utm"}
+             "accounts", "users", "user", "blackout", "alerts", "utm", "backup"}
 ROLES = ("staff", "approver", "admin")
 # Tables whose keys are known (the others are read by parts of the tool that check them).
 _TABLE_KEYS = {"publishing": {"grace", "workers", "lease", "pacing"}, "approval": {"required"},
-               "alerts": {"telegram_account", "chat_id"}}
+               "alerts": {"telegram_account", "chat_id"}, "backup": {"dir", "keep", "every"}}
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
 
 
@@ -112,6 +112,9 @@ class Config:
     language: str = "id"
     campaigns_dir: Path = Path("campaigns")
     reports_dir: Path = Path("reports")
+    backup_dir: Path = Path("backups")
+    backup_keep: int = 14
+    backup_every: timedelta | None = timedelta(hours=24)  # None: `planner run` makes no backups
     approval_required: bool = False
     grace: timedelta = timedelta(hours=2)
     workers: int = 8
@@ -202,6 +205,7 @@ def parse_config(raw: dict, path: Path) -> Config:
     if alert_account is not None and (alert_account not in accounts or accounts[alert_account].platform != "telegram"
                                       or not raw["alerts"].get("chat_id")):
         raise ConfigError("config.bad_alerts", path=str(path), value=alert_account)
+    backup_dir, backup_keep, backup_every = _parse_backup(raw.get("backup", {}), base, path)
     default_user = raw.get("user")
     if default_user is not None and (not isinstance(default_user, str) or not default_user.strip()):
         raise ConfigError("config.bad_user", path=str(path))
@@ -212,6 +216,9 @@ def parse_config(raw: dict, path: Path) -> Config:
         language=language,
         campaigns_dir=base / raw.get("campaigns_dir", "campaigns"),
         reports_dir=base / raw.get("reports_dir", "reports"),
+        backup_dir=backup_dir,
+        backup_keep=backup_keep,
+        backup_every=backup_every,
         approval_required=bool(raw.get("approval", {}).get("required", False)),
         grace=grace,
         workers=workers,
@@ -223,6 +230,26 @@ def parse_config(raw: dict, path: Path) -> Config:
         default_user=default_user,
         raw=raw,
     )
+
+
+def _parse_backup(table: Any, base: Path, path: Path) -> tuple[Path, int, timedelta | None]:
+    """[backup] dir (next to this file by default), keep (newest copies kept), every ("0" = off)."""
+    if not isinstance(table, dict):
+        raise ConfigError("config.not_table", path=str(path), where="backup")
+    keep = table.get("keep", 14)
+    if not isinstance(keep, int) or isinstance(keep, bool) or not 1 <= keep <= 1000:
+        raise ConfigError("config.bad_backup_keep", path=str(path), value=keep)
+    every_text = table.get("every", "24h")
+    if every_text in (0, "0", "off"):
+        every_text = 0
+    try:
+        every = parse_duration(every_text)
+    except ValueError as exc:
+        raise ConfigError("config.bad_duration", path=str(path), value=str(exc)) from None
+    directory = table.get("dir", "backups")
+    if not isinstance(directory, str) or not directory.strip():
+        raise ConfigError("config.bad_backup_dir", path=str(path), value=directory)
+    return base / directory, keep, every if every > timedelta(0) else None
 
 
 def _parse_users(table: Any, path: Path) -> dict[str, User]:

@@ -43,7 +43,7 @@ def _early_language(argv: list[str]) -> str | None:
 def build_app() -> typer.Typer:
     from planner.cli import (account, campaign, demo, init_cmd, monitoring_cmds, publish_cmds, queue, review_cmds,
                              sandbox_cmd, status_cmds)
-    from planner.cli import calendar_cmd, check_cmd, import_cmd
+    from planner.cli import backup_cmd, calendar_cmd, check_cmd, import_cmd
     from planner.cli.common import options
 
     app = typer.Typer(help=t("help.app"), no_args_is_help=True, add_completion=False,
@@ -71,6 +71,7 @@ def build_app() -> typer.Typer:
     publish_cmds.register(app)
     status_cmds.register(app)
     check_cmd.register(app)
+    backup_cmd.register(app)
     app.add_typer(status_cmds.post_app, name="post", help=t("help.post"))
     app.add_typer(monitoring_cmds.metrics_app, name="metrics", help=t("help.metrics"))
     monitoring_cmds.register(app)

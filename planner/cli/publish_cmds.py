@@ -49,6 +49,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from planner.monitoring.jobs import MONITORING_JOBS
         from planner.publishing.dispatcher import Dispatcher
+        from planner.publishing.backup_job import BACKUP_JOB
         from planner.publishing.preflight import PREFLIGHT_JOB
         from planner.publishing.service import SchedulerLocked, Service
 
@@ -56,7 +57,7 @@ def register(app: typer.Typer) -> None:
         open_database(config)
         setup_logging(json_logs, logging.DEBUG if debug else logging.INFO)
         service = Service(config, ignore_lock=ignore_lock, dispatcher=Dispatcher(config, workers=workers),
-                          periodic=[PREFLIGHT_JOB, *([] if no_monitoring else MONITORING_JOBS)])
+                          periodic=[PREFLIGHT_JOB, BACKUP_JOB, *([] if no_monitoring else MONITORING_JOBS)])
         try:
             service.run()
         except SchedulerLocked as exc:

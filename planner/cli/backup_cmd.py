@@ -1,0 +1,31 @@
+"""`planner backup`: a consistent copy of the database, safe while the scheduler runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from planner.cli.common import console, esc, fail, load_config, open_database
+from planner.i18n import t
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("backup", help=t("help.backup"))
+    def backup(
+        directory: Path = typer.Option(None, "--dir", help=t("help.backup_dir")),
+        keep: int = typer.Option(None, "--keep", min=1, max=1000, help=t("help.backup_keep")),
+    ) -> None:
+        from planner.i18n.dates import format_number
+        from planner.store.backup import BackupError, backup_database
+
+        config = load_config()
+        open_database(config)  # a missing or broken database is reported the usual way
+        target = directory or config.backup_dir
+        try:
+            result = backup_database(config.database, target, keep=keep or config.backup_keep)
+        except BackupError as exc:
+            fail(t("backup.failed", dir=str(target), error=str(exc)))
+        console().print(t("backup.written", path=esc(str(result.path)),
+                          size=format_number(result.size_bytes / 1_000_000, decimals=1),
+                          removed=len(result.removed), keep=keep or config.backup_keep))
