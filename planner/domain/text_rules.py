@@ -329,11 +329,14 @@ def text_length(platform: str, text: str) -> int:
 
 
 def append_link(text: str, link: str | None) -> str:
-    """The text that is published: the link goes on its own line unless the text already has it."""
+    """The text that is published: the link after a blank line, unless the text already has it.
+
+    Every adapter publishes this very text, so what validation counts is what the platform gets.
+    """
     if not link or link in text:
         return text
     body = text.rstrip()
-    return f"{body}\n{link}" if body else link
+    return f"{body}\n\n{link}" if body else link
 
 
 def _extension(name: str) -> str:

@@ -31,7 +31,7 @@ from atproto import exceptions as atproto_errors
 from atproto_client.models.common import XrpcError
 from atproto_client.models.utils import get_response_model
 
-from planner.domain.text_rules import bluesky_length
+from planner.domain.text_rules import append_link, bluesky_length
 from planner.platforms.base import (
     Account,
     AccountStatus,
@@ -94,6 +94,12 @@ def part_keys(post: OutgoingPost) -> list[str]:
         record_key(f"{post.idempotency_key}-{i}") for i in range(1, len(post.thread) + 1)]
 
 
+def _texts(post: OutgoingPost) -> list[str]:
+    """The text of each part. The link goes in the first part's text too (with a facet it is clickable),
+    so that it is not lost when images take the embed, and so that it counts as validation counted it."""
+    return [append_link(post.text, post.link), *post.thread]
+
+
 def web_url(uri: str, handle: str) -> str:
     return f"https://bsky.app/profile/{handle}/post/{AtUri.from_str(uri).rkey}"
 
@@ -120,7 +126,7 @@ class BlueskyAdapter:
     def validate(self, post: OutgoingPost) -> list[str]:
         """What Bluesky would refuse in this post, as plain sentences (empty when fine)."""
         problems = []
-        for i, text in enumerate([post.text, *post.thread]):
+        for i, text in enumerate(_texts(post)):
             part = "the post" if not post.thread else f"part {i + 1} of the thread"
             length = bluesky_length(text)  # graphemes
             if length > MAX_GRAPHEMES:
@@ -146,7 +152,7 @@ class BlueskyAdapter:
         if problems:
             raise PermanentError(f"{PLATFORM}: " + "; ".join(problems), platform=PLATFORM)
         refs: list[models.ComAtprotoRepoStrongRef.Main] = []
-        for i, (text, rkey) in enumerate(zip([post.text, *post.thread], part_keys(post))):
+        for i, (text, rkey) in enumerate(zip(_texts(post), part_keys(post))):
             embed = self._embed(post) if i == 0 else None
             reply = models.AppBskyFeedPost.ReplyRef(root=refs[0], parent=refs[-1]) if refs else None
             refs.append(self._create_post(text, rkey, embed, reply))

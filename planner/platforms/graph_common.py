@@ -22,6 +22,7 @@ import facebook
 import requests
 from requests.adapters import HTTPAdapter
 
+from planner.domain.text_rules import append_link
 from planner.platforms.base import (
     Account,
     CredentialsError,
@@ -323,9 +324,7 @@ def usage_summary(headers: Mapping[str, str]) -> RateLimit | None:
 # --- texts, files, times ---------------------------------------------------------------------------
 def text_with_link(post: OutgoingPost) -> str:
     """The post text with its link appended (unless the text already has it)."""
-    if post.link and post.link not in post.text:
-        return f"{post.text.rstrip()}\n\n{post.link}"
-    return post.text
+    return append_link(post.text, post.link)
 
 
 def text_matches(remote: str | None, expected: str) -> bool:

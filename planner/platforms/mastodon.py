@@ -30,6 +30,7 @@ from mastodon.errors import (
     MastodonVersionError,
 )
 
+from planner.domain.text_rules import append_link
 from planner.platforms.base import (
     Account,
     AccountStatus,
@@ -62,13 +63,6 @@ T = TypeVar("T")
 
 def create(account: Account, timeout: float) -> "MastodonAdapter":
     return MastodonAdapter(account, timeout)
-
-
-def compose_text(text: str, link: str | None) -> str:
-    """The status text: the post's text with its link appended unless the text already has it."""
-    if link and link not in text:
-        return f"{text.rstrip()}\n\n{link}" if text.strip() else link
-    return text
 
 
 class _TextExtractor(HTMLParser):
@@ -151,7 +145,7 @@ class MastodonAdapter:
     # --- publishing -------------------------------------------------------------------------------
     def publish(self, post: OutgoingPost) -> PublishedRef:
         """The status, then each thread part as a reply to the one before; continues after ``parts_done``."""
-        texts = [compose_text(post.text, post.link), *post.thread]
+        texts = [append_link(post.text, post.link), *post.thread]
         live = list(post.parts_done)
         head = None
         if not live:
@@ -207,7 +201,7 @@ class MastodonAdapter:
         """
         statuses, complete = self._recent_statuses(since)
         oldest_first = list(reversed(statuses))
-        texts = [compose_text(post.text, post.link), *post.thread]
+        texts = [append_link(post.text, post.link), *post.thread]
         live = list(post.parts_done)
         if not live:
             head = next((s for s in oldest_first

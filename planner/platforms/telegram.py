@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from planner.domain.text_rules import append_link
 from planner.platforms.base import (
     Account,
     AccountStatus,
@@ -125,12 +126,6 @@ def _env_proxy(url: str) -> str | None:
 
 
 # --- the adapter -------------------------------------------------------------------------------------------
-def compose_text(text: str, link: str | None) -> str:
-    if link and link not in text:
-        return f"{text.rstrip()}\n\n{link}" if text.strip() else link
-    return text
-
-
 class TelegramAdapter:
     platform = PLATFORM
     metrics_batch_size = 1  # nothing to batch: the Bot API gives no metrics
@@ -166,7 +161,7 @@ class TelegramAdapter:
     # --- publishing ---------------------------------------------------------------------------------
     def publish(self, post: OutgoingPost) -> PublishedRef:
         chat_id = self._chat_id()
-        text = compose_text(post.text, post.link)
+        text = append_link(post.text, post.link)
         photos = [Path(p) for p in post.media]
         self._check(text, photos, post.thread)
         live = list(post.parts_done)

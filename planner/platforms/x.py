@@ -23,7 +23,7 @@ import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 
-from planner.domain.text_rules import find_urls
+from planner.domain.text_rules import append_link, find_urls
 from planner.platforms.base import (
     Account,
     AccountStatus,
@@ -333,9 +333,7 @@ def create(account: Account, timeout: float = 10.0) -> XAdapter:
 # --- helpers -----------------------------------------------------------------------------------
 def compose_text(post: OutgoingPost) -> str:
     """The first tweet's text: the post text, with the link appended unless the text has it."""
-    if post.link and post.link not in post.text:
-        return f"{post.text.rstrip()}\n\n{post.link}"
-    return post.text
+    return append_link(post.text, post.link)
 
 
 def _comparable(text: str) -> str:

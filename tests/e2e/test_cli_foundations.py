@@ -226,6 +226,28 @@ def test_example_campaigns_validate_and_apply(ws):
     assert rows(ws / "planner.db", "SELECT COUNT(*) AS n FROM posts")[0]["n"] == 47 + 56
 
 
+def test_preview_shows_each_post_as_published_with_its_length(ws):
+    shutil.rmtree(ws / "campaigns")
+    shutil.copytree(EXAMPLE_CAMPAIGNS, ws / "campaigns")
+    file = ws / "campaigns" / "cek-dpt-pemilih-pemula.toml"
+    result = cli(*cfg(ws), "campaign", "preview", str(file), "--content", "langkah-cek-dpt", "--channel", "kpu_x")
+    assert result.exit_code == 0, result.output
+    config = load_config(ws / "config.toml")
+    [row, *_] = [r for r in desired_posts(load_campaign(file, config).campaign, file, config)
+                 if r["content_id"] == "langkah-cek-dpt" and r["channel"] == "kpu_x"]
+    from planner.domain.text_rules import append_link, x_weighted_length
+
+    published = append_link(row["text"], row["link"])
+    assert f"kpu_x (x) · {x_weighted_length(published)}/280 karakter" in result.output
+    shown = [line.split("│ ", 1)[1] for line in result.output.splitlines() if "│ " in line]
+    assert "\n".join(shown[:len(published.splitlines())]) == published  # the text exactly as it goes out
+    assert "bagian utas 2" in result.output and "kpu_fb" not in result.output
+    assert rows(ws / "planner.db", "SELECT COUNT(*) AS n FROM posts")[0]["n"] == 0  # a preview writes nothing
+
+    missing = cli(*cfg(ws), "campaign", "preview", str(file), "--content", "tidak-ada")
+    assert missing.exit_code == 1 and "Tidak ada unggahan yang cocok" in missing.output
+
+
 # --- campaign apply ---------------------------------------------------------------------------------
 
 def test_apply_writes_everything(ws):

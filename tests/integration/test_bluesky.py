@@ -157,6 +157,17 @@ def test_two_images(sandbox, adapter, tmp_path):
         assert image["image"]["mimeType"] == "image/png" and image["image"]["size"] == len(data)
 
 
+def test_a_separate_link_is_kept_beside_images(sandbox, adapter, tmp_path):
+    # The images take the embed, so the link goes in the text (as validation counted it) with a facet.
+    png(tmp_path / "poster.png", 40)
+    adapter.publish(post(text="Cek namamu di DPT", link="https://cekdptonline.kpu.go.id",
+                         media=[tmp_path / "poster.png"]))
+    [saved] = stored(sandbox)
+    assert saved["text"] == "Cek namamu di DPT\n\nhttps://cekdptonline.kpu.go.id"
+    assert saved["extra"]["embed"]["$type"] == "app.bsky.embed.images"
+    assert [f["features"][0].get("uri") for f in saved["extra"]["facets"]] == ["https://cekdptonline.kpu.go.id"]
+
+
 def test_thread_of_two(sandbox, adapter):
     ref = adapter.publish(post(key="t1", text="Tahapan Pemilu 2029 (1/2)", thread=["Cek DPT di kpu.go.id (2/2)"]))
 

@@ -104,7 +104,7 @@ def test_bluesky_counts_graphemes():
 
 def test_append_link():
     assert append_link("Halo", None) == "Halo"
-    assert append_link("Halo ", "https://a.id/x") == "Halo\nhttps://a.id/x"
+    assert append_link("Halo ", "https://a.id/x") == "Halo\n\nhttps://a.id/x"
     assert append_link("Lihat https://a.id/x", "https://a.id/x") == "Lihat https://a.id/x"
     assert append_link("  ", "https://a.id/x") == "https://a.id/x"
 
@@ -201,7 +201,7 @@ def test_x_weighs_cjk_double_and_links_23():
     assert codes(check_content("x", "中" * 141, [])) == ["text_too_long"]
     assert codes(check_content("x", "a" * 256 + " https://www.indonesia.go.id/" + "a" * 300, [])) == []
     problems = check_content("x", "a" * 270, [], link="https://www.indonesia.go.id/berita")
-    assert problems[0].params == {"platform": "x", "length": 294, "limit": 280}
+    assert problems[0].params == {"platform": "x", "length": 295, "limit": 280}  # 270 + blank line + 23
 
 
 def test_x_media_rules():

@@ -1,0 +1,75 @@
+"""`planner campaign preview FILE`: every post as it will be published, with its length against the limit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from planner.cli.common import EXIT_PROBLEMS, console, esc, fail, options
+from planner.i18n import t
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("preview", help=t("help.campaign_preview"))
+    def preview(
+        file: Path = typer.Argument(..., help=t("help.preview_file")),
+        content: str = typer.Option(None, "--content", help=t("help.preview_content")),
+        channel: str = typer.Option(None, "--channel", help=t("help.preview_channel")),
+    ) -> None:
+        from planner.campaign_files import desired_posts
+        from planner.cli.campaign import _check_files, _print_problems
+
+        config, [result] = _check_files([file])
+        if config is None:
+            from planner.config import find_config_path
+
+            fail(t("config.not_found", path=str(find_config_path(options.config))))
+        if _print_problems([result]):
+            console().print(t("preview.fix_first"))
+            raise typer.Exit(EXIT_PROBLEMS)
+        rows = [r for r in desired_posts(result.campaign, result.file, config)
+                if (content is None or r["content_id"] == content) and (channel is None or r["channel"] == channel)]
+        if not rows:
+            fail(t("preview.nothing"), EXIT_PROBLEMS)
+        _print(result.campaign, rows, config)
+
+
+def _print(campaign, rows: list[dict], config) -> None:
+    from planner.domain.text_rules import LIMITS, append_link, text_length
+    from planner.i18n.dates import format_moment
+
+    out = console()
+    issues = {item.id: item.issue for item in campaign.content}
+    firsts: dict[tuple[str, str], dict] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for row in rows:
+        key = (row["content_id"], row["channel"])
+        firsts.setdefault(key, row)
+        counts[key] = counts.get(key, 0) + 1
+    for content_id in dict.fromkeys(row["content_id"] for row in rows):
+        group = [row for key, row in firsts.items() if key[0] == content_id]
+        first = group[0]
+        due = (format_moment(first["due_at"], campaign.timezone) if first["due_at"] else t("preview.next_slot"))
+        repeats = counts[(content_id, first["channel"])] - 1
+        out.print(f"\n[bold]{esc(content_id)}[/] · {esc(issues.get(content_id) or '-')} · {esc(due)}"
+                  + (esc(t("preview.repeats", count=repeats)) if repeats else ""))
+        for row in group:
+            rules = LIMITS[row["platform"]]
+            limit = rules["caption_limit"] if row["media"] and rules["caption_limit"] else rules["text_limit"]
+            published = append_link(row["text"], row["link"])
+            length = text_length(row["platform"], published)
+            colour = "red" if length > limit else "green"
+            media = f" · {t('preview.media', count=len(row['media']))}" if row["media"] else ""
+            out.print(f"  [cyan]{esc(row['channel'])}[/] ({row['platform']}) · "
+                      f"[{colour}]{esc(t('preview.length', length=length, limit=limit))}[/]{esc(media)}")
+            for line in published.splitlines() or [""]:
+                out.print(f"    │ {esc(line)}")
+            for n, part in enumerate(row["thread"], 2):
+                part_length = text_length(row["platform"], part)
+                out.print(f"    ↳ {esc(t('preview.thread_part', n=n))} · "
+                          f"{esc(t('preview.length', length=part_length, limit=rules['text_limit']))}")
+                for line in part.splitlines() or [""]:
+                    out.print(f"      │ {esc(line)}")
+            for path in row["media"]:
+                out.print(f"    🖼 {esc(Path(path).name)}")
