@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
         hours: float = typer.Option(24.0, "--hours", min=0.5, max=24 * 31, help=t("help.check_hours")),
         no_accounts: bool = typer.Option(False, "--no-accounts", help=t("help.check_no_accounts")),
     ) -> None:
-        from planner.publishing.preflight import check_readiness, describe
+        from planner.publishing.preflight import PROBLEM, check_readiness, describe
         from planner.publishing.service import heartbeat_state
         from planner.store.db import now_utc
 
@@ -23,9 +23,10 @@ def register(app: typer.Typer) -> None:
         result = check_readiness(config, db, now=now_utc(), hours=hours, scheduler_running=bool(heartbeat_state(db)),
                                  check_accounts=not no_accounts)
         out = console()
-        out.print(f"[bold]{esc(t('check.title', hours=f'{hours:g}', count=result.posts, accounts=result.accounts_checked))}[/]")
+        title = t("check.title", hours=f"{hours:g}", count=result.posts, accounts=result.accounts_checked)
+        out.print(f"[bold]{esc(title)}[/]")
         for line, level in describe(result, config.timezone):
-            mark = "[bold red]✗[/]" if level == "problem" else "[yellow]![/]"
+            mark = "[bold red]✗[/]" if level == PROBLEM else "[yellow]![/]"
             out.print(f"{mark} {esc(line)}")
         if not result.findings:
             out.print(f"[green]✓[/] {esc(t('check.ready'))}")

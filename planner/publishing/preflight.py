@@ -21,8 +21,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from planner.errors import PlannerError
-from planner.platforms.base import CredentialsError, PlatformError
 from planner.i18n import t
+from planner.platforms.base import CredentialsError, PlatformError
 from planner.store.db import parse_utc, utc_iso
 
 OPEN_STATES = ("draft", "pending_approval", "queued", "failed_retryable", "held")
