@@ -153,9 +153,16 @@ class BlueskyAdapter:
             raise PermanentError(f"{PLATFORM}: " + "; ".join(problems), platform=PLATFORM)
         refs: list[models.ComAtprotoRepoStrongRef.Main] = []
         for i, (text, rkey) in enumerate(zip(_texts(post), part_keys(post))):
+            if i < len(post.parts_done):  # live already: its record key finds it, nothing is sent again
+                existing = self._call(lambda: self._fetch_record(rkey))  # noqa: B023 - called at once
+                if existing is not None:
+                    refs.append(models.ComAtprotoRepoStrongRef.Main(uri=existing.uri, cid=existing.cid))
+                    continue
             embed = self._embed(post) if i == 0 else None
             reply = models.AppBskyFeedPost.ReplyRef(root=refs[0], parent=refs[-1]) if refs else None
             refs.append(self._create_post(text, rkey, embed, reply))
+            if i >= len(post.parts_done):
+                post.part_live(refs[-1].uri)
         return PublishedRef(refs[0].uri, web_url(refs[0].uri, self._me().handle),
                             published_at=datetime.now(timezone.utc))
 
@@ -164,15 +171,19 @@ class BlueskyAdapter:
 
         A thread counts as published only when every part is there. When only some parts are, the
         answer is None: publishing again is safe (the parts already there keep their record keys
-        and are reused, not duplicated) and completes the thread.
+        and are reused, not duplicated) and completes the thread. Parts found are reported through
+        ``post.on_part``, like the other adapters do.
         """
         keys = part_keys(post)
-        root = self._call(lambda: self._fetch_record(keys[0]))
-        if root is None:
-            return None
-        for rkey in keys[1:]:
-            if self._call(lambda: self._fetch_record(rkey)) is None:  # noqa: B023 - called at once
+        records = []
+        for i, rkey in enumerate(keys):
+            record = self._call(lambda: self._fetch_record(rkey))  # noqa: B023 - called at once
+            if record is None:
                 return None
+            records.append(record)
+            if i >= len(post.parts_done):
+                post.part_live(record.uri)
+        root = records[0]
         return PublishedRef(root.uri, web_url(root.uri, self._me().handle),
                             published_at=_parse_time(getattr(root.value, "created_at", None)))
 

@@ -182,6 +182,24 @@ def test_thread_of_two(sandbox, adapter):
     assert reply["extra"]["embed"] is None  # the card goes with the first part only
 
 
+def test_thread_parts_are_reported_and_a_retry_sends_only_the_rest(sandbox, adapter):
+    thread = ["Bagian dua (2/3)", "Bagian tiga (3/3)"]
+    sandbox.add_fault("server_error", platform="bluesky", path="createRecord", after=2, count=1)
+    live: list[str] = []
+    with pytest.raises(RetryableError):
+        adapter.publish(post(key="u1", text="Bagian satu (1/3)", thread=thread, on_part=live.append))
+    assert live == [p["id"] for p in stored(sandbox)] and len(live) == 2
+
+    adapter.publish(post(key="u1", text="Bagian satu (1/3)", thread=thread, parts_done=tuple(live),
+                         on_part=live.append))
+    assert live == [p["id"] for p in stored(sandbox)] and len(live) == 3
+    assert len(requests_to(sandbox, "com.atproto.repo.createRecord")) == 4  # 2 + the failed one + the last
+    found: list[str] = []
+    ref = adapter.find_published(post(key="u1", text="Bagian satu (1/3)", thread=thread, on_part=found.append),
+                                 datetime.now(timezone.utc))
+    assert ref.platform_post_id == live[0] and found == live
+
+
 @pytest.mark.parametrize("refusal", [
     (500, "InternalServerError", "Internal Server Error"),  # the reference PDS today
     (409, "RecordAlreadyExists", "Record already exists"),
