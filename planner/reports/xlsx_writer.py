@@ -147,7 +147,8 @@ class Workbook:
             '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
             'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
             'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
-            f'<dc:title>{escape(self._title)}</dc:title><dc:creator>{escape(self._creator)}</dc:creator>'
+            f'<dc:title>{escape(ILLEGAL_XML.sub("", self._title))}</dc:title>'
+            f'<dc:creator>{escape(ILLEGAL_XML.sub("", self._creator))}</dc:creator>'
             f'<dcterms:created xsi:type="dcterms:W3CDTF">{now}</dcterms:created>'
             f'<dcterms:modified xsi:type="dcterms:W3CDTF">{now}</dcterms:modified></cp:coreProperties>'))
         z.writestr("docProps/app.xml", XML_HEAD + (

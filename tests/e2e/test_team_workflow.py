@@ -225,9 +225,9 @@ def test_validation_counts_the_tagged_link(workspace):
     file = workspace / "campaigns" / "uji.toml"
     file.write_text(text, "utf-8")
     result = planner(workspace, "campaign", "validate", str(file))
-    assert result.exit_code == 1 and "344" in result.output and "300" in result.output, result.output
+    assert result.exit_code == 1 and "345" in result.output and "300" in result.output, result.output
     file.write_text(text.replace('channels = ["kpu_bsky"]', 'channels = ["kpu_bsky"]\nutm = false'), "utf-8")
-    assert planner(workspace, "campaign", "validate", str(file)).exit_code == 0  # 290 untagged: fits
+    assert planner(workspace, "campaign", "validate", str(file)).exit_code == 0  # 291 untagged: fits
 
 
 def test_tagging_keeps_the_links_own_parameters():

@@ -94,7 +94,7 @@ def test_sheet_names_follow_excel_rules(tmp_path):
 
 def test_every_part_is_well_formed_xml(tmp_path):
     path = tmp_path / "c.xlsx"
-    with Workbook(path, title="<judul>") as book:
+    with Workbook(path, title="<judul>\x07 & kontrol") as book:
         ws = book.sheet("A&B <C>")
         ws.append(["a < b & c > d", "\u200b", 1])
         ws.filter_all(3)
