@@ -72,6 +72,11 @@ def media_url_problem(account: Account) -> str | None:
     return None
 
 
+def image_url(media_base_url: str, path: Path | str) -> str:
+    """Where Instagram fetches a media file from: the account's media_base_url and the file's name."""
+    return f"{str(media_base_url).strip().rstrip('/')}/{quote(Path(path).name)}"
+
+
 def caption_for(post: OutgoingPost) -> str:
     """Links are not clickable in Instagram captions, but still worth printing."""
     return text_with_link(post)
@@ -118,8 +123,7 @@ class InstagramAdapter:
         return PublishedRef(media_id, self._permalink(media_id), datetime.now(timezone.utc))
 
     def _image_url(self, path: Path) -> str:
-        base = str(self.account.options["media_base_url"]).strip().rstrip("/")
-        return f"{base}/{quote(Path(path).name)}"
+        return image_url(self.account.options["media_base_url"], path)
 
     def _container(self, **params: str) -> str:
         # A container is not a post: if its answer is lost, a new one is simply made next time.

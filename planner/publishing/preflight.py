@@ -5,7 +5,8 @@ missed post. The check looks at every post due in the window (and any overdue on
 
 - the scheduler is running (its heartbeat is fresh);
 - each post's account is in the config, its secret can be read, and the platform accepts it;
-- each post's media files are still there;
+- each post's media files are still there, and for Instagram (which fetches them itself) also at the
+  account's media_base_url;
 - posts still waiting for approval, or held by a pause or blackout, are named;
 - an Instagram account's daily publishing quota covers what is planned.
 
@@ -26,6 +27,8 @@ from planner.platforms.base import CredentialsError, PlatformError
 from planner.store.db import parse_utc, utc_iso
 
 OPEN_STATES = ("draft", "pending_approval", "queued", "failed_retryable", "held")
+IMAGE_CHECK_TIMEOUT = 5.0  # seconds per image address
+IMAGE_CHECK_MAX = 50       # image addresses looked at per check
 PROBLEM, WARNING = "problem", "warning"
 
 
@@ -33,7 +36,8 @@ PROBLEM, WARNING = "problem", "warning"
 class Finding:
     level: str                       # PROBLEM (a post will fail or not go out) or WARNING (look at it)
     code: str                        # no_scheduler, unknown_account, secret_missing, credentials, unreachable,
-                                     # media_missing, awaiting_approval, held, ig_quota
+                                     # media_missing, ig_image_missing, ig_image_unreachable,
+                                     # awaiting_approval, held, ig_quota
     channel: str | None = None
     post_ids: tuple[int, ...] = ()
     params: dict = field(default_factory=dict)
@@ -53,7 +57,7 @@ class Readiness:
     def fingerprint(self) -> str:
         """Same problems, same fingerprint: an alert is sent again only when something changed. Post ids
         are left out: as posts go out the list moves on, but the problem (say, a refused token) is the same."""
-        return json.dumps(sorted({(f.level, f.code, f.channel or "", f.params.get("file", ""))
+        return json.dumps(sorted({(f.level, f.code, f.channel or "", f.params.get("file") or f.params.get("url", ""))
                                   for f in self.findings}))
 
 
@@ -83,6 +87,8 @@ def check_readiness(config, db, *, now: datetime, hours: float = 24.0, scheduler
         elif check_accounts:
             result.accounts_checked += 1
             _account(config, channel, posts, now, result, make_adapter)
+            if config.accounts[channel].platform == "instagram":
+                _instagram_images(config.accounts[channel], posts, result)
     return result
 
 
@@ -136,6 +142,38 @@ def _account(config, channel: str, posts: list[dict], now: datetime, result: Rea
             result.findings.append(Finding(WARNING, "ig_quota", channel, _ids(planned), {
                 "published": rate.published, "quota": rate.quota, "upcoming": len(planned),
                 "hours": rate.window_hours or 24}))
+
+
+def _instagram_images(account, posts: list[dict], result: Readiness) -> None:
+    """Instagram fetches each image from media_base_url at publish time: is it there?
+
+    A 4xx answer means the file was not uploaded (the post would fail); no answer at all may be this
+    machine's network rather than the web server, so that is only a warning.
+    """
+    import httpx
+
+    from planner.platforms.instagram import image_url
+
+    base = account.options.get("media_base_url")
+    if not base:
+        return  # validation already asks for media_base_url
+    by_url: dict[str, list[int]] = {}
+    for row in posts:
+        for name in json.loads(row["media"] or "[]"):
+            by_url.setdefault(image_url(base, name), []).append(row["id"])
+    with httpx.Client(timeout=IMAGE_CHECK_TIMEOUT, follow_redirects=True) as client:
+        for url, ids in list(by_url.items())[:IMAGE_CHECK_MAX]:
+            try:
+                status = client.head(url).status_code
+            except httpx.HTTPError as exc:
+                result.findings.append(Finding(WARNING, "ig_image_unreachable", account.name, tuple(ids),
+                                               {"url": url, "detail": type(exc).__name__}))
+                continue
+            if status >= 400:
+                level = PROBLEM if status < 500 else WARNING
+                result.findings.append(Finding(level, "ig_image_missing" if level == PROBLEM else
+                                               "ig_image_unreachable", account.name, tuple(ids),
+                                               {"url": url, "detail": f"HTTP {status}"}))
 
 
 def _fresh_adapter(config, channel: str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import re
 import threading
+from pathlib import Path
 
 from planner.sandbox.core import (
     FAULT_KINDS,
@@ -53,6 +54,7 @@ class Sandbox:
         self.state = SandboxState(seed=seed, speed=speed, slow_seconds=slow_seconds)
         self.state.random_fault_rate = fault_rate
         self.latency = latency_ms / 1000
+        self.media_dirs: list[Path] = []  # folders hosted at /_sandbox/media/ (see serve_media)
         self.emulators = _load_emulators(self.state)
         self._routes: list[tuple[Emulator, Route]] = [
             (emulator, r) for emulator in self.emulators for r in emulator.routes()
@@ -117,8 +119,30 @@ class Sandbox:
         return self.state.summary()
 
     # --- HTTP control: /_sandbox/... ---------------------------------------------------------
+    def serve_media(self, directory: Path) -> str:
+        """Host the files of ``directory`` at ``/_sandbox/media/NAME``, standing in for the office's web
+        server that Instagram fetches images from (an account's media_base_url). Returns that base URL."""
+        self.media_dirs.append(Path(directory))
+        return f"{self.base_url}/_sandbox/media"
+
+    def _media(self, name: str) -> Response:
+        from urllib.parse import unquote
+
+        name = unquote(name)
+        if "/" in name or name.startswith("."):
+            return Response(404, {"error": "not found"})
+        for directory in self.media_dirs:
+            path = directory / name
+            if path.is_file():
+                kind = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}.get(
+                    path.suffix.lower(), "application/octet-stream")
+                return Response(200, path.read_bytes(), {"Content-Type": kind})
+        return Response(404, {"error": f"no media file {name!r}"})
+
     def control(self, request: Request) -> Response:
         action = request.path.removeprefix("/_sandbox/").strip("/")
+        if request.method in ("GET", "HEAD") and action.startswith("media/"):
+            return self._media(action.removeprefix("media/"))
         if request.method == "GET" and action == "posts":
             return Response(200, self.posts())
         if request.method == "GET" and action == "requests":

@@ -41,8 +41,11 @@ def office(sandbox, tmp_path, monkeypatch):
         monkeypatch.setenv(name, value)
     alerts = f'[alerts]\ntelegram_account = "kpu_telegram"\nchat_id = "{STAFF_CHAT}"\n'
     config = write_sandbox_config(tmp_path, sandbox.base_url, extra=alerts)
-    assert cli(config, "init", str(tmp_path)).exit_code == 0
     (tmp_path / "media").mkdir(exist_ok=True)
+    # The office's web server, which Instagram fetches the images from, hosts the media folder.
+    config.write_text(config.read_text("utf-8").replace("https://kab-demak.kpu.go.id/media",
+                                                        sandbox.serve_media(tmp_path / "media")), "utf-8")
+    assert cli(config, "init", str(tmp_path)).exit_code == 0
     image = tmp_path / "media" / "poster.jpg"
     image.write_bytes((REPO / "campaigns" / "media" / next(
         p.name for p in (REPO / "campaigns" / "media").glob("*.jpg"))).read_bytes())
@@ -116,6 +119,9 @@ def test_each_breakage_is_named_before_the_due_time(office, monkeypatch):
     assert found["awaiting_approval"] == ("warning", None, (ids["kpu_x:tps-tutup"],))
     missing = sorted(f.post_ids[0] for f in result.findings if f.code == "media_missing")
     assert missing == sorted(ids.values())  # every post carries the poster
+    level, channel, posts = found["ig_image_missing"]  # and Instagram could not fetch it from the web server
+    assert (level, channel, sorted(posts)) == ("problem", "kpu_ig", sorted([ids["kpu_ig:tps-buka"],
+                                                                           ids["kpu_ig:tps-tutup"]]))
     assert "token-dicabut" not in json.dumps([f.params for f in result.findings])
 
     shown = cli(config, "check")
@@ -198,3 +204,18 @@ def test_a_reconnected_account_is_used_without_restarting_the_scheduler(office, 
         assert send_once() == ("published", None)
     finally:
         dispatcher.shutdown(timeout=1)
+
+
+def test_an_image_server_that_does_not_answer_is_a_warning(office, monkeypatch):
+    config, _ = office
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    text = config.read_text("utf-8")
+    start = text.index("media_base_url = ")
+    end = text.index("\n", start)
+    config.write_text(text[:start] + f'media_base_url = "http://127.0.0.1:{closed}/media"' + text[end:], "utf-8")
+    level, channel, posts = codes(check(config))["ig_image_unreachable"]
+    assert (level, channel, len(posts)) == ("warning", "kpu_ig", 2)
