@@ -27,6 +27,7 @@ from planner.platforms.base import CredentialsError, PlatformError
 from planner.store.db import parse_utc, utc_iso
 
 OPEN_STATES = ("draft", "pending_approval", "queued", "failed_retryable", "held")
+APPROVAL_URGENT = timedelta(hours=2)
 IMAGE_CHECK_TIMEOUT = 5.0  # seconds per image address
 IMAGE_CHECK_MAX = 50       # image addresses looked at per check
 PROBLEM, WARNING = "problem", "warning"
@@ -37,7 +38,7 @@ class Finding:
     level: str                       # PROBLEM (a post will fail or not go out) or WARNING (look at it)
     code: str                        # no_scheduler, unknown_account, secret_missing, credentials, unreachable,
                                      # media_missing, ig_image_missing, ig_image_unreachable,
-                                     # awaiting_approval, held, ig_quota
+                                     # approval_urgent, awaiting_approval, held, ig_quota
     channel: str | None = None
     post_ids: tuple[int, ...] = ()
     params: dict = field(default_factory=dict)
@@ -76,7 +77,7 @@ def check_readiness(config, db, *, now: datetime, hours: float = 24.0, scheduler
     if going_out and not scheduler_running:
         result.findings.append(Finding(PROBLEM, "no_scheduler", post_ids=_ids(going_out),
                                        params={"count": len(going_out)}))
-    _approval_and_holds(rows, result)
+    _approval_and_holds(rows, result, now)
     _media(rows, result)
     channels = sorted({r["channel"] for r in rows})
     for channel in channels:
@@ -96,11 +97,16 @@ def _ids(rows: list[dict]) -> tuple[int, ...]:
     return tuple(r["id"] for r in rows)
 
 
-def _approval_and_holds(rows: list[dict], result: Readiness) -> None:
+def _approval_and_holds(rows: list[dict], result: Readiness, now: datetime) -> None:
     waiting = [r for r in rows if r["state"] in ("draft", "pending_approval")]
-    if waiting:
-        result.findings.append(Finding(WARNING, "awaiting_approval", post_ids=_ids(waiting),
-                                       params={"count": len(waiting), "first_due": waiting[0]["due_at"]}))
+    # Due within APPROVAL_URGENT and still unapproved: without an approver now, the post is late or missed.
+    urgent_before = utc_iso(now + APPROVAL_URGENT)
+    urgent = [r for r in waiting if r["due_at"] < urgent_before]
+    later = [r for r in waiting if r["due_at"] >= urgent_before]
+    for level, code, group in ((PROBLEM, "approval_urgent", urgent), (WARNING, "awaiting_approval", later)):
+        if group:
+            result.findings.append(Finding(level, code, post_ids=_ids(group),
+                                           params={"count": len(group), "first_due": group[0]["due_at"]}))
     held = [r for r in rows if r["state"] == "held"]
     for reason in sorted({r["hold_reason"] or "" for r in held}):
         group = [r for r in held if (r["hold_reason"] or "") == reason]

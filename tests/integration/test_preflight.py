@@ -109,14 +109,16 @@ def test_each_breakage_is_named_before_the_due_time(office, monkeypatch):
     monkeypatch.setenv("HUMAS_SANDBOX_MASTODON_TOKEN", "expired-token-dicabut")  # the sandbox refuses "expired-*"
     monkeypatch.delenv("HUMAS_SANDBOX_X_TOKEN")                          # secret gone from the service
     image.unlink()                                                       # poster deleted from the folder
-    db.conn.execute("UPDATE posts SET state = 'pending_approval' WHERE id = ?", [ids["kpu_x:tps-tutup"]])
+    db.conn.execute("UPDATE posts SET state = 'pending_approval' WHERE id IN (?, ?)",
+                    [ids["kpu_x:tps-tutup"], ids["kpu_mastodon:tps-buka"]])
 
     result = check(config, scheduler_running=False)
     found = codes(result)
     assert found["credentials"][:2] == ("problem", "kpu_mastodon")
     assert found["secret_missing"][:2] == ("problem", "kpu_x")
     assert found["no_scheduler"][0] == "problem"
-    assert found["awaiting_approval"] == ("warning", None, (ids["kpu_x:tps-tutup"],))
+    assert found["awaiting_approval"] == ("warning", None, (ids["kpu_x:tps-tutup"],))  # due in 3 hours
+    assert found["approval_urgent"] == ("problem", None, (ids["kpu_mastodon:tps-buka"],))  # due in 2 hours
     missing = sorted(f.post_ids[0] for f in result.findings if f.code == "media_missing")
     assert missing == sorted(ids.values())  # every post carries the poster
     level, channel, posts = found["ig_image_missing"]  # and Instagram could not fetch it from the web server
