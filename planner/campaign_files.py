@@ -28,12 +28,15 @@ from planner.domain.campaign import (
     Monitoring,
     Repeat,
     Variant,
+    fill_placeholders,
+    has_placeholders,
     render_media,
     render_text,
 )
 from planner.domain.links import tag_content_link
-from planner.domain.schedule import TooManyOccurrences, local_occurrences, to_utc
+from planner.domain.schedule import MAX_OCCURRENCES, TooManyOccurrences, local_occurrences, to_utc
 from planner.domain.timefmt import utc_iso
+from planner.i18n.dates import DAYS, MONTHS, format_date
 
 # Dates outside these years are typos; far ones would also overflow when converted to UTC.
 YEARS = (2000, 2999)
@@ -407,6 +410,7 @@ def _contents(r: _Reader, raw: Any, file: Path, config: Config | None, channels:
         r.add("content", "empty", key="content")
     audience_ids = [a.id for a in audiences]
     items: list[ContentItem] = []
+    placed: list[tuple[ContentItem, str]] = []  # each item with its path, for checks across items
     seen: dict[str, int] = {}
     for i, entry in enumerate(raw, 1):
         path = f"content[{i}]"
@@ -450,12 +454,68 @@ def _contents(r: _Reader, raw: Any, file: Path, config: Config | None, channels:
             variants=variants, repeat=repeat,
         )
         items.append(item)
+        placed.append((item, path))
         if at is not None and zone is not None and start and end:
             _check_times(r, item, path, zone, start, end, now, known.get(content_id, set()))
+        if slot is not None and at is None and any(has_placeholders(text) for text in (item.text, *item.thread)):
+            r.add(f"{path}.text", "placeholder_needs_time")
         if config is not None:
             _check_channels(r, item, path, file, config, item_channels or channels, utm_for,
                             skip=() if "text" in table else ("text_empty",))
+    if config is not None and end is not None:
+        _check_repeated_texts(r, placed, channels, config, end)
     return tuple(items)
+
+
+# Platforms that refuse a text identical to an earlier post of the account (X: "duplicate content",
+# Facebook: "(#506) Duplicate status message").
+REFUSE_REPEATS = ("x", "facebook")
+
+
+def _check_repeated_texts(r: _Reader, placed: list, channels: tuple[str, ...], config: Config, end: date) -> None:
+    """The same text twice to one X or Facebook account (a repeat, or two items) would be refused."""
+    seen: dict[tuple[str, str], list[str]] = {}  # (channel, text) -> paths of the items sending it
+    for item, path in placed:
+        if item.at is None:
+            continue
+        try:
+            occurrences = local_occurrences(item.at, item.repeat, end)
+        except TooManyOccurrences:
+            continue  # reported by _check_times
+        for channel in dict.fromkeys(item.channels or channels):  # a channel listed twice is reported apart
+            account = config.accounts.get(channel)
+            if account is None or account.platform not in REFUSE_REPEATS:
+                continue
+            text = render_text(item, channel, account.platform)
+            for n, local in enumerate(occurrences, 1):
+                seen.setdefault((channel, occurrence_text(text, local, n, config.language).strip()),
+                                []).append(path)
+    reported: set[tuple[str, str]] = set()
+    for (channel, _text), paths in seen.items():
+        if len(paths) < 2:
+            continue
+        for path in dict.fromkeys(paths):
+            if (path, channel) not in reported:
+                reported.add((path, channel))
+                r.add(f"{path}.text", "repeated_text", channel=channel, count=len(paths),
+                      platform=config.accounts[channel].platform)
+
+
+def occurrence_text(text: str, local: datetime | None, number: int, lang: str) -> str:
+    """The text of one occurrence: {tanggal}, {hari} and {ke} filled in (in ``lang``)."""
+    if local is None or not has_placeholders(text):
+        return text
+    return fill_placeholders(text, date_text=format_date(local, lang), day_name=DAYS[lang][local.weekday()],
+                             number=number)
+
+
+def _longest_occurrence_text(text: str, lang: str) -> str:
+    """For length limits: the placeholders filled with the longest words they can become."""
+    if not has_placeholders(text):
+        return text
+    month = max(MONTHS[lang], key=len)
+    return fill_placeholders(text, date_text=f"30 {month} 2099", day_name=max(DAYS[lang], key=len),
+                             number=MAX_OCCURRENCES)
 
 
 def _variants(r: _Reader, raw: Any, path: str, channels: tuple[str, ...]) -> dict[str, Variant]:
@@ -562,12 +622,14 @@ def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config
                 infos.append(MediaInfo(name=name, size_bytes=0))
                 continue
             infos.append(MediaInfo(name=name, size_bytes=media_file.stat().st_size))
-        text, link = utm_for(render_text(item, channel, platform), item.link, platform, item.id)
+        text, link = utm_for(_longest_occurrence_text(render_text(item, channel, platform), config.language),
+                             item.link, platform, item.id)
         found = [(problem, f"{base}.text" if problem.path == "text" else _media_path(media_base, problem.path))
                  for problem in check_content(platform, text, infos, link)]
         variant = item.variants.get(variant_key)
         thread_base = f"{path}.variants.{variant_key}" if variant and variant.thread is not None else path
         for j, part in enumerate(render_thread(item, channel, platform), 1):
+            part = _longest_occurrence_text(part, config.language)
             found += [(problem, f"{thread_base}.thread[{j}]") for problem in check_content(platform, part, [])
                       if problem.path == "text"]
         for problem, field_path in found:
@@ -628,9 +690,10 @@ def desired_posts(campaign: Campaign, file: Path, config: Config) -> list[dict]:
             text, link = tag_content_link(render_text(item, channel, platform), item.link, utm,
                                           platform=platform, campaign=campaign.id, content=item.id)
             media = [str((file.parent / m).resolve()) for m in render_media(item, channel, platform)]
-            fingerprint = content_fingerprint(text)
             thread = list(render_thread(item, channel, platform))
+            fingerprint = content_fingerprint(text)
             for n, local in enumerate(occurrences):
+                posted = occurrence_text(text, local, n + 1, config.language)
                 rows.append({
                     "campaign_id": campaign.id,
                     "content_id": item.id,
@@ -638,10 +701,10 @@ def desired_posts(campaign: Campaign, file: Path, config: Config) -> list[dict]:
                     "platform": platform,
                     "occurrence": n,
                     "due_at": to_utc(local, campaign.timezone) if local else None,
-                    "text": text,
+                    "text": posted,
                     "link": link,
                     "media": media,
-                    "thread": thread,
-                    "fingerprint": fingerprint,
+                    "thread": [occurrence_text(part, local, n + 1, config.language) for part in thread],
+                    "fingerprint": fingerprint if posted == text else content_fingerprint(posted),
                 })
     return rows

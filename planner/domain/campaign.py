@@ -8,6 +8,7 @@ Plain values only; reading files and checking them is campaign_files.py's job.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -125,6 +126,21 @@ def render_text(item: ContentItem, channel: str, platform: str) -> str:
     if missing:
         text = text.rstrip() + "\n\n" + " ".join(f"#{tag}" for tag in missing)
     return text
+
+
+# Per-occurrence words in a text: the date and day of each occurrence, and its number. X and Facebook
+# refuse a text identical to an earlier post, so a repeated post needs one of them to differ.
+PLACEHOLDER = re.compile(r"\{(tanggal|hari|ke)\}")
+
+
+def has_placeholders(text: str) -> bool:
+    return PLACEHOLDER.search(text) is not None
+
+
+def fill_placeholders(text: str, *, date_text: str, day_name: str, number: int) -> str:
+    """{tanggal} -> '5 Februari 2027', {hari} -> 'Jumat', {ke} -> '3' (the occurrence, from 1)."""
+    values = {"tanggal": date_text, "hari": day_name, "ke": str(number)}
+    return PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
 
 
 def render_thread(item: ContentItem, channel: str, platform: str) -> tuple[str, ...]:

@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "campaigns"
 NOW = datetime(2027, 1, 1, tzinfo=timezone.utc)  # before the example campaigns (Feb-Apr 2027)
 ALL_CHANNELS = ["kpu_x", "kpu_fb", "kpu_ig", "kpu_mastodon", "kpu_bluesky", "kpu_telegram"]
-PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+# An unfilled message parameter; {tanggal}, {hari} and {ke} are words the messages teach, not parameters.
+PLACEHOLDER = re.compile(r"\{(?!tanggal\}|hari\}|ke\})[a-z_]+\}")
 
 
 # --- fixtures and builders ----------------------------------------------------------------------
@@ -70,9 +71,12 @@ def campaign(contents: list[dict], channels=("kpu_x", "kpu_mastodon"), **head) -
     return doc
 
 
-def item(content_id: str = "satu", text: str = "Halo pemilih pemula, cek DPT ya.", when: datetime | None = None,
-         **extra) -> dict:
-    return {"id": content_id, "text": text, "at": when or at(2), **extra}
+def item(content_id: str = "satu", text: str | None = None, when: datetime | None = None, **extra) -> dict:
+    # By default each item and each of its repeats has its own text: X and Facebook refuse a text sent twice
+    # (see the repeated_text tests below).
+    default = f"Halo pemilih pemula, cek DPT ya ({content_id}, ke-{{ke}})."
+    return {"id": content_id, "text": default if text is None else text,
+            "at": when or at(2), **extra}
 
 
 def load(workdir: Path, config, doc: dict | str, *, now=NOW, name="uji.toml", published=()):
@@ -340,7 +344,7 @@ def test_audiences_must_exist(workdir, config):
 
 
 def test_duplicate_ids(workdir, config):
-    doc = campaign([item("sama"), item("beda"), item("sama")])
+    doc = campaign([item("sama"), item("beda"), item("sama", text="Teks lain untuk ID yang sama")])
     doc["audience"].append({"id": "pemula", "description": "lagi"})
     loaded = load(workdir, config, doc)
     assert found(loaded) == {("content[3].id", "duplicate_id"), ("audience[3].id", "duplicate_id")}
@@ -626,7 +630,8 @@ def valid_campaigns(draw):
     for content_id in ids:
         day = start + timedelta(days=draw(st.integers(0, (end - start).days)))
         when = datetime.combine(day, time(draw(st.integers(0, 23)), draw(st.integers(0, 59))))
-        entry = {"id": content_id, "text": draw(texts), "at": when}
+        # Unique per item and per repeat, as X and Facebook want (repeated_text is tested on its own).
+        entry = {"id": content_id, "text": f"{draw(texts)} ({content_id} {{ke}})", "at": when}
         targets = channels
         if draw(st.booleans()):
             targets = draw(st.lists(st.sampled_from(channels), min_size=1, unique=True))
@@ -695,3 +700,42 @@ def test_duplicate_campaign_problem_renders(workdir, config):
     problem = Problem("b.toml", "campaign.id", "duplicate_campaign", {"value": "sama", "other": "a.toml"})
     assert "sama" in problem.what() and "a.toml" in problem.what()
     assert not PLACEHOLDER.search(problem.fix())
+
+
+# --- repeated texts and per-occurrence placeholders ----------------------------------------------------
+
+def test_the_same_text_twice_to_x_or_facebook_is_refused(workdir, config):
+    weekly = item(text="Sudah cek DPT minggu ini?", repeat={"every": "7d", "times": 3},
+                  channels=["kpu_x", "kpu_fb", "kpu_mastodon"])
+    loaded = load(workdir, config, campaign([weekly], channels=ALL_CHANNELS))
+    assert [(p.path, p.code, p.params["channel"]) for p in loaded.problems] == [
+        ("content[1].text", "repeated_text", "kpu_x"), ("content[1].text", "repeated_text", "kpu_fb")]
+    assert loaded.problems[0].params["count"] == 3  # Mastodon takes repeats: no problem there
+    assert_renders(loaded)
+    assert "{tanggal}" in loaded.problems[0].fix()
+
+    twins = [item("satu", text="Info TPS"), item("dua", text="Info TPS", when=at(9))]
+    assert found(load(workdir, config, campaign(twins))) == {("content[1].text", "repeated_text"),
+                                                             ("content[2].text", "repeated_text")}
+
+
+def test_placeholders_make_each_occurrence_its_own_text(workdir, config):
+    weekly = item(text="Pengingat {hari}, {tanggal} (ke-{ke}): sudah cek DPT?", repeat={"every": "7d", "times": 3},
+                  channels=["kpu_x"], thread=["Pekan ke-{ke}: ajak temanmu."])
+    loaded = load(workdir, config, campaign([weekly], channels=ALL_CHANNELS))
+    assert loaded.problems == []
+    rows = desired_posts(loaded.campaign, loaded.file, config)
+    assert [r["text"] for r in rows] == [f"Pengingat Selasa, {d} Februari 2027 (ke-{n}): sudah cek DPT?"
+                                         for n, d in ((1, 2), (2, 9), (3, 16))]
+    assert [r["thread"] for r in rows] == [[f"Pekan ke-{n}: ajak temanmu."] for n in (1, 2, 3)]
+    assert len({r["fingerprint"] for r in rows}) == 3
+
+
+def test_placeholders_count_at_their_longest_and_need_a_known_time(workdir, config):
+    # "{tanggal}" can become "30 September 2099": 17 characters, not 9.
+    loaded = load(workdir, config, only("kpu_x", text="a" * 263 + " {tanggal}"))
+    assert found(loaded) == {("content[1].text", "text_too_long")}
+    assert load(workdir, config, only("kpu_x", text="a" * 262 + " {tanggal}")).problems == []
+    slot = campaign([{"id": "slot", "text": "Info {tanggal}", "slot": "next", "channels": ["kpu_x"]}],
+                    channels=ALL_CHANNELS)
+    assert ("content[1].text", "placeholder_needs_time") in found(load(workdir, config, slot))

@@ -184,7 +184,8 @@ def make_campaign(workdir: Path, campaign_id: str, contents: list[dict] | None =
         "goal": {"objective": "Tujuan"},
         "content": contents or [
             {"id": "satu", "text": "Satu", "at": datetime(2027, 2, 2, 9, 0)},
-            {"id": "dua", "text": "Dua", "at": datetime(2027, 2, 3, 9, 0), "repeat": {"every": "7d", "times": 3}},
+            {"id": "dua", "text": "Dua, pekan ke-{ke}", "at": datetime(2027, 2, 3, 9, 0),
+             "repeat": {"every": "7d", "times": 3}},
         ],
     }
     file = workdir / f"{campaign_id}.toml"
