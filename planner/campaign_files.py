@@ -468,7 +468,7 @@ def _contents(r: _Reader, raw: Any, file: Path, config: Config | None, channels:
 
 
 # Platforms that refuse a text identical to an earlier post of the account (X: "duplicate content",
-# Facebook: "(#506) Duplicate status message").
+# Facebook: "(#506) Duplicate status message", for text posts; a photo's caption may repeat).
 REFUSE_REPEATS = ("x", "facebook")
 
 
@@ -485,6 +485,8 @@ def _check_repeated_texts(r: _Reader, placed: list, channels: tuple[str, ...], c
         for channel in dict.fromkeys(item.channels or channels):  # a channel listed twice is reported apart
             account = config.accounts.get(channel)
             if account is None or account.platform not in REFUSE_REPEATS:
+                continue
+            if account.platform == "facebook" and render_media(item, channel, account.platform):
                 continue
             text = render_text(item, channel, account.platform)
             for n, local in enumerate(occurrences, 1):

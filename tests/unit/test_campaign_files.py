@@ -714,6 +714,10 @@ def test_the_same_text_twice_to_x_or_facebook_is_refused(workdir, config):
     assert_renders(loaded)
     assert "{tanggal}" in loaded.problems[0].fix()
 
+    poster = item(text="Poster pekan ini", repeat={"every": "7d", "times": 2}, channels=["kpu_fb"],
+                  media=["media/poster.jpg"])
+    assert "repeated_text" not in {p.code for p in load(workdir, config, campaign([poster], channels=ALL_CHANNELS))
+                                   .problems}  # Facebook takes a photo caption again
     twins = [item("satu", text="Info TPS"), item("dua", text="Info TPS", when=at(9))]
     assert found(load(workdir, config, campaign(twins))) == {("content[1].text", "repeated_text"),
                                                              ("content[2].text", "repeated_text")}
