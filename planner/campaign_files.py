@@ -608,12 +608,11 @@ def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config
             continue
         platform = account.platform
         variant_key = channel if channel in item.variants else platform
-        has_variant = variant_key in item.variants and item.variants[variant_key].text
-        base = f"{path}.variants.{variant_key}" if has_variant else path
+        variant = item.variants.get(variant_key)
         media_paths = render_media(item, channel, platform)
+        # Paths in the file are spelled out only for a problem (this runs for every item and channel).
+        media_base = f"{path}.variants.{variant_key}" if variant and variant.media is not None else path
         infos = []
-        media_base = f"{path}.variants.{variant_key}" if (variant_key in item.variants and item.variants[
-            variant_key].media is not None) else path
         for j, name in enumerate(media_paths, 1):
             media_file = (file.parent / name)
             if not media_file.is_file():
@@ -626,17 +625,21 @@ def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config
             infos.append(MediaInfo(name=name, size_bytes=media_file.stat().st_size))
         text, link = utm_for(_longest_occurrence_text(render_text(item, channel, platform), config.language),
                              item.link, platform, item.id)
-        found = [(problem, f"{base}.text" if problem.path == "text" else _media_path(media_base, problem.path))
-                 for problem in check_content(platform, text, infos, link)]
-        variant = item.variants.get(variant_key)
-        thread_base = f"{path}.variants.{variant_key}" if variant and variant.thread is not None else path
-        for j, part in enumerate(render_thread(item, channel, platform), 1):
+        found = [(problem, None) for problem in check_content(platform, text, infos, link)]
+        thread = render_thread(item, channel, platform)
+        for j, part in enumerate(thread, 1):
             part = _longest_occurrence_text(part, config.language)
-            found += [(problem, f"{thread_base}.thread[{j}]") for problem in check_content(platform, part, [])
-                      if problem.path == "text"]
-        for problem, field_path in found:
+            found += [(problem, j) for problem in check_content(platform, part, []) if problem.path == "text"]
+        for problem, thread_part in found:
             if problem.code in skip:
                 continue
+            if thread_part is not None:
+                base = f"{path}.variants.{variant_key}" if variant and variant.thread is not None else path
+                field_path = f"{base}.thread[{thread_part}]"
+            elif problem.path == "text":
+                field_path = f"{path}.variants.{variant_key}.text" if variant and variant.text else f"{path}.text"
+            else:
+                field_path = _media_path(media_base, problem.path)
             key = (field_path, problem.code + str(sorted(problem.params.items())))
             if key in reported:
                 continue
@@ -682,6 +685,13 @@ def desired_posts(campaign: Campaign, file: Path, config: Config) -> list[dict]:
     from planner.platforms.base import content_fingerprint
 
     utm = config.raw.get("utm") if campaign.utm else None
+    fingerprints: dict[str, str] = {}  # channels usually share a text: hash it once
+
+    def fingerprint_of(text: str) -> str:
+        if text not in fingerprints:
+            fingerprints[text] = content_fingerprint(text)
+        return fingerprints[text]
+
     rows = []
     for item in campaign.content:
         if item.at is None and item.slot is None:
@@ -693,7 +703,7 @@ def desired_posts(campaign: Campaign, file: Path, config: Config) -> list[dict]:
                                           platform=platform, campaign=campaign.id, content=item.id)
             media = [str((file.parent / m).resolve()) for m in render_media(item, channel, platform)]
             thread = list(render_thread(item, channel, platform))
-            fingerprint = content_fingerprint(text)
+            fingerprint = fingerprint_of(text)
             for n, local in enumerate(occurrences):
                 posted = occurrence_text(text, local, n + 1, config.language)
                 rows.append({
@@ -707,6 +717,6 @@ def desired_posts(campaign: Campaign, file: Path, config: Config) -> list[dict]:
                     "link": link,
                     "media": media,
                     "thread": [occurrence_text(part, local, n + 1, config.language) for part in thread],
-                    "fingerprint": fingerprint if posted == text else content_fingerprint(posted),
+                    "fingerprint": fingerprint if posted == text else fingerprint_of(posted),
                 })
     return rows

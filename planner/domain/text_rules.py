@@ -307,7 +307,9 @@ def mastodon_length(text: str) -> int:
             pieces += [text[position:start], "x" * _MASTODON_URL_LENGTH]
             position = end
     pieces.append(text[position:])
-    countable = _MASTODON_MENTION.sub(lambda m: "@" + m.group(2), "".join(pieces))
+    countable = "".join(pieces)
+    if "@" in countable:
+        countable = _MASTODON_MENTION.sub(lambda m: "@" + m.group(2), countable)
     return grapheme_count(countable)
 
 
