@@ -1,4 +1,4 @@
-"""`planner campaign validate|apply|list|show` (and `preview`, in campaign_preview)."""
+"""`planner campaign validate|apply|list|show` (`preview` lives in campaign_preview)."""
 
 from __future__ import annotations
 
@@ -208,11 +208,3 @@ def show(campaign_id: str = typer.Argument(..., help=t("help.campaign_id"))) -> 
         fail(t("campaign.not_found", id=campaign_id, known=", ".join(known) or "-"))
     print_campaign(db, json.loads(row[0]), config)
 
-
-def _register_more() -> None:
-    from planner.cli import campaign_preview
-
-    campaign_preview.register(app)
-
-
-_register_more()

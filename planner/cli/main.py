@@ -43,7 +43,7 @@ def _early_language(argv: list[str]) -> str | None:
 def build_app() -> typer.Typer:
     from planner.cli import (account, campaign, demo, init_cmd, monitoring_cmds, publish_cmds, queue, review_cmds,
                              sandbox_cmd, status_cmds)
-    from planner.cli import backup_cmd, calendar_cmd, check_cmd, import_cmd
+    from planner.cli import backup_cmd, calendar_cmd, campaign_preview, check_cmd, import_cmd
     from planner.cli.common import options
 
     app = typer.Typer(help=t("help.app"), no_args_is_help=True, add_completion=False,
@@ -66,6 +66,7 @@ def build_app() -> typer.Typer:
 
     init_cmd.register(app)
     demo.register(app)
+    campaign_preview.register(campaign.app)
     app.add_typer(campaign.app, name="campaign", help=t("help.campaign"))
     queue.register(app)
     publish_cmds.register(app)

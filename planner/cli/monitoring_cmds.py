@@ -39,7 +39,8 @@ def collect(
 
 
 def print_spikes(spikes, config) -> None:
-    from planner.monitoring.listen import notify_spike, spike_message
+    from planner.alerts import notify_staff
+    from planner.monitoring.listen import spike_message
 
     out = console()
     for spike in spikes:
@@ -48,7 +49,7 @@ def print_spikes(spikes, config) -> None:
         out.print(f"[bold red]⚠ {esc(headline)}[/]")
         for line in quotes:
             out.print(f"   {esc(line)}")
-        sent = notify_spike(config, spike, text)
+        sent = notify_staff(config, text)
         if sent and sent != "sent":
             out.print(f"   [red]{esc(t('listen.notify_failed', error=sent))}[/]")
 

@@ -26,13 +26,14 @@ def collect_job(config, dispatcher) -> None:
 
 
 def listen_job(config, dispatcher) -> None:
-    from planner.monitoring.listen import listen, notify_spike, spike_message
+    from planner.alerts import notify_staff
+    from planner.monitoring.listen import listen, spike_message
 
     result = listen(config, dispatcher.db, now=datetime.now(timezone.utc))
     for spike in result.spikes:
         text = spike_message(spike, config.timezone)
         log.warning(text)
-        sent = notify_spike(config, spike, text)
+        sent = notify_staff(config, text)
         if sent and sent != "sent":
             log.error("spike alert not delivered to the staff chat: %s", sent)
 

@@ -161,8 +161,3 @@ def spike_message(spike: Spike, zone) -> str:
     return "\n".join(lines)
 
 
-def notify_spike(config: Config, spike: Spike, text: str) -> str | None:
-    """Send the alert to the staff chat in config [alerts] (telegram_account, chat_id); None if not set."""
-    from planner.alerts import notify_staff
-
-    return notify_staff(config, text)

@@ -54,11 +54,6 @@ class OutgoingPost:
     # adapter must then stop.
     on_part: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
-    @property
-    def parts(self) -> list[str]:
-        """The texts of the thread's parts in order (the head's text as written, without its link)."""
-        return [self.text, *self.thread]
-
     def part_live(self, platform_id: str) -> None:
         if self.on_part is not None:
             self.on_part(platform_id)

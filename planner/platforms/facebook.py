@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import facebook  # noqa: F401  (the SDK this adapter runs on; loaded with the module)
 
+from planner.domain.text_rules import append_link
 from planner.platforms.base import (
     Account,
     AccountStatus,
@@ -34,7 +35,6 @@ from planner.platforms.graph_common import (
     media_part,
     parse_graph_time,
     text_matches,
-    text_with_link,
 )
 
 __all__ = ["FacebookAdapter", "create", "GRAPH_VERSION", "POST_METRICS"]
@@ -78,7 +78,7 @@ class FacebookAdapter:
                 data["link"] = post.link
             answer = self.client.post(f"{self.page_id}/feed", creates=True, **data)
             return self._ref(answer["id"])
-        message = text_with_link(post)  # photo posts take no link param: the link goes in the text
+        message = append_link(post.text, post.link)  # photo posts take no link param: the link goes in the text
         if len(media) == 1:
             answer = self.client.post(f"{self.page_id}/photos", creates=True,
                                       files={"source": media_part(media[0])}, message=message)
@@ -98,7 +98,7 @@ class FacebookAdapter:
 
     # --- reconcile ------------------------------------------------------------------------
     def find_published(self, post: OutgoingPost, since: datetime) -> PublishedRef | None:
-        expected = [text_with_link(post), post.text]
+        expected = [append_link(post.text, post.link), post.text]
         args: dict[str, Any] = {"fields": "id,message,created_time", "since": epoch(since),
                                 "limit": FIND_PAGE_SIZE}
         for _ in range(FIND_PAGES):

@@ -22,11 +22,9 @@ import facebook
 import requests
 from requests.adapters import HTTPAdapter
 
-from planner.domain.text_rules import append_link
 from planner.platforms.base import (
     Account,
     CredentialsError,
-    OutgoingPost,
     PermanentError,
     PlatformError,
     RateLimit,
@@ -322,11 +320,6 @@ def usage_summary(headers: Mapping[str, str]) -> RateLimit | None:
 
 
 # --- texts, files, times ---------------------------------------------------------------------------
-def text_with_link(post: OutgoingPost) -> str:
-    """The post text with its link appended (unless the text already has it)."""
-    return append_link(post.text, post.link)
-
-
 def text_matches(remote: str | None, expected: str) -> bool:
     """Same text, allowing the platform to have changed or shortened the links."""
     if not remote:

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import facebook  # noqa: F401  (the SDK this adapter runs on; loaded with the module)
 
+from planner.domain.text_rules import append_link
 from planner.platforms.base import (
     Account,
     AccountStatus,
@@ -37,7 +38,6 @@ from planner.platforms.graph_common import (
     GraphClient,
     parse_graph_time,
     text_matches,
-    text_with_link,
 )
 
 __all__ = ["InstagramAdapter", "create", "media_url_problem", "caption_for", "GRAPH_VERSION",
@@ -79,7 +79,7 @@ def image_url(media_base_url: str, path: Path | str) -> str:
 
 def caption_for(post: OutgoingPost) -> str:
     """Links are not clickable in Instagram captions, but still worth printing."""
-    return text_with_link(post)
+    return append_link(post.text, post.link)
 
 
 class InstagramAdapter:

@@ -107,7 +107,7 @@ class XAdapter:
         if len(post.media) > MAX_IMAGES:
             raise PermanentError(f"x: at most {MAX_IMAGES} images per tweet ({len(post.media)} given)",
                                  platform=PLATFORM)
-        texts = [compose_text(post), *post.thread]
+        texts = [append_link(post.text, post.link), *post.thread]
         live = list(post.parts_done)
         if not live:
             media_ids = [self._upload(Path(path)) for path in post.media]
@@ -151,7 +151,7 @@ class XAdapter:
         Parts found live that were not recorded yet are reported through ``post.on_part``; when the
         thread is incomplete the answer is None and publishing again continues after them.
         """
-        texts = [compose_text(post), *post.thread]
+        texts = [append_link(post.text, post.link), *post.thread]
         live = list(post.parts_done)
         if not live and not _comparable(texts[0]).strip():
             raise PlatformError("x: a tweet without text cannot be recognised by its text", platform=PLATFORM)
@@ -331,11 +331,6 @@ def create(account: Account, timeout: float = 10.0) -> XAdapter:
 
 
 # --- helpers -----------------------------------------------------------------------------------
-def compose_text(post: OutgoingPost) -> str:
-    """The first tweet's text: the post text, with the link appended unless the text has it."""
-    return append_link(post.text, post.link)
-
-
 def _comparable(text: str) -> str:
     """X returns links (even scheme-less ones) as t.co links and escapes &, <, >: compare without links."""
     text = html.unescape(text)

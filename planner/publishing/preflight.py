@@ -224,22 +224,15 @@ def _post_list(ids, shown: int = 8) -> str:
 
 
 # --- in `planner run` --------------------------------------------------------------------------------
-PREFLIGHT_EVERY_S = 3600
 ALERTED_KEY = "preflight_alerted"
-_last_run: dict[str, float] = {}  # dispatcher owner -> time.monotonic() of its last check
 
 
 def preflight_job(config, dispatcher) -> None:
-    """Hourly (first a minute after start): log the problems, and tell the staff chat when they change."""
+    """Log the problems, and tell the staff chat when they change."""
     import logging
-    import time
 
     from planner.store import outbox
 
-    last = _last_run.get(dispatcher.owner)
-    if last is not None and time.monotonic() - last < PREFLIGHT_EVERY_S:
-        return
-    _last_run[dispatcher.owner] = time.monotonic()
     log = logging.getLogger("planner.preflight")
     now = datetime.now(timezone.utc)
     # Fresh adapters: the credentials are read as they are now, not as the scheduler read them at start.
@@ -261,4 +254,4 @@ def preflight_job(config, dispatcher) -> None:
     outbox.set_setting(dispatcher.db, ALERTED_KEY, fingerprint or None, now=now)
 
 
-PREFLIGHT_JOB = ("preflight", 60, preflight_job)  # looked at every minute, runs hourly
+PREFLIGHT_JOB = ("preflight", 3600, preflight_job, 60)  # hourly, the first a minute after start

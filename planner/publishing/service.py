@@ -28,8 +28,9 @@ HEARTBEAT_KEY = "scheduler"
 HEARTBEAT_EVERY = 5.0
 POLL_EVERY = 5.0   # at least this often, look for posts added by other processes
 
-# A periodic job other parts give the service: (name, seconds between runs, function(config, dispatcher)).
-PeriodicJob = tuple[str, float, Callable]
+# A periodic job other parts give the service: (name, seconds between runs, function(config, dispatcher)),
+# optionally followed by the seconds after start of its first run (default: one period).
+PeriodicJob = tuple
 
 
 class SchedulerLocked(PlannerError):
@@ -89,9 +90,10 @@ class Service:
                                                       "misfire_grace_time": 60})
         scheduler.add_job(self._safe(self.heartbeat), "interval", seconds=HEARTBEAT_EVERY, id="heartbeat",
                           next_run_time=datetime.now(timezone.utc))
-        for name, seconds, func in self.periodic:
+        for name, seconds, func, *first_after in self.periodic:
+            first = datetime.now(timezone.utc) + timedelta(seconds=first_after[0] if first_after else seconds)
             scheduler.add_job(self._safe(lambda f=func: f(self.config, self.dispatcher)), "interval",
-                              seconds=seconds, id=name)
+                              seconds=seconds, id=name, next_run_time=first)
         scheduler.start()
         return scheduler
 

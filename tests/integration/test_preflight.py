@@ -158,8 +158,7 @@ def test_the_scheduler_tells_the_staff_chat_once_per_change(office, sandbox, mon
         return [p["text"] for p in sandbox.posts()["posts"] if p["platform"] == "telegram"
                 and p["account"] == STAFF_CHAT]
 
-    def run_job():
-        preflight._last_run.clear()  # as if an hour had passed
+    def run_job():  # one hourly run of `planner run`'s readiness job
         preflight.preflight_job(loaded, dispatcher)
 
     try:
