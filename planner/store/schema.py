@@ -235,6 +235,13 @@ def m007_thread_progress(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE posts ADD COLUMN thread_ids TEXT")
 
 
+def m008_approval_stamp(conn: sqlite3.Connection) -> None:
+    # What an approval covers: the hash of the text, link, thread and media bytes when it was given
+    # (planner.domain.post.approval_stamp). Approvals recorded before it existed carry none, so with
+    # approval required those posts go back to an approver once.
+    conn.execute("ALTER TABLE posts ADD COLUMN approved_hash TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_core,
     m002_publishing,
@@ -243,4 +250,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m005_metric_rollups,
     m006_next_attempt_index,
     m007_thread_progress,
+    m008_approval_stamp,
 ]
