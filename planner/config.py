@@ -47,7 +47,7 @@ _TOP_KEYS = {"database", "timezone", "language", "campaigns_dir", "reports_dir",
              "accounts", "users", "user", "blackout", "alerts", "utm", "backup"}
 ROLES = ("staff", "approver", "admin")
 # Tables whose keys are known (the others are read by parts of the tool that check them).
-_TABLE_KEYS = {"publishing": {"grace", "workers", "lease", "pacing"}, "approval": {"required"},
+_TABLE_KEYS = {"publishing": {"grace", "workers", "lease", "pacing"}, "approval": {"required", "identity"},
                "alerts": {"telegram_account", "chat_id"}, "backup": {"dir", "keep", "every"}}
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
 
@@ -102,6 +102,7 @@ class User:
     name: str
     role: str = "staff"           # staff: drafts; approver: approves others' content; admin: also overrides
     display_name: str = ""
+    os_user: str | None = None    # the operating-system account that acts as this user (identity = "os")
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,19 @@ class Config:
     blackouts: tuple[Blackout, ...] = ()
     users: dict[str, User] = field(default_factory=dict)
     default_user: str | None = None   # the acting user when --as is not given (else the OS user)
+    # "os": who acts is the operating-system account, through [users] os_user (or a user named like an OS
+    # account); --as is refused. "declared": --as / `user` name who acts: a label, recorded beside the OS user.
+    identity: str = "declared"
     raw: dict = field(default_factory=dict, repr=False)
+
+    def acting_user(self, claimed: str | None, os_user: str) -> str:
+        """Who is acting, given the name claimed with --as and the operating-system account running us."""
+        if self.identity == "os":
+            bound = next((u.name for u in self.users.values() if u.os_user == os_user), os_user)
+            if claimed is not None and claimed != bound:
+                raise ConfigError("identity.as_refused", claimed=claimed, os_user=os_user, user=bound)
+            return bound
+        return claimed or self.default_user or os_user
 
     def role_of(self, user: str) -> str:
         """Users not listed are staff: they can draft, never approve."""
@@ -209,6 +222,10 @@ def parse_config(raw: dict, path: Path) -> Config:
     default_user = raw.get("user")
     if default_user is not None and (not isinstance(default_user, str) or not default_user.strip()):
         raise ConfigError("config.bad_user", path=str(path))
+    identity = _parse_identity(raw.get("approval", {}), users, path)
+    for key in ("database", "campaigns_dir", "reports_dir"):
+        if key in raw and (not isinstance(raw[key], str) or not raw[key].strip()):
+            raise ConfigError("config.bad_path_value", path=str(path), key=key, value=raw[key])
     return Config(
         path=path,
         database=(base / raw.get("database", "planner.db")),
@@ -228,6 +245,7 @@ def parse_config(raw: dict, path: Path) -> Config:
         blackouts=blackouts,
         users=users,
         default_user=default_user,
+        identity=identity,
         raw=raw,
     )
 
@@ -257,13 +275,43 @@ def _parse_users(table: Any, path: Path) -> dict[str, User]:
         raise ConfigError("config.not_table", path=str(path), where="users")
     users = {}
     for name, entry in table.items():
-        if not isinstance(entry, dict) or set(entry) - {"role", "name"}:
+        if not isinstance(entry, dict) or set(entry) - {"role", "name", "os_user"}:
             raise ConfigError("config.bad_user_entry", path=str(path), user=name, roles=", ".join(ROLES))
         role = entry.get("role", "staff")
         if role not in ROLES:
             raise ConfigError("config.bad_role", path=str(path), user=name, value=role, roles=", ".join(ROLES))
-        users[name] = User(name=name, role=role, display_name=str(entry.get("name", "")))
+        os_user = entry.get("os_user")
+        if os_user is not None and (not isinstance(os_user, str) or not os_user.strip()):
+            raise ConfigError("config.bad_os_user", path=str(path), user=name)
+        if os_user is None and _is_os_account(name):
+            os_user = name  # [users] names an OS account: that account, and only it, acts as this user
+        users[name] = User(name=name, role=role, display_name=str(entry.get("name", "")), os_user=os_user)
+    bound = [u.os_user for u in users.values() if u.os_user]
+    if len(bound) != len(set(bound)):
+        raise ConfigError("config.os_user_twice", path=str(path))
     return users
+
+
+def _is_os_account(name: str) -> bool:
+    try:
+        import pwd
+
+        pwd.getpwnam(name)
+        return True
+    except (ImportError, KeyError):
+        return False
+
+
+def _parse_identity(approval: Any, users: dict[str, User], path: Path) -> str:
+    """[approval] identity: "os" by default when [users] is tied to OS accounts, else "declared"."""
+    value = approval.get("identity") if isinstance(approval, dict) else None
+    if value is None:
+        return "os" if any(u.os_user for u in users.values()) else "declared"
+    if value not in ("os", "declared"):
+        raise ConfigError("config.bad_identity", path=str(path), value=value)
+    if value == "os" and not any(u.os_user for u in users.values()):
+        raise ConfigError("config.identity_unbound", path=str(path))
+    return value
 
 
 def _check_slots(slots: Any, where: str, path: Path) -> None:

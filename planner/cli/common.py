@@ -73,25 +73,47 @@ def load_config():
         fail(exc.render())
 
 
+_opened: list = []  # (config, db) opened by this command: their audit head is written when it ends
+
+
 def open_database(config, *, create: bool = False):
     from planner.store.db import open_db
 
     try:
-        return open_db(config.database, create=create)
+        db = open_db(config.database, create=create)
     except PlannerError as exc:
         fail(exc.render())
+    _opened.append((config, db))
+    return db
 
 
-def actor_name(config=None) -> str:
-    """Who is acting: --as, else the config's `user`, else the operating-system user."""
-    if options.actor:
-        return options.actor
-    if config is not None and config.default_user:
-        return config.default_user
+def write_audit_heads() -> None:
+    """After a command: the audit chain's newest row and hash, kept beside the database (audit.head)."""
+    from planner.store.audit import head_path, write_head_if_changed
+
+    while _opened:
+        config, db = _opened.pop()
+        path = head_path(config.database)
+        try:
+            write_head_if_changed(db, path)
+        except Exception as exc:  # never hide the command's own outcome behind this
+            err_console().print(esc(t("audit.head_write_failed", path=path, error=type(exc).__name__)))
+
+
+def os_user() -> str:
     try:
         return getpass.getuser()
     except Exception:
         return os.environ.get("USER", "unknown")
+
+
+def actor_name(config) -> str:
+    """Who is acting: with identity = "os" the OS account's user (--as refused unless it names the same
+    user); with identity = "declared", --as, else the config's `user`, else the OS user."""
+    try:
+        return config.acting_user(options.actor, os_user())
+    except PlannerError as exc:
+        fail(exc.render())
 
 
 def local_zone(config):

@@ -24,6 +24,29 @@ from planner.i18n import t
 
 TERMINAL = ("published", "failed", "needs_review", "missed", "canceled")
 DEMO_TIMEOUT_S = 100
+MARKER = ".humas-planner-demo"  # marks a folder the demo made: only such a folder may be used again
+
+
+def _demo_workspace(directory: Path | None) -> Path:
+    """A new temporary folder, or --dir when it is new, empty, or an earlier demo's.
+
+    Never an office's workspace: the demo writes a sandbox config.toml and publishes every due post
+    to the sandbox, so run in a real workspace it would replace the config and record the office's
+    own posts as published.
+    """
+    from planner.cli.common import fail
+
+    if directory is None:
+        workspace = Path(tempfile.mkdtemp(prefix="humas-planner-demo-"))
+    else:
+        workspace = directory.expanduser().resolve()
+        if workspace.exists() and not workspace.is_dir():
+            fail(t("demo.dir_not_folder", path=str(workspace)))
+        if workspace.is_dir() and any(workspace.iterdir()) and not (workspace / MARKER).is_file():
+            fail(t("demo.dir_in_use", path=str(workspace)))
+        workspace.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (workspace / MARKER).write_text("made by 'planner demo'; the demo may use this folder again\n", "utf-8")
+    return workspace
 
 
 def _example_campaigns() -> Path:
@@ -66,7 +89,7 @@ def register(app: typer.Typer) -> None:
         from planner.sandbox.workspace import export_sandbox_secrets, write_sandbox_config
 
         out = console()
-        workspace = (directory or Path(tempfile.mkdtemp(prefix="humas-planner-demo-"))).resolve()
+        workspace = _demo_workspace(directory)
         out.rule(t("demo.title"))
         out.print(t("demo.workspace", path=str(workspace)))
         export_sandbox_secrets(os.environ)

@@ -44,13 +44,14 @@ def build_app() -> typer.Typer:
     from planner.cli import (account, campaign, demo, init_cmd, monitoring_cmds, publish_cmds, queue, review_cmds,
                              sandbox_cmd, status_cmds)
     from planner.cli import backup_cmd, calendar_cmd, campaign_preview, check_cmd, import_cmd
-    from planner.cli.common import options
+    from planner.cli.common import options, write_audit_heads
 
     app = typer.Typer(help=t("help.app"), no_args_is_help=True, add_completion=False,
                       rich_markup_mode=None, pretty_exceptions_enable=False)
 
     @app.callback()
     def main(
+        ctx: typer.Context,
         config: str = typer.Option(None, "--config", "-c", help=t("help.opt_config"), envvar="PLANNER_CONFIG",
                                    show_envvar=False),
         lang: str = typer.Option(None, "--lang", help=t("help.opt_lang")),
@@ -58,6 +59,7 @@ def build_app() -> typer.Typer:
     ) -> None:
         options.config = config
         options.actor = actor
+        ctx.call_on_close(write_audit_heads)
         if lang is not None:
             if lang not in LANGUAGES:
                 raise typer.BadParameter(t("common.bad_lang", value=lang), param_hint="--lang")

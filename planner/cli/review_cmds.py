@@ -31,9 +31,34 @@ def _report(decision, verb_key: str) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("review", help=t("help.review"))
     def review(campaign: str = typer.Option(None, "--campaign", help=t("help.opt_campaign"))) -> None:
+        import json
+        from pathlib import Path
+
         from planner.domain.text_rules import LIMITS, append_link, text_length
         from planner.i18n.dates import format_moment
         from planner.store.db import parse_utc
+
+        def media_line(n: int, path: str) -> str:
+            """One media file of a post, on one short line: what an approver approves is these bytes
+            (name, size, pixels, format, the start of their SHA-256)."""
+            from planner.domain.media import describe_media, format_name
+            from planner.i18n.dates import format_number
+
+            try:
+                info = describe_media(path)
+            except OSError as exc:
+                return "  [bold red]✗ " + esc(t("review_media.missing", n=n, file=Path(path).name,
+                                                 error=exc.strerror or type(exc).__name__)) + "[/]"
+            size = info["size"]
+            if size >= 1024 * 1024:
+                size_text = f"{format_number(size / (1024 * 1024), decimals=1)} MB"
+            else:
+                size_text = f"{format_number(size / 1024, decimals=0 if size >= 1024 else 1)} KB"
+            dimensions = (f"{info['width']}×{info['height']}" if info["width"] and info["height"]
+                          else t("review_media.no_dimensions"))
+            kind = format_name(info["kind"]) if info["kind"] else t("review_media.unknown_kind")
+            return "  " + esc(t("review_media.line", n=n, file=info["file"], size=size_text,
+                                 dimensions=dimensions, kind=kind, digest=info["sha256"][:12]))
 
         config = load_config()
         db = open_database(config)
@@ -57,6 +82,8 @@ def register(app: typer.Typer) -> None:
             out.print(f"{t('approval.author')}: {esc(row['author'] or '-')}{own} · {esc(row['campaign_id'])}/"
                       f"{esc(row['content_id'])} · {t('approval.length', length=length, limit=limit)}")
             out.print(esc(text))
+            for n, media_path in enumerate(json.loads(row["media"] or "[]"), 1):
+                out.print(media_line(n, media_path))
         out.print(t("approval.hint"))
 
     @app.command("approve", help=t("help.approve"))
@@ -107,13 +134,21 @@ def register(app: typer.Typer) -> None:
         db = open_database(config)
         out = console()
         if verify:
-            count, breaks = verify_chain(db)
+            from planner.store.audit import head_path, read_head
+
+            found = [read_head(head_path(config.database))]
+            found += [read_head(p) for p in sorted(config.backup_dir.glob("*.audit-head"))]
+            heads = [h for h in found if h is not None]
+            count, breaks = verify_chain(db, heads)
             if breaks:
                 for item in breaks:
-                    out.print(f"[bold red]✗ {esc(t('audit.break_' + item.reason, id=item.id))}[/]")
+                    out.print(f"[bold red]✗ {esc(t('audit.break_' + item.reason, id=item.id, source=item.source))}[/]")
                 out.print(f"[bold red]{t('audit.tampered', count=count)}[/]")
                 raise typer.Exit(EXIT_PROBLEMS)
             out.print(f"[green]✓[/] {t('audit.intact', count=count)}")
+            newest = max((h for h in heads if h.count >= 0), key=lambda h: h.last_id, default=None)
+            out.print(t("audit.intact_heads", heads=len(heads), head=newest.short()) if newest
+                      else t("audit.no_heads"))
             return
         params: list = []
         sql = "SELECT * FROM audit_log"
@@ -125,5 +160,7 @@ def register(app: typer.Typer) -> None:
             out.print(t("audit.empty"))
             return
         for row in reversed(rows):
-            out.print(f"{format_moment(parse_utc(row['at']), config.timezone)}  [bold]{esc(row['actor'])}[/]  "
+            who = esc(row["actor"]) + (f" ({t('audit.os_user')}: {esc(row['os_user'])})"
+                                       if row.get("os_user") and row["os_user"] != row["actor"] else "")
+            out.print(f"{format_moment(parse_utc(row['at']), config.timezone)}  [bold]{who}[/]  "
                       f"{esc(row['action'])}  {esc(row['subject'])}  [dim]{esc(row['detail'])}[/]")

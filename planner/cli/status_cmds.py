@@ -129,63 +129,41 @@ def show(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
                   f"  [dim]{esc(event['actor'])}[/]  {esc(describe(event['detail'], zone))}")
 
 
-def _transition(post_id: int, allowed: tuple[str, ...], to_state: str, message_key: str, detail: str) -> None:
-    from planner.store import audit
-    from planner.store.db import now_utc, transaction, utc_iso
-    from planner.store.outbox import record_event
+def _hand_change(change, post_id: int, message_key: str, *, releases: bool = True) -> None:
+    """One change by hand through the store's lifecycle; ``releases``: it may put the post in the queue."""
+    from planner.store.db import now_utc
+    from planner.store.posts import TransitionRefused
 
     config = load_config()
     db = open_database(config)
-    row = _post_or_fail(db, post_id)
-    if row["state"] not in allowed:
-        fail(t("post.wrong_state", id=post_id, state=t("state." + row["state"]),
-               allowed=", ".join(t("state." + s) for s in allowed)))
-    now = utc_iso(now_utc())
-    with transaction(db) as conn:
-        cursor = conn.execute("UPDATE posts SET state = ?, retry_at = NULL, lease_owner = NULL, lease_until = NULL, "
-                              "hold_reason = NULL, updated_at = ? WHERE id = ? AND state = ?",
-                              [to_state, now, post_id, row["state"]])
-        if cursor.rowcount != 1:
-            fail(t("post.changed_meanwhile", id=post_id))
-        record_event(conn, post_id, row["state"], to_state, now, actor_name(config), detail)
-        audit.record(conn, at=now, actor=actor_name(config), action=f"post.{to_state}", subject=f"post:{post_id}",
-                     detail={"from": row["state"], "detail": detail})
+    extra = {"approval_required": config.approval_required} if releases else {}
+    try:
+        changed = change(db, post_id, actor=actor_name(config), now=now_utc(), **extra)
+    except TransitionRefused as exc:
+        fail(exc.render())
+    if changed.to_state == "pending_approval":
+        console().print(t("post.back_to_approval", id=post_id))
+        return
     console().print(t(message_key, id=post_id))
 
 
 @post_app.command("cancel", help=t("help.post_cancel"))
 def cancel(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
-    _transition(post_id, ("draft", "pending_approval", "queued", "held", "failed_retryable", "failed", "missed",
-                          "needs_review"), "canceled", "post.canceled", "canceled by hand")
+    from planner.store.posts import cancel as cancel_post
+
+    _hand_change(cancel_post, post_id, "post.canceled", releases=False)
 
 
 @post_app.command("retry", help=t("help.post_retry"))
 def retry(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
-    _transition(post_id, ("failed", "failed_retryable"), "queued", "post.retried", "retry requested")
+    from planner.store.posts import retry as retry_post
+
+    _hand_change(retry_post, post_id, "post.retried")
 
 
 @post_app.command("requeue", help=t("help.post_requeue"))
 def requeue(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
     """A missed post, or one a person checked (needs_review: certainly not on the platform), goes out now."""
-    from planner.store import audit
-    from planner.store.db import now_utc, transaction, utc_iso
-    from planner.store.outbox import record_event
+    from planner.store.posts import requeue as requeue_post
 
-    config = load_config()
-    db = open_database(config)
-    row = _post_or_fail(db, post_id)
-    if row["state"] not in ("missed", "needs_review", "canceled"):
-        fail(t("post.wrong_state", id=post_id, state=t("state." + row["state"]),
-               allowed=", ".join(t("state." + s) for s in ("missed", "needs_review", "canceled"))))
-    now = utc_iso(now_utc())
-    with transaction(db) as conn:
-        # Due now, so the grace rule measures lateness from this deliberate decision.
-        cursor = conn.execute("UPDATE posts SET state = 'queued', due_at = ?, retry_at = NULL, updated_at = ? "
-                              "WHERE id = ? AND state = ?", [now, now, post_id, row["state"]])
-        if cursor.rowcount != 1:
-            fail(t("post.changed_meanwhile", id=post_id))
-        record_event(conn, post_id, row["state"], "queued", now, actor_name(config),
-                     f"requeued by hand (was due {row['due_at']})")
-        audit.record(conn, at=now, actor=actor_name(config), action="post.requeue", subject=f"post:{post_id}",
-                     detail={"from": row["state"], "was_due": row["due_at"]})
-    console().print(t("post.requeued", id=post_id))
+    _hand_change(requeue_post, post_id, "post.requeued")

@@ -31,6 +31,8 @@ _PATTERNS = [(re.compile(pattern), key) for pattern, key in (
     (r"^rejected: (?P<reason>.+)$", "event.rejected"),
     (r"^canceled by hand$", "event.canceled"),
     (r"^retry requested$", "event.retry"),
+    (r"^approval void: content changed since it was approved$", "event.approval_void"),
+    (r"^approval required: no valid approval$", "event.approval_missing"),
     (r"^requeued by hand \(was due (?P<due>[^)]+)\)$", "event.requeued"),
     (r"^resumed$", "event.resumed"),
     (r"^resumed and rescheduled to now$", "event.resumed_rescheduled"),

@@ -282,7 +282,7 @@ def _update_post(conn, old: dict, values: dict, state: str, now: str, actor: str
     conn.execute(
         """UPDATE posts SET due_at = ?, text = ?, link = ?, media = ?, thread = ?, platform = ?, fingerprint = ?,
                             state = ?, retry_at = NULL, last_error = NULL, error_kind = NULL, updated_at = ?,
-                            author = ?, approved_by = NULL, approved_at = NULL
+                            author = ?, approved_by = NULL, approved_at = NULL, approved_hash = NULL
            WHERE id = ? AND state = ?""",
         [values["due_at"], values["text"], values["link"], values["media"], values["thread"], values["platform"],
          values["fingerprint"], state, now, actor, old["id"], old["state"]])

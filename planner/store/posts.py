@@ -1,0 +1,151 @@
+"""Changes people make to one post by hand (cancel, retry, requeue), and the approval stamp.
+
+Each change is allowed by the lifecycle table (planner.domain.post) or refused; a post released
+to the queue by hand needs a valid approval stamp when the office requires approval, else it goes
+back to an approver. Every change is written with its history event and audit row in one
+transaction, guarded on the state it was read in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from planner.domain.post import CLAIMABLE, Action, PostState, allowed_from, approval_stamp, release_state, target
+from planner.errors import PlannerError
+from planner.store import audit
+from planner.store.db import transaction, utc_iso
+from planner.store.outbox import record_event
+
+
+class TransitionRefused(PlannerError):
+    """The lifecycle does not allow this change (the message says which states would)."""
+
+    def render(self) -> str:
+        from planner.i18n import t
+
+        params = dict(self.params)
+        if "state" in params:
+            params["state"] = t("state." + params["state"])
+        if "allowed" in params:
+            params["allowed"] = ", ".join(t("state." + s) for s in params["allowed"].split(","))
+        return t(self.key, **params)
+
+
+@dataclass(frozen=True)
+class Changed:
+    post_id: int
+    from_state: PostState
+    to_state: PostState
+
+
+def get(db, post_id: int) -> dict | None:
+    rows = list(db.query("SELECT * FROM posts WHERE id = ?", [post_id]))
+    return rows[0] if rows else None
+
+
+# --- the approval stamp ----------------------------------------------------------------------------
+def _media_digest(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return "missing:" + Path(path).name
+
+
+def stamp_of(row: dict) -> str:
+    """The approval stamp the post's current content would carry (reads its media files)."""
+    return approval_stamp(platform=row["platform"], channel=row["channel"], text=row["text"], link=row["link"],
+                          thread=json.loads(row["thread"] or "[]"),
+                          media_digests=[_media_digest(p) for p in json.loads(row["media"] or "[]")])
+
+
+def stamp_valid(row: dict) -> bool:
+    return bool(row.get("approved_hash")) and row["approved_hash"] == stamp_of(row)
+
+
+# --- changes by hand -------------------------------------------------------------------------------
+def _refuse(post_id: int, state: str, action: Action):
+    raise TransitionRefused("post.wrong_state", id=post_id, state=state,
+                            allowed=",".join(s.value for s in allowed_from(action)))
+
+
+def _change(db, post_id: int, action: Action, *, actor: str, now: datetime, approval_required: bool,
+            detail: str, audit_detail: dict, due_now: bool = False) -> Changed:
+    row = get(db, post_id)
+    if row is None:
+        raise TransitionRefused("post.not_found", id=post_id)
+    to_state = target(action, row["state"])
+    if to_state is None:
+        _refuse(post_id, row["state"], action)
+    if to_state is PostState.QUEUED:
+        to_state = release_state(approval_required=approval_required, stamp_valid=stamp_valid(row))
+    now_s = utc_iso(now)
+    sets = "state = ?, retry_at = NULL, lease_owner = NULL, lease_until = NULL, hold_reason = NULL, updated_at = ?"
+    params: list = [to_state.value, now_s]
+    if due_now:
+        # Due now, so the grace rule measures lateness from this deliberate decision.
+        sets += ", due_at = ?"
+        params.append(now_s)
+    with transaction(db) as conn:
+        cursor = conn.execute(f"UPDATE posts SET {sets} WHERE id = ? AND state = ?", [*params, post_id, row["state"]])
+        if cursor.rowcount != 1:
+            raise TransitionRefused("post.changed_meanwhile", id=post_id)
+        record_event(conn, post_id, row["state"], to_state.value, now_s, actor, detail)
+        audit.record(conn, at=now_s, actor=actor, action=f"post.{action.value}", subject=f"post:{post_id}",
+                     detail={"from": row["state"], "to": to_state.value, **audit_detail})
+    return Changed(post_id, PostState(row["state"]), to_state)
+
+
+def cancel(db, post_id: int, *, actor: str, now: datetime) -> Changed:
+    return _change(db, post_id, Action.CANCEL, actor=actor, now=now, approval_required=False,
+                   detail="canceled by hand", audit_detail={"detail": "canceled by hand"})
+
+
+def retry(db, post_id: int, *, actor: str, now: datetime, approval_required: bool) -> Changed:
+    return _change(db, post_id, Action.RETRY, actor=actor, now=now, approval_required=approval_required,
+                   detail="retry requested", audit_detail={"detail": "retry requested"})
+
+
+def requeue(db, post_id: int, *, actor: str, now: datetime, approval_required: bool) -> Changed:
+    """A missed, reviewed (certainly not on the platform) or canceled post goes out now."""
+    row = get(db, post_id)
+    was_due = row["due_at"] if row else None
+    return _change(db, post_id, Action.REQUEUE, actor=actor, now=now, approval_required=approval_required,
+                   detail=f"requeued by hand (was due {was_due})", audit_detail={"was_due": was_due}, due_now=True)
+
+
+def void_unapproved(db, *, now: datetime, actor: str, post_ids: list[int] | None = None) -> list[int]:
+    """With approval required: posts on their way out whose stamp is missing or no longer matches
+    their content (a media file replaced, approval switched on later) go back to an approver."""
+    states = [s.value for s in (*CLAIMABLE, PostState.HELD)]
+    sql = (f"SELECT * FROM posts WHERE state IN ({','.join('?' * len(states))})")
+    params: list = list(states)
+    if post_ids is not None:
+        sql += f" AND id IN ({','.join('?' * len(post_ids))})"
+        params += list(post_ids)
+    else:
+        sql += " AND approved_hash IS NULL"
+    stale = [row for row in db.query(sql, params) if not stamp_valid(row)]
+    voided = []
+    if not stale:
+        return voided
+    now_s = utc_iso(now)
+    with transaction(db) as conn:
+        for row in stale:
+            cursor = conn.execute(
+                "UPDATE posts SET state = 'pending_approval', approved_by = NULL, approved_at = NULL, "
+                "approved_hash = NULL, hold_reason = NULL, retry_at = NULL, updated_at = ? WHERE id = ? AND state = ?",
+                [now_s, row["id"], row["state"]])
+            if cursor.rowcount != 1:
+                continue
+            reason = "approval void: content changed since it was approved" if row["approved_hash"] else \
+                "approval required: no valid approval"
+            record_event(conn, row["id"], row["state"], "pending_approval", now_s, actor, reason)
+            audit.record(conn, at=now_s, actor=actor, action="post.approval_void", subject=f"post:{row['id']}",
+                         detail={"from": row["state"], "had_approval": bool(row["approved_hash"])})
+            voided.append(row["id"])
+    return voided
