@@ -61,6 +61,8 @@ class Problem:
         from planner.i18n import t
 
         params = {k: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v for k, v in self.params.items()}
+        # A value quoted back (a hashtag, a link, a file name) never brings its control characters along.
+        params = {k: visible_controls(v) if isinstance(v, str) else v for k, v in params.items()}
         if "expected" in params:
             params["expected"] = t(f"expected.{params['expected']}")
         return t(f"problem.{self.code}.{part}", **params)
@@ -77,15 +79,49 @@ class Loaded:
         return self.campaign is not None and not self.problems
 
 
+def control_char(text: str) -> tuple[int, str] | None:
+    """The first control character in ``text`` as (1-based position, "U+001B"), or None.
+
+    The one rule for user text, shared with the CSV import: C0 and C1 control characters and DEL are
+    refused (ESC starts terminal escape sequences such as OSC-8 links, which `preview`/`show` would
+    otherwise print raw and platforms would publish); tab, line feed and the CR of a CRLF line break
+    (rtoml keeps those in multi-line strings) are text.
+    """
+    for index, char in enumerate(text):
+        if char in "\t\n" or (char == "\r" and text[index + 1:index + 2] == "\n"):
+            continue
+        code = ord(char)
+        if code < 0x20 or 0x7F <= code <= 0x9F:
+            return index + 1, f"U+{code:04X}"
+    return None
+
+
+def visible_controls(text: str) -> str:
+    """``text`` with each control character (by ``control_char``'s rule) written as <U+001B>."""
+    while (found := control_char(text)) is not None:
+        position, name = found
+        text = f"{text[:position - 1]}<{name}>{text[position:]}"
+    return text
+
+
 class _Reader:
     """Collects problems while walking the TOML tables."""
 
     def __init__(self, file: Path):
         self.file = file
         self.problems: list[Problem] = []
+        self._controls_reported: set[str] = set()
+        self.media_checks: dict[str, Any] = {}  # media path as written -> MediaCheck (one look per file)
 
     def add(self, path: str, code: str, **params: Any) -> None:
         self.problems.append(Problem(str(self.file), path, code, params))
+
+    def no_controls(self, path: str, value: str) -> None:
+        """Every text read from the file goes through here: control characters are refused."""
+        found = control_char(value)
+        if found and path not in self._controls_reported:
+            self._controls_reported.add(path)
+            self.add(path, "control_char", char=found[1], position=found[0])
 
     def table(self, value: Any, path: str, allowed: Iterable[str], required: Iterable[str] = ()) -> dict:
         if not isinstance(value, dict):
@@ -111,15 +147,19 @@ class _Reader:
             return default
         if required and not value.strip():
             self.add(_join(path, key), "empty", key=key)
+        self.no_controls(_join(path, key), value)
         return value
 
     def texts(self, table: dict, key: str, path: str) -> tuple[str, ...]:
         value = table.get(key, [])
         if isinstance(value, str):
+            self.no_controls(_join(path, key), value)
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.add(_join(path, key), "type", expected="list_of_text")
             return ()
+        for j, text in enumerate(value, 1):
+            self.no_controls(f"{_join(path, key)}[{j}]", text)
         return tuple(value)
 
     def slug(self, table: dict, key: str, path: str) -> str:
@@ -459,6 +499,7 @@ def _contents(r: _Reader, raw: Any, file: Path, config: Config | None, channels:
             _check_times(r, item, path, zone, start, end, now, known.get(content_id, set()))
         if slot is not None and at is None and any(has_placeholders(text) for text in (item.text, *item.thread)):
             r.add(f"{path}.text", "placeholder_needs_time")
+        _check_media(r, item, path, file, config)
         if config is not None:
             _check_channels(r, item, path, file, config, item_channels or channels, utm_for,
                             skip=() if "text" in table else ("text_empty",))
@@ -613,16 +654,11 @@ def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config
         # Paths in the file are spelled out only for a problem (this runs for every item and channel).
         media_base = f"{path}.variants.{variant_key}" if variant and variant.media is not None else path
         infos = []
-        for j, name in enumerate(media_paths, 1):
-            media_file = (file.parent / name)
-            if not media_file.is_file():
-                if (f"{media_base}.media[{j}]", "media_missing") not in reported:
-                    reported.add((f"{media_base}.media[{j}]", "media_missing"))
-                    r.add(f"{media_base}.media[{j}]", "media_missing", file=name)
-                # Still counted (size unknown), so that the other rules are checked too.
-                infos.append(MediaInfo(name=name, size_bytes=0))
-                continue
-            infos.append(MediaInfo(name=name, size_bytes=media_file.stat().st_size))
+        for name in media_paths:
+            # Each file was checked by _check_media (confined, regular, content as named); one that is not
+            # is still counted (size unknown), so that the other rules are checked too.
+            check = _media_check(r, file, config, name)
+            infos.append(MediaInfo(name=name, size_bytes=check.size or 0))
         text, link = utm_for(_longest_occurrence_text(render_text(item, channel, platform), config.language),
                              item.link, platform, item.id)
         found = [(problem, None) for problem in check_content(platform, text, infos, link)]
@@ -650,6 +686,28 @@ def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config
             if key not in reported:
                 reported.add(key)
                 r.add(f"{path}.channels", "ig_media_base_url", account=channel)
+
+
+def _media_check(r: _Reader, file: Path, config: Config | None, name: str):
+    """The check of one media path, made once per file read (a poster is often in every item)."""
+    from planner.domain.media import check_media
+
+    check = r.media_checks.get(name)
+    if check is None:
+        check = r.media_checks[name] = check_media(name, file, config)
+    return check
+
+
+def _check_media(r: _Reader, item: ContentItem, path: str, file: Path, config: Config | None) -> None:
+    """Every media path of an item (its own and its variants'): inside the campaign's folder or the
+    workspace, a regular file that is not config.toml or the database, whose bytes are what its name says."""
+    lists = [(path, item.media)] + [(f"{path}.variants.{key}", variant.media)
+                                    for key, variant in item.variants.items() if variant.media is not None]
+    for base, names in lists:
+        for j, name in enumerate(names, 1):
+            check = _media_check(r, file, config, name)
+            if not check.ok:
+                r.add(f"{base}.media[{j}]", check.code, **check.params)
 
 
 def _media_path(media_base: str, rule_path: str) -> str:

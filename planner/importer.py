@@ -33,7 +33,7 @@ from typing import Any, Iterable
 
 import tomlkit
 
-from planner.campaign_files import YEARS, Loaded, load_campaign
+from planner.campaign_files import YEARS, Loaded, control_char, load_campaign
 from planner.config import PLATFORMS, Config
 
 VARIANT_COLUMNS = tuple(f"text_{platform}" for platform in PLATFORMS)
@@ -167,12 +167,10 @@ def _clean(cell: str) -> str:
 
 
 def _control_char(cell: str) -> str | None:
-    for char in cell:
-        if char in "\r\n\t":  # line breaks are normalised to \\n, tabs kept
-            continue
-        if unicodedata.category(char) == "Cc":
-            return f"U+{ord(char):04X}"
-    return None
+    """The campaign files' rule (``campaign_files.control_char``), on the cell as it will be written: its
+    line breaks (CR, LF, CRLF) normalised to LF first, as ``_clean`` does."""
+    found = control_char(cell.replace("\r\n", "\n").replace("\r", "\n"))
+    return found[1] if found else None
 
 
 def parse_date(value: str) -> tuple[date | None, str | None]:
@@ -216,7 +214,8 @@ def _parse_row(row: int, cells: dict[str, str], campaign_channels: list[str], co
                problems: list[ImportProblem], warnings: list[ImportProblem]) -> _Parsed:
     parsed = _Parsed(row, cells, {})
 
-    def problem(column: str, code: str, **params) -> None:
+    # Positional-only: a message may itself take a ``column`` parameter (import_problem.required).
+    def problem(column: str, code: str, /, **params) -> None:
         parsed.flagged.add(column)
         problems.append(ImportProblem(row, column, code, params))
 
@@ -419,16 +418,21 @@ def _assign_ids(plan: ImportPlan, parsed: list[_Parsed], existing: list[dict]) -
                                                                              "first": first_row[value]}))
         first_row.setdefault(value, p.row)
     used = set(taken) | set(first_row)
+    # Per prefix, the number the search for a free one starts at. Every number below the one just given
+    # was taken (it was the first free one) and ``used`` only grows, so starting there gives the same ids
+    # as starting at 1 each time, in linear instead of quadratic time (16,000 rows on one date: 73 s).
+    next_number: dict[str, int] = {}
     for p in parsed:
         if p.explicit_id and "id" not in p.flagged:
             continue
         at = p.content.get("at")
         prefix = at.date().isoformat() if at else f"row-{p.row}"  # a row without a date is refused anyway
-        n = 1
+        n = next_number.get(prefix, 1)
         while f"{prefix}-{n:02d}" in used:
             n += 1
         p.content["id"] = f"{prefix}-{n:02d}"
         used.add(p.content["id"])
+        next_number[prefix] = n + 1
     # The id goes first in the block, as people write it.
     for p in parsed:
         p.content = {"id": p.content.pop("id"), **p.content}

@@ -38,14 +38,18 @@ def register(app: typer.Typer) -> None:
         from planner.i18n.dates import format_moment
         from planner.store.db import parse_utc
 
-        def media_line(n: int, path: str) -> str:
-            """One media file of a post, on one short line: what an approver approves is these bytes
-            (name, size, pixels, format, the start of their SHA-256)."""
+        described: dict[str, dict] = {}
+
+        def media_line(n: int, path: str, width: int) -> str:
+            """One media file of a post: what an approver approves is these bytes (name, size, pixels, format,
+            the start of their SHA-256). One line, or two when one would not fit the terminal."""
             from planner.domain.media import describe_media, format_name
             from planner.i18n.dates import format_number
 
             try:
-                info = describe_media(path)
+                if path not in described:  # a file shared by many posts is read once
+                    described[path] = describe_media(path)
+                info = described[path]
             except OSError as exc:
                 return "  [bold red]✗ " + esc(t("review_media.missing", n=n, file=Path(path).name,
                                                  error=exc.strerror or type(exc).__name__)) + "[/]"
@@ -57,8 +61,12 @@ def register(app: typer.Typer) -> None:
             dimensions = (f"{info['width']}×{info['height']}" if info["width"] and info["height"]
                           else t("review_media.no_dimensions"))
             kind = format_name(info["kind"]) if info["kind"] else t("review_media.unknown_kind")
-            return "  " + esc(t("review_media.line", n=n, file=info["file"], size=size_text,
-                                 dimensions=dimensions, kind=kind, digest=info["sha256"][:12]))
+            name = t("review_media.name", n=n, file=info["file"])
+            details = t("review_media.details", size=size_text, dimensions=dimensions, kind=kind,
+                        digest=info["sha256"][:12])
+            if len(name) + len(details) + 5 <= width:
+                return f"  {esc(name)} · {esc(details)}"
+            return f"  {esc(name)}\n    {esc(details)}"
 
         config = load_config()
         db = open_database(config)
@@ -83,7 +91,7 @@ def register(app: typer.Typer) -> None:
                       f"{esc(row['content_id'])} · {t('approval.length', length=length, limit=limit)}")
             out.print(esc(text))
             for n, media_path in enumerate(json.loads(row["media"] or "[]"), 1):
-                out.print(media_line(n, media_path))
+                out.print(media_line(n, media_path, out.width))
         out.print(t("approval.hint"))
 
     @app.command("approve", help=t("help.approve"))

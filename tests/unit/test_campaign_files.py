@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import string
@@ -43,9 +44,10 @@ def workdir(tmp_path_factory):
     (media / "poster.jpg").write_bytes(b"\xff\xd8" + b"\0" * 1024)
     (media / "kedua.jpg").write_bytes(b"\xff\xd8" + b"\0" * 2048)
     with open(media / "besar.jpg", "wb") as handle:  # 6 MiB: over X's 5 MiB for images
+        handle.write(b"\xff\xd8\xff\xe0")  # media files must start the way their format does
         handle.truncate(6 * 1024 * 1024)
     (media / "dokumen.pdf").write_bytes(b"%PDF-1.4")
-    (media / "klip.mp4").write_bytes(b"\0" * 4096)
+    (media / "klip.mp4").write_bytes(b"\0\0\0\x18ftypmp42" + b"\0" * 4084)
     return root
 
 
@@ -743,3 +745,133 @@ def test_placeholders_count_at_their_longest_and_need_a_known_time(workdir, conf
     slot = campaign([{"id": "slot", "text": "Info {tanggal}", "slot": "next", "channels": ["kpu_x"]}],
                     channels=ALL_CHANNELS)
     assert ("content[1].text", "placeholder_needs_time") in found(load(workdir, config, slot))
+
+
+# --- media files: confined, regular, content as named ----------------------------------------------------
+
+PNG_1X1 = (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde"
+           b"\0\0\0\x0cIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82")
+
+
+@pytest.fixture
+def office(tmp_path):
+    """A workspace of its own (config.toml, planner.db, campaigns/media/poster.jpg), for links and odd files."""
+    config = _make_config(tmp_path)
+    (tmp_path / "planner.db").write_bytes(b"SQLite format 3\x00" + b"\0" * 100)
+    media = tmp_path / "campaigns" / "media"
+    media.mkdir(parents=True)
+    shutil.copy(EXAMPLES / "media" / "cek-dpt-poster.jpg", media / "poster.jpg")
+    return tmp_path, config
+
+
+def test_media_outside_the_campaign_folder_and_workspace_are_refused(office, tmp_path_factory):
+    root, config = office
+    elsewhere = tmp_path_factory.mktemp("luar")
+    shutil.copy(EXAMPLES / "media" / "cek-dpt-poster.jpg", elsewhere / "poster.jpg")
+    media = root / "campaigns" / "media"
+    (media / "config.jpg").symlink_to(root / "config.toml")
+    (media / "keluar.jpg").symlink_to(elsewhere / "poster.jpg")
+    relative_out = os.path.relpath(elsewhere / "poster.jpg", root / "campaigns")
+    names = ["/etc/passwd", relative_out, "media/keluar.jpg", "media/config.jpg", "../planner.db", "media",
+             "media/poster.jpg"]
+    doc = campaign([item(channels=["kpu_fb"], media=names[:4]),
+                    item("dua", channels=["kpu_fb"], when=at(3), media=names[4:])], channels=ALL_CHANNELS)
+    loaded = load(root, config, doc)
+    media_found = {(p.path, p.code) for p in loaded.problems if p.code.startswith("media_")
+                   and p.code not in ("media_type", "media_too_many")}
+    assert media_found == {
+        ("content[1].media[1]", "media_outside"), ("content[1].media[2]", "media_outside"),
+        ("content[1].media[3]", "media_outside"), ("content[1].media[4]", "media_protected"),
+        ("content[2].media[1]", "media_protected"), ("content[2].media[2]", "media_not_regular"),
+    }
+    assert not loaded.ok and loaded.campaign is None   # so `campaign apply` writes nothing
+    passwd = next(p for p in loaded.problems if p.path == "content[1].media[1]")
+    assert "/etc/passwd" in passwd.what() and str(root.resolve()) in passwd.fix()   # says where media must live
+    assert "folder kerja" in passwd.fix() and "config.toml" in passwd.fix()
+    assert_renders(loaded)
+
+
+def test_media_inside_the_workspace_pass_and_are_stored_resolved(office):
+    root, config = office
+    (root / "bersama").mkdir()
+    (root / "bersama" / "logo.png").write_bytes(PNG_1X1)
+    (root / "campaigns" / "media" / "lagi.jpg").symlink_to(root / "campaigns" / "media" / "poster.jpg")
+    doc = campaign([item(channels=["kpu_fb"], media=["../bersama/logo.png"]),
+                    item("dua", channels=["kpu_fb"], when=at(3), media=["media/lagi.jpg"])], channels=ALL_CHANNELS)
+    loaded = load(root, config, doc)
+    assert loaded.problems == []
+    rows = desired_posts(loaded.campaign, loaded.file, config)
+    assert [r["media"] for r in rows] == [[str((root / "bersama" / "logo.png").resolve())],
+                                          [str((root / "campaigns" / "media" / "poster.jpg").resolve())]]
+
+
+@pytest.mark.parametrize("name, data, code, words", [
+    ("teks.jpg", b"root:x:0:0:root:/root:/bin/bash\n", "media_content_unknown", ("teks.jpg", "JPEG")),
+    ("png.jpg", PNG_1X1, "media_content_mismatch", ("PNG", ".png")),
+    ("heic.jpg", b"\0\0\0\x18ftypheic" + b"\0" * 40, "media_content_other", ("HEIC", "JPEG")),
+    ("foto.png", (EXAMPLES / "media" / "cek-dpt-poster.jpg").read_bytes(), "media_content_mismatch", ("JPEG", ".jpg")),
+])
+def test_media_content_must_match_its_name(office, name, data, code, words):
+    root, config = office
+    (root / "campaigns" / "media" / name).write_bytes(data)
+    loaded = load(root, config, only("kpu_fb", media=[f"media/{name}"]))
+    assert found(loaded) == {("content[1].media[1]", code)}
+    message = loaded.problems[0].what() + " " + loaded.problems[0].fix()
+    assert all(word in message for word in words), message
+    assert_renders(loaded)
+
+
+def test_variant_media_are_checked_too(office):
+    root, config = office
+    loaded = load(root, config, only("kpu_fb", media=["media/poster.jpg"],
+                                     variants={"x": {"media": ["/etc/hostname"]}}))
+    assert found(loaded) == {("content[1].variants.x.media[1]", "media_outside")}
+
+
+# --- control characters in campaign texts -----------------------------------------------------------------
+
+OSC8 = "\x1b]8;;https://penipu.example\x1b\\klik di sini\x1b]8;;\x1b\\"
+
+
+@pytest.mark.parametrize("fields, path, position", [
+    ({"text": "Cek DPT " + OSC8}, "content[1].text", 9),
+    ({"thread": ["Bagian satu.", "Bagian \x1b[2J dua."]}, "content[1].thread[2]", 8),
+    ({"link": "https://kpu.go.id/\x1b[31m"}, "content[1].link", 19),
+    ({"hashtags": ["CekDPT", "Pemilu\x9b"]}, "content[1].hashtags[2]", 7),
+    ({"variants": {"x": {"text": "\x07Versi X"}}}, "content[1].variants.x.text", 1),
+    ({"variants": {"x": {"thread": ["ok", "bagian\x7f"]}}}, "content[1].variants.x.thread[2]", 7),
+    ({"issue": "Isu\x00"}, "content[1].issue", 4),
+], ids=["text-osc8", "thread", "link", "hashtag-c1", "variant-text", "variant-thread", "issue"])
+def test_control_characters_are_refused_with_path_and_position(workdir, config, fields, path, position):
+    loaded = load(workdir, config, campaign([item(**fields)]))
+    problems = [p for p in loaded.problems if p.code == "control_char"]
+    assert [(p.path, p.params["position"]) for p in problems] == [(path, position)]
+    assert loaded.campaign is None
+    what = problems[0].what()
+    assert f"ke-{position}" in what and problems[0].params["char"] in what
+    # Nothing printed for any problem carries the raw character back to the terminal.
+    assert not any(c in p.what() + p.fix() for p in loaded.problems for c in "\x00\x07\x1b\x7f\x9b")
+    assert_renders(loaded)
+
+
+def test_line_breaks_and_tabs_are_text_but_a_lone_carriage_return_is_not(workdir, config):
+    assert load(workdir, config, campaign([item(text="Baris satu\r\nBaris dua\n\tberindentasi (ke-{ke})")])
+                ).problems == []
+    loaded = load(workdir, config, campaign([item(text="Tampak\rterhapus")]))
+    assert found(loaded) == {("content[1].text", "control_char")} and loaded.problems[0].params["char"] == "U+000D"
+
+
+def test_one_rule_for_control_characters():
+    """The rule the CSV import applies too: C0, DEL and C1 (Unicode category Cc), but tab and line feed (the
+    import turns a cell's CR line breaks into LF first, so a CR is a line break there)."""
+    import unicodedata
+
+    from planner.campaign_files import control_char
+    from planner.importer import _control_char
+
+    for code in range(0x250):
+        char = chr(code)
+        refused = unicodedata.category(char) == "Cc" and char not in "\t\n"
+        assert (control_char(f"ab{char}x") is not None) == refused, hex(code)
+        assert (_control_char(f"ab{char}x") is not None) == (refused and char != "\r"), hex(code)
+    assert control_char("ab\x1bc") == (3, "U+001B") and control_char("a\r\nb") is None

@@ -128,6 +128,9 @@ def test_every_problem_code_has_what_and_fix():
 
     codes = dict(problem_codes())
     codes.update({code: "text_rules.PROBLEM_CODES" for code in PROBLEM_CODES})
+    from planner.domain.media import PROBLEM_CODES as MEDIA_CODES  # check_media's codes (keywords, not add())
+
+    codes.update({code: "media.PROBLEM_CODES" for code in MEDIA_CODES})
     assert {"unknown_key", "time_in_past", "media_missing", "duplicate_campaign", "text_too_long"} <= set(codes)
     missing = {(lang, f"problem.{code}.{part}") for code in codes for lang in LANGUAGES
                for part in ("what", "fix") if f"problem.{code}.{part}" not in merged(lang)}
