@@ -87,13 +87,13 @@ def control_char(text: str) -> tuple[int, str] | None:
     otherwise print raw and platforms would publish); tab, line feed and the CR of a CRLF line break
     (rtoml keeps those in multi-line strings) are text.
     """
-    for index, char in enumerate(text):
-        if char in "\t\n" or (char == "\r" and text[index + 1:index + 2] == "\n"):
-            continue
-        code = ord(char)
-        if code < 0x20 or 0x7F <= code <= 0x9F:
-            return index + 1, f"U+{code:04X}"
-    return None
+    match = _CONTROL.search(text)
+    return (match.start() + 1, f"U+{ord(match.group()):04X}") if match else None
+
+
+# C0 but tab, LF and CR; DEL and C1; a CR not followed by LF. A regular expression: every text of a
+# campaign goes through it, and a loop in Python would slow down validating a 10,000-item file.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
 
 
 def visible_controls(text: str) -> str:

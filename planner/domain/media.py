@@ -311,9 +311,9 @@ def _inside(path: Path, root: Path) -> bool:
 
 def check_media(name: str, campaign_file: Path, config=None) -> MediaCheck:
     """Check one media path as written in ``campaign_file``: confined, a regular file, content as named."""
-    base = Path(campaign_file).parent
-    joined = base / name
-    real = Path(os.path.realpath(joined))
+    if "\0" in name:  # no file can have this name (and the control character is reported on its own)
+        return MediaCheck(name, code="media_missing", params={"file": name})
+    real = Path(os.path.realpath(Path(campaign_file).parent / name))
     roots = media_roots(campaign_file, config)
     allowed = ", ".join(str(root) for root in roots)
     if not any(_inside(real, root) for root in roots):

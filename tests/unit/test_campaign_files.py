@@ -875,3 +875,10 @@ def test_one_rule_for_control_characters():
         assert (control_char(f"ab{char}x") is not None) == refused, hex(code)
         assert (_control_char(f"ab{char}x") is not None) == (refused and char != "\r"), hex(code)
     assert control_char("ab\x1bc") == (3, "U+001B") and control_char("a\r\nb") is None
+
+
+def test_a_media_name_with_a_nul_is_reported_not_raised(office):
+    root, config = office
+    loaded = load(root, config, only("kpu_fb", media=["media/poster\x00.jpg"]))
+    assert found(loaded) == {("content[1].media[1]", "control_char"), ("content[1].media[1]", "media_missing")}
+    assert_renders(loaded)

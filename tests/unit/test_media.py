@@ -216,6 +216,10 @@ def test_non_regular_files_are_refused_without_blocking(workspace):
     assert check(workspace, "media/pipa.jpg").code == "media_not_regular"
     assert check(workspace, "media").code == "media_not_regular"
     assert check(workspace, "media/tidak-ada.jpg").code == "media_missing"
+    assert check(workspace, "media/nul\0.jpg").code == "media_missing"       # never a crash
+    (workspace / "campaigns" / "media" / "putar.jpg").symlink_to("putar.jpg")
+    assert check(workspace, "media/putar.jpg").code == "media_unreadable"   # a symlink loop
+    assert check(workspace, "media/" + "a" * 300 + ".jpg").code == "media_unreadable"  # name too long
 
 
 @pytest.mark.parametrize("name, data, code", [
