@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from planner.cli.common import console, esc, fail, load_config, open_database
+from planner.files import FileWriteError, safe_write
 from planner.i18n import get_language, t
 
 # One sign per state, so a glance tells what happened; the legend under the calendar names them.
@@ -245,22 +246,6 @@ def _description(row: dict) -> str:
     return "\n".join(lines)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    import os
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 # --- the command ----------------------------------------------------------------------------------------
 
 def register(app: typer.Typer) -> None:
@@ -298,9 +283,10 @@ def register(app: typer.Typer) -> None:
                 return
             name = f"humas-planner: {campaign}" if campaign else "humas-planner"
             try:
-                _write_atomically(ics.expanduser(), build_ics(rows, name=name))
-            except OSError as exc:
-                fail(t("calendar.ics_write_failed", path=str(ics), error=exc.strerror or type(exc).__name__))
+                # Whole or not at all; a folder, device or FIFO as --ics is refused, never replaced.
+                safe_write(ics, build_ics(rows, name=name), make_parents=True)
+            except FileWriteError as exc:
+                fail(exc.render())
             console().print(esc(t("calendar.ics_written", path=str(ics), count=len(rows))))
             return
 

@@ -87,6 +87,9 @@ def build_app() -> typer.Typer:
 
 
 def run() -> None:
+    # What the tool creates is private whatever the login's umask: files 0600, folders 0700 (the database
+    # and its -wal/-shm, lock files, reports, exports, copies). Stricter umask bits are kept.
+    os.umask(os.umask(0o077) | 0o077)
     lang = _early_language(sys.argv[1:])
     if lang in LANGUAGES:
         set_language(lang)
@@ -99,10 +102,48 @@ def run() -> None:
         if type(exc).__name__ == "Abort":
             print(t("usage.aborted"), file=sys.stderr)
             sys.exit(1)
-        if not is_usage_error(exc):
+        if is_usage_error(exc):
+            sys.exit(_show_usage_error(exc))
+        if os.environ.get("PLANNER_DEBUG"):
             raise
-        sys.exit(_show_usage_error(exc))
+        sys.exit(_show_failure(exc))
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _show_failure(exc: Exception) -> int:
+    """An error no command turned into a message: said plainly, never as a traceback (PLANNER_DEBUG=1 shows
+    it). A locked or failing database is the common case; its transaction has been rolled back by then."""
+    import sqlite3
+
+    from planner.cli.common import EXIT_ERROR, err_console, esc
+    from planner.errors import PlannerError
+
+    if isinstance(exc, PlannerError):
+        message = exc.render()
+    elif isinstance(exc, sqlite3.DatabaseError):
+        from planner.store.db import database_error_message
+
+        message = database_error_message(exc, _database_path())
+    elif isinstance(exc, OSError):
+        from planner.files import os_reason
+
+        message = t("files.os_error", path=exc.filename or "-", reason=os_reason(exc))
+    else:
+        message = t("unexpected.error", error=f"{type(exc).__name__}: {exc}")
+    err_console().print(f"[bold red]{t('common.error')}:[/] {esc(message)}")
+    return EXIT_ERROR
+
+
+def _database_path() -> str:
+    """The database of the config this command ran with, for the message; a guess if that cannot be read."""
+    from planner.cli.common import options
+
+    try:
+        from planner.config import find_config_path, load_config
+
+        return str(load_config(find_config_path(options.config)).database)
+    except Exception:
+        return "planner.db"
 
 
 def _show_usage_error(exc: Exception) -> int:

@@ -106,6 +106,7 @@ def register(app: typer.Typer) -> None:
         all_campaigns: bool = typer.Option(False, "--all", help=t("help.report_all")),
         period: str = typer.Option(None, "--period", help=t("help.report_period")),
     ) -> None:
+        from planner.files import FileWriteError
         from planner.reports import FORMATS
         from planner.reports.write import period_window, write_report
         from planner.store.db import now_utc
@@ -133,7 +134,10 @@ def register(app: typer.Typer) -> None:
             if all_campaigns:
                 folder = out or config.reports_dir
                 target = folder / f"{campaign_id}-{now.astimezone(config.timezone):%Y%m%d}.{'txt' if fmt == 'text' else fmt}"
-            written = write_report(db, campaign_id, fmt=fmt, now=now, start=window_start, end=window_end,
-                                   out=target, console=console())
+            try:
+                written = write_report(db, campaign_id, fmt=fmt, now=now, start=window_start, end=window_end,
+                                       out=target, console=console())
+            except FileWriteError as exc:  # a folder, device or missing place as --out, a full disk...
+                fail(exc.render())
             if written:
                 console().print(t("report.written", path=str(written)))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
+from planner.files import check_target, safe_write
 from planner.reports.model import build_report
 
 
@@ -25,6 +25,10 @@ def period_window(period: str, now: datetime, zone) -> tuple[datetime, datetime]
 
 def write_report(db, campaign_id: str, *, fmt: str, now: datetime, start: datetime | None = None,
                  end: datetime | None = None, out: Path | None = None, console=None) -> Path | None:
+    """The report on ``console``, or written to ``out`` whole or not at all (planner.files.safe_write: its
+    folders are made, 0700; a folder, device or FIFO as ``out`` is refused with a FileWriteError)."""
+    if out is not None:
+        check_target(out, make_parents=True)  # a bad --out is refused before the report is built
     report = build_report(db, campaign_id, now=now, start=start, end=end)
     if report is None:
         return None
@@ -36,7 +40,7 @@ def write_report(db, campaign_id: str, *, fmt: str, now: datetime, start: dateti
     if fmt == "xlsx":
         from planner.reports.xlsx import render_xlsx
 
-        return _atomic(out, lambda tmp: render_xlsx(report, tmp))
+        return safe_write(out, lambda tmp: render_xlsx(report, tmp), make_parents=True)
     if fmt == "html":
         from planner.reports.html import render_html
 
@@ -62,17 +66,4 @@ def write_report(db, campaign_id: str, *, fmt: str, now: datetime, start: dateti
     if out is None:
         console.print(text, markup=False, highlight=False)
         return None
-    return _atomic(out, lambda tmp: tmp.write_text(text, "utf-8"))
-
-
-def _atomic(path: Path, write) -> Path:
-    """Write next to the target, then rename: a reader never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return safe_write(out, text, make_parents=True)

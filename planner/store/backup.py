@@ -7,7 +7,6 @@ always whole. The oldest copies beyond ``keep`` are removed; files not named lik
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -29,23 +28,36 @@ class BackupError(Exception):
 
 
 def backup_database(database: Path, directory: Path, *, keep: int, now: datetime | None = None) -> BackupResult:
+    """A checked copy of ``database`` in ``directory`` (made 0700 if missing; the copy is 0600), through
+    planner.files.safe_write: whole or not at all, and a failure leaves no temporary file behind."""
+    from planner.files import FileWriteError, make_private_dirs, safe_write
+
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BackupError(f"{directory}: {exc.strerror}") from None
     final = directory / f"planner-{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z.db"
-    tmp = directory / f".{final.name}.{os.getpid()}.tmp"
     try:
-        _copy(database, tmp)
-        os.replace(tmp, final)
-    except (sqlite3.Error, OSError) as exc:
-        tmp.unlink(missing_ok=True)
-        raise BackupError(str(getattr(exc, "strerror", None) or exc)) from None
+        make_private_dirs(directory)
+        safe_write(final, lambda tmp: _copy(database, tmp))
+    except FileWriteError as exc:
+        raise BackupError(exc.render().rstrip(".")) from None  # said inside backup.failed, which goes on
+    except sqlite3.Error as exc:
+        raise BackupError(_sqlite_reason(exc)) from None
     return BackupResult(final, final.stat().st_size, _prune(directory, keep))
 
 
+def _sqlite_reason(exc: sqlite3.Error) -> str:
+    """SQLite's English text, or the same reason the file writer gives when it is one we know."""
+    from planner.i18n import t
+
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL:
+        return t("files.reason_enospc")
+    if code == sqlite3.SQLITE_IOERR:
+        return t("files.reason_eio")
+    return str(exc)
+
+
 def _copy(database: Path, target: Path) -> None:
+    """Fill ``target`` (an empty file made by safe_write, which also fsyncs it) with a checked copy."""
     source = sqlite3.connect(database, timeout=30)
     copy = sqlite3.connect(target)
     try:
@@ -58,8 +70,6 @@ def _copy(database: Path, target: Path) -> None:
     finally:
         copy.close()
         source.close()
-    with open(target, "rb") as handle:
-        os.fsync(handle.fileno())
 
 
 def _prune(directory: Path, keep: int) -> tuple[Path, ...]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sqlite3
+import stat
+import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -51,19 +55,173 @@ def _set_wal(conn: sqlite3.Connection, attempts: int = 50) -> None:
 
 
 def open_db(path: Path, *, create: bool = False, readonly: bool = False) -> sqlite_utils.Database:
-    """The database, migrated to the current schema. ``create`` allows making a new file."""
-    if not path.exists() and not create:
-        raise PlannerError("store.not_found", path=str(path))
-    if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    """The database, migrated to the current schema. ``create`` allows making a new file.
+
+    An existing file must be an SQLite database: an empty (0-byte) or foreign file is refused even with
+    ``create``, because starting afresh over a truncated database would publish again what was published.
+    """
+    path = Path(path)
     try:
+        exists = _check_database_file(path)
+        if not exists:
+            if not create:
+                raise PlannerError("store.not_found", path=str(path))
+            _create(path)
         conn = connect(path, readonly=readonly)
         db = sqlite_utils.Database(conn)
         if not readonly:
             migrate(db)
     except sqlite3.DatabaseError as exc:
+        if is_lock_error(exc):
+            raise DatabaseLocked(path) from None
         raise PlannerError("store.unreadable", path=str(path), error=str(exc)) from None
     return db
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_database_file(path: Path) -> bool:
+    """True if ``path`` is there and looks like an SQLite database, False if it is not there; else refused."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise PlannerError("store.unreadable", path=str(path), error=exc.strerror or str(exc)) from None
+    if not stat.S_ISREG(info.st_mode):
+        from planner.i18n import t
+
+        raise PlannerError("store.unreadable", path=str(path), error=t("store.reason_not_a_file"))
+    if info.st_size == 0:
+        raise PlannerError("store.empty", path=str(path))
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise PlannerError("store.unreadable", path=str(path), error=exc.strerror or str(exc)) from None
+    if head != SQLITE_HEADER:
+        from planner.i18n import t
+
+        raise PlannerError("store.unreadable", path=str(path), error=t("store.reason_not_sqlite"))
+    return True
+
+
+def _create(path: Path) -> None:
+    """A new database, private (0600) from its first byte and never seen empty under its own name.
+
+    It is made and migrated under a temporary name, then hard-linked into place: the link fails if another
+    process made the database meanwhile, and that one is then used. So an empty planner.db always means a
+    damaged one. SQLite gives the -wal and -shm files the database file's mode.
+    """
+    from planner.files import FileWriteError, make_private_dirs
+
+    try:
+        make_private_dirs(path.parent)
+    except FileWriteError as exc:
+        raise PlannerError("store.create_failed", path=str(path), error=exc.render()) from None
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600))
+        os.chmod(tmp, 0o600)  # a leftover from an interrupted run keeps its old mode otherwise
+        conn = sqlite3.connect(str(tmp), isolation_level=None)
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")  # as every later connection has it
+            migrate(sqlite_utils.Database(conn))
+        finally:
+            conn.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # made by another process at the same moment: use that one
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                raise
+            if not path.exists():  # a file system without hard links
+                os.replace(tmp, path)
+    except OSError as exc:
+        from planner.files import os_reason
+
+        raise PlannerError("store.create_failed", path=str(path), error=os_reason(exc)) from None
+    except sqlite3.Error as exc:
+        raise PlannerError("store.create_failed", path=str(path), error=str(exc)) from None
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-journal")):
+            try:
+                os.unlink(leftover)
+            except OSError:
+                pass
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """SQLite's 'database is locked' / 'busy': another connection holds the lock longer than we wait."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return True
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+class DatabaseLocked(PlannerError):
+    """Another process kept the database locked for longer than BUSY_TIMEOUT_MS. Names the running
+    scheduler when its heartbeat is recent, since that is the usual holder."""
+
+    def __init__(self, path: Path | str):
+        seconds = round(BUSY_TIMEOUT_MS / 1000)
+        holder = lock_holder(Path(path))
+        if holder is None:
+            super().__init__("store.locked", path=str(path), seconds=seconds)
+        else:
+            super().__init__("store.locked_by_scheduler", path=str(path), seconds=seconds,
+                             pid=holder.get("pid", "?"), host=holder.get("host", "?"))
+
+
+def lock_holder(path: Path) -> dict | None:
+    """The scheduler's heartbeat (pid, host, ...) if one was written lately by a process still alive.
+
+    Read-only and quick; any trouble reading it just means we cannot tell."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            from planner.publishing.service import HEARTBEAT_EVERY, heartbeat_state
+
+            # The heartbeat cannot be written while the lock is held, so allow for our own wait too.
+            beat = heartbeat_state(sqlite_utils.Database(conn),
+                                   stale_after=3 * HEARTBEAT_EVERY + BUSY_TIMEOUT_MS / 1000 + 15)
+        finally:
+            conn.close()
+    except Exception:
+        return None
+    if not beat:
+        return None
+    import socket
+
+    if beat.get("host") == socket.gethostname() and isinstance(beat.get("pid"), int):
+        try:
+            os.kill(beat["pid"], 0)
+        except ProcessLookupError:
+            return None
+        except OSError:
+            pass  # alive, but not ours to signal
+    return beat
+
+
+def loose_permissions(path: Path) -> list[Path]:
+    """The database file and its companions (-wal, -shm, -journal, .lock) that others than the owner may
+    read or write. Nothing is changed: `planner check` warns about them (new files are made 0600)."""
+    path = Path(path)
+    found = []
+    for candidate in (path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal",
+                                                                              ".lock"))):
+        try:
+            mode = os.stat(candidate).st_mode
+        except OSError:
+            continue
+        if stat.S_IMODE(mode) & 0o077:
+            found.append(candidate)
+    return found
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
@@ -92,8 +250,26 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    else:
         conn.execute("COMMIT")
+    except BaseException:
+        # Also when COMMIT itself failed (busy, disk full): nothing half-written stays. SQLite may already
+        # have rolled back on its own (e.g. on a full disk); the original error is the one to report.
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+        raise
+
+
+def database_error_message(exc: sqlite3.DatabaseError, path: Path | str) -> str:
+    """What to tell the user about an SQLite error that reached the top of a command."""
+    from planner.i18n import t
+
+    if is_lock_error(exc):
+        return DatabaseLocked(path).render()
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    reason = {sqlite3.SQLITE_FULL: "store.reason_full", sqlite3.SQLITE_IOERR: "store.reason_io",
+              sqlite3.SQLITE_READONLY: "store.reason_readonly", sqlite3.SQLITE_CORRUPT: "store.reason_corrupt",
+              sqlite3.SQLITE_NOTADB: "store.reason_corrupt"}.get(code)
+    return t("store.failed", path=str(path), error=t(reason) if reason else str(exc))
