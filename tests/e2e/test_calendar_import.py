@@ -567,17 +567,13 @@ def test_generated_ids_are_the_same_as_before():
     check()
 
 
-def test_ids_for_many_rows_on_one_date_take_linear_time():
-    import time
-
+def test_ids_for_many_rows_on_one_date():
     from planner.importer import ImportPlan, _assign_ids
 
+    # 16,000 rows took about a minute with the old search from 1 for every row; the per-date counter
+    # is linear (timed in docs/benchmarks.md, never asserted here: machines are shared and noisy).
     parsed = _rows([3] * 16_000, {})
-    started = time.perf_counter()
     _assign_ids(ImportPlan(Path("uji.toml"), Path("a.csv")), parsed, [{"id": "2027-02-04-05"}])
-    elapsed = time.perf_counter() - started
     assert [p.content["id"] for p in parsed[:5]] == ["2027-02-04-01", "2027-02-04-02", "2027-02-04-03",
                                                     "2027-02-04-04", "2027-02-04-06"]
     assert parsed[-1].content["id"] == "2027-02-04-16001"
-    # Linear: ~0.05 s. The search from 1 for every row took about a minute for these 16,000 rows.
-    assert elapsed < 5, elapsed
