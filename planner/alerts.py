@@ -8,7 +8,11 @@ from planner.platforms.base import PlatformError
 
 
 def notify_staff(config: Config, text: str) -> str | None:
-    """Send ``text`` to the staff chat: "sent", the reason it failed, or None when no chat is set."""
+    """Send ``text`` to the staff chat: "sent", the reason it failed, or None when no chat is set.
+
+    Each message ends with the audit chain's head: a copy of it outside the office's machine, so a
+    shortened or rewritten audit log can be shown against the chat's history.
+    """
     alerts = config.raw.get("alerts", {})
     account_name, chat_id = alerts.get("telegram_account"), alerts.get("chat_id")
     if not account_name or not chat_id:
@@ -16,7 +20,23 @@ def notify_staff(config: Config, text: str) -> str | None:
     from planner.platforms.telegram import send_message
 
     try:
-        send_message(resolve_account(config, account_name), chat_id, text)
+        send_message(resolve_account(config, account_name), chat_id, text + _audit_line(config))
     except (PlatformError, PlannerError) as exc:
         return exc.render() if isinstance(exc, PlannerError) else exc.message
     return "sent"
+
+
+def _audit_line(config: Config) -> str:
+    from planner.i18n import t
+    from planner.store.audit import head
+    from planner.store.db import open_db
+
+    try:
+        db = open_db(config.database, readonly=True)
+        try:
+            current = head(db)
+        finally:
+            db.conn.close()
+    except Exception:  # the alert matters more than its footer
+        return ""
+    return "\n\n" + t("audit.chat_head", head=current.short(), count=current.count) if current.count else ""

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 NAME = re.compile(r"^planner-\d{8}T\d{9}Z\.db$")  # UTC time to the millisecond: names sort by age
+HEAD_SUFFIX = ".audit-head"
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,20 @@ def backup_database(database: Path, directory: Path, *, keep: int, now: datetime
         raise BackupError(exc.render().rstrip(".")) from None  # said inside backup.failed, which goes on
     except sqlite3.Error as exc:
         raise BackupError(_sqlite_reason(exc)) from None
+    _write_audit_head(final)
     return BackupResult(final, final.stat().st_size, _prune(directory, keep))
+
+
+def _write_audit_head(copy: Path) -> None:
+    """The copy's audit head beside it: `planner audit --verify` holds the live chain against it."""
+    from planner.store.audit import write_head
+
+    conn = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
+    try:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'audit_log'").fetchone():
+            write_head(conn, copy.with_name(copy.name + HEAD_SUFFIX))
+    finally:
+        conn.close()
 
 
 def _sqlite_reason(exc: sqlite3.Error) -> str:
@@ -77,6 +91,7 @@ def _prune(directory: Path, keep: int) -> tuple[Path, ...]:
     old = ours[:-keep] if keep > 0 else []
     for path in old:
         path.unlink(missing_ok=True)
+        path.with_name(path.name + HEAD_SUFFIX).unlink(missing_ok=True)
     return tuple(old)
 
 

@@ -191,3 +191,19 @@ def test_a_database_that_is_not_a_path_is_a_clear_error(tmp_path):
     (tmp_path / "config.toml").write_text('database = 5\ntimezone = "Asia/Jakarta"\n', "utf-8")
     result = planner(tmp_path, "queue")
     assert result.exit_code == 2 and "database" in result.output and "Traceback" not in result.output
+
+
+def test_a_backup_keeps_a_head_that_catches_a_rewritten_head_file(workspace):
+    apply(workspace, campaign(["Satu", "Dua"]))
+    planner(workspace, "approve", "1", user="sari")
+    assert planner(workspace, "backup").exit_code == 0
+    [head_file] = (workspace / "backups").glob("planner-*.db.audit-head")
+    assert head_file.stat().st_mode & 0o077 == 0
+    with sqlite3.connect(workspace / "planner.db") as conn:
+        conn.execute("DROP TRIGGER audit_log_no_delete")
+        conn.execute("DELETE FROM audit_log WHERE id = (SELECT MAX(id) FROM audit_log)")
+        conn.execute("CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+                     "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END")
+    (workspace / "audit.head").unlink()  # the one beside the database is easy to reach: gone too
+    broken = planner(workspace, "audit", "--verify")
+    assert broken.exit_code == 1 and head_file.name in " ".join(broken.output.split())

@@ -51,7 +51,9 @@ def test_copy_is_whole_while_another_process_is_writing(office, tmp_path):
     with sqlite3.connect(result.path) as copy:
         assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert copy.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # one file, nothing beside it
-    assert sorted(p.name for p in result.path.parent.iterdir()) == [result.path.name]
+    # One file, and beside it the copy's audit head (planner audit --verify holds the live chain against it).
+    assert sorted(p.name for p in result.path.parent.iterdir()) == [result.path.name,
+                                                                   result.path.name + ".audit-head"]
 
 
 def test_only_the_newest_copies_are_kept_and_other_files_are_left_alone(office, tmp_path):
@@ -61,7 +63,8 @@ def test_only_the_newest_copies_are_kept_and_other_files_are_left_alone(office, 
     start = datetime(2026, 11, 1, tzinfo=timezone.utc)
     made = [backup_database(tmp_path / "planner.db", folder, keep=3, now=start + timedelta(days=d)).path
             for d in range(5)]
-    assert sorted(p.name for p in folder.iterdir()) == sorted([*(p.name for p in made[-3:]), "catatan.txt"])
+    kept = [name for p in made[-3:] for name in (p.name, p.name + ".audit-head")]  # a pruned copy's head goes too
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*kept, "catatan.txt"])
 
 
 def test_cli_backup_and_a_clear_refusal(office, tmp_path):

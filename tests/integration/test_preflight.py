@@ -169,6 +169,8 @@ def test_the_scheduler_tells_the_staff_chat_once_per_change(office, sandbox, mon
         run_job()  # the same problem an hour later: not sent again
         [alert] = staff_messages()
         assert alert.startswith("Pemeriksaan kesiapan humas-planner: 1 masalah") and "kpu_mastodon" in alert
+        from planner.store.audit import head
+        assert alert.endswith(f"kepala {head(dispatcher.db).short()}")  # the audit head, kept off the machine
         monkeypatch.setenv("HUMAS_SANDBOX_MASTODON_TOKEN", SANDBOX_SECRETS["HUMAS_SANDBOX_MASTODON_TOKEN"])
         run_job()
         assert outbox.get_setting(dispatcher.db, preflight.ALERTED_KEY) is None  # fixed: forgotten
