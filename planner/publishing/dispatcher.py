@@ -4,13 +4,17 @@ Used by both `planner run` (woken by the scheduler's clock) and `planner publish
 (one pass). The rules that keep the first promise (nothing lost, nothing published twice):
 
 - claim before calling out (store.outbox.claim_due), record outcomes with guarded updates;
-- an outcome we cannot know (timeout after sending, dropped connection, lease expired after a
-  crash) goes to 'unknown' and is reconciled with the platform, never retried blindly;
+- commit a send mark under the lease right before the request leaves: a claim that is taken back
+  (its process died, on this host at once, elsewhere when the lease runs out) without the mark was
+  certainly never sent and is simply queued again;
+- an outcome we cannot know (timeout after sending, dropped connection, a crash after the mark)
+  goes to 'unknown' and is reconciled with the platform, never retried blindly;
 - what reconciliation cannot decide becomes 'needs_review' for a person.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import random
@@ -47,8 +51,59 @@ log = logging.getLogger("planner.publish")
 PAUSE_KEY = "paused"
 
 
+def _process_start(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot, /proc/PID/stat field 22); None where unknown."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _machine_key() -> str | None:
+    """This boot of this machine and this pid namespace: where a pid names the same process as for us."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+    return hashlib.sha1(f"{boot}/{namespace}".encode()).hexdigest()[:8]
+
+
 def new_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """``host:pid:uuid``, then ``:start:machine`` where /proc tells them (see owner_gone)."""
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    start, machine = _process_start(os.getpid()), _machine_key()
+    return f"{owner}:{start}:{machine}" if start and machine else owner
+
+
+def owner_gone(owner: str) -> bool:
+    """True only when certain that the process behind a lease owner id is gone.
+
+    Certain means: the same host (and, where known, the same boot and pid namespace, so the pid means
+    the same thing to us) and no process with that pid, or one with another start time (the pid was
+    reused). Any doubt (another host, an id of another form, no permission to look) answers False:
+    that owner's leases then run out as before.
+    """
+    parts = owner.split(":")
+    if len(parts) not in (3, 5) or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid, start, machine = int(parts[1]), *(parts[3:5] if len(parts) == 5 else (None, None))
+    if machine is not None and machine != _machine_key():
+        return False
+    if pid == os.getpid():
+        # Our own pid: another dispatcher of this process, or a process before us with the same pid
+        # (a container's scheduler restarts as the same pid); only the start time tells them apart.
+        return start is not None and start != _process_start(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # someone else's process: it exists
+        pass
+    except OSError:
+        return False
+    found = _process_start(pid)
+    return start is not None and found is not None and found != start
 
 
 def utcnow() -> datetime:
@@ -116,19 +171,38 @@ class Dispatcher:
 
     # --- one pass ----------------------------------------------------------------------------
     def housekeeping(self) -> list[int]:
-        """Blackouts; leases that ran out become 'unknown'; posts beyond their grace become 'missed'."""
+        """Blackouts; leases of dead processes on this host and leases that ran out are taken back (never
+        sent -> queued, maybe sent -> 'unknown'); posts beyond their grace become 'missed'."""
         now = self.clock()
         apply_blackouts(self.db, self.config, now=now, actor=self.owner)
-        expired = outbox.expire_leases(self.db, now=now, actor=self.owner)
-        for post_id in expired:
-            log.warning("post %s: interrupted while publishing (lease expired) -> reconcile", post_id,
-                        extra={"post_id": post_id, "outcome": "unknown"})
+        self.release_dead_owners(now)
+        self._log_interrupted(outbox.expire_leases(self.db, now=now, actor=self.owner), "lease expired")
         missed = outbox.mark_missed(self.db, now=now, default_grace=self.config.grace, actor=self.owner)
         for post_id in missed:
             log.error("post %s: MISSED - due beyond the grace period, not published; requeue it deliberately "
                       "with 'planner post requeue %s'", post_id, post_id,
                       extra={"post_id": post_id, "outcome": "missed"})
         return missed
+
+    def release_dead_owners(self, now: datetime | None = None) -> list[str]:
+        """Leases held by processes on this host that are gone (kill -9, crash) are taken back at once,
+        not after the lease: a restarted scheduler goes on within a second. Returns those owners."""
+        gone = [o for o in outbox.lease_owners(self.db) if o != self.owner and owner_gone(o)]
+        for owner in gone:
+            moved = outbox.release_dead_owner(self.db, owner, now=now or self.clock(), actor=self.owner)
+            self._log_interrupted(moved, f"{owner} is gone")
+        return gone
+
+    def _log_interrupted(self, moved: outbox.Interrupted, why: str) -> None:
+        for post_id in moved.requeued:
+            log.warning("post %s: interrupted before sending (%s) -> queued again", post_id, why,
+                        extra={"post_id": post_id, "outcome": "requeued"})
+        for post_id in moved.unknown:
+            log.warning("post %s: interrupted while publishing (%s) -> reconcile", post_id, why,
+                        extra={"post_id": post_id, "outcome": "unknown"})
+        if moved.freed:
+            log.warning("%d posts being reconciled by a process that is gone (%s) are free again", len(moved.freed),
+                        why)
 
     def paused(self) -> str | None:
         return outbox.get_setting(self.db, PAUSE_KEY)
@@ -239,6 +313,13 @@ class Dispatcher:
         outgoing, _live = self._outgoing(db, post, state="publishing")
         try:
             adapter = self.adapters.get(post.channel)
+            # The mark goes into the database before the request leaves: from here on, a crash sends the
+            # post to reconciliation; before it, the post is certainly unsent and simply queued again.
+            now = self.clock()
+            if not outbox.mark_send_started(db, post.id, self.owner, now=now, lease_until=now + self.config.lease):
+                log.error("post %s: no longer ours before sending (lease ran out); not sent, left to whoever "
+                          "holds it now", post.id)
+                return
             ref = adapter.publish(outgoing)
         except ProgressNotSaved as exc:
             log.error("%s; the rest of the thread is left to whoever holds the post now", exc)

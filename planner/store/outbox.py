@@ -101,7 +101,7 @@ def claim_due(db: sqlite_utils.Database, *, owner: str, now: datetime, lease: ti
             return []
         rows = conn.execute(
             f"""UPDATE posts SET state = 'publishing', lease_owner = ?, lease_until = ?, attempt = attempt + 1,
-                                 updated_at = ?
+                                 updated_at = ?, send_started_at = NULL
                 WHERE id IN ({_in(list(before))}) AND state IN ({_in(CLAIMABLE)})
                 RETURNING *""",
             [owner, utc_iso(now + lease), now_s, *before, *CLAIMABLE]).fetchall()
@@ -141,6 +141,20 @@ def mark_published(db, post: ClaimedPost, owner: str, *, platform_post_id: str, 
                    late_ms=late_ms, last_error=None, error_kind=None, retry_at=None)
 
 
+def mark_send_started(db, post_id: int, owner: str, *, now: datetime, lease_until: datetime) -> bool:
+    """Committed right before the request to the platform leaves, under our lease (which it renews).
+
+    False: the post is no longer ours (the lease ran out and someone moved it on), so it must not be sent.
+    Until this mark is set, a post whose owner died or lost its lease was certainly never sent and goes
+    back to the queue directly; once it is set, only reconciliation may decide (store.outbox._interrupted).
+    """
+    with transaction(db) as conn:
+        cursor = conn.execute("UPDATE posts SET send_started_at = ?, lease_until = ? "
+                              "WHERE id = ? AND state = 'publishing' AND lease_owner = ?",
+                              [utc_iso(now), utc_iso(lease_until), post_id, owner])
+    return cursor.rowcount == 1
+
+
 def record_thread_parts(db, post_id: int, owner: str, *, state: str, parts: Sequence[str],
                         lease_until: datetime) -> bool:
     """Save which parts of a thread are live, under our lease, before the next part is sent.
@@ -169,7 +183,10 @@ def mark_unknown(db, post: ClaimedPost, owner: str, *, now: datetime, error: str
 
 
 def release(db, post_ids: Sequence[int], owner: str, *, now: datetime) -> int:
-    """Give back claimed posts that were never sent (shutdown): they are queued again as they were."""
+    """Give back claimed posts that were never sent (shutdown): they are queued again as they were.
+
+    A post whose send mark is set is never given back this way, whatever the caller believes.
+    """
     if not post_ids:
         return 0
     now_s = utc_iso(now)
@@ -177,26 +194,80 @@ def release(db, post_ids: Sequence[int], owner: str, *, now: datetime) -> int:
         rows = conn.execute(
             f"""UPDATE posts SET state = 'queued', lease_owner = NULL, lease_until = NULL, attempt = attempt - 1,
                                  updated_at = ?
-                WHERE id IN ({_in(post_ids)}) AND state = 'publishing' AND lease_owner = ? RETURNING id""",
+                WHERE id IN ({_in(post_ids)}) AND state = 'publishing' AND lease_owner = ?
+                  AND send_started_at IS NULL RETURNING id""",
             [now_s, *post_ids, owner]).fetchall()
         for (post_id,) in rows:
             record_event(conn, post_id, "publishing", "queued", now_s, owner, "released at shutdown, never sent")
     return len(rows)
 
 
-def expire_leases(db, *, now: datetime, actor: str) -> list[int]:
-    """'publishing' posts whose lease ran out: their process died or hung mid-send -> 'unknown'."""
+@dataclass
+class Interrupted:
+    """Posts taken from an owner that died or lost its lease."""
+    requeued: list[int]       # never sent (no send mark, no thread part live): back in the queue
+    unknown: list[int]        # the request may have left: reconciliation asks the platform
+    freed: list[int]          # 'unknown' posts whose reconciliation lease was the dead owner's
+
+    def __bool__(self) -> bool:
+        return bool(self.requeued or self.unknown or self.freed)
+
+
+def _interrupted(conn, where: str, params: Sequence, *, now_s: str, actor: str, never_sent: str, sent: str,
+                 last_error: str) -> Interrupted:
+    """Move the 'publishing' posts matching ``where`` on: back to 'queued' when their request certainly never
+    left (no send mark, no thread part saved), else to 'unknown' for reconciliation (inside one transaction).
+
+    Safe against the owner waking up: its send mark is a guarded write on the same row, so either the mark
+    came first (and the post goes to 'unknown') or this did (and the owner's mark fails, so it never sends).
+    """
+    requeued = conn.execute(
+        f"""UPDATE posts SET state = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = ?,
+                             attempt = MAX(attempt - 1, 0)
+            WHERE state = 'publishing' AND send_started_at IS NULL AND thread_ids IS NULL AND {where}
+            RETURNING id""", [now_s, *params]).fetchall()
+    for (post_id,) in requeued:
+        record_event(conn, post_id, "publishing", "queued", now_s, actor, never_sent)
+    unknown = conn.execute(
+        f"""UPDATE posts SET state = 'unknown', lease_owner = NULL, lease_until = NULL, updated_at = ?,
+                             error_kind = 'unknown', last_error = ?
+            WHERE state = 'publishing' AND {where} RETURNING id""", [now_s, last_error, *params]).fetchall()
+    for (post_id,) in unknown:
+        record_event(conn, post_id, "publishing", "unknown", now_s, actor, sent)
+    return Interrupted([r[0] for r in requeued], [r[0] for r in unknown], [])
+
+
+def expire_leases(db, *, now: datetime, actor: str) -> Interrupted:
+    """'publishing' posts whose lease ran out (their process died or hung): never sent -> 'queued' again,
+    maybe sent -> 'unknown'."""
     now_s = utc_iso(now)
     if not db.execute("SELECT 1 FROM posts WHERE state = 'publishing' AND lease_until < ? LIMIT 1", [now_s]).fetchone():
-        return []
+        return Interrupted([], [], [])
     with transaction(db) as conn:
-        rows = conn.execute(
-            """UPDATE posts SET state = 'unknown', lease_owner = NULL, lease_until = NULL, updated_at = ?,
-                                error_kind = 'unknown', last_error = 'interrupted while publishing (lease expired)'
-               WHERE state = 'publishing' AND lease_until < ? RETURNING id""", [now_s, now_s]).fetchall()
-        for (post_id,) in rows:
-            record_event(conn, post_id, "publishing", "unknown", now_s, actor, "lease expired")
-    return [r[0] for r in rows]
+        return _interrupted(conn, "lease_until < ?", [now_s], now_s=now_s, actor=actor,
+                            never_sent="lease expired, never sent: queued again", sent="lease expired",
+                            last_error="interrupted while publishing (lease expired)")
+
+
+def lease_owners(db) -> list[str]:
+    """Who holds leases now (on posts being sent or reconciled)."""
+    return [r[0] for r in db.execute("SELECT DISTINCT lease_owner FROM posts WHERE state IN ('publishing', 'unknown') "
+                                     "AND lease_owner IS NOT NULL")]
+
+
+def release_dead_owner(db, owner: str, *, now: datetime, actor: str) -> Interrupted:
+    """The leases of an owner whose process is known to be gone, at once instead of at their expiry:
+    its 'publishing' posts move on as in expire_leases, its reconciliations are free to be taken again."""
+    now_s = utc_iso(now)
+    with transaction(db) as conn:
+        moved = _interrupted(conn, "lease_owner = ?", [owner], now_s=now_s, actor=actor,
+                             never_sent="claimed by a process that is gone, never sent: queued again",
+                             sent="claimed by a process that is gone, may have been sent",
+                             last_error="interrupted while publishing (its process is gone)")
+        moved.freed = [r[0] for r in conn.execute(
+            "UPDATE posts SET lease_owner = NULL, lease_until = NULL WHERE state = 'unknown' AND lease_owner = ? "
+            "RETURNING id", [owner])]
+    return moved
 
 
 def claim_unknown(db, *, owner: str, now: datetime, lease: timedelta, settle: timedelta,

@@ -242,6 +242,13 @@ def m008_approval_stamp(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE posts ADD COLUMN approved_hash TEXT")
 
 
+def m009_send_started(conn: sqlite3.Connection) -> None:
+    # When this claim's request to the platform was about to leave: committed under the lease right before
+    # the adapter is called, NULL from each claim until then. A post whose owner died or lost its lease with
+    # the mark unset was certainly never sent, so it is queued again directly instead of reconciled.
+    conn.execute("ALTER TABLE posts ADD COLUMN send_started_at TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_core,
     m002_publishing,
@@ -251,4 +258,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m006_next_attempt_index,
     m007_thread_progress,
     m008_approval_stamp,
+    m009_send_started,
 ]
