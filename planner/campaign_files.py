@@ -260,7 +260,11 @@ def load_campaign(file: Path, config: Config | None, *, now: datetime | None = N
         return Loaded(file, None, reader.problems)
     except tomllib.TOMLDecodeError as exc:
         line, col = _toml_position(exc)
-        reader.add("", "toml_syntax", line=line, col=col, error=str(exc).split(" (at line")[0])
+        impossible = _impossible_date(file, text, line)
+        if impossible:  # written correctly, but no such day or time (2027-02-30, 25:00)
+            reader.add("", "impossible_date", line=line, value=impossible)
+        else:
+            reader.add("", "toml_syntax", line=line, col=col, error=str(exc).split(" (at line")[0])
         return Loaded(file, None, reader.problems)
     campaign_id = raw.get("campaign", {}).get("id") if isinstance(raw.get("campaign"), dict) else None
     if known_for is not None and isinstance(campaign_id, str):
@@ -283,6 +287,25 @@ def parse_toml(text: str) -> dict:
         return rtoml.loads(text)
     except Exception:
         return tomllib.loads(text)
+
+
+_DATE_WRITTEN = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:[Zz]|[+-]\d{2}:\d{2})?")
+
+
+def _impossible_date(file: Path, text: str | None, line: int) -> str | None:
+    """A date on the failing ``line`` written the TOML way that names no real day or time, if any."""
+    try:
+        source = file.read_text("utf-8") if text is None else text
+        row = source.splitlines()[line - 1] if line > 0 else ""
+    except (OSError, UnicodeDecodeError, IndexError):
+        return None
+    for match in _DATE_WRITTEN.finditer(row.split("#", 1)[0]):
+        written = match.group(0)
+        try:
+            datetime.fromisoformat(written.replace("t", "T").replace("z", "Z"))
+        except ValueError:
+            return written
+    return None
 
 
 def _toml_position(exc: tomllib.TOMLDecodeError) -> tuple[int, int]:

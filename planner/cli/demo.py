@@ -153,7 +153,11 @@ def _run_scheduler(config, out) -> bool:
     from planner.publishing.service import Service
     from planner.store.db import open_db
 
-    handler = RichHandler(console=out, show_path=False, markup=False)
+    from planner.log_time import rich_time_format
+
+    # ISO date order, local time and zone (2026-12-02 22:35:30 WIB), not rich's "[12/02/26 15:26:35]".
+    handler = RichHandler(console=out, show_path=False, markup=False, omit_repeated_times=False,
+                          log_time_format=rich_time_format(config.timezone))
     logging.getLogger().handlers[:] = [handler]
     logging.getLogger().setLevel(logging.INFO)
     for noisy in ("apscheduler", "httpx", "httpcore", "urllib3"):

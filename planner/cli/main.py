@@ -40,12 +40,26 @@ def _early_language(argv: list[str]) -> str | None:
     return match.group(1).decode() if match else None
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("humas-planner")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            number = "0+unknown"
+        print(t("click.version", version=number))
+        raise typer.Exit(0)
+
+
 def build_app() -> typer.Typer:
     from planner.cli import (account, campaign, demo, init_cmd, monitoring_cmds, publish_cmds, queue, review_cmds,
                              sandbox_cmd, status_cmds)
     from planner.cli import backup_cmd, calendar_cmd, campaign_preview, check_cmd, import_cmd
+    from planner.cli.click_words import install as install_click_words
     from planner.cli.common import options, write_audit_heads
 
+    install_click_words()  # Typer's "Usage", "Options"... from the catalogue
     app = typer.Typer(help=t("help.app"), no_args_is_help=True, add_completion=False,
                       rich_markup_mode=None, pretty_exceptions_enable=False)
 
@@ -56,6 +70,8 @@ def build_app() -> typer.Typer:
                                    show_envvar=False),
         lang: str = typer.Option(None, "--lang", help=t("help.opt_lang")),
         actor: str = typer.Option(None, "--as", help=t("help.opt_as")),
+        version: bool = typer.Option(False, "--version", is_eager=True, callback=_show_version,
+                                     help=t("click.version_option")),
     ) -> None:
         options.config = config
         options.actor = actor

@@ -24,10 +24,13 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
-def setup_logging(json_logs: bool, level: int = logging.INFO) -> None:
+def setup_logging(json_logs: bool, level: int = logging.INFO, zone=None) -> None:
+    from planner.log_time import LocalTimeFormatter
+
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter() if json_logs else logging.Formatter(
-        "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    # Plain lines carry the office's local time and zone: 2026-12-02 22:35:30 WIB.
+    handler.setFormatter(_JsonFormatter() if json_logs else LocalTimeFormatter(
+        "%(asctime)s %(levelname)s %(message)s", zone))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -55,7 +58,7 @@ def register(app: typer.Typer) -> None:
 
         config = load_config()
         open_database(config)
-        setup_logging(json_logs, logging.DEBUG if debug else logging.INFO)
+        setup_logging(json_logs, logging.DEBUG if debug else logging.INFO, config.timezone)
         service = Service(config, ignore_lock=ignore_lock, dispatcher=Dispatcher(config, workers=workers),
                           periodic=[PREFLIGHT_JOB, BACKUP_JOB, *([] if no_monitoring else MONITORING_JOBS)])
         try:
@@ -80,7 +83,7 @@ def register(app: typer.Typer) -> None:
             fail(t("publish.need_now", id=post_id))
         config = load_config()
         db = open_database(config)
-        setup_logging(json_logs)
+        setup_logging(json_logs, zone=config.timezone)
         dispatcher = Dispatcher(config)
         if due:
             result = dispatcher.run_once()

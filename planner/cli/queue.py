@@ -34,12 +34,11 @@ def register(app: typer.Typer) -> None:
 
         from planner.i18n.dates import format_moment
         from planner.store.db import now_utc, parse_utc, utc_iso
-        from planner.store.queries import STATE_ORDER, queue_rows
+        from planner.store.queries import STATE_ORDER, parse_state, queue_rows, state_names
 
         config = load_config()
-        for s in state or []:
-            if s not in STATE_ORDER:
-                fail(t("queue.bad_state", value=s, choices=", ".join(STATE_ORDER)))
+        state = [parse_state(s) or fail(t("queue.bad_state", value=s, choices=state_names(STATE_ORDER)))
+                 for s in state or []]  # a code or a name in either language (terbit, published)
         db = open_database(config)
         zone = config.timezone
         start_utc = _parse_local(start, zone, "--from")

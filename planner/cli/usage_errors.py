@@ -16,6 +16,11 @@ _VALUE_PATTERNS = [(re.compile(pattern), key) for pattern, key in (
     (r"^Input should be a valid (?:integer|number)\b.*$", "usage.must_be_number"),
     (r"^Input should be a valid boolean\b.*$", "usage.must_be_boolean"),
     (r"^Input should be (?P<choices>'.+)$", "usage.must_be_one_of"),
+    # pydantic's range messages (Typer checks min=/max= with pydantic)
+    (r"^Input should be greater than or equal to (?P<limit>\S+?)\.?$", "usage_more.at_least"),
+    (r"^Input should be greater than (?P<limit>\S+?)\.?$", "usage_more.more_than"),
+    (r"^Input should be less than or equal to (?P<limit>\S+?)\.?$", "usage_more.at_most"),
+    (r"^Input should be less than (?P<limit>\S+?)\.?$", "usage_more.less_than"),
     (r"^(?:Value )?'?(?P<value>.*?)'? is not a valid (?:integer|float|int|integer range|float range)\.?$",
      "usage.not_a_number"),
     (r"^'?(?P<value>.*?)'? is not a valid boolean\b.*$", "usage.not_a_boolean"),
@@ -27,6 +32,7 @@ _VALUE_PATTERNS = [(re.compile(pattern), key) for pattern, key in (
     (r"^(?:File|Directory|Path) '?(?P<value>.+?)'? is a file\.?$", "usage.path_is_file"),
 )]
 _USAGE_PATTERNS = [(re.compile(pattern), key) for pattern, key in (
+    (r"^No such command '(?P<name>[^']+)'\. Did you mean (?P<matches>.+?)\?$", "usage_more.no_such_command_guess"),
     (r"^No such command '?(?P<name>[^']+?)'?\.?$", "usage.no_such_command"),
     (r"^Got unexpected extra arguments?(?:\(s\))? \((?P<args>.+)\)$", "usage.extra_arguments"),
     (r"^Missing command\.?$", "usage.missing_command"),
@@ -78,6 +84,8 @@ def _say(message: str, patterns) -> str:
         match = pattern.match(message.strip())
         if match:
             return t(key, **match.groupdict())
+    if message.startswith("Input should be"):  # another pydantic check: said plainly, its text in brackets
+        return t("usage_more.not_valid", detail=message)
     return message
 
 
@@ -85,4 +93,6 @@ def _param_hint(param) -> str:
     opts = getattr(param, "opts", None) or [param.name]
     if param.param_type_name == "option":
         return " / ".join(opts)
-    return str(param.human_readable_name if hasattr(param, "human_readable_name") else opts[0])
+    from planner.cli.click_words import argument_name
+
+    return argument_name(param)  # NOMOR, BERKAS... as in the usage line

@@ -315,6 +315,11 @@ class TelegramAdapter:
         if code in (401, 404):  # 404: the API does not know this token at all
             raise CredentialsError(f"telegram: bot token rejected ({description}); set a new one for account "
                                    f"{self.account.name!r}", platform=PLATFORM, status=code)
+        if code == 403:  # "bot is not a member of the channel chat", "not enough rights...": not temporary,
+            from planner.i18n import t  # and not the token either: the bot must be made an administrator
+
+            raise PermanentError(t("telegram_words.forbidden", chat=self.chat_id or "-", detail=description),
+                                 platform=PLATFORM, status=code)
         if "migrate_to_chat_id" in parameters:
             raise PermanentError(f"telegram: {description}; the group is now chat "
                                  f"{parameters['migrate_to_chat_id']}: update chat_id", platform=PLATFORM, status=code)

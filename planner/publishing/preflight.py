@@ -23,7 +23,7 @@ from pathlib import Path
 
 from planner.errors import PlannerError
 from planner.i18n import t
-from planner.platforms.base import CredentialsError, PlatformError
+from planner.platforms.base import CredentialsError, PermanentError, PlatformError
 from planner.store.db import parse_utc, utc_iso
 
 OPEN_STATES = ("draft", "pending_approval", "queued", "failed_retryable", "held")
@@ -133,6 +133,9 @@ def _account(config, channel: str, posts: list[dict], now: datetime, result: Rea
         return
     except CredentialsError as exc:
         result.findings.append(Finding(PROBLEM, "credentials", channel, _ids(posts), {"detail": _redacted(exc)}))
+        return
+    except PermanentError as exc:  # refused for good (a bot not admin of its channel...): not a network matter
+        result.findings.append(Finding(PROBLEM, "refused", channel, _ids(posts), {"detail": _redacted(exc)}))
         return
     except PlatformError as exc:  # unreachable or refusing for now: worth a look, not yet a failure
         result.findings.append(Finding(WARNING, "unreachable", channel, _ids(posts), {"detail": _redacted(exc)}))

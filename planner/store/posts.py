@@ -31,7 +31,9 @@ class TransitionRefused(PlannerError):
         if "state" in params:
             params["state"] = t("state." + params["state"])
         if "allowed" in params:
-            params["allowed"] = ", ".join(t("state." + s) for s in params["allowed"].split(","))
+            from planner.store.queries import state_names
+
+            params["allowed"] = state_names(params["allowed"].split(","))
         return t(self.key, **params)
 
 

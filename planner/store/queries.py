@@ -8,6 +8,30 @@ STATE_ORDER = ("draft", "pending_approval", "queued", "held", "publishing", "unk
                "failed_retryable", "failed", "missed", "published", "canceled")
 
 
+def _word(text: str) -> str:
+    return " ".join(text.lower().replace("_", " ").replace("-", " ").replace(",", " ").split())
+
+
+def parse_state(word: str) -> str | None:
+    """A state as users write it: its code (``published``) or its name in either language (``terbit``,
+    ``"menunggu persetujuan"``, ``menunggu-persetujuan``), any case; None if it names no state."""
+    from planner.i18n import LANGUAGES, t
+
+    wanted = _word(word)
+    for state in STATE_ORDER:
+        if wanted == _word(state) or any(wanted == _word(t("state." + state, lang)) for lang in LANGUAGES):
+            return state
+    return None
+
+
+def state_names(states) -> str:
+    """States for a message: each name once, quoted (one name may hold a comma), in lifecycle order."""
+    from planner.i18n import t
+
+    codes = [s for s in STATE_ORDER if s in set(states)] + [s for s in dict.fromkeys(states) if s not in STATE_ORDER]
+    return ", ".join(dict.fromkeys(f"'{t('state.' + s)}'" for s in codes))
+
+
 def campaign_state_counts(db: sqlite_utils.Database, campaign_id: str | None = None) -> dict[str, int]:
     """Posts per state, in lifecycle order, leaving out states with none."""
     where, params = ("WHERE campaign_id = ?", [campaign_id]) if campaign_id else ("", [])

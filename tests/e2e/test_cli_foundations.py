@@ -567,7 +567,7 @@ def test_apply_without_config_names_where_it_looked(tmp_path, monkeypatch):
 @pytest.mark.parametrize("args, expected", [
     (["queue", "--campaing", "x"], ["opsi --campaing tidak dikenal. Mungkin maksud Anda: --campaign?",
                                     "Lihat 'planner queue --help' untuk bantuan."]),
-    (["campaign", "validate"], ["argumen 'files' wajib diisi."]),
+    (["campaign", "validate"], ["argumen 'BERKAS' wajib diisi."]),
     (["queue", "--limit", "banyak"], ["nilai untuk --limit tidak sah: harus berupa angka"]),
     (["campaign", "terapkan"], ["perintah 'terapkan' tidak dikenal."]),
     (["--lang", "en", "queue", "extra"], ["unexpected extra arguments: extra.", "See 'planner queue --help'"]),

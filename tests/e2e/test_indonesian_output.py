@@ -1,0 +1,216 @@
+"""In Indonesian (the default) no English from Click, Typer or pydantic reaches the user: help pages of every
+command, usage errors, common validation errors. Commands run as the user runs them (the `planner` entry
+point in a subprocess, so its own error handling applies), from an office workspace whose config says
+language = "id" (doc_commands.office).
+
+The English phrases looked for are doc_commands.ENGLISH ("Usage:", "Options", "Show this message",
+"Did you mean", "Input should", "Invalid value", "Missing argument", "Error:", programmer types such as
+<str> or <list[Path]>, {files}, 0.5<=x...). The same pages in English must show them: the check is real.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests run with --import-mode=importlib
+from doc_commands import TRACEBACK, Command, english_lines, office  # noqa: E402
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def command_paths() -> list[list[str]]:
+    """Every command and group of the app, e.g. [], ["queue"], ["campaign", "validate"]."""
+    from typer.main import get_command
+
+    from planner.cli.main import build_app
+
+    paths = []
+
+    def walk(command, path):
+        paths.append(path)
+        for name, sub in sorted(getattr(command, "commands", {}).items()):
+            walk(sub, [*path, name])
+
+    walk(get_command(build_app()), [])
+    return paths
+
+
+@pytest.fixture(scope="module")
+def kantor(tmp_path_factory):
+    from planner.sandbox import Sandbox
+
+    with Sandbox(seed=1) as sandbox:
+        yield office(tmp_path_factory.mktemp("indonesian"), sandbox)
+
+
+def planner(kantor, *args: str) -> subprocess.CompletedProcess:
+    return kantor.run(Command("test", shlex.join(["planner", *args])))
+
+
+def said(result: subprocess.CompletedProcess) -> str:
+    return result.stdout + result.stderr
+
+
+def test_every_help_page_is_indonesian(kantor):
+    paths = command_paths()
+    assert len(paths) > 30 and ["campaign", "validate"] in paths
+    problems = {}
+    for path in paths:
+        result = planner(kantor, *path, "--help")
+        text = said(result)
+        if result.returncode != 0 or "Cara pakai: planner" not in text or "Opsi" not in text:
+            problems[" ".join(path) or "(planner)"] = f"exit {result.returncode}: {text[:300]}"
+        elif english_lines(text):
+            problems[" ".join(path) or "(planner)"] = english_lines(text)
+    assert problems == {}
+
+
+def test_help_names_values_in_words(kantor):
+    text = said(planner(kantor, "campaign", "validate", "--help"))
+    assert "Cara pakai: planner campaign validate [OPSI] BERKAS..." in text
+    assert "Menampilkan bantuan ini lalu keluar." in text
+    text = said(planner(kantor, "check", "--help"))
+    assert "--hours ANGKA" in text and "0.5 sampai 744" in text
+    text = said(planner(kantor, "post", "--help"))
+    assert "PERINTAH [ARGUMEN]..." in text and "Perintah:" in text
+
+
+def test_a_group_alone_shows_its_indonesian_help(kantor):
+    result = planner(kantor, "post")
+    assert "Cara pakai: planner post" in said(result)
+    assert english_lines(said(result)) == []
+
+
+USAGE_ERRORS = [
+    (["stauts"], "perintah 'stauts' tidak dikenal. Mungkin maksud Anda: 'status'?"),
+    (["campaign", "valdate"], "Mungkin maksud Anda: 'validate'?"),
+    (["queue", "--bogus"], "opsi --bogus tidak dikenal"),
+    (["post", "show"], "argumen 'NOMOR' wajib diisi"),
+    (["post", "show", "abc"], "nilai untuk NOMOR tidak sah: harus berupa angka"),
+    (["check", "--hours", "0"], "harus 0.5 atau lebih"),
+    (["check", "--hours", "1000"], "tidak boleh lebih dari 744"),
+    (["queue", "--slots", "--days", "0"], "harus 1 atau lebih"),
+    (["run", "--workers", "0"], "harus 1 atau lebih"),
+    (["backup", "--keep", "0"], "harus 1 atau lebih"),
+    (["sandbox", "serve", "--fault-rate", "2"], "tidak boleh lebih dari 1"),
+    (["pause"], "opsi --reason wajib diisi"),
+    (["queue", "--limit"], "opsi --limit memerlukan nilai"),
+    (["status", "lebih"], "argumen berlebih: lebih"),
+    (["init", "--force=ya"], "opsi --force tidak menerima nilai"),
+    (["--lang", "xx", "status"], "bahasa 'xx' tidak dikenal"),
+    (["import", "jadwal-februari.csv"], "opsi --campaign wajib diisi"),
+]
+
+
+@pytest.mark.parametrize("args, expected", USAGE_ERRORS, ids=[" ".join(a) for a, _ in USAGE_ERRORS])
+def test_usage_errors_are_indonesian(kantor, args, expected):
+    result = planner(kantor, *args)
+    text = said(result)
+    assert result.returncode == 2, text
+    assert text.startswith("Kesalahan: ") and expected in text, text
+    assert english_lines(text) == [] and TRACEBACK not in text
+
+
+VALIDATION_ERRORS = [
+    (["queue", "--state", "siap"], "Status 'siap' tidak dikenal"),
+    (["queue", "--from", "kemarin"], "kemarin"),
+    (["post", "show", "99999"], "99999"),
+    (["campaign", "show", "tidak-ada"], "tidak-ada"),
+    (["report", "tidak-ada"], "tidak-ada"),
+    (["import", "tidak-ada.csv", "--campaign", "cek-dpt-pemilih-pemula", "--dry-run"], "tidak-ada.csv"),
+    (["campaign", "validate", "tidak-ada.toml"], "tidak ditemukan"),
+    (["post", "retry", "1"], "hanya untuk"),
+]
+
+
+@pytest.mark.parametrize("args, expected", VALIDATION_ERRORS, ids=[" ".join(a) for a, _ in VALIDATION_ERRORS])
+def test_validation_errors_are_indonesian(kantor, args, expected):
+    result = planner(kantor, *args)
+    text = said(result)
+    assert result.returncode != 0, text
+    assert expected in text, text
+    assert english_lines(text) == [] and TRACEBACK not in text
+
+
+def test_state_lists_name_each_state_once_and_quoted(kantor):
+    text = said(planner(kantor, "post", "retry", "1"))
+    allowed = text.split("hanya untuk:", 1)[1]
+    names = re.findall(r"'([^']+)'", allowed)
+    assert names and len(names) == len(set(names)), text
+    assert "gagal, gagal" not in text
+
+
+def test_states_are_accepted_in_indonesian(kantor):
+    english = planner(kantor, "queue", "--state", "queued")
+    indonesian = planner(kantor, "queue", "--state", "terjadwal")
+    assert english.returncode == 0 and indonesian.returncode == 0, said(indonesian)
+    assert "ajakan-cek-dpt" in indonesian.stdout
+    assert indonesian.stdout == english.stdout
+    assert planner(kantor, "queue", "--state", "menunggu-persetujuan").returncode == 0
+    assert planner(kantor, "queue", "--state", "terbit").returncode == 0
+
+
+def test_an_impossible_date_is_named_as_such(kantor):
+    path = kantor.cwd / "campaigns" / "cek-dpt-pemilih-pemula.toml"
+    original = path.read_text("utf-8")
+    try:
+        path.write_text(original.replace("at = 2027-02-01T09:00:00", "at = 2027-02-30T09:00:00", 1), "utf-8")
+        text = said(planner(kantor, "campaign", "validate", str(path)))
+        assert "2027-02-30T09:00:00 tidak ada di kalender" in text, text
+        assert "TOML" not in text and "tanda kutip" not in text
+        path.write_text(original.replace("at = 2027-02-01T09:00:00", "at = 2027-02-01T24:00:00", 1), "utf-8")
+        assert "2027-02-01T24:00:00 tidak ada di kalender" in said(planner(kantor, "campaign", "validate", str(path)))
+    finally:
+        path.write_text(original, "utf-8")
+
+
+def test_version(kantor):
+    result = planner(kantor, "--version")
+    assert result.returncode == 0
+    assert re.fullmatch(r"humas-planner \d+\.\d+\S*\n", result.stdout), result.stdout
+
+
+def test_english_pages_do_show_the_english_words(kantor):
+    """The check above would catch the English: in English mode the same pages hold it."""
+    text = said(planner(kantor, "--lang", "en", "campaign", "validate", "--help"))
+    assert "Usage: planner campaign validate [OPTIONS] FILE..." in text
+    assert english_lines(text)
+    text = said(planner(kantor, "--lang", "en", "check", "--hours", "0"))
+    assert text.startswith("Error: invalid value for --hours: must be 0.5 or more"), text
+    assert english_lines(text)
+
+
+def test_a_telegram_bot_that_is_not_admin_is_told_to_become_one(tmp_path, sandbox):
+    """Telegram's 403 "bot is not a member of the channel chat" is not a network fault: the fix is to make
+    the bot an administrator of the channel, and both `account check` and `check` say so."""
+    from datetime import date, timedelta
+
+    from helpers import campaign_doc, write_campaign
+
+    from doc_commands import Workspace
+    from planner.sandbox.workspace import SANDBOX_SECRETS, write_sandbox_config
+
+    config = write_sandbox_config(tmp_path, sandbox.base_url)
+    config.write_text(config.read_text("utf-8").replace('chat_id = "@kpudemak"', 'chat_id = "@nobot_kanal"'), "utf-8")
+    workspace = Workspace(tmp_path, sandbox)
+    workspace.env.update(SANDBOX_SECRETS)
+    start = date.today() + timedelta(days=1)
+    write_campaign(tmp_path / "campaigns" / "uji.toml", campaign_doc("uji-telegram", start, channels=["kpu_telegram"]))
+    for line in ("planner init .", "planner campaign apply campaigns/uji.toml"):
+        result = workspace.run(Command("setup", line))
+        assert result.returncode == 0, said(result)
+
+    checked = workspace.run(Command("test", "planner account check kpu_telegram"))
+    assert checked.returncode == 1
+    assert "Jadikan bot administrator kanal itu" in said(checked) and "@nobot_kanal" in said(checked)
+
+    ready = workspace.run(Command("test", "planner check --hours 744"))
+    assert ready.returncode == 1, said(ready)
+    assert "Jadikan bot administrator kanal itu" in said(ready)
+    assert "jaringan" not in said(ready) and TRACEBACK not in said(ready)
