@@ -46,6 +46,10 @@ def add(
     if name in accounts and not force:
         fail(t("account.exists", name=name))
 
+    # --force replaces what is given and keeps the rest of an account on the same platform (slots, page_id,
+    # credentials, comments...): only a change of platform starts the account afresh.
+    existing = accounts.get(name)
+    keep = existing is not None and existing.get("platform") == platform
     credentials: dict[str, str] = {}
     for item in credential or []:
         key, sep, reference = item.partition("=")
@@ -54,10 +58,24 @@ def add(
         if not is_reference(reference):
             fail(t("account.literal_refused", key=key, example=_default_reference(name, key)))
         credentials[key.strip()] = reference.strip()
-    if not credentials:
+    old_creds = existing.get("credentials") if keep else None
+    if not isinstance(old_creds, dict):
+        old_creds = None
+    if not credentials and old_creds:
+        credentials = {key: str(value) for key, value in old_creds.items()}
+    elif not credentials:
         first_set = CREDENTIAL_SETS[platform][0]
         credentials = {key: _default_reference(name, key) for key in first_set}
-    table = tomlkit.table()
+    if old_creds is not None:  # changed in place: the table keeps its place and comments in the file
+        creds = old_creds
+        for key in [k for k in creds if k not in credentials]:
+            del creds[key]
+    else:
+        creds = tomlkit.table()
+    for key, reference in credentials.items():
+        if creds.get(key) != reference:
+            creds[key] = reference
+    table = existing if keep else tomlkit.table()
     table["platform"] = platform
     if handle:
         table["handle"] = handle
@@ -71,11 +89,10 @@ def add(
     missing = [o for o in REQUIRED_OPTIONS.get(platform, ()) if o not in table]
     if missing:
         fail(t("account.missing_options", platform=platform, options=", ".join(missing)))
-    creds = tomlkit.table()
-    for key, reference in credentials.items():
-        creds[key] = reference
-    table["credentials"] = creds
-    accounts[name] = table
+    if old_creds is None:
+        table["credentials"] = creds
+    if not keep:
+        accounts[name] = table
 
     new_text = tomlkit.dumps(document)
     try:  # check the result before replacing the file: never leave a broken config behind
@@ -97,7 +114,8 @@ def add(
     tmp.chmod(path.stat().st_mode & 0o777)
     tmp.replace(path)
     _audit_account_change(path, name, platform, list(credentials))
-    console().print(t("account.added", name=name, platform=platform))
+    console().print(t("account_update.updated" if existing is not None else "account.added", name=name,
+                      platform=platform))
     for key, reference in credentials.items():
         console().print(esc(f"  {key} = {reference}"))
     console().print(t("account.set_secrets_hint"))

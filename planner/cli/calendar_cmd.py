@@ -125,6 +125,7 @@ def _group_mark(posts: list[dict]) -> str:
 # --- terminal views -------------------------------------------------------------------------------------
 
 def _week_view(rows: list[dict], first: date, zone: ZoneInfo, today: date) -> None:
+    from rich.cells import cell_len
     from rich.table import Table
 
     from planner.i18n.dates import DAYS, MONTHS
@@ -135,6 +136,12 @@ def _week_view(rows: list[dict], first: date, zone: ZoneInfo, today: date) -> No
     zone_name = _local_midnight(first, zone).tzname()
     out = console()
     out.print(f"[bold]{esc(t('calendar.week_title', start=_day_month(first), end=_day_month(last, year=True), zone=zone_name))}[/]")
+    # Seven columns only when an account name (with its mark) fits a column whole; otherwise (a normal
+    # 80-column terminal) the week is listed day by day, so that "•kpu_bluesky" is never broken.
+    longest = max((cell_len(row["channel"]) + 1 for row in rows), default=8)
+    if out.width < 100 or out.width < 7 * (longest + 3) + 1:
+        _week_agenda(days, first, today)
+        return
     table = Table(show_lines=False, expand=True, padding=(0, 1))
     for i in range(7):
         day = first + timedelta(days=i)
@@ -150,6 +157,27 @@ def _week_view(rows: list[dict], first: date, zone: ZoneInfo, today: date) -> No
         cells.append("\n".join(lines) if lines else "[dim]–[/]")
     table.add_row(*cells)
     out.print(table)
+
+
+def _week_agenda(days, first: date, today: date) -> None:
+    """The week as a list: each day, then each time with its text and, below, the accounts (wrapped
+    between accounts, never inside a name)."""
+    from planner.i18n.dates import DAYS
+
+    lang = get_language()
+    out = console()
+    for i in range(7):
+        day = first + timedelta(days=i)
+        title = f"{DAYS[lang][day.weekday()]}, {_day_month(day)}"
+        out.print(f"[bold yellow]{esc(title)}[/]" if day == today else f"[bold]{esc(title)}[/]")
+        groups = days.get(day, [])
+        if not groups:
+            out.print("  [dim]–[/]")
+        for local, posts in groups:
+            out.print(f"  [bold]{_clock(local)}[/] {esc(first_words(posts[0]['text'], 10, max(20, out.width - 10)))}",
+                      soft_wrap=False, overflow="fold")
+            channels = " ".join(f"{_mark(p['state'])}{esc(p['channel'])}" for p in posts)
+            out.print(f"        {channels}", soft_wrap=False)
 
 
 def _month_view(rows: list[dict], first: date, zone: ZoneInfo, today: date, shown: int = 3) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from planner.cli.common import EXIT_PROBLEMS, actor_name, console, esc, fail, load_config, open_database, options
+from planner.cli.json_out import emit, json_option, utc
 from planner.i18n import t
 
 app = typer.Typer(no_args_is_help=True)
@@ -131,6 +132,26 @@ def apply(
     except PlannerError as exc:  # e.g. no free slot left: the transaction was rolled back
         fail(exc.render(), EXIT_PROBLEMS)
     _print_plans(plans, config, dry_run)
+    if config.approval_required and not dry_run:
+        print_waiting_for_approval(db, config, [plan.campaign_id for plan in plans])
+
+
+def print_waiting_for_approval(db, config, campaign_ids: list[str]) -> None:
+    """With approval on: how many posts of these campaigns wait for an approver, and who can approve them
+    (users with the approver or admin role, other than the one who applied: four eyes)."""
+    if not campaign_ids:
+        return
+    marks = ",".join("?" * len(campaign_ids))
+    count = db.execute(f"SELECT COUNT(*) FROM posts WHERE state = 'pending_approval' AND campaign_id IN ({marks})",
+                       campaign_ids).fetchone()[0]
+    if not count:
+        return
+    me = actor_name(config)
+    approvers = [u.name for u in config.users.values() if u.role in ("approver", "admin") and u.name != me]
+    if approvers:
+        console().print(esc(t("approval_notice.waiting", count=count, approvers=", ".join(approvers))))
+    else:
+        console().print(f"[yellow]{esc(t('approval_notice.waiting_nobody', count=count))}[/]")
 
 
 def account_slots(config) -> dict:
@@ -168,7 +189,7 @@ def _print_plans(plans, config, dry_run: bool) -> None:
 
 
 @app.command("list", help=t("help.campaign_list"))
-def list_campaigns() -> None:
+def list_campaigns(as_json: bool = json_option()) -> None:
     from zoneinfo import ZoneInfo
 
     from rich.table import Table
@@ -180,20 +201,33 @@ def list_campaigns() -> None:
     config = load_config()
     db = open_database(config)
     rows = list(db.query("SELECT id, name, owner, timezone, start_at, end_at FROM campaigns ORDER BY start_at"))
+    if as_json:
+        emit("campaigns", campaigns=[
+            {"id": row["id"], "name": row["name"], "owner": row["owner"], "timezone": row["timezone"],
+             "start_at": utc(row["start_at"]), "end_at": utc(row["end_at"]),
+             "posts": campaign_state_counts(db, row["id"])} for row in rows])
+        return
     if not rows:
         console().print(t("campaign.none"))
         return
+    out = console()
+    # The id is what the user types next (campaign show ID, queue --campaign ID): never wrapped nor cut.
+    # Below ~100 columns the owner (shown by `campaign show`) is left out, the rest wraps.
+    compact = out.width < 100
+    columns = ("id", "name", "period", "posts") if compact else ("id", "name", "owner", "period", "posts")
     table = Table(box=None)
-    for column in ("id", "name", "owner", "period", "posts"):
-        table.add_column(t(f"campaign.col_{column}"))
+    for column in columns:
+        table.add_column(t(f"campaign.col_{column}"), no_wrap=column == "id" or (column == "period" and not compact))
     for row in rows:
         counts = campaign_state_counts(db, row["id"])
         zone = ZoneInfo(row["timezone"])  # the campaign's own days, not the office's
         period = (f"{format_date(parse_utc(row['start_at']).astimezone(zone))} – "
                   f"{format_date(parse_utc(row['end_at']).astimezone(zone))}")
         summary = ", ".join(f"{t('state.' + s)} {n}" for s, n in counts.items())
-        table.add_row(esc(row["id"]), esc(row["name"]), esc(row["owner"]), period, summary or "-")
-    console().print(table)
+        cells = {"id": esc(row["id"]), "name": esc(row["name"]), "owner": esc(row["owner"]), "period": period,
+                 "posts": summary or "-"}
+        table.add_row(*(cells[c] for c in columns))
+    out.print(table)
 
 
 @app.command("show", help=t("help.campaign_show"))

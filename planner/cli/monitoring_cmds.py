@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from planner.cli.common import console, esc, fail, load_config, open_database, parse_local_time
+from planner.cli.json_out import json_option
 from planner.i18n import t
 
 metrics_app = typer.Typer(no_args_is_help=True)
@@ -73,6 +74,7 @@ def register(app: typer.Typer) -> None:
         campaign: str = typer.Option(None, "--campaign", help=t("help.opt_campaign")),
         since: str = typer.Option(None, "--since", help=t("help.opt_since")),
         limit: int = typer.Option(50, "--limit", help=t("help.opt_limit")),
+        as_json: bool = json_option(),
     ) -> None:
         from planner.i18n.dates import format_moment
         from planner.store.db import parse_utc, utc_iso
@@ -88,6 +90,11 @@ def register(app: typer.Typer) -> None:
             params.append(utc_iso(parse_local_time(since, config.timezone, "--since")))
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         rows = list(db.query(f"SELECT * FROM mentions {where} ORDER BY created_at DESC LIMIT ?", [*params, limit]))
+        if as_json:
+            from planner.cli.json_lists import mentions_document
+
+            mentions_document(rows)
+            return
         if not rows:
             console().print(t("listen.none"))
             return
@@ -105,6 +112,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", help=t("help.report_out")),
         all_campaigns: bool = typer.Option(False, "--all", help=t("help.report_all")),
         period: str = typer.Option(None, "--period", help=t("help.report_period")),
+        delimiter: str = typer.Option(None, "--delimiter", help=t("csv_col.help_delimiter"), show_default=False),
     ) -> None:
         from planner.files import FileWriteError
         from planner.reports import FORMATS
@@ -113,6 +121,11 @@ def register(app: typer.Typer) -> None:
 
         if fmt not in FORMATS:
             fail(t("report.bad_format", value=fmt, choices=", ".join(FORMATS)))
+        if delimiter is not None:
+            from planner.reports.tabular import DELIMITERS
+
+            if delimiter not in DELIMITERS or fmt != "csv":
+                fail(t("csv_col.bad_delimiter", value=delimiter))
         if (campaign is None) == (not all_campaigns):
             fail(t("report.usage"))
         config = load_config()
@@ -136,7 +149,7 @@ def register(app: typer.Typer) -> None:
                 target = folder / f"{campaign_id}-{now.astimezone(config.timezone):%Y%m%d}.{'txt' if fmt == 'text' else fmt}"
             try:
                 written = write_report(db, campaign_id, fmt=fmt, now=now, start=window_start, end=window_end,
-                                       out=target, console=console())
+                                       out=target, console=console(), delimiter=delimiter)
             except FileWriteError as exc:  # a folder, device or missing place as --out, a full disk...
                 fail(exc.render())
             if written:

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from planner.cli.common import actor_name, console, esc, fail, load_config, open_database
+from planner.cli.common import EXIT_PROBLEMS, actor_name, console, esc, fail, load_config, open_database
 from planner.i18n import t
 
 
@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
     @app.command("publish", help=t("help.publish"))
     def publish(
         post_id: int = typer.Argument(None, help=t("help.post_id")),
-        due: bool = typer.Option(False, "--due", help=t("help.publish_due")),
+        due: bool = typer.Option(False, "--due", help=t("help.publish_due") + " " + t("publish_exit.help")),
         now: bool = typer.Option(False, "--now", help=t("help.publish_now")),
         json_logs: bool = typer.Option(False, "--json-logs", help=t("help.json_logs")),
     ) -> None:
@@ -85,6 +85,8 @@ def register(app: typer.Typer) -> None:
         db = open_database(config)
         setup_logging(json_logs, zone=config.timezone)
         dispatcher = Dispatcher(config)
+        # Events after this one belong to this pass: they decide the exit code (see _pass_problems).
+        first_event = db.execute("SELECT COALESCE(MAX(id), 0) FROM post_events").fetchone()[0]
         if due:
             result = dispatcher.run_once()
         else:
@@ -105,6 +107,10 @@ def register(app: typer.Typer) -> None:
             result = None
         dispatcher.shutdown(0)
         _print_outcome(db, config, result)
+        problems = _pass_problems(db, first_event)
+        if problems:
+            console().print(f"[bold red]{esc(t('publish_exit.failed', ids=', '.join(f'#{i}' for i in problems)))}[/]")
+            raise typer.Exit(EXIT_PROBLEMS)
 
     @app.command("pause", help=t("help.pause"))
     def pause(reason: str = typer.Option(..., "--reason", help=t("help.pause_reason"))) -> None:
@@ -139,6 +145,18 @@ def register(app: typer.Typer) -> None:
             console().print(t("resume.released", count=len(released)))
             if not reschedule:
                 console().print(t("resume.grace_hint"))
+
+
+# States a post reaches in a pass that need a person: `planner publish` then exits 1 (for cron and scripts).
+# A temporary failure (failed_retryable) is retried by the next pass and does not count.
+PASS_PROBLEMS = ("failed", "needs_review", "missed")
+
+
+def _pass_problems(db, after_event: int) -> list[int]:
+    """Posts that became failed, needs_review or missed in this pass (post events after ``after_event``)."""
+    marks = ",".join("?" * len(PASS_PROBLEMS))
+    return [r[0] for r in db.execute(f"SELECT DISTINCT post_id FROM post_events WHERE id > ? AND to_state IN ({marks}) "
+                                     "ORDER BY post_id", [after_event, *PASS_PROBLEMS])]
 
 
 def _print_outcome(db, config, result) -> None:

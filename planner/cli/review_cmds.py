@@ -7,6 +7,7 @@ import typer
 
 from planner.cli.common import (EXIT_PROBLEMS, actor_name, console, esc, fail, load_config, open_database,
                                  parse_local_time)
+from planner.cli.json_out import json_option
 from planner.i18n import t
 
 
@@ -15,7 +16,21 @@ def _ids(db, post_ids: list[int] | None, campaign: str | None) -> list[int]:
 
     if bool(post_ids) == bool(campaign):
         fail(t("approval.usage"))
-    return list(post_ids) if post_ids else pending_ids(db, campaign)
+    if post_ids:
+        return list(post_ids)
+    require_campaign(db, campaign)
+    ids = pending_ids(db, campaign)
+    if not ids:  # said plainly: a silent exit 0 reads as "done"
+        console().print(t("approval_notice.nothing_in", campaign=campaign))
+        raise typer.Exit(0)
+    return ids
+
+
+def require_campaign(db, campaign: str | None) -> None:
+    """A --campaign that names no campaign (a typo) is an error naming the known ones, never an empty result."""
+    if campaign and db.execute("SELECT 1 FROM campaigns WHERE id = ?", [campaign]).fetchone() is None:
+        known = [r[0] for r in db.execute("SELECT id FROM campaigns ORDER BY id")]
+        fail(t("campaign.not_found", id=campaign, known=", ".join(known) or "-"))
 
 
 def _report(decision, verb_key: str) -> None:
@@ -30,7 +45,8 @@ def _report(decision, verb_key: str) -> None:
 
 def register(app: typer.Typer) -> None:
     @app.command("review", help=t("help.review"))
-    def review(campaign: str = typer.Option(None, "--campaign", help=t("help.opt_campaign"))) -> None:
+    def review(campaign: str = typer.Option(None, "--campaign", help=t("help.opt_campaign")),
+               as_json: bool = json_option()) -> None:
         import json
         from pathlib import Path
 
@@ -70,12 +86,18 @@ def register(app: typer.Typer) -> None:
 
         config = load_config()
         db = open_database(config)
+        require_campaign(db, campaign)
         sql = "SELECT * FROM posts WHERE state = 'pending_approval'"
         params: list = []
         if campaign:
             sql += " AND campaign_id = ?"
             params.append(campaign)
         rows = list(db.query(sql + " ORDER BY due_at, id", params))
+        if as_json:
+            from planner.cli.json_lists import review_document
+
+            review_document(rows, actor_name(config))
+            return
         out = console()
         if not rows:
             out.print(t("approval.nothing"))
@@ -133,6 +155,7 @@ def register(app: typer.Typer) -> None:
         since: str = typer.Option(None, "--since", help=t("help.opt_since")),
         verify: bool = typer.Option(False, "--verify", help=t("help.audit_verify")),
         limit: int = typer.Option(200, "--limit", help=t("help.opt_limit")),
+        as_json: bool = json_option(),
     ) -> None:
         from planner.i18n.dates import format_moment
         from planner.store.audit import verify as verify_chain
@@ -148,6 +171,13 @@ def register(app: typer.Typer) -> None:
             found += [read_head(p) for p in sorted(config.backup_dir.glob("*.audit-head"))]
             heads = [h for h in found if h is not None]
             count, breaks = verify_chain(db, heads)
+            if as_json:
+                from planner.cli.json_lists import audit_verify_document
+
+                audit_verify_document(count, breaks, heads)
+                if breaks:
+                    raise typer.Exit(EXIT_PROBLEMS)
+                return
             if breaks:
                 for item in breaks:
                     out.print(f"[bold red]✗ {esc(t('audit.break_' + item.reason, id=item.id, source=item.source))}[/]")
@@ -164,6 +194,11 @@ def register(app: typer.Typer) -> None:
             sql += " WHERE at >= ?"
             params.append(utc_iso(parse_local_time(since, config.timezone, "--since")))
         rows = list(db.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]))
+        if as_json:
+            from planner.cli.json_lists import audit_document
+
+            audit_document(list(reversed(rows)))
+            return
         if not rows:
             out.print(t("audit.empty"))
             return

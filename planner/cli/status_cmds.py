@@ -7,6 +7,7 @@ import json
 import typer
 
 from planner.cli.common import EXIT_PROBLEMS, actor_name, console, esc, fail, load_config, open_database
+from planner.cli.json_out import json_option
 from planner.i18n import t
 
 post_app = typer.Typer(no_args_is_help=True)
@@ -14,7 +15,7 @@ post_app = typer.Typer(no_args_is_help=True)
 
 def register(app: typer.Typer) -> None:
     @app.command("status", help=t("help.status"))
-    def status() -> None:
+    def status(as_json: bool = json_option()) -> None:
         from datetime import timedelta
 
         from planner.i18n.dates import format_moment
@@ -25,6 +26,12 @@ def register(app: typer.Typer) -> None:
 
         config = load_config()
         db = open_database(config)
+        if as_json:
+            from planner.cli.json_lists import status_document
+
+            if status_document(db, config):
+                raise typer.Exit(EXIT_PROBLEMS)
+            return
         out = console()
         zone = config.timezone
         beat = heartbeat_state(db)
@@ -55,8 +62,9 @@ def register(app: typer.Typer) -> None:
             for row in attention[:30]:
                 out.print(f"  [red]#{row['id']}[/] {t('state.' + row['state'])} · {esc(row['channel'])} · "
                           f"{format_moment(parse_utc(row['due_at']), zone)}"
-                          + (f"\n     {esc(row['last_error'])}" if row["last_error"] else ""))
-            out.print(f"  {t('status.attention_hint')}")
+                          + (f"\n     {esc(row['last_error'])}" if row["last_error"] else "")
+                          + f"\n     [dim]→ {esc(t('status_hint.' + row['state'], id=row['id']))}[/]")
+            out.print(f"  {t('status_hint.general')}")
 
         errors = list(db.query("SELECT id, channel, last_error, updated_at FROM posts WHERE state = "
                                "'failed_retryable' ORDER BY updated_at DESC LIMIT 5"))

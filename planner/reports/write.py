@@ -24,7 +24,8 @@ def period_window(period: str, now: datetime, zone) -> tuple[datetime, datetime]
 
 
 def write_report(db, campaign_id: str, *, fmt: str, now: datetime, start: datetime | None = None,
-                 end: datetime | None = None, out: Path | None = None, console=None) -> Path | None:
+                 end: datetime | None = None, out: Path | None = None, console=None,
+                 delimiter: str | None = None) -> Path | None:
     """The report on ``console``, or written to ``out`` whole or not at all (planner.files.safe_write: its
     folders are made, 0700; a folder, device or FIFO as ``out`` is refused with a FileWriteError)."""
     if out is not None:
@@ -48,7 +49,8 @@ def write_report(db, campaign_id: str, *, fmt: str, now: datetime, start: dateti
     elif fmt == "csv":
         from planner.reports.tabular import render_csv
 
-        text = render_csv(report)
+        # The BOM tells Excel the file is UTF-8; a terminal has no use for it.
+        text = render_csv(report, delimiter=delimiter, bom=out is not None)
     elif fmt == "json":
         from planner.reports.tabular import render_json
 

@@ -273,7 +273,8 @@ def test_publish_now_cancel_and_retry_after_permanent_failure(make_ws, sandbox):
     # A refused token: failed with the platform's message, nothing sent; fixed token + retry -> published.
     bad_token = "bad-revoked-token-for-the-test-0001"  # the sandbox refuses tokens starting with "bad"
     bad = {"HUMAS_SANDBOX_X_TOKEN": bad_token}
-    ws.planner("publish", str(fail_id), "--now", env=bad)
+    sent = ws.planner("publish", str(fail_id), "--now", env=bad)
+    assert sent.returncode == 1, sent.stdout  # a failed post is not a success for cron or a script
     failed = ws.posts(f"id = {fail_id}")[0]
     assert failed["state"] == "failed", failed
     assert failed["error_kind"] == "permanent"

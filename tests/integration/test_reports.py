@@ -176,7 +176,7 @@ def ws(tmp_path_factory):
         # One that waits for a person (the sandbox cannot be told to refuse a post for good).
         w.sql("UPDATE posts SET state = 'needs_review', last_error = '-1 kesalahan' "
               "WHERE content_id = 'terlewat' AND channel = 'kpu_telegram'")
-        w.planner("publish", "--due", check=False)  # exit code says 'something missed'; the report shows it
+        w.publish_pass = w.planner("publish", "--due", check=False)  # exit 1: something missed; the report shows it
 
         # Spread the story over a few hours (the sandbox answers in real time): published 6 h ago,
         # first metrics 3 h ago, second metrics now.
@@ -467,6 +467,18 @@ def test_xlsx_workbook(ws):
                                                                                                    "hoaks pemilu")
 
 
+def test_publish_due_exits_1_when_a_post_was_missed_in_the_pass(ws):
+    """For cron: a pass that left a post missed (or failed, or needing review) is not a success."""
+    missed = ws.sql("SELECT id FROM posts WHERE content_id = 'terlewat' AND channel = 'kpu_mastodon'")[0][0]
+    assert ws.sql("SELECT state FROM posts WHERE id = ?", [missed])[0][0] == "missed"
+    assert ws.publish_pass.returncode == 1, ws.publish_pass.stdout
+    said = " ".join(ws.publish_pass.stdout.split())
+    assert f"Perlu tindakan petugas: #{missed} (lihat 'planner status')." in said
+    # The post set to needs_review before the pass is not this pass's doing.
+    before = ws.sql("SELECT id FROM posts WHERE content_id = 'terlewat' AND channel = 'kpu_telegram'")[0][0]
+    assert f"#{before}" not in said.split("Perlu tindakan petugas:")[1]
+
+
 # --- JSON and CSV --------------------------------------------------------------------------------------------
 def test_json_report(ws):
     data = json.loads(ws.report("json", "laporan.json").read_text("utf-8"))
@@ -480,10 +492,34 @@ def test_json_report(ws):
 
 
 def test_csv_report(ws):
-    rows = list(csv.reader(io.StringIO(ws.report("csv", "laporan.csv").read_text("utf-8"))))
+    """For Indonesian Excel: UTF-8 with a BOM, ';' between cells, Indonesian headers, times in WIB."""
+    raw = ws.report("csv", "laporan.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
     header, body = rows[0], rows[1:]
-    assert header[:4] == ["id", "content_id", "channel", "platform"] and "text" in header
-    assert len(body) == 12
-    texts = [r[header.index("text")] for r in body]
+    assert header[:5] == ["No. unggahan", "ID konten", "Akun", "Platform", "Status"]
+    assert {"Jadwal (WIB)", "Terbit (WIB)", "Terlambat (detik)", "Teks"} <= set(header)
+    assert len(body) == 12 and all(len(r) == len(header) for r in body)
+    texts = [r[header.index("Teks")] for r in body]
     assert any(t.startswith("'=HYPERLINK") for t in texts)
     assert not any(t.startswith(("=", "+", "-", "@")) for r in body for t in r)
+    # Local wall time of the campaign's zone, as Excel reads a date and time: the database's UTC moment + 7 h.
+    due = {str(post_id): parse_utc(at).astimezone(ZONE).strftime("%Y-%m-%d %H:%M")
+           for post_id, at in ws.sql("SELECT id, due_at FROM posts")}
+    assert all(r[header.index("Jadwal (WIB)")] == due[r[0]] for r in body)
+    assert {r[header.index("Status")] for r in body} >= {"terbit"}
+    late = [r[header.index("Terlambat (detik)")] for r in body if r[header.index("Terlambat (detik)")]]
+    assert late and all("." not in v for v in late)  # decimal comma
+
+
+def test_csv_report_english_and_chosen_delimiter(ws):
+    out = ws.root / "out" / "report-en.csv"
+    ws.planner("--lang", "en", "report", CAMPAIGN, "--format", "csv", "--out", str(out))
+    rows = list(csv.reader(io.StringIO(out.read_text("utf-8-sig"))))
+    assert rows[0][:2] == ["Post no.", "Content ID"] and "Scheduled (WIB)" in rows[0]
+    assert {r[rows[0].index("State")] for r in rows[1:]} >= {"published"}
+    tabbed = ws.root / "out" / "laporan-tab.csv"
+    ws.planner("report", CAMPAIGN, "--format", "csv", "--delimiter", "tab", "--out", str(tabbed))
+    assert tabbed.read_text("utf-8-sig").splitlines()[0].split("\t")[:2] == ["No. unggahan", "ID konten"]
+    refused = ws.planner("report", CAMPAIGN, "--format", "json", "--delimiter", ";", check=False)
+    assert refused.returncode == 2 and "--delimiter" in refused.stderr
