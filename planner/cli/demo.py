@@ -180,6 +180,8 @@ def _run_scheduler(config, out) -> bool:
             if sum(counts.get(s, 0) for s in TERMINAL) >= total + counts.get("canceled", 0):
                 break
             time.sleep(0.5)
+    if not out.is_terminal:  # Live's last frame ends without a newline there: the next log line would join it
+        out.line()
     service.stop()
     thread.join(30)
     logging.getLogger().handlers[:] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +19,11 @@ def test_demo_publishes_every_post_exactly_once_and_writes_the_reports(tmp_path)
                             capture_output=True, text=True, timeout=540)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "duplicates: 0" in result.stdout, result.stdout[-3000:]
+    # Log lines: ISO date order, local time and zone (not rich's "[12/02/26 15:26:35]", read as 12 February).
+    stamps = re.findall(r"^(\S.*?)\s+(?:INFO|WARNING|ERROR)\s", result.stdout, re.MULTILINE)
+    assert stamps and all(re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} WIB", s) for s in stamps), stamps[:5]
+    # The progress bar's last frame ends its line: no log line glued to "48/48".
+    assert not re.search(r"\d+/\d+\d{4}-\d{2}-\d{2} ", result.stdout)
 
     with sqlite3.connect(workspace / "planner.db") as conn:
         states = dict(conn.execute("SELECT state, COUNT(*) FROM posts GROUP BY state"))
