@@ -168,7 +168,8 @@ def check(name: str = typer.Argument(None, help=t("help.account_name"))) -> None
     from planner.errors import PlannerError
     from planner.platforms import make_adapter
     from planner.platforms.base import PlatformError
-    from planner.platforms.redaction import redact, register_secrets
+    from planner.platforms.endpoints import is_sandbox, shown
+    from planner.platforms.redaction import register_secrets, safe_error
 
     config = load_config()
     names = [name] if name else list(config.accounts)
@@ -180,6 +181,7 @@ def check(name: str = typer.Argument(None, help=t("help.account_name"))) -> None
         try:
             account = resolve_account(config, account_name)
             register_secrets(account.secret_values())
+            # make_adapter refuses an api_base_url the token must not be sent to (endpoints.check_base_url)
             status = make_adapter(account).check_credentials()
         except PlannerError as exc:
             failures += 1
@@ -187,11 +189,14 @@ def check(name: str = typer.Argument(None, help=t("help.account_name"))) -> None
             continue
         except PlatformError as exc:
             failures += 1
-            out.print(f"[red]✗[/] {account_name}: {esc(redact(exc.message))}")
+            out.print(f"[red]✗[/] {account_name}: {esc(safe_error(exc.message))}")
             continue
         said = describe_rate_limit(status.rate_limit, config.timezone)
         limit = f" · {t('account.rate_limit')}: {said}" if said else ""
         out.print(f"[green]✓[/] {account_name}: {esc(t('account.posting_as', name=status.display_name, handle=status.handle.lstrip('@')))}{esc(limit)}")
+        if is_sandbox(account.api_base_url):  # posts sent there never appear in public: say so
+            note = t("endpoint.sandbox", account=account_name, url=shown(account.api_base_url))
+            out.print(f"[yellow]![/] {esc(note)}")
     if failures:
         raise typer.Exit(EXIT_PROBLEMS)
 

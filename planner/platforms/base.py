@@ -21,6 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
+from planner.platforms.redaction import safe_error
+
 
 @dataclass(frozen=True)
 class Account:
@@ -113,6 +115,9 @@ class AccountStatus:
 
 class PlatformError(Exception):
     def __init__(self, message: str, *, platform: str = "", status: int | None = None):
+        # Platforms and proxies echo requests (tokens in paths, headers, bodies) and can answer with
+        # whole pages: every error message is masked and cut once, here, before anyone shows or stores it.
+        message = safe_error(message)
         super().__init__(message)
         self.message = message
         self.platform = platform

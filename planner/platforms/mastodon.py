@@ -331,7 +331,7 @@ class MastodonAdapter:
         except MastodonVersionError as exc:
             # v2 instance info missing (Mastodon < 4): the version from v1 was read already.
             if not isinstance(exc.__cause__, MastodonNotFoundError):
-                raise self._map(exc.__cause__ or exc, creates=False) from exc
+                raise self._map(exc.__cause__ or exc, creates=False) from None
         self._version_known = True
 
     # --- errors -----------------------------------------------------------------------------------------------------
@@ -341,7 +341,7 @@ class MastodonAdapter:
         except passthrough:
             raise
         except MastodonError as exc:
-            raise self._map(exc, creates) from exc
+            raise self._map(exc, creates) from None  # the SDK error repeats the answer, unmasked
 
     def _map(self, exc: BaseException, creates: bool) -> PlatformError:
         name = self.account.name

@@ -6,7 +6,8 @@ handle is used when it is missing). ``api_base_url`` defaults to https://api.tel
 The bot token is part of every request path (``/bot<token>/<method>``). To keep it out of log lines,
 exception messages and tracebacks, the client only ever sees a redacted path (``/bot<id>:REDACTED/``);
 a small transport puts the real token in just before the bytes go out. ``install_redaction`` also
-adds a logging filter on httpx/httpcore that blanks any bot token in their records, for other code.
+registers the token with planner.platforms.redaction (the one masking module) and puts its logging
+filter on httpx/httpcore, so any bot token in their records is masked, for other code too.
 
 What the Bot API cannot do: list a channel's past messages (so ``find_published`` cannot tell),
 give view counts or reactions of channel posts (no metrics), search (no listening).
@@ -15,10 +16,7 @@ give view counts or reactions of channel posts (no metrics), search (no listenin
 from __future__ import annotations
 
 import json
-import logging
 import mimetypes
-import re
-import threading
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from planner.domain.text_rules import append_link
+from planner.errors import PlannerError
 from planner.platforms.base import (
     Account,
     AccountStatus,
@@ -43,6 +42,8 @@ from planner.platforms.base import (
     UnknownOutcomeError,
     thread_part_error,
 )
+from planner.platforms.endpoints import check_base_url, shown
+from planner.platforms.redaction import MASK, add_logger_filter, register_secrets, safe_error
 from planner.platforms.transport import classify_transport_error
 
 PLATFORM = "telegram"
@@ -51,13 +52,10 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 ALBUM_MAX = 10
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
-REDACTED = "REDACTED"
+REDACTED = MASK
 
-_BOT_PATH = re.compile(r"/bot(\d+):[A-Za-z0-9_-]+")
 _LOGGERS = ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2",
             "httpcore.proxy", "httpcore.socks")
-_secrets: set[str] = set()
-_lock = threading.Lock()
 
 
 def create(account: Account, timeout: float) -> "TelegramAdapter":
@@ -65,34 +63,10 @@ def create(account: Account, timeout: float) -> "TelegramAdapter":
 
 
 # --- keeping the token secret ------------------------------------------------------------------------
-def redact(text: str) -> str:
-    """``text`` with every bot token (well-formed or one we were given) blanked out."""
-    text = _BOT_PATH.sub(rf"/bot\1:{REDACTED}", text)
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
-
-
-class _RedactFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = redact(message)
-        if clean != message:
-            record.msg, record.args = clean, ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-        return True
-
-
 def install_redaction(*secrets: str) -> None:
-    """Blank bot tokens in httpx/httpcore log records (idempotent); remembers ``secrets`` to blank too."""
-    with _lock:
-        _secrets.update(s for s in secrets if s)
-        for name in _LOGGERS:
-            logger = logging.getLogger(name)
-            if not any(isinstance(f, _RedactFilter) for f in logger.filters):
-                logger.addFilter(_RedactFilter())
+    """Mask bot tokens in httpx/httpcore log records (idempotent); ``secrets`` are masked everywhere too."""
+    register_secrets(secrets)
+    add_logger_filter(*_LOGGERS)
 
 
 class _TokenTransport(httpx.BaseTransport):
@@ -136,6 +110,9 @@ class TelegramAdapter:
             raise CredentialsError(f"telegram account {account.name!r} has no bot_token; set one",
                                    platform=PLATFORM)
         install_redaction(token)
+        problem = check_base_url(account.api_base_url)
+        if problem:  # also for send_message (staff alerts), which does not go through make_adapter
+            raise PlannerError(problem, account=account.name, url=shown(account.api_base_url))
         self.account = account
         self.chat_id = account.options.get("chat_id") or account.handle or None
         base = (account.api_base_url or DEFAULT_API).rstrip("/")
@@ -304,7 +281,7 @@ class TelegramAdapter:
                                           "been sent", platform=PLATFORM)
             raise PermanentError(f"telegram: HTTP {status}", platform=PLATFORM, status=status)
         code = int(body.get("error_code") or status)
-        description = redact(str(body.get("description") or f"HTTP {status}"))
+        description = safe_error(body.get("description") or f"HTTP {status}")
         parameters = body.get("parameters") or {}
         if code == 429:
             retry_after = parameters.get("retry_after")

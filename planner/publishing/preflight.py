@@ -8,7 +8,9 @@ missed post. The check looks at every post due in the window (and any overdue on
 - each post's media files are still there, and for Instagram (which fetches them itself) also at the
   account's media_base_url;
 - posts still waiting for approval, or held by a pause or blackout, are named;
-- an Instagram account's daily publishing quota covers what is planned.
+- an Instagram account's daily publishing quota covers what is planned;
+- each account's api_base_url is safe for its token (no plain http:// to another machine); one that
+  points at the sandbox is noted (posts sent there never appear in public).
 
 Findings are plain data (a code and figures); the CLI and the alert put them in words.
 """
@@ -30,7 +32,7 @@ OPEN_STATES = ("draft", "pending_approval", "queued", "failed_retryable", "held"
 APPROVAL_URGENT = timedelta(hours=2)
 IMAGE_CHECK_TIMEOUT = 5.0  # seconds per image address
 IMAGE_CHECK_MAX = 50       # image addresses looked at per check
-PROBLEM, WARNING = "problem", "warning"
+PROBLEM, WARNING, NOTE = "problem", "warning", "note"
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,8 @@ class Finding:
     level: str                       # PROBLEM (a post will fail or not go out) or WARNING (look at it)
     code: str                        # no_scheduler, unknown_account, secret_missing, credentials, unreachable,
                                      # media_missing, ig_image_missing, ig_image_unreachable,
-                                     # approval_urgent, awaiting_approval, held, ig_quota
+                                     # approval_urgent, awaiting_approval, held, ig_quota, endpoint;
+                                     # as a NOTE (in Readiness.notes): sandbox
     channel: str | None = None
     post_ids: tuple[int, ...] = ()
     params: dict = field(default_factory=dict)
@@ -50,6 +53,8 @@ class Readiness:
     posts: int = 0
     accounts_checked: int = 0
     findings: list[Finding] = field(default_factory=list)
+    # Worth knowing, neither a problem nor a warning (an account on the sandbox, as in the demo).
+    notes: list[Finding] = field(default_factory=list)
 
     @property
     def problems(self) -> list[Finding]:
@@ -124,6 +129,14 @@ def _media(rows: list[dict], result: Readiness) -> None:
 
 
 def _account(config, channel: str, posts: list[dict], now: datetime, result: Readiness, make_adapter) -> None:
+    from planner.platforms.endpoints import check_base_url, is_sandbox, shown
+
+    base_url = config.accounts[channel].api_base_url
+    problem = check_base_url(base_url)
+    if problem:  # the adapter would refuse it too: a token must not travel in clear text
+        result.findings.append(Finding(PROBLEM, "endpoint", channel, _ids(posts),
+                                       {"key": problem, "url": shown(base_url)}))
+        return
     adapter = None
     try:
         adapter = make_adapter(channel) if make_adapter else _fresh_adapter(config, channel)
@@ -143,6 +156,8 @@ def _account(config, channel: str, posts: list[dict], now: datetime, result: Rea
     finally:
         if adapter is not None and make_adapter is None and hasattr(adapter, "close"):
             adapter.close()
+    if is_sandbox(base_url):
+        result.notes.append(Finding(NOTE, "sandbox", channel, _ids(posts), {"url": shown(base_url)}))
     rate = status.rate_limit
     if rate is not None and rate.published is not None and rate.quota is not None:
         day = utc_iso(now + timedelta(hours=rate.window_hours or 24))
@@ -196,19 +211,21 @@ def _fresh_adapter(config, channel: str):
 
 
 def _redacted(exc: PlatformError) -> str:
-    from planner.platforms.redaction import redact
+    from planner.platforms.redaction import safe_error
 
-    return redact(exc.message)
+    return safe_error(exc.message)
 
 
 def describe(result, zone) -> list[tuple[str, str]]:
-    """(sentence, level) for each finding, in the current language, times in ``zone``."""
+    """(sentence, level) for each finding, then each note, in the current language, times in ``zone``."""
     from planner.i18n.dates import format_moment
     from planner.i18n.events import describe as describe_detail
 
     lines = []
-    for f in result.findings:
+    for f in [*result.findings, *result.notes]:
         params = dict(f.params)
+        if f.code == "endpoint":
+            params["detail"] = t(params["key"], account=f.channel or "", url=params.get("url", ""))
         params["posts"] = _post_list(f.post_ids)
         params["channel"] = f.channel or ""
         params["hours"] = f"{params.get('hours', result.window_hours):g}"
@@ -242,7 +259,7 @@ def preflight_job(config, dispatcher) -> None:
     result = check_readiness(config, dispatcher.db, now=now, scheduler_running=True)
     lines = describe(result, config.timezone)
     for line, level in lines:
-        log.log(logging.ERROR if level == PROBLEM else logging.WARNING, "readiness: %s", line)
+        log.log({PROBLEM: logging.ERROR, NOTE: logging.INFO}.get(level, logging.WARNING), "readiness: %s", line)
     fingerprint = result.fingerprint() if result.problems else ""
     if fingerprint == (outbox.get_setting(dispatcher.db, ALERTED_KEY) or ""):
         return  # nothing new to tell

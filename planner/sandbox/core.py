@@ -4,6 +4,14 @@ Platform emulators (one module per platform) plug in by subclassing ``Emulator``
 listing routes. Everything runs on one port: the platforms' real paths do not collide
 (X ``/2/...``, Graph ``/v23.0/...``, Mastodon ``/api/v1/...``, Bluesky ``/xrpc/...``,
 Telegram ``/bot<token>/...``). Control endpoints live under ``/_sandbox/``.
+
+Any local program can talk to the sandbox, and a web page can try to through DNS rebinding, so:
+every answer says ``X-Humas-Sandbox: 1`` (the tool tells users when an account points here); a request
+whose Host header is not this loopback address and port gets 421; a control POST must be JSON (415
+otherwise: a page cannot send that without the browser asking first); and the request log keeps no
+credential (Authorization values, tokens, passwords, the Telegram token in the path): each is replaced by
+``redacted(value)``, a fingerprint, so tests can still tell which credential was sent. This masking is
+the sandbox's own: it is an independent emulator and does not use the tool's modules.
 """
 
 from __future__ import annotations
@@ -21,12 +29,32 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
 if TYPE_CHECKING:
     from planner.sandbox.server import Sandbox
 
 FAULT_KINDS = ("rate_limit", "server_error", "slow", "drop")
+SANDBOX_HEADER = "X-Humas-Sandbox"
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+# --- credentials kept out of the request log -------------------------------------------------------------
+# Names (query, form, JSON, OAuth 1 header parameters) whose values are credentials, by their ending:
+# access_token, oauth_token_secret, accessJwt, app_password, appsecret_proof, oauth_signature (not
+# oauth_signature_method), oauth_consumer_key...
+_SECRET_NAME = re.compile(r"(?i)(pass|passwd|password|secret|token|jwt|signature|proof|credentials?|"
+                          r"(api|consumer|secret|private)_?key)$")
+_SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie", "x-api-key", "x-auth-token")
+_OAUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
+_BOT_PATH = re.compile(r"^/bot([^/]+)/")
+_LOG_BODY = 4096  # bytes of a request body kept in the log
+
+
+def redacted(value: str) -> str:
+    """What the request log holds in place of a credential: its first three characters (a JWT still
+    starts "eyJ") and a fingerprint, the same for the same value, so a test can compare."""
+    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:12]
+    return f"{value[:3]}***{digest}" if len(value) >= 12 else f"***{digest}"
 
 
 @dataclass
@@ -298,14 +326,73 @@ class SandboxState:
         return None
 
     def log_request(self, request: Request, platform: str) -> None:
+        entry = _masked_entry(request)
+        entry.update(platform=platform, method=request.method, ts=time.time())
         with self.lock:
-            self.requests.append({
-                "platform": platform, "method": request.method, "path": request.path,
-                "query": request.query, "headers": request.headers,
-                "body": request.body[:4096].decode("utf-8", "replace"), "ts": time.time(),
-            })
+            self.requests.append(entry)
             if len(self.requests) > self.max_request_log:
                 del self.requests[: len(self.requests) - self.max_request_log]
+
+
+def _masked_entry(request: Request) -> dict:
+    """The request as the log keeps it: every credential in it replaced by ``redacted(value)``."""
+    secrets: set[str] = set()
+    headers = dict(request.headers)
+    for name in _SECRET_HEADERS:
+        value = headers.get(name)
+        if not value:
+            continue
+        scheme, _, credential = value.partition(" ")
+        if scheme.lower() == "oauth" and '="' in credential:  # OAuth 1.0a: name="value", ...
+            secrets.update(v for k, v in _OAUTH_PARAM.findall(credential) if _SECRET_NAME.search(k) and v)
+        elif credential:
+            secrets.add(credential.strip())
+        else:
+            secrets.add(value)
+    bot = _BOT_PATH.match(request.path)
+    if bot:
+        secrets.add(bot.group(1))
+    for name, values in request.query.items():
+        if _SECRET_NAME.search(name):
+            secrets.update(v for v in values if v)
+    try:
+        fields = dict(request.form)
+        if request.content_type == "application/json" and request.body:
+            _secret_fields(request.json(), secrets)
+    except (ValueError, UnicodeDecodeError):
+        fields = {}
+    secrets.update(v for k, v in fields.items() if _SECRET_NAME.search(k or "") and v)
+    secrets = {v for v in secrets if isinstance(v, str) and len(v) >= 4}
+    longest = max((len(v) for v in secrets), default=0)
+    # Mask the whole stretch that can be kept, plus a secret's length, before cutting: no half secret.
+    body = request.body[:_LOG_BODY + 4 * longest].decode("utf-8", "replace")
+
+    def mask(text: str) -> str:
+        for value in sorted(secrets, key=len, reverse=True):
+            for form in {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}:
+                if form in text:
+                    text = text.replace(form, redacted(value))
+        return text
+
+    return {
+        "path": mask(request.path),
+        "query": {k: [mask(v) for v in values] for k, values in request.query.items()},
+        "headers": {k: mask(v) for k, v in headers.items()},
+        "body": mask(body)[:_LOG_BODY] if secrets else body[:_LOG_BODY],
+    }
+
+
+def _secret_fields(value: Any, found: set[str]) -> None:
+    """Values under secret-sounding keys anywhere in a JSON document."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, str) and _SECRET_NAME.search(str(key)):
+                found.add(item)
+            else:
+                _secret_fields(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _secret_fields(item, found)
 
 
 _MENTION_TEMPLATES = (
@@ -350,7 +437,20 @@ class _HTTPHandler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         sandbox = self.server.sandbox
-        length = int(self.headers.get("Content-Length") or 0)
+        if not self._host_allowed():
+            # DNS rebinding: a web page whose name now resolves to 127.0.0.1 still sends its own name.
+            self.close_connection = True
+            self._send(Response(421, {"error": "sandbox: only 127.0.0.1, localhost or [::1] with this "
+                                               "port are served"}))
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            self._send(Response(400, {"error": "sandbox: bad Content-Length"}))
+            return
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
         request = Request(
@@ -363,7 +463,15 @@ class _HTTPHandler(BaseHTTPRequestHandler):
         if sandbox.latency:
             time.sleep(sandbox.latency)
         if request.path.startswith("/_sandbox/"):
-            self._send(sandbox.control(request))
+            if request.method in ("POST", "PUT", "PATCH") and request.content_type != "application/json":
+                # A web page can send a text/plain or form POST without asking; never a JSON one.
+                self._send(Response(415, {"error": "sandbox: control requests must be application/json"}))
+                return
+            try:
+                response = sandbox.control(request)
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                response = Response(400, {"error": f"sandbox: bad control request ({type(exc).__name__})"})
+            self._send(response)
             return
         found = sandbox.resolve(request)
         if found is None:
@@ -398,7 +506,7 @@ class _HTTPHandler(BaseHTTPRequestHandler):
         payload, content_type = response.encoded()
         try:
             self.send_response(response.status)
-            headers = {"Content-Type": content_type, **response.headers}
+            headers = {"Content-Type": content_type, **response.headers, SANDBOX_HEADER: "1"}
             for name, value in headers.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
@@ -407,6 +515,11 @@ class _HTTPHandler(BaseHTTPRequestHandler):
                 self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _host_allowed(self) -> bool:
+        host = (self.headers.get("Host") or "").strip().lower()
+        port = self.server.server_address[1]
+        return host in {f"{name}:{port}" for name in LOOPBACK_NAMES}
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _handle
 

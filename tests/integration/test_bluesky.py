@@ -27,6 +27,7 @@ from planner.platforms.base import (
 )
 from planner.platforms.bluesky import part_keys, record_key
 from planner.sandbox import Sandbox
+from planner.sandbox.core import redacted
 
 HANDLE = "kpudemak.bsky.social"
 PASSWORD = "abcd-efgh-ijkl-mnop"
@@ -93,7 +94,7 @@ def test_publish_text(sandbox, adapter):
     assert saved["id"] == ref.platform_post_id and saved["key"] == rkey and saved["account"] == HANDLE
     assert saved["extra"]["facets"] is None and saved["extra"]["embed"] is None
     [login] = requests_to(sandbox, "com.atproto.server.createSession")
-    assert json.loads(login["body"]) == {"identifier": HANDLE, "password": PASSWORD}
+    assert json.loads(login["body"]) == {"identifier": HANDLE, "password": redacted(PASSWORD)}  # a fingerprint
     [create] = requests_to(sandbox, "com.atproto.repo.createRecord")
     assert create["headers"]["authorization"].startswith("Bearer ey")
     assert create["headers"]["content-type"] == "application/json"

@@ -10,6 +10,7 @@ import pytest
 
 from planner.platforms import instagram as ig
 from planner.sandbox import Sandbox, graph_api
+from planner.sandbox.core import redacted
 from planner.platforms.base import (
     Account,
     CredentialsError,
@@ -70,7 +71,7 @@ def test_single_image_container_is_polled_then_published(sandbox, adapter):
 
     [create] = graph_requests(sandbox, "POST", "/media")
     assert create["path"] == f"/v23.0/{IG_USER}/media"
-    assert create["headers"]["authorization"] == f"OAuth {TOKEN}"
+    assert create["headers"]["authorization"] == f"OAuth {redacted(TOKEN)}"
     body = form(create)
     assert body["image_url"] == f"{MEDIA_BASE}/poster%20bpjs.jpg"
     assert body["caption"] == "Cek status BPJS Anda\n\nhttps://bpjs.example.go.id/cek"

@@ -25,6 +25,7 @@ from planner.platforms.base import (
 )
 from planner.platforms.mastodon import plain_text
 from planner.sandbox import Sandbox
+from planner.sandbox.core import redacted
 
 TOKEN = "sandbox-token-humas-demak-0001"
 
@@ -69,7 +70,7 @@ def test_publish_text(sandbox):
     assert stored[0]["text"] == "Jadwal coklit pemilih dimulai besok."
     assert stored[0]["extra"]["visibility"] == "public"
     (sent,) = requests_to(sandbox, "POST", "/api/v1/statuses")
-    assert sent["headers"]["authorization"] == f"Bearer {TOKEN}"
+    assert sent["headers"]["authorization"] == f"Bearer {redacted(TOKEN)}"
     assert sent["headers"]["idempotency-key"] == "post-1-mastodon"
     assert form(sent)["status"] == ["Jadwal coklit pemilih dimulai besok."]
     assert form(sent)["visibility"] == ["public"]
@@ -305,7 +306,7 @@ def test_search_mentions_skips_our_own_posts(sandbox):
 def test_check_credentials(sandbox):
     status = adapter(sandbox).check_credentials()
     (call,) = requests_to(sandbox, "GET", "/api/v1/accounts/verify_credentials")
-    assert call["headers"]["authorization"] == f"Bearer {TOKEN}"
+    assert call["headers"]["authorization"] == f"Bearer {redacted(TOKEN)}"
 
     me = requests.get(f"{sandbox.base_url}/api/v1/accounts/verify_credentials",
                       headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).json()

@@ -25,7 +25,9 @@ from planner.platforms.base import (
     RetryableError,
     UnknownOutcomeError,
 )
+from planner.platforms.redaction import RedactingFilter
 from planner.platforms.telegram import REDACTED, install_redaction, send_message
+from planner.sandbox.core import redacted
 
 SECRET = "AAHk3x9_sandboxSecretPart-012345678"
 TOKEN = f"123456789:{SECRET}"
@@ -58,7 +60,7 @@ def post(text: str = "Rapat pleno rekapitulasi hari ini pukul 09.00 WIB.", **kw)
 
 
 def calls(sandbox, method: str) -> list[dict]:
-    return [r for r in sandbox.state.requests if r["path"] == f"/bot{TOKEN}/{method}"]
+    return [r for r in sandbox.state.requests if r["path"] == f"/bot{redacted(TOKEN)}/{method}"]  # logged masked
 
 
 def closed_port() -> int:
@@ -283,7 +285,7 @@ def test_token_never_appears_in_logs_errors_or_tracebacks(sandbox, caplog):
 def test_redaction_filter_is_idempotent_and_blanks_tokens_in_records(caplog):
     install_redaction()
     install_redaction()
-    assert sum(type(f).__name__ == "_RedactFilter" for f in logging.getLogger("httpx").filters) == 1
+    assert sum(isinstance(f, RedactingFilter) for f in logging.getLogger("httpx").filters) == 1
     caplog.set_level(logging.DEBUG)
     logging.getLogger("httpx").info("HTTP Request: %s %s", "POST", f"https://api.telegram.org/bot{TOKEN}/getMe")
     logging.getLogger("httpcore.http11").debug("url=%s", f"https://api.telegram.org/bot{TOKEN}/getMe")

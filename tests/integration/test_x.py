@@ -22,6 +22,7 @@ from planner.platforms.base import (
     UnknownOutcomeError,
 )
 from planner.sandbox import Sandbox
+from planner.sandbox.core import redacted
 
 TOKEN = "tok-humas-jatim-7f3a9c"
 OAUTH1 = {"consumer_key": "ck-humas-5521", "consumer_secret": "cs-very-secret-8812",
@@ -74,7 +75,7 @@ def test_publish_text(sandbox):
     assert stored["text"] == "Jadwal vaksinasi gratis di Puskesmas Kota, Senin 08.00 WIB."
     assert ref.url == f"https://x.com/humasjatim/status/{ref.platform_post_id}"
     [sent] = calls(sandbox, "POST", "/2/tweets")
-    assert sent["headers"]["authorization"] == f"Bearer {TOKEN}"
+    assert sent["headers"]["authorization"] == f"Bearer {redacted(TOKEN)}"  # the log keeps a fingerprint
     assert sent["headers"]["content-type"] == "application/json"
     assert json.loads(sent["body"]) == {"text": stored["text"]}
 
@@ -97,7 +98,7 @@ def test_publish_with_two_images(sandbox, tmp_path):
     assert len(uploads) == 2
     for upload in uploads:
         assert upload["headers"]["content-type"].startswith("multipart/form-data")
-        assert upload["headers"]["authorization"] == f"Bearer {TOKEN}"
+        assert upload["headers"]["authorization"] == f"Bearer {redacted(TOKEN)}"
         assert 'name="media_category"' in upload["body"] and "tweet_image" in upload["body"]
         assert 'name="media"; filename=' in upload["body"]
     [stored] = x_posts(sandbox)
@@ -306,7 +307,8 @@ def test_oauth1_user_context_is_signed_and_accepted(sandbox, tmp_path):
     for sent in calls(sandbox, "POST", "/2/media/upload") + calls(sandbox, "POST", "/2/tweets"):
         header = sent["headers"]["authorization"]
         assert header.startswith("OAuth ")
-        for name in ("oauth_consumer_key=\"ck-humas-5521\"", "oauth_token=\"1234567890-at-humas-0071\"",
+        for name in (f'oauth_consumer_key="{redacted("ck-humas-5521")}"',
+                     f'oauth_token="{redacted("1234567890-at-humas-0071")}"',
                      "oauth_signature=", "oauth_nonce=", "oauth_timestamp=", 'oauth_signature_method="HMAC-SHA1"'):
             assert name in header
         assert "very-secret" not in header  # secrets sign, they are never sent
@@ -388,7 +390,7 @@ def test_check_credentials_returns_the_account(sandbox):
     assert (status.rate_limit.remaining, status.rate_limit.limit) == (74, 75)
     assert status.rate_limit.resets_at > datetime.now(timezone.utc) - timedelta(seconds=1)
     [request] = calls(sandbox, "GET", "/2/users/me")
-    assert request["headers"]["authorization"] == f"Bearer {TOKEN}"
+    assert request["headers"]["authorization"] == f"Bearer {redacted(TOKEN)}"
 
 
 # --- the emulator checks what X checks ------------------------------------------------------------------
