@@ -277,6 +277,22 @@ def test_apply_says_how_many_wait_and_who_can_approve(tmp_path):
     assert "Tidak ada unggahan yang menunggu persetujuan di kampanye 'uji'" in " ".join(again.output.split())
 
 
+def test_import_apply_says_how_many_wait_too(tmp_path):
+    config = init_workspace(tmp_path / "kantor")
+    _with_approval(config)
+    start = future_monday_in_february()
+    file = write_campaign(config.parent / "campaigns" / "uji.toml", campaign_doc("uji", start))
+    assert cli("--config", str(config), "--as", "budi", "campaign", "apply", str(file)).exit_code == 0
+    sheet = config.parent / "jadwal.csv"
+    sheet.write_text(f"tanggal;jam;teks\n{(start + timedelta(days=3)).isoformat()};10:00;Teks dari Excel.\n", "utf-8")
+    result = cli("--config", str(config), "--as", "budi", "import", str(sheet), "--campaign", "uji", "--apply")
+    assert result.exit_code == 0, result.output
+    pending = len([p for p in posts(config) if p["state"] == "pending_approval"])
+    assert pending == 12 + 5
+    assert (f"{pending} unggahan kini menunggu persetujuan ('planner review'). Yang dapat menyetujui: sari, ani."
+            in " ".join(result.output.split()))
+
+
 def test_apply_with_no_approver_says_so(tmp_path):
     config = init_workspace(tmp_path / "kantor")
     _with_approval(config, users="")
