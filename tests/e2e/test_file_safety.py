@@ -210,8 +210,8 @@ def test_what_the_tool_creates_is_private(ws, tmp_path):
         assert run(ws, "calendar", "--ics", str(tmp_path / "k" / "j.ics")).exit_code == 0
         assert mode(tmp_path / "k") == 0o700 and mode(tmp_path / "k" / "j.ics") == 0o600
         assert run(ws, "backup", "--dir", str(tmp_path / "salinan" / "harian")).exit_code == 0
-        copies = list((tmp_path / "salinan" / "harian").iterdir())
-        assert len(copies) == 1 and mode(copies[0]) == 0o600
+        copies = sorted((tmp_path / "salinan" / "harian").iterdir())  # the copy and its audit head
+        assert [p.suffix for p in copies] == [".db", ".audit-head"] and {mode(p) for p in copies} == {0o600}
         assert mode(tmp_path / "salinan") == 0o700 and mode(tmp_path / "salinan" / "harian") == 0o700
 
         fresh = tmp_path / "db-baru" / "sub" / "planner.db"
