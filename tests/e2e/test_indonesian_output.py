@@ -214,3 +214,12 @@ def test_a_telegram_bot_that_is_not_admin_is_told_to_become_one(tmp_path, sandbo
     assert ready.returncode == 1, said(ready)
     assert "Jadikan bot administrator kanal itu" in said(ready)
     assert "jaringan" not in said(ready) and TRACEBACK not in said(ready)
+
+
+def test_scheduler_log_lines_carry_local_time_and_zone(kantor):
+    result = planner(kantor, "run")  # started, stopped with Ctrl-C after a few seconds (doc_commands)
+    assert result.returncode == 0, said(result)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines, said(result)
+    assert all(re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} WIB (?:DEBUG|INFO|WARNING|ERROR) ", line)
+               for line in lines), lines
