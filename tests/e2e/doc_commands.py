@@ -243,12 +243,16 @@ def describe(command: Command, result: subprocess.CompletedProcess) -> str:
 
 
 def run_all(workspace: Workspace, commands: list[Command]) -> list[str]:
-    """Every command in order; the failures, described (a traceback anywhere is a failure too)."""
+    """Every command in order; the failures, described. A traceback anywhere is a failure too, and so is
+    one of Click/Typer/pydantic's English sentences in the output (the workspaces speak Indonesian)."""
     failures = []
     for command in commands:
         result = workspace.run(command)
+        english = [line for line in (result.stdout + result.stderr).splitlines() if ENGLISH_SENTENCE.search(line)]
         if result.returncode != 0 or TRACEBACK in result.stdout + result.stderr:
             failures.append(describe(command, result))
+        elif english and workspace.env.get("PLANNER_LANG", "id") == "id":
+            failures.append(f"{command.source}: `{command.line}` said in English: {english[:3]}")
     return failures
 
 
@@ -261,3 +265,7 @@ ENGLISH = re.compile(r"Usage:|\bOptions\b|\[OPTIONS\]|\bArguments\b|\bCommands\b
                      r"Show this message|Did you mean|Input should|Invalid value|Missing argument|"
                      r"Missing option|No such (?:command|option)|\bError:|\[default:|\[required\]|"
                      r"<(?:str|int|float|path|list\[[^\]]*\]|[a-z]+ range)>|\{[a-z_]+\}|\d<=x|x>=|x<=")
+
+# The sentences alone (not the help-page forms above): any command's output may be checked for them.
+ENGLISH_SENTENCE = re.compile(r"Usage:|Show this message|Did you mean|Input should|Invalid value|Missing argument|"
+                              r"Missing option|No such (?:command|option)|^Error:|\[default:|\[required\]")

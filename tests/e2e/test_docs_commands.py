@@ -49,13 +49,16 @@ def test_documented_commands_succeed(tmp_path, sandbox, name, block):
 
 
 def test_the_runner_reports_each_failing_line_and_follows_cd(tmp_path, sandbox):
-    """The harness itself: a failing line and a `planner run` that cannot start are reported; cd carries over."""
+    """The harness itself: a failing line, a `planner run` that cannot start and English output are reported;
+    cd carries over."""
     workspace = Workspace(tmp_path, sandbox)
     failures = run_all(workspace, [Command("x:1", "planner campaign show tidak-ada"),
                                    Command("x:2", "planner run"),
                                    Command("x:3", "mkdir -p sub && cd sub   # a comment"),
-                                   Command("x:4", "planner --version")])
-    assert [f.split(":", 2)[1] for f in failures] == ["1", "2"], failures
+                                   Command("x:4", "planner --version"),
+                                   Command("x:5", "planner --lang en --help")])  # exit 0, but English
+    assert [f.split(":", 2)[1] for f in failures] == ["1", "2", "5"], failures
+    assert "said in English" in failures[2]
     assert workspace.cwd == tmp_path / "sub"
 
 
