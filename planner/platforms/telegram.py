@@ -242,6 +242,8 @@ class TelegramAdapter:
         except CredentialsError:
             raise
         except PermanentError as exc:
+            if exc.status == 403:  # already says what to do: make the bot an administrator of the channel
+                raise
             raise PermanentError(f"telegram: bot @{me.get('username')} cannot see chat {chat_id}: {exc.message}",
                                  platform=PLATFORM, status=exc.status) from None
         return AccountStatus(display_name=me.get("first_name", ""), handle=f"@{me.get('username', '')}")

@@ -209,6 +209,7 @@ def test_a_telegram_bot_that_is_not_admin_is_told_to_become_one(tmp_path, sandbo
     checked = workspace.run(Command("test", "planner account check kpu_telegram"))
     assert checked.returncode == 1
     assert "Jadikan bot administrator kanal itu" in said(checked) and "@nobot_kanal" in said(checked)
+    assert "cannot see" not in said(checked)  # no English wrapper around the Indonesian advice
 
     ready = workspace.run(Command("test", "planner check --hours 744"))
     assert ready.returncode == 1, said(ready)
