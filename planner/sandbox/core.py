@@ -343,7 +343,9 @@ def _masked_entry(request: Request) -> dict:
         if not value:
             continue
         scheme, _, credential = value.partition(" ")
-        if scheme.lower() == "oauth" and '="' in credential:  # OAuth 1.0a: name="value", ...
+        if not name.endswith("authorization"):  # a cookie or key header: all of it
+            secrets.add(value)
+        elif scheme.lower() == "oauth" and '="' in credential:  # OAuth 1.0a: name="value", ...
             secrets.update(v for k, v in _OAUTH_PARAM.findall(credential) if _SECRET_NAME.search(k) and v)
         elif credential:
             secrets.add(credential.strip())
