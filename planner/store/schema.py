@@ -249,6 +249,12 @@ def m009_send_started(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE posts ADD COLUMN send_started_at TEXT")
 
 
+def m010_audit_os_user(conn: sqlite3.Connection) -> None:
+    # The operating-system account that ran the command, beside the name it acted as (--as is a claim;
+    # this is what the machine knew). NULL on rows written before; part of the hash when set.
+    conn.execute("ALTER TABLE audit_log ADD COLUMN os_user TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_core,
     m002_publishing,
@@ -259,4 +265,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m007_thread_progress,
     m008_approval_stamp,
     m009_send_started,
+    m010_audit_os_user,
 ]
