@@ -394,6 +394,12 @@ def _parse_account(name: str, table: Any, path: Path) -> AccountConfig:
             raise ConfigError("config.missing_option", path=str(path), where=where, option=option)
     if "api_base_url" in REQUIRED_OPTIONS.get(platform, ()) and not table.get("api_base_url"):
         raise ConfigError("config.missing_option", path=str(path), where=where, option="api_base_url")
+    if "api_base_url" in table:
+        from planner.platforms.endpoints import check_base_url, shown
+
+        problem = check_base_url(table["api_base_url"])  # tokens never go in clear to another machine
+        if problem:
+            raise ConfigError(problem, account=name, url=shown(table["api_base_url"]))
     _check_slots(options.get("slots"), f"{where}.slots", path)
     return AccountConfig(name=name, platform=platform, handle=str(table.get("handle", "")),
                          api_base_url=table.get("api_base_url"), credentials=dict(credentials), options=options)

@@ -207,3 +207,13 @@ def test_a_backup_keeps_a_head_that_catches_a_rewritten_head_file(workspace):
     (workspace / "audit.head").unlink()  # the one beside the database is easy to reach: gone too
     broken = planner(workspace, "audit", "--verify")
     assert broken.exit_code == 1 and head_file.name in " ".join(broken.output.split())
+
+
+@pytest.mark.parametrize("value, words", [('"ftp://evil"', "https://"), ("5", "bukan 5"),
+                                          ('"http://192.0.2.2:18998"', "tanpa enkripsi")])
+def test_an_api_address_that_would_leak_a_token_is_refused_at_load(tmp_path, value, words):
+    (tmp_path / "config.toml").write_text(
+        'database = "planner.db"\ntimezone = "Asia/Jakarta"\n[accounts.m]\nplatform = "mastodon"\n'
+        f'api_base_url = {value}\n[accounts.m.credentials]\naccess_token = "env:X"\n', "utf-8")
+    result = planner(tmp_path, "--lang", "id", "account", "check")
+    assert result.exit_code == 2 and words in " ".join(result.output.split())
