@@ -681,7 +681,8 @@ def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config
             # Each file was checked by _check_media (confined, regular, content as named); one that is not
             # is still counted (size unknown), so that the other rules are checked too.
             check = _media_check(r, file, config, name)
-            infos.append(MediaInfo(name=name, size_bytes=check.size or 0))
+            infos.append(MediaInfo(name=name, size_bytes=check.size or 0, format=check.kind if check.ok else None,
+                                   duration=check.duration))
         text, link = utm_for(_longest_occurrence_text(render_text(item, channel, platform), config.language),
                              item.link, platform, item.id)
         found = [(problem, None) for problem in check_content(platform, text, infos, link)]

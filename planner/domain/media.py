@@ -126,10 +126,11 @@ def media_digest(path: str | os.PathLike) -> str:
 
 
 def describe_media(path: str | os.PathLike) -> dict:
-    """``{"file", "size", "width", "height", "sha256", "kind"}`` of one media file.
+    """``{"file", "size", "width", "height", "sha256", "kind", "duration"}`` of one media file.
 
     ``file`` is the file's name (no folder), ``size`` its bytes, ``width``/``height`` pixels read from the
     PNG, JPEG, GIF, WebP or BMP header (or an MP4/MOV's first visual track), None when not found;
+    ``duration`` the seconds of an MP4/MOV (its movie header), else None;
     ``kind`` is the sniffed format ("jpeg", "png", "gif", "webp", "bmp", "mp4", "mov", "webm", ...) or
     None. One pass over the bytes. Raises OSError when the file cannot be read.
     """
@@ -148,7 +149,7 @@ def describe_media(path: str | os.PathLike) -> dict:
             digest.update(chunk)
     width, height = dimensions or (None, None)
     return {"file": path.name, "size": size, "width": width, "height": height, "sha256": digest.hexdigest(),
-            "kind": kind}
+            "kind": kind, "duration": video_duration(path) if kind in ("mp4", "mov") else None}
 
 
 def _dimensions(handle: BinaryIO, head: bytes, kind: str | None, size: int) -> tuple[int, int] | None:
@@ -266,6 +267,55 @@ def _track_size(handle: BinaryIO, size: int) -> tuple[int, int] | None:
     return None
 
 
+def _movie_duration(handle: BinaryIO, size: int) -> float | None:
+    """Seconds from the movie header ('moov' > 'mvhd'): duration / timescale, version 0 or 1 (ISO 14496-12)."""
+    for box_type, start, end in _boxes(handle, 0, size):
+        if box_type != b"moov":
+            continue
+        for inner_type, inner_start, inner_end in list(_boxes(handle, start, end)):
+            if inner_type != b"mvhd":
+                continue
+            handle.seek(inner_start)
+            header = handle.read(min(32, inner_end - inner_start))
+            if len(header) < 4:
+                return None
+            if header[0] == 1:  # version 1: 64-bit creation and modification times and duration
+                if len(header) < 32:
+                    return None
+                timescale, duration = struct.unpack_from(">IQ", header, 20)
+            else:
+                if len(header) < 20:
+                    return None
+                timescale, duration = struct.unpack_from(">II", header, 12)
+            if not timescale or duration in (0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF):  # all ones: unknown
+                return None
+            return duration / timescale
+        return None
+    return None
+
+
+def video_duration(path: str | os.PathLike) -> float | None:
+    """Length in seconds of an MP4/MOV file (its movie header), or None when it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            return _movie_duration(handle, os.fstat(handle.fileno()).st_size)
+    except (OSError, struct.error, ValueError):
+        return None
+
+
+def media_info(path: str | os.PathLike):
+    """The ``text_rules.MediaInfo`` of a file on disk (size, sniffed format, a video's length): what an
+    adapter checks against the platform's rules just before uploading. Raises OSError when unreadable."""
+    from planner.domain.text_rules import MediaInfo
+
+    path = Path(path)
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        kind = sniff(handle.read(HEAD_BYTES))
+    duration = video_duration(path) if kind in ("mp4", "mov") else None
+    return MediaInfo(name=path.name, size_bytes=size, format=kind, duration=duration)
+
+
 # --- confinement and checking -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -277,6 +327,7 @@ class MediaCheck:
     path: Path | None = None
     size: int | None = None
     kind: str | None = None
+    duration: float | None = None  # seconds, for MP4/MOV whose movie header could be read
     code: str | None = None
     params: dict = field(default_factory=dict)
 
@@ -358,7 +409,8 @@ def check_media(name: str, campaign_file: Path, config=None) -> MediaCheck:
                               params={**params, "actual": format_name(kind)})
         # Text or unrecognised bytes.
         return MediaCheck(name, size=info.st_size, kind=kind, code="media_content_unknown", params=params)
-    return MediaCheck(name, path=real, size=info.st_size, kind=kind)
+    duration = video_duration(real) if kind in ("mp4", "mov") else None
+    return MediaCheck(name, path=real, size=info.st_size, kind=kind, duration=duration)
 
 
 def _error_text(exc: OSError) -> str:

@@ -31,6 +31,13 @@ PROBLEM_CODES = frozenset({
     "media_mixed",
     "media_type",
     "media_too_big",
+    # Video and GIF (messages in planner/i18n/*/video.toml).
+    "media_too_long",
+    "media_too_short",
+    "media_duration_unknown",
+    "media_format",
+    "media_alone",
+    "bluesky_video_refused",
 })
 
 MiB = 1024 * 1024
@@ -40,30 +47,53 @@ _VIDEO = ("mp4", "mov")
 
 # "media" maps a kind to its extensions, its size limit and how many of that kind one post may carry;
 # "mixed_media" says whether one post may combine kinds (X, Mastodon, Bluesky, Facebook: no).
+# "thread_as" says what a thread's later parts become: "replies" (a reply chain; the default) or
+# "comments" on the published post (Facebook, Instagram: Graph POST /{object-id}/comments).
+# Optional keys of a kind (read by validation, preview and the adapters; see media_rules()):
+#   "formats": the sniffed container formats accepted (planner.domain.media.sniff), when narrower than
+#              what the extension allows; "min_seconds"/"max_seconds": the video's length (its 'mvhd');
+#   "alone": the file must be the post's only media; "refused": the kind cannot be published on this
+#            platform by this tool: the problem code whose message gives the reason.
 LIMITS: dict[str, dict] = {
     "x": {
         "text_limit": 280, "caption_limit": None, "max_media": 4, "media_required": False,
         "mixed_media": False, "max_hashtags": None, "max_mentions": None,
+        # Media facts: https://docs.x.com/x-api/media/quickstart/media-upload-chunked (INIT/APPEND/FINALIZE/
+        # STATUS; APPEND segments of at most 5 MB) and X's "Media best practices"
+        # (https://developer.x.com/en/docs/x-api/v1/media/upload-media/uploading-media/media-best-practices):
+        # images 5 MB; animated GIF 15 MB (media_category tweet_gif); video MP4/MOV, 512 MB, 0.5-140 s
+        # (tweet_video). GIF and video go through the chunked upload only, one per post.
         "media": {
             "image": {"extensions": _IMAGE, "max_bytes": 5 * MiB, "max_count": 4},
-            "gif": {"extensions": ("gif",), "max_bytes": 15 * MiB, "max_count": 1},
-            "video": {"extensions": _VIDEO, "max_bytes": 512 * MiB, "max_count": 1},
+            "gif": {"extensions": ("gif",), "max_bytes": 15 * MiB, "max_count": 1, "alone": True},
+            "video": {"extensions": _VIDEO, "max_bytes": 512 * MiB, "max_count": 1, "alone": True,
+                      "min_seconds": 0.5, "max_seconds": 140},
         },
     },
     "facebook": {
         "text_limit": 63_206, "caption_limit": None, "max_media": 10, "media_required": False,
-        "mixed_media": False, "max_hashtags": None, "max_mentions": None,
+        "mixed_media": False, "max_hashtags": None, "max_mentions": None, "thread_as": "comments",
+        # Video: POST /{page-id}/videos with the file as "source" (non-resumable upload), documented at
+        # https://developers.facebook.com/docs/graph-api/reference/page/videos/ and
+        # https://developers.facebook.com/docs/video-api/guides/publishing: up to 1 GB and 20 minutes.
         "media": {
             "image": {"extensions": _IMAGE + ("gif", "bmp"), "max_bytes": 10 * MiB, "max_count": 10},
-            "video": {"extensions": _VIDEO, "max_bytes": 1024 * MiB, "max_count": 1},
+            "video": {"extensions": _VIDEO, "max_bytes": 1024 * MiB, "max_count": 1, "alone": True,
+                      "max_seconds": 20 * 60},
         },
     },
     "instagram": {
         "text_limit": 2_200, "caption_limit": None, "max_media": 10, "media_required": True,
-        "mixed_media": True, "max_hashtags": 30, "max_mentions": 20,
+        "mixed_media": True, "max_hashtags": 30, "max_mentions": 20, "thread_as": "comments",
+        # A video is published as a Reel: a container with media_type=REELS and video_url (Instagram fetches
+        # the file from the account's media_base_url), polled until status_code FINISHED. Reels
+        # specifications (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/
+        # reference/ig-user/media#reel-specifications): MOV or MP4, at most 300 MB, 3 s to 15 min. A Reel
+        # is one video: videos inside a carousel are not published by this tool.
         "media": {
             "image": {"extensions": ("jpg", "jpeg"), "max_bytes": 8 * MiB, "max_count": 10},
-            "video": {"extensions": _VIDEO, "max_bytes": 300 * MiB, "max_count": 10},
+            "video": {"extensions": _VIDEO, "max_bytes": 300 * MiB, "max_count": 1, "alone": True,
+                      "min_seconds": 3, "max_seconds": 15 * 60},
         },
     },
     "mastodon": {
@@ -80,7 +110,11 @@ LIMITS: dict[str, dict] = {
         "media": {
             # Bluesky states these two in decimal bytes.
             "image": {"extensions": _IMAGE, "max_bytes": 1_000_000, "max_count": 4},
-            "video": {"extensions": ("mp4",), "max_bytes": 100_000_000, "max_count": 1},
+            # Bluesky video goes through its video service (https://docs.bsky.app/docs/tutorials/video:
+            # service auth from the PDS, app.bsky.video.uploadVideo, getJobStatus, then
+            # app.bsky.embed.video); this tool does not do that yet, so a video is refused at validation.
+            "video": {"extensions": ("mp4",), "max_bytes": 100_000_000, "max_count": 1, "alone": True,
+                      "refused": "bluesky_video_refused"},
         },
     },
     "telegram": {
@@ -89,8 +123,11 @@ LIMITS: dict[str, dict] = {
         "mixed_media": True, "max_hashtags": None, "max_mentions": None,
         "media": {
             "image": {"extensions": ("jpg", "jpeg", "png"), "max_bytes": 10 * MiB, "max_count": 10},
-            # 50 MB is the Bot API's upload limit.
-            "video": {"extensions": _VIDEO, "max_bytes": 50 * MiB, "max_count": 10},
+            # Bot API (https://core.telegram.org/bots/api#sendvideo, #sendanimation): sendVideo takes MPEG-4
+            # video, sendAnimation a GIF (or silent H.264 MP4); a bot uploads at most 50 MB of either.
+            # sendMediaGroup takes photos and videos (an album) but no animation, so a GIF goes alone.
+            "video": {"extensions": _VIDEO, "formats": ("mp4",), "max_bytes": 50 * MiB, "max_count": 10},
+            "gif": {"extensions": ("gif",), "max_bytes": 50 * MiB, "max_count": 1, "alone": True},
         },
     },
 }
@@ -107,6 +144,15 @@ class Problem:
 class MediaInfo:
     name: str
     size_bytes: int
+    format: str | None = None  # sniffed container format ("mp4", "mov", "gif"...), None when not read
+    duration: float | None = None  # seconds of a video, None when not read
+
+
+def media_rules(platform: str, name: str) -> tuple[str | None, dict]:
+    """(kind, its rules) of a file name on a platform: "image", "gif", "video", or (None, {}) when refused."""
+    rules = LIMITS[platform]
+    kind = _media_kind(rules, _extension(name))
+    return kind, (rules["media"][kind] if kind else {})
 
 
 # --- URL extraction (twitter-text 3.x, JavaScript flavour) -------------------------------------
@@ -352,6 +398,32 @@ def _media_kind(rules: dict, extension: str) -> str | None:
     return None
 
 
+def _media_file_problems(platform: str, index: int, item: MediaInfo, kind: str, spec: dict) -> list[Problem]:
+    """Format and length of one file against its kind's rules (only what was read is checked, except a
+    video's length: a platform with a length limit needs it known)."""
+    problems = []
+    base = {"platform": platform, "name": item.name, "kind": kind}
+    formats = spec.get("formats")
+    if formats and item.format is not None and item.format not in formats:
+        from planner.domain.media import format_name
+
+        problems.append(Problem(f"media[{index}]", "media_format", {
+            **base, "format": format_name(item.format), "allowed": [format_name(f) for f in formats]}))
+    low, high = spec.get("min_seconds"), spec.get("max_seconds")
+    if low is None and high is None:
+        return problems
+    if item.duration is None:
+        if item.format is not None:  # the bytes were read, and hold no movie header
+            problems.append(Problem(f"media[{index}]", "media_duration_unknown", base))
+    elif high is not None and item.duration > high:
+        problems.append(Problem(f"media[{index}]", "media_too_long", {
+            **base, "seconds": round(item.duration, 1), "limit_seconds": high}))
+    elif low is not None and item.duration < low:
+        problems.append(Problem(f"media[{index}]", "media_too_short", {
+            **base, "seconds": round(item.duration, 1), "limit_seconds": low}))
+    return problems
+
+
 def check_content(platform: str, text: str, media: list[MediaInfo], link: str | None = None) -> list[Problem]:
     """Every way in which a post breaks the platform's rules (empty list when it is fine)."""
     if platform not in LIMITS:
@@ -391,11 +463,22 @@ def check_content(platform: str, text: str, media: list[MediaInfo], link: str | 
                 "platform": platform, "name": item.name, "extension": extension, "allowed": allowed}))
             continue
         kinds.append(kind)
-        max_bytes = rules["media"][kind]["max_bytes"]
+        spec = rules["media"][kind]
+        max_bytes = spec["max_bytes"]
+        if spec.get("refused"):
+            problems.append(Problem(f"media[{index}]", spec["refused"], {
+                "platform": platform, "name": item.name, "kind": kind}))
+            continue
         if item.size_bytes > max_bytes:
             problems.append(Problem(f"media[{index}]", "media_too_big", {
                 "platform": platform, "name": item.name, "kind": kind,
                 "size_bytes": item.size_bytes, "limit_bytes": max_bytes}))
+        problems += _media_file_problems(platform, index, item, kind, spec)
+        # Only where kinds may mix: elsewhere media_mixed / media_too_many already say it.
+        if spec.get("alone") and rules["mixed_media"] and any(
+                _media_kind(rules, _extension(other.name)) not in (None, kind) for other in media):
+            problems.append(Problem(f"media[{index}]", "media_alone", {
+                "platform": platform, "name": item.name, "kind": kind, "count": len(media)}))
     for kind, count in Counter(kinds).items():
         kind_limit = rules["media"][kind]["max_count"]
         # A per-kind limit only adds something when it is tighter than the overall one.

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from planner.domain.text_rules import append_link
+from planner.domain.text_rules import append_link, media_rules
 from planner.errors import PlannerError
 from planner.platforms.base import (
     Account,
@@ -43,6 +43,7 @@ from planner.platforms.base import (
     thread_part_error,
 )
 from planner.platforms.endpoints import check_base_url, shown
+from planner.platforms.media_rules import refuse_unpublishable
 from planner.platforms.redaction import MASK, add_logger_filter, register_secrets, safe_error
 from planner.platforms.transport import classify_transport_error
 
@@ -52,6 +53,11 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 ALBUM_MAX = 10
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+# Which Bot API method sends a file of each kind (kinds and limits: text_rules.LIMITS["telegram"], from
+# https://core.telegram.org/bots/api#sendvideo and #sendanimation); an album (sendMediaGroup) takes photos
+# and videos.
+SEND_ONE = {"image": ("sendPhoto", "photo"), "video": ("sendVideo", "video"), "gif": ("sendAnimation", "animation")}
+ALBUM_TYPES = {"image": "photo", "video": "video"}
 REDACTED = MASK
 
 _LOGGERS = ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2",
@@ -142,6 +148,8 @@ class TelegramAdapter:
         photos = [Path(p) for p in post.media]
         self._check(text, photos, post.thread)
         live = list(post.parts_done)
+        if not live:
+            refuse_unpublishable(PLATFORM, self.account.name, photos)
         if live:  # a thread begun earlier: continue after its saved parts
             ref = self._ref({"message_id": int(live[0]), "chat": self._configured_chat()})
         else:
@@ -166,8 +174,12 @@ class TelegramAdapter:
             return self.call("sendMessage", {"chat_id": chat_id, "text": text})
         if len(photos) == 1:
             fields = {"chat_id": chat_id, **({"caption": text} if text else {})}
-            return self.call("sendPhoto", fields, files={"photo": _file(photos[0])})
-        media = [{"type": "photo", "media": f"attach://photo{i}"} for i in range(len(photos))]
+            method, field = SEND_ONE[media_rules(PLATFORM, photos[0].name)[0] or "image"]
+            if field == "video":
+                fields["supports_streaming"] = "true"
+            return self.call(method, fields, files={field: _file(photos[0])})
+        media = [{"type": ALBUM_TYPES.get(media_rules(PLATFORM, path.name)[0] or "image", "photo"),
+                  "media": f"attach://photo{i}"} for i, path in enumerate(photos)]
         if text:
             media[0]["caption"] = text
         files = {f"photo{i}": _file(path) for i, path in enumerate(photos)}
@@ -196,8 +208,9 @@ class TelegramAdapter:
         if len(photos) > ALBUM_MAX:
             problems.append(f"{len(photos)} images; a Telegram album holds at most {ALBUM_MAX}")
         for path in photos:
-            if path.suffix.lower() not in PHOTO_SUFFIXES:
-                problems.append(f"{path.name}: only photos ({', '.join(sorted(PHOTO_SUFFIXES))}) are supported")
+            if path.suffix.lower() not in PHOTO_SUFFIXES and media_rules(PLATFORM, path.name)[0] is None:
+                problems.append(f"{path.name}: only photos ({', '.join(sorted(PHOTO_SUFFIXES))}), MP4 video "
+                                "and GIF are supported")
         for i, part in enumerate(thread, start=2):
             if not part.strip() or len(part) > TEXT_LIMIT:
                 problems.append(f"thread part {i} must have 1-{TEXT_LIMIT} characters")

@@ -2,7 +2,10 @@
 
 tweepy hard-codes https://api.twitter.com, so a requests transport adapter mounted on the
 client's session rewrites scheme and host (and applies our timeout). tweepy 4.17 only knows the
-retired v1.1 media upload, so images go through ``POST /2/media/upload`` on the same session.
+retired v1.1 media upload, so images go through ``POST /2/media/upload`` on the same session, and
+an animated GIF or a video through its chunked form (INIT, APPEND, FINALIZE, then STATUS until
+processed; https://docs.x.com/x-api/media/quickstart/media-upload-chunked). The media rules (kinds,
+sizes, lengths) are text_rules.LIMITS["x"], checked again just before uploading.
 Rate limits are handled here, never with ``wait_on_rate_limit`` (it busy-loops without a reset header).
 
 Credentials: ``bearer_token`` (an OAuth 2.0 user-context access token), or OAuth 1.0a
@@ -23,7 +26,7 @@ import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 
-from planner.domain.text_rules import append_link, find_urls
+from planner.domain.text_rules import append_link, find_urls, media_rules
 from planner.platforms.base import (
     Account,
     AccountStatus,
@@ -40,6 +43,7 @@ from planner.platforms.base import (
     same_text,
     thread_part_error,
 )
+from planner.platforms.media_rules import refuse_unpublishable
 from planner.platforms.transport import classify_transport_error
 
 PLATFORM = "x"
@@ -51,6 +55,13 @@ MAX_TIMELINE_PAGES = 32  # 32 x 100 = the 3,200 most recent tweets X serves
 MAX_SEARCH_PAGES = 5
 MAX_QUERY_LENGTH = 512
 SEARCH_WINDOW = timedelta(days=7)  # recent search only reaches this far back
+# Chunked upload: APPEND segments of at most 5 MB (X's limit); each segment is retried in place a few times
+# (same media_id, same segment_index: X keeps the last copy of a segment), then the post is retried later.
+CHUNK_BYTES = 4 * 1024 * 1024
+APPEND_ATTEMPTS = 3
+PROCESSING_BUDGET = 600.0  # seconds of STATUS polling before giving up for now (nothing is public yet)
+CHUNKED_CATEGORY = {"gif": "tweet_gif", "video": "tweet_video"}
+CONTAINER_TYPES = {"gif": "image/gif", "mp4": "video/mp4", "mov": "video/quicktime"}
 
 PUBLIC_METRICS = {"impression_count": "impressions", "like_count": "likes", "retweet_count": "reposts",
                   "reply_count": "replies", "quote_count": "quotes", "bookmark_count": "saves"}
@@ -85,6 +96,7 @@ class XAdapter:
     def __init__(self, account: Account, timeout: float = 10.0):
         self.account = account
         creds = account.credentials
+        self._bearer = creds.get("bearer_token")
         if creds.get("bearer_token"):
             self._user_auth = False
             self._client = tweepy.Client(bearer_token=creds["bearer_token"], return_type=requests.Response)
@@ -100,6 +112,8 @@ class XAdapter:
         self._client.session.mount(X_API + "/", _Gateway(account.api_base_url, timeout))
         self._me: dict | None = None
         self._private_metrics = True  # becomes False once X refuses non-public fields for this token
+        self.chunk_bytes = CHUNK_BYTES
+        self.processing_budget = PROCESSING_BUDGET
 
     # --- publishing ----------------------------------------------------------------------------
     def publish(self, post: OutgoingPost) -> PublishedRef:
@@ -110,6 +124,7 @@ class XAdapter:
         texts = [append_link(post.text, post.link), *post.thread]
         live = list(post.parts_done)
         if not live:
+            refuse_unpublishable(PLATFORM, self.account.name, post.media)
             media_ids = [self._upload(Path(path)) for path in post.media]
             live.append(self._create_tweet(texts[0], media_ids=media_ids or None))
             post.part_live(live[-1])
@@ -131,6 +146,9 @@ class XAdapter:
                                       platform=PLATFORM, status=response.status_code) from None
 
     def _upload(self, path: Path) -> str:
+        kind, _ = media_rules(PLATFORM, path.name)
+        if kind in CHUNKED_CATEGORY:
+            return self._upload_chunked(path, kind)
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -143,6 +161,91 @@ class XAdapter:
             return str(response.json()["data"]["id"])
         except (ValueError, KeyError, TypeError):
             raise RetryableError("x: media upload answer had no media id", platform=PLATFORM) from None
+
+    def _upload_chunked(self, path: Path, kind: str) -> str:
+        """INIT, APPEND each segment, FINALIZE, then STATUS until X has processed it: the media id.
+
+        Nothing here is public: a failure leaves at most an unused upload behind, and the post is retried
+        from a new INIT later. An APPEND that got no answer is sent again as is (same media id and segment
+        index), which X takes as the same segment.
+        """
+        from planner.domain.media import HEAD_BYTES, sniff
+
+        try:
+            handle = open(path, "rb")
+        except OSError as exc:
+            raise PermanentError(f"x: cannot read media {path.name}: {exc.strerror}", platform=PLATFORM) from None
+        with handle:
+            size = path.stat().st_size
+            mime = CONTAINER_TYPES.get(sniff(handle.read(HEAD_BYTES)) or "", "application/octet-stream")
+            handle.seek(0)
+            answer = self._command("INIT", {"media_type": mime, "total_bytes": str(size),
+                                            "media_category": CHUNKED_CATEGORY[kind]})
+            media_id = self._media_id(answer)
+            index = 0
+            while segment := handle.read(self.chunk_bytes):
+                self._append(media_id, index, segment)
+                index += 1
+        answer = self._command("FINALIZE", {"media_id": media_id})
+        self._wait_processed(media_id, (self._data(answer).get("processing_info") or None))
+        return media_id
+
+    def _command(self, command: str, fields: dict[str, str], segment: bytes | None = None) -> requests.Response:
+        # multipart/form-data, as X documents for every command of the chunked upload
+        files = {name: (None, value) for name, value in {"command": command, **fields}.items()}
+        if segment is not None:
+            files["media"] = ("blob", segment, "application/octet-stream")
+        return self._raw("POST", "/2/media/upload", f"upload media ({command})", files=files)
+
+    def _append(self, media_id: str, index: int, segment: bytes) -> None:
+        for attempt in range(1, APPEND_ATTEMPTS + 1):
+            try:
+                self._command("APPEND", {"media_id": media_id, "segment_index": str(index)}, segment)
+                return
+            except RetryableError as exc:
+                if attempt == APPEND_ATTEMPTS:
+                    raise RetryableError(f"{exc.message} (segment {index} of media {media_id}, "
+                                         f"{APPEND_ATTEMPTS} attempts)", platform=PLATFORM,
+                                         retry_after=exc.retry_after, status=exc.status) from None
+                time.sleep(min(exc.retry_after or float(attempt), 5.0))
+
+    def _wait_processed(self, media_id: str, info: dict | None) -> None:
+        """Poll STATUS as long as X says, waiting check_after_secs between polls."""
+        deadline = time.monotonic() + self.processing_budget
+        while info is not None:
+            state = info.get("state")
+            if state == "succeeded":
+                return
+            if state == "failed":
+                error = info.get("error") or {}
+                detail = self._scrub(str(error.get("message") or error.get("name") or "processing failed"))
+                raise PermanentError(f"x: X could not process the media ({detail})", platform=PLATFORM)
+            wait = float(info.get("check_after_secs") or 1)
+            if time.monotonic() + wait > deadline:
+                raise RetryableError(f"x: media {media_id} still processing ({state}) after "
+                                     f"{self.processing_budget:g} s", retry_after=60, platform=PLATFORM)
+            time.sleep(wait)
+            answer = self._raw("GET", "/2/media/upload", "media upload status",
+                               params={"command": "STATUS", "media_id": media_id})
+            info = self._data(answer).get("processing_info")
+            if info is None:
+                return  # no processing_info: the media is ready
+
+    @staticmethod
+    def _data(response: requests.Response) -> dict:
+        try:
+            data = response.json().get("data")
+        except (ValueError, AttributeError):
+            data = None
+        if not isinstance(data, dict):
+            raise RetryableError("x: media upload answer had no data", platform=PLATFORM)
+        return data
+
+    def _media_id(self, response: requests.Response) -> str:
+        media_id = self._data(response).get("id")
+        if not media_id:
+            raise RetryableError("x: media upload answer had no media id", platform=PLATFORM)
+        return str(media_id)
 
     # --- reconciliation ------------------------------------------------------------------------
     def find_published(self, post: OutgoingPost, since: datetime) -> PublishedRef | None:
@@ -266,7 +369,28 @@ class XAdapter:
         return f"https://x.com/{handle}/status/{tweet_id}" if handle else f"https://x.com/i/status/{tweet_id}"
 
     # --- HTTP and errors -----------------------------------------------------------------------
+    def _use_token(self, token: str) -> None:
+        self._bearer = self._client.bearer_token = token
+
     def _call(self, action: str, method, *args, creates: bool = False, **kwargs) -> requests.Response:
+        tokens = self.account.tokens  # OAuth 2.0 with a refresh token: renewed before it runs out
+        try:
+            if tokens is not None:
+                self._use_token(tokens.access_token())
+            return method(*args, **kwargs)
+        except tweepy.Unauthorized as exc:
+            if tokens is None:
+                error = self._http_error(action, exc.response)
+            else:  # expired early, or renewed by another process: renew (or take theirs) and try once more
+                self._use_token(tokens.refresh(failed=self._bearer))
+                return self._call_once(action, method, *args, creates=creates, **kwargs)
+        except tweepy.HTTPException as exc:
+            error = self._http_error(action, exc.response)
+        except requests.RequestException as exc:
+            error = self._transport_error(action, exc, creates)
+        raise error
+
+    def _call_once(self, action: str, method, *args, creates: bool = False, **kwargs) -> requests.Response:
         try:
             return method(*args, **kwargs)
         except tweepy.HTTPException as exc:
@@ -282,7 +406,9 @@ class XAdapter:
             creds = self.account.credentials
             kwargs["auth"] = tweepy.OAuth1UserHandler(*(creds[key] for key in OAUTH1_KEYS)).apply_auth()
         else:
-            headers["Authorization"] = f"Bearer {self.account.credentials['bearer_token']}"
+            if self.account.tokens is not None:
+                self._use_token(self.account.tokens.access_token())
+            headers["Authorization"] = f"Bearer {self._bearer}"
         try:
             response = self._client.session.request(method, X_API + path, headers=headers, **kwargs)
         except requests.RequestException as exc:

@@ -16,14 +16,20 @@ import json
 import re
 import time
 
+from planner.sandbox import video
 from planner.sandbox.core import Emulator, Request, Response, route
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 PHOTO_SIZE_LIMIT = 10 * 1024 * 1024
+# https://core.telegram.org/bots/api#sendvideo, #sendanimation: MPEG-4 video; GIF or H.264 MPEG-4 animation;
+# bots upload files of up to 50 MB (a bigger request is refused with 413). Albums take photos and videos.
+UPLOAD_LIMIT = 50 * 1024 * 1024
+VIDEO_CONTAINERS = ("mp4",)
+ANIMATION_CONTAINERS = ("gif", "mp4")
 _TOKEN = re.compile(r"(?P<bot_id>\d+):(?P<secret>[A-Za-z0-9_-]{35})")
 _READ_METHODS = "getme|getchat"
-_SEND_METHODS = "sendmessage|sendphoto|sendmediagroup"
+_SEND_METHODS = "sendmessage|sendphoto|sendmediagroup|sendvideo|sendanimation"
 
 
 def _error(code: int, description: str, **parameters) -> Response:
@@ -71,7 +77,8 @@ class TelegramEmulator(Emulator):
         bot_id = int(match["bot_id"])
         method = request.params["method"].lower()
         handler = {"getme": self.get_me, "getchat": self.get_chat, "sendmessage": self.send_message,
-                   "sendphoto": self.send_photo, "sendmediagroup": self.send_media_group}[method]
+                   "sendphoto": self.send_photo, "sendmediagroup": self.send_media_group,
+                   "sendvideo": self.send_video, "sendanimation": self.send_animation}[method]
         try:
             return handler(request, bot_id)
         except (ValueError, TypeError, KeyError) as exc:  # unparsable JSON-serialised parameters
@@ -150,6 +157,57 @@ class TelegramEmulator(Emulator):
             return data, filename, None
         return b"", str(value), None
 
+    def _clip(self, request: Request, value, field: str, containers: tuple[str, ...]
+              ) -> tuple[bytes | None, str, Response | None]:
+        """A video or animation given as an upload (``attach://name`` or the field itself) or a file_id/URL."""
+        if isinstance(value, str) and value.startswith("attach://"):
+            field, value = value.removeprefix("attach://"), None
+        if value not in (None, ""):
+            return b"", str(value), None
+        upload = request.files.get(field)
+        if upload is None:
+            return None, "", _error(400, f"Bad Request: there is no {field} in the request")
+        filename, data, _ = upload
+        if not data:
+            return None, "", _error(400, "Bad Request: file must be non-empty")
+        if len(data) > UPLOAD_LIMIT:
+            return None, "", _error(413, "Request Entity Too Large")
+        if video.container(data) not in containers:
+            return None, "", _error(400, f"Bad Request: wrong file type of the {field}")
+        return data, filename, None
+
+    def _send_clip(self, request: Request, field: str, containers: tuple[str, ...]) -> Response:
+        chat_id = request.arg("chat_id")
+        chat, problem = self._chat(chat_id)
+        if problem:
+            return problem
+        caption = request.arg("caption")
+        problem = self._length_problem(caption, CAPTION_LIMIT, "message caption")
+        if problem:
+            return problem
+        data, name, problem = self._clip(request, request.arg(field), field, containers)
+        if problem:
+            return problem
+        original, problem = self._reply_to(request, chat)
+        if problem:
+            return problem
+        length = video.seconds(data) if data else None
+        content = {field: {"file_id": "BAACAgUAAx0C" + hashlib.sha256(data or name.encode()).hexdigest()[:40],
+                           "file_size": len(data), "duration": round(length or 0), "file_name": name}}
+        if caption:
+            content["caption"] = caption
+        if original:
+            content["reply_to_message"] = original
+        message = self._message(chat, **content)
+        self._record(chat_id, message, caption or "", {field: 1, f"{field}_bytes": [len(data)]})
+        return _ok(message)
+
+    def send_video(self, request: Request, bot_id: int) -> Response:
+        return self._send_clip(request, "video", VIDEO_CONTAINERS)
+
+    def send_animation(self, request: Request, bot_id: int) -> Response:
+        return self._send_clip(request, "animation", ANIMATION_CONTAINERS)
+
     @staticmethod
     def _length_problem(text: str | None, limit: int, what: str) -> Response | None:
         if text is not None and len(text) > limit:
@@ -227,23 +285,33 @@ class TelegramEmulator(Emulator):
         if not isinstance(media, list) or not 2 <= len(media) <= 10:
             return _error(400, "Bad Request: wrong number of media in the album; must be 2-10")
         items = []
+        kinds = []
         for item in media:
-            if not isinstance(item, dict) or item.get("type") != "photo":
+            if not isinstance(item, dict) or item.get("type") not in ("photo", "video"):
                 return _error(400, "Bad Request: unsupported media type in the album")
             problem = self._length_problem(item.get("caption"), CAPTION_LIMIT, "message caption")
             if problem:
                 return problem
-            data, name, problem = self._photo(request, item.get("media"), "")
+            if item["type"] == "video":
+                data, name, problem = self._clip(request, item.get("media"), "", VIDEO_CONTAINERS)
+            else:
+                data, name, problem = self._photo(request, item.get("media"), "")
             if problem:
                 return problem
             items.append((data, name, item.get("caption")))
+            kinds.append(item["type"])
         original, problem = self._reply_to(request, chat)
         if problem:
             return problem
         group_id = str(self.state.next_id() * 7919)
         messages = []
-        for data, name, caption in items:
-            content = {"media_group_id": group_id, "photo": self._photo_sizes(data, name)}
+        for (data, name, caption), kind in zip(items, kinds):
+            content = {"media_group_id": group_id}
+            if kind == "video":
+                content["video"] = {"file_id": "BAACAgUAAx0C" + hashlib.sha256(data).hexdigest()[:40],
+                                    "file_size": len(data), "duration": round(video.seconds(data) or 0)}
+            else:
+                content["photo"] = self._photo_sizes(data, name)
             if caption:
                 content["caption"] = caption
             if original:
@@ -252,7 +320,8 @@ class TelegramEmulator(Emulator):
         caption = next((c for _, _, c in items if c), "")
         # One album is one post in the sandbox record (its first message's id).
         self._record(chat_id, messages[0], caption, {
-            "photos": len(items), "photo_bytes": [len(d) for d, _, _ in items], "media_group_id": group_id,
+            "photos": kinds.count("photo"), "videos": kinds.count("video"), "kinds": kinds,
+            "photo_bytes": [len(d) for d, _, _ in items], "media_group_id": group_id,
             "message_ids": [m["message_id"] for m in messages]})
         return _ok(messages)
 

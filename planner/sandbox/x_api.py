@@ -18,11 +18,23 @@ import time
 from datetime import datetime, timezone
 
 from planner.domain.text_rules import find_urls, x_weighted_length
+from planner.sandbox import video
 from planner.sandbox.core import Emulator, Request, Response, route
 
 MAX_WEIGHTED_LENGTH = 280
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MEDIA_CATEGORIES = ("tweet_image", "dm_image", "subtitles")
+# Chunked upload (https://docs.x.com/x-api/media/quickstart/media-upload-chunked; limits from X's media best
+# practices): INIT declares type, size and category; APPEND sends segments (at most 5 MB, index 0-999, in
+# order; the same index again replaces that segment); FINALIZE needs every byte; STATUS follows processing.
+CHUNKED_CATEGORIES = {"tweet_video": ("video/mp4", "video/quicktime"), "amplify_video": ("video/mp4",),
+                      "tweet_gif": ("image/gif",), "tweet_image": ("image/jpeg", "image/png", "image/webp")}
+CHUNKED_MAX_BYTES = {"video/mp4": 512 * 1024 * 1024, "video/quicktime": 512 * 1024 * 1024,
+                     "image/gif": 15 * 1024 * 1024}
+MAX_SEGMENT_BYTES = 5 * 1024 * 1024
+MAX_SEGMENTS = 1000
+VIDEO_SECONDS = (0.5, 140.0)
+PROCESSING_SECONDS = 1  # check_after_secs, and how long processing takes here
 ID_BASE = 1_790_000_000_000_000_000
 TWITTER_EPOCH_MS = 1288834974657  # ids look like snowflakes, and still grow with time
 
@@ -134,6 +146,7 @@ class XEmulator(Emulator):
         return [
             route("POST", r"/2/tweets", self._authed("create", self.create_tweet), publishes=True),
             route("POST", r"/2/media/upload", self._authed("media", self.upload_media)),
+            route("GET", r"/2/media/upload", self._authed("media", self.media_status)),
             route("GET", r"/2/users/me", self._authed("me", self.users_me)),
             route("GET", r"/2/users/(?P<user_id>\d{1,19})/tweets", self._authed("timeline", self.user_tweets)),
             route("GET", r"/2/tweets/search/recent", self._authed("search", self.search_recent)),
@@ -157,6 +170,11 @@ class XEmulator(Emulator):
             token = rest.strip()
             if token.startswith(APP_ONLY_PREFIX):
                 return {"id": None, "username": None, "name": None, "app_only": True}
+            from planner.sandbox.oauth import bearer_user
+
+            issued = bearer_user(self.state, token)  # a token from the OAuth 2.0 flow: strict expiry
+            if issued is not None:
+                return issued or None
         elif scheme == "OAuth":
             params = dict(_OAUTH_PARAM.findall(rest))
             if any(not params.get(k) for k in _OAUTH_REQUIRED):
@@ -224,8 +242,11 @@ class XEmulator(Emulator):
             for media_id in media_ids:
                 media = self.state.media.get(str(media_id))
                 if not media or media.get("platform") != "x" or media["owner"] != caller["id"] \
-                        or media["expires"] < time.time():
+                        or media["expires"] < time.time() or media.get("state", "succeeded") != "succeeded":
                     return _invalid("Your media IDs are invalid.", "media.media_ids", media_id)
+                if media.get("category") in ("tweet_video", "tweet_gif", "amplify_video") and len(media_ids) > 1:
+                    return _invalid("A video or GIF must be the only media of a Tweet.", "media.media_ids",
+                                    media_ids)
             if reply_to is not None:
                 parent = self.state.find_post("x", str(reply_to))
                 if parent is None:
@@ -243,6 +264,14 @@ class XEmulator(Emulator):
 
     # --- POST /2/media/upload ------------------------------------------------------------------
     def upload_media(self, request: Request, caller: dict) -> Response:
+        command = request.arg("command") if request.content_type in ("multipart/form-data",
+                                                                      "application/x-www-form-urlencoded") else None
+        if command is not None:
+            handler = {"INIT": self._init, "APPEND": self._append, "FINALIZE": self._finalize}.get(command)
+            if handler is None:
+                return _invalid("$.command: must be one of INIT, APPEND, FINALIZE (case sensitive)", "command",
+                                command)
+            return handler(request, caller)
         if request.content_type == "multipart/form-data":
             part = request.files.get("media")
             data = part[1] if part else request.form.get("media", "").encode()
@@ -263,6 +292,10 @@ class XEmulator(Emulator):
         media_type = _image_type(data)
         if media_type is None:
             return _invalid("Unsupported media type: expected JPEG, PNG, GIF or WEBP", "media", "...")
+        if media_type == "image/gif":
+            # The one-shot upload takes still images; an animated GIF needs the chunked flow (tweet_gif).
+            return _invalid("GIF media must be uploaded with the chunked upload (INIT/APPEND/FINALIZE) and "
+                            "media_category tweet_gif", "media", "...")
         if len(data) > MAX_IMAGE_BYTES:
             return _invalid("File size exceeds 5242880 bytes.", "media", len(data))
         media_id = str(ID_BASE + self.state.next_id())
@@ -273,6 +306,110 @@ class XEmulator(Emulator):
         return Response(200, {"data": {"id": media_id, "media_key": f"3_{media_id}", "size": len(data),
                                        "expires_after_secs": 86400,
                                        "processing_info": {"state": "succeeded", "progress_percent": 100}}})
+
+    def _upload_session(self, request: Request, caller: dict) -> tuple[str, dict | None]:
+        media_id = str(request.arg("media_id") or "")
+        with self.state.lock:
+            session = self.state.media.get(media_id)
+        if not session or session.get("platform") != "x" or session["owner"] != caller["id"] \
+                or "segments" not in session or session["expires"] < time.time():
+            return media_id, None
+        return media_id, session
+
+    def _init(self, request: Request, caller: dict) -> Response:
+        media_type = request.arg("media_type") or ""
+        category = request.arg("media_category") or ""
+        total = request.arg("total_bytes") or ""
+        if category not in CHUNKED_CATEGORIES:
+            return _invalid(f"$.media_category: must be one of {sorted(CHUNKED_CATEGORIES)}", "media_category",
+                            category)
+        if media_type not in CHUNKED_CATEGORIES[category]:
+            return _invalid(f"media_type {media_type!r} cannot be used with media_category {category}", "media_type",
+                            media_type)
+        if not str(total).isdigit() or int(total) <= 0:
+            return _invalid("$.total_bytes: a positive integer is required", "total_bytes", total)
+        limit = CHUNKED_MAX_BYTES.get(media_type, MAX_IMAGE_BYTES)
+        if int(total) > limit:
+            return _invalid(f"File size exceeds {limit} bytes.", "total_bytes", total)
+        media_id = str(ID_BASE + self.state.next_id())
+        with self.state.lock:
+            self.state.media[media_id] = {"platform": "x", "owner": caller["id"], "type": media_type,
+                                          "category": category, "total": int(total), "segments": {},
+                                          "state": "uploading", "expires": time.time() + 86400}
+        return Response(200, {"data": {"id": media_id, "media_key": f"7_{media_id}", "expires_after_secs": 86400}})
+
+    def _append(self, request: Request, caller: dict) -> Response:
+        media_id, session = self._upload_session(request, caller)
+        if session is None:
+            return _invalid("Your media IDs are invalid.", "media_id", media_id)
+        index = request.arg("segment_index") or ""
+        part = request.files.get("media")
+        if part is None:
+            return _invalid("$.media: is missing but it is required", "media", "")
+        data = part[1]
+        if not str(index).isdigit() or int(index) >= MAX_SEGMENTS:
+            return _invalid(f"$.segment_index: an integer from 0 to {MAX_SEGMENTS - 1}", "segment_index", index)
+        if len(data) > MAX_SEGMENT_BYTES:
+            return _invalid(f"Segment size exceeds {MAX_SEGMENT_BYTES} bytes.", "media", len(data))
+        with self.state.lock:
+            if session["state"] != "uploading":
+                return _invalid("The upload was already finalized.", "media_id", media_id)
+            segments = session["segments"]
+            if int(index) > len(segments):
+                return _invalid(f"Segment index {index} is out of order: segment {len(segments)} is expected next.",
+                                "segment_index", index)
+            received = sum(len(v) for k, v in segments.items() if k != int(index)) + len(data)
+            if received > session["total"]:
+                return _invalid(f"Segments exceed total_bytes ({session['total']}).", "media", received)
+            segments[int(index)] = data
+        return Response(200, {"data": {"expires_at": int(session["expires"])}})
+
+    def _finalize(self, request: Request, caller: dict) -> Response:
+        media_id, session = self._upload_session(request, caller)
+        if session is None:
+            return _invalid("Your media IDs are invalid.", "media_id", media_id)
+        with self.state.lock:
+            if session["state"] != "uploading":
+                return _invalid("The upload was already finalized.", "media_id", media_id)
+            data = b"".join(session["segments"][i] for i in sorted(session["segments"]))
+            if len(data) != session["total"]:
+                return _invalid(f"File size mismatch: {len(data)} of {session['total']} bytes received before "
+                                "FINALIZE.", "media_id", media_id)
+            session.update(state="pending", finalized=time.time(), size=len(data), error=None)
+            if video.mime_type(data) != session["type"]:
+                session["error"] = "InvalidMedia: the bytes are not the declared media_type"
+            elif session["type"].startswith("video/"):
+                length = video.seconds(data)
+                if length is None or not VIDEO_SECONDS[0] <= length <= VIDEO_SECONDS[1]:
+                    session["error"] = (f"InvalidMedia: video duration must be {VIDEO_SECONDS[0]:g}-"
+                                        f"{VIDEO_SECONDS[1]:g} seconds")
+            del session["segments"]  # the bytes are not needed any more
+            session["segments_done"] = True
+        return Response(200, {"data": {"id": media_id, "media_key": f"7_{media_id}", "size": len(data),
+                                       "expires_after_secs": 86400,
+                                       "processing_info": {"state": "pending",
+                                                           "check_after_secs": PROCESSING_SECONDS}}})
+
+    def media_status(self, request: Request, caller: dict) -> Response:
+        if request.arg("command") != "STATUS":
+            return _invalid("$.command: must be STATUS", "command", request.arg("command"))
+        media_id = str(request.arg("media_id") or "")
+        with self.state.lock:
+            session = self.state.media.get(media_id)
+            if not session or session.get("platform") != "x" or session["owner"] != caller["id"] \
+                    or "finalized" not in session:
+                return _invalid("Your media IDs are invalid.", "media_id", media_id)
+            if session["state"] == "pending" and time.time() - session["finalized"] >= PROCESSING_SECONDS:
+                session["state"] = "failed" if session["error"] else "succeeded"
+            state = session["state"]
+        info: dict = {"state": "in_progress" if state == "pending" else state}
+        if state == "pending":
+            info.update(check_after_secs=PROCESSING_SECONDS, progress_percent=50)
+        elif state == "succeeded":
+            info["progress_percent"] = 100
+        else:
+            info["error"] = {"code": 1, "name": "InvalidMedia", "message": session["error"]}
+        return Response(200, {"data": {"id": media_id, "media_key": f"7_{media_id}", "processing_info": info}})
 
     # --- users ---------------------------------------------------------------------------------
     def users_me(self, request: Request, caller: dict) -> Response:

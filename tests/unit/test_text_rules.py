@@ -237,7 +237,9 @@ def test_all_problems_are_reported_together():
 def test_instagram_rules():
     assert check_content("instagram", "Caption", []) == [
         Problem("media", "media_required", {"platform": "instagram", "min": 1})]
-    assert check_content("instagram", "", media("a.jpg", "b.mp4")) == []  # carousel may mix
+    # A video goes out as a Reel, alone: not inside a carousel (images alone still make one).
+    assert codes(check_content("instagram", "", media("a.jpg", "b.mp4"))) == ["media_alone"]
+    assert check_content("instagram", "", media("a.jpg", "b.jpg")) == []
     assert codes(check_content("instagram", "hi", media("a.png"))) == ["media_type"]
     assert codes(check_content("instagram", "hi", media(*[f"{i}.jpg" for i in range(11)]))) == ["media_too_many"]
     assert codes(check_content("instagram", "hi", media(("a.jpg", 8 * MiB + 1)))) == ["media_too_big"]
@@ -269,9 +271,11 @@ def test_bluesky_rules():
     assert check_content("bluesky", "hi", media(("a.jpg", 1_000_000))) == []
     assert codes(check_content("bluesky", "hi", media(("a.jpg", 1_000_001)))) == ["media_too_big"]
     assert codes(check_content("bluesky", "hi", media("a.gif"))) == ["media_type"]
-    assert codes(check_content("bluesky", "hi", media("a.mp4", "b.mp4"))) == ["media_too_many"]
-    assert codes(check_content("bluesky", "hi", media("a.jpg", "b.mp4"))) == ["media_mixed"]
-    assert codes(check_content("bluesky", "hi", media(("a.mp4", 100_000_001)))) == ["media_too_big"]
+    # Video is refused with its reason (the video service is not used yet), whatever its size.
+    refused = check_content("bluesky", "hi", media(("a.mp4", 100_000_001)))
+    assert refused == [Problem("media[0]", "bluesky_video_refused",
+                               {"platform": "bluesky", "name": "a.mp4", "kind": "video"})]
+    assert codes(check_content("bluesky", "hi", media("a.jpg", "b.mp4"))) == ["bluesky_video_refused", "media_mixed"]
 
 
 def test_facebook_rules():

@@ -1,0 +1,248 @@
+"""Video and GIF on every platform (issue 13 item 1): each through the platform's real flow over HTTP to
+the sandbox, or refused at validation with the reason. The files are made here, a few hundred bytes each:
+a minimal MP4 (ftyp + moov/mvhd + mdat) and a two-frame animated GIF."""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from planner.platforms import make_adapter
+from planner.platforms.base import Account, OutgoingPost, PermanentError
+
+# --- media made in the test ---------------------------------------------------------------------------
+
+
+def _box(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(body)) + kind + body
+
+
+def mp4_bytes(seconds: float, *, payload: bytes = b"\x00" * 64, brand: bytes = b"isom", timescale: int = 600,
+              version: int = 0) -> bytes:
+    """An MP4 whose movie header ('mvhd') says ``seconds``; ``brand`` b"qt  " makes a QuickTime file."""
+    tail = struct.pack(">IH10x36s24xI", 0x00010000, 0x0100, b"\x00" * 36, 2)  # rate, volume, matrix, next id
+    if version == 1:
+        mvhd = b"\x01\x00\x00\x00" + struct.pack(">QQIQ", 0, 0, timescale, round(seconds * timescale)) + tail
+    else:
+        mvhd = b"\x00\x00\x00\x00" + struct.pack(">IIII", 0, 0, timescale, round(seconds * timescale)) + tail
+    ftyp = _box(b"ftyp", brand + struct.pack(">I", 512) + brand + b"mp41")
+    return ftyp + _box(b"moov", _box(b"mvhd", mvhd)) + _box(b"mdat", payload)
+
+
+def gif_bytes(frames: int = 2) -> bytes:
+    """An animated 1x1 GIF89a (NETSCAPE loop, ``frames`` frames)."""
+    head = b"GIF89a" + struct.pack("<HH", 1, 1) + b"\x80\x00\x00" + b"\x00\x00\x00\xff\xff\xff"
+    loop = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+    frame = b"\x21\xf9\x04\x04\x0a\x00\x00\x00" + b"\x2c" + struct.pack("<HHHH", 0, 0, 1, 1) + b"\x00" \
+        + b"\x02\x02\x44\x01\x00"
+    return head + loop + frame * frames + b"\x3b"
+
+
+def png_bytes() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\xc8\x1e\x1e")) + chunk(b"IEND", b""))
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def outgoing(text: str, media, key: str = "k-video") -> OutgoingPost:
+    return OutgoingPost(post_id=1, idempotency_key=key, text=text, media=tuple(Path(m) for m in media))
+
+
+def posts_of(sandbox, platform: str) -> list[dict]:
+    return [p for p in sandbox.posts()["posts"] if p["platform"] == platform]
+
+
+# --- X: chunked upload --------------------------------------------------------------------------------
+X_TOKEN = "tok-humas-video-1234"
+
+
+def x_adapter(sandbox):
+    account = Account("humas-x", "x", handle="humasx", api_base_url=sandbox.base_url,
+                      credentials={"bearer_token": X_TOKEN})
+    return make_adapter(account, timeout=5.0)
+
+
+def x_commands(sandbox) -> list[tuple[str, str | None, str | None]]:
+    """(command, media_id, segment_index) of every media upload request, in order, read from the bodies."""
+    found = []
+    for request in sandbox.state.requests:
+        if request["path"] != "/2/media/upload":
+            continue
+        if request["method"] == "GET":
+            found.append(("STATUS", request["query"]["media_id"][0], None))
+            continue
+        fields = dict(re.findall(r'name="(\w+)"\r\n\r\n([^\r]*)\r\n', request["body"]))
+        found.append((fields.get("command", "ONE-SHOT"), fields.get("media_id"), fields.get("segment_index")))
+    return found
+
+
+def test_x_video_goes_through_init_append_finalize_status_then_one_tweet(sandbox, tmp_path):
+    video = write(tmp_path / "sosialisasi.mp4", mp4_bytes(12.5, payload=b"v" * 2500))
+    adapter = x_adapter(sandbox)
+    adapter.chunk_bytes = 1024  # three APPEND segments
+
+    ref = adapter.publish(outgoing("Sosialisasi pemilu: video lengkap.", [video]))
+
+    [tweet] = posts_of(sandbox, "x")
+    assert tweet["id"] == ref.platform_post_id
+    [media_id] = tweet["extra"]["media"]
+    commands = x_commands(sandbox)
+    assert [c[0] for c in commands[:5]] == ["INIT", "APPEND", "APPEND", "APPEND", "FINALIZE"]
+    assert [c[2] for c in commands if c[0] == "APPEND"] == ["0", "1", "2"]
+    assert {c[1] for c in commands[1:]} == {media_id}
+    assert commands[-1][0] == "STATUS"  # polled after check_after_secs until it succeeded
+    init_body = next(r["body"] for r in sandbox.state.requests if "INIT" in r["body"])
+    assert "tweet_video" in init_body and "video/mp4" in init_body
+    assert sandbox.state.media[media_id]["state"] == "succeeded"
+
+
+def test_x_interrupted_append_is_sent_again_with_the_same_media_id_and_index(sandbox, tmp_path):
+    video = write(tmp_path / "sosialisasi.mp4", mp4_bytes(12.5, payload=b"v" * 2500))
+    adapter = x_adapter(sandbox)
+    adapter.chunk_bytes = 1024
+    # INIT and APPEND 0 pass; APPEND 1 is stored by X but its answer never arrives.
+    sandbox.add_fault("drop", platform="x", path=r"^/2/media/upload$", method="POST", count=1, after=2)
+
+    adapter.publish(outgoing("Sosialisasi pemilu: video lengkap.", [video]))
+
+    appends = [c for c in x_commands(sandbox) if c[0] == "APPEND"]
+    assert [c[2] for c in appends] == ["0", "1", "1", "2"]
+    assert len({c[1] for c in appends}) == 1
+    assert len([c for c in x_commands(sandbox) if c[0] == "INIT"]) == 1
+    assert len(posts_of(sandbox, "x")) == 1  # one tweet, with the whole video
+    [tweet] = posts_of(sandbox, "x")
+    assert sandbox.state.media[tweet["extra"]["media"][0]]["size"] == len(video.read_bytes())
+
+
+def test_x_gif_uses_the_chunked_upload_with_tweet_gif(sandbox, tmp_path):
+    gif = write(tmp_path / "jadwal.gif", gif_bytes())
+
+    x_adapter(sandbox).publish(outgoing("Jadwal coblosan (animasi).", [gif]))
+
+    assert [c[0] for c in x_commands(sandbox)][:3] == ["INIT", "APPEND", "FINALIZE"]
+    init_body = next(r["body"] for r in sandbox.state.requests if "INIT" in r["body"])
+    assert "tweet_gif" in init_body and "image/gif" in init_body
+    assert len(posts_of(sandbox, "x")) == 1
+
+
+def _x_upload(sandbox, files=None, data=None, method="POST", params=None):
+    import requests
+
+    return requests.request(method, sandbox.base_url + "/2/media/upload", files=files, data=data, params=params,
+                            headers={"Authorization": f"Bearer {X_TOKEN}"}, timeout=5)
+
+
+def _x_init(sandbox, media_type="video/mp4", total=100, category="tweet_video"):
+    return _x_upload(sandbox, files={"command": (None, "INIT"), "media_type": (None, media_type),
+                                     "total_bytes": (None, str(total)), "media_category": (None, category)})
+
+
+def _x_append(sandbox, media_id, index, data):
+    return _x_upload(sandbox, files={"command": (None, "APPEND"), "media_id": (None, media_id),
+                                     "segment_index": (None, str(index)), "media": ("blob", data)})
+
+
+def test_x_sandbox_is_as_strict_as_x(sandbox):
+    # The one-shot upload takes still images only: a GIF is refused there.
+    gif = _x_upload(sandbox, files={"media": ("a.gif", gif_bytes(), "image/gif")},
+                    data={"media_category": "tweet_image"})
+    assert gif.status_code == 400 and "chunked" in gif.text
+    # INIT: the category must fit the type, and the size the category.
+    assert _x_init(sandbox, category="tweet_image").status_code == 400
+    assert _x_init(sandbox, "image/gif", category="tweet_video").status_code == 400
+    assert _x_init(sandbox, total=512 * 1024 * 1024 + 1).status_code == 400
+    assert _x_init(sandbox, "image/gif", 15 * 1024 * 1024 + 1, "tweet_gif").status_code == 400
+    # APPEND out of order, FINALIZE before every byte, tweeting unprocessed media: refused.
+    data = mp4_bytes(3, payload=b"x" * 100)
+    media_id = _x_init(sandbox, total=len(data)).json()["data"]["id"]
+    assert _x_append(sandbox, media_id, 1, data[:50]).status_code == 400
+    assert _x_append(sandbox, media_id, 0, data[:50]).status_code == 200
+    finalize = {"command": (None, "FINALIZE"), "media_id": (None, media_id)}
+    early = _x_upload(sandbox, files=finalize)
+    assert early.status_code == 400 and "FINALIZE" in early.text
+    assert _x_append(sandbox, media_id, 1, data[50:]).status_code == 200
+    assert _x_upload(sandbox, files=finalize).status_code == 200
+    import requests
+
+    tweet = requests.post(sandbox.base_url + "/2/tweets", json={"text": "x", "media": {"media_ids": [media_id]}},
+                          headers={"Authorization": f"Bearer {X_TOKEN}"}, timeout=5)
+    assert tweet.status_code == 400  # still processing
+
+
+def test_x_video_longer_than_140_seconds_is_refused_before_any_upload(sandbox, tmp_path):
+    video = write(tmp_path / "panjang.mp4", mp4_bytes(141))
+
+    with pytest.raises(PermanentError) as caught:
+        x_adapter(sandbox).publish(outgoing("Video terlalu panjang.", [video]))
+
+    assert "141" in caught.value.message and "140" in caught.value.message
+    assert x_commands(sandbox) == [] and posts_of(sandbox, "x") == []
+
+
+# --- Telegram: sendVideo, sendAnimation, albums with video ---------------------------------------------
+TG_TOKEN = "123456789:" + "AAH" + "v" * 32
+
+
+def tg_adapter(sandbox):
+    account = Account("kanal-kpu", "telegram", api_base_url=sandbox.base_url,
+                      credentials={"bot_token": TG_TOKEN}, options={"chat_id": "@kpudemak"})
+    return make_adapter(account, timeout=5.0)
+
+
+def tg_methods(sandbox) -> list[str]:
+    return [r["path"].rsplit("/", 1)[-1] for r in sandbox.state.requests if r["platform"] == "telegram"]
+
+
+def test_telegram_video_goes_out_with_send_video_and_the_caption(sandbox, tmp_path):
+    video = write(tmp_path / "debat.mp4", mp4_bytes(30))
+
+    tg_adapter(sandbox).publish(outgoing("Cuplikan debat kandidat.", [video]))
+
+    assert tg_methods(sandbox) == ["sendVideo"]
+    [sent] = posts_of(sandbox, "telegram")
+    assert sent["text"] == "Cuplikan debat kandidat." and sent["extra"]["video_bytes"] == [len(video.read_bytes())]
+
+
+def test_telegram_gif_goes_out_with_send_animation(sandbox, tmp_path):
+    gif = write(tmp_path / "jadwal.gif", gif_bytes())
+
+    tg_adapter(sandbox).publish(outgoing("Jadwal coblosan.", [gif]))
+
+    assert tg_methods(sandbox) == ["sendAnimation"]
+    assert posts_of(sandbox, "telegram")[0]["extra"]["animation"] == 1
+
+
+def test_telegram_album_mixes_photos_and_videos(sandbox, tmp_path):
+    photo = write(tmp_path / "poster.png", png_bytes())
+    video = write(tmp_path / "debat.mp4", mp4_bytes(5))
+
+    tg_adapter(sandbox).publish(outgoing("Poster dan video.", [photo, video]))
+
+    assert tg_methods(sandbox) == ["sendMediaGroup"]
+    assert posts_of(sandbox, "telegram")[0]["extra"]["kinds"] == ["photo", "video"]
+
+
+def test_telegram_sandbox_refuses_what_the_bot_api_refuses(sandbox):
+    import requests
+
+    base = f"{sandbox.base_url}/bot{TG_TOKEN}"
+    as_video = requests.post(f"{base}/sendVideo", data={"chat_id": "@kpudemak"},
+                             files={"video": ("a.gif", gif_bytes())}, timeout=5)
+    assert as_video.status_code == 400  # a GIF is not an MPEG-4 video
+    big = requests.post(f"{base}/sendAnimation", data={"chat_id": "@kpudemak"},
+                        files={"animation": ("a.gif", gif_bytes() + b"\x00" * (50 * 1024 * 1024))}, timeout=30)
+    assert big.status_code == 413
+    album = requests.post(f"{base}/sendMediaGroup", data={"chat_id": "@kpudemak", "media": (
+        '[{"type": "animation", "media": "attach://a"}, {"type": "photo", "media": "attach://b"}]')},
+        files={"a": ("a.gif", gif_bytes()), "b": ("b.jpg", b"\xff\xd8\xff\xe0")}, timeout=5)
+    assert album.status_code == 400  # no animation in an album
