@@ -67,7 +67,9 @@ def _print(campaign, rows: list[dict], config) -> None:
                 out.print(f"    │ {esc(line)}")
             for n, part in enumerate(row["thread"], 2):
                 part_length = text_length(row["platform"], part)
-                out.print(f"    ↳ {esc(t('preview.thread_part', n=n))} · "
+                label = t("preview.comment_part" if rules.get("thread_as") == "comments" else "preview.thread_part",
+                          n=n)
+                out.print(f"    ↳ {esc(label)} · "
                           f"{esc(t('preview.length', length=part_length, limit=rules['text_limit']))}")
                 for line in part.splitlines() or [""]:
                     out.print(f"      │ {esc(line)}")

@@ -124,6 +124,8 @@ def show(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
     if thread and row.get("thread_ids"):
         live = json.loads(row["thread_ids"])
         out.print(t("post.thread", live=len(live), total=len(thread) + 1) + f" ({esc(', '.join(live))})")
+    if thread and (row.get("thread_ids") or row["state"] != "published"):
+        _print_parts(out, row, thread, json.loads(row.get("thread_ids") or "[]"))
     out.print(f"\n{esc(row['text'])}")
     if row["link"]:
         out.print(esc(row["link"]))
@@ -135,6 +137,22 @@ def show(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
         before = t("state." + event["from_state"]) if event["from_state"] else "-"
         out.print(f"  {format_moment(parse_utc(event['at']), zone)}  {before} → {t('state.' + event['to_state'])}"
                   f"  [dim]{esc(event['actor'])}[/]  {esc(describe(event['detail'], zone))}")
+
+
+def _print_parts(out, row, thread: list[str], live: list[str]) -> None:
+    """Every part of a thread, what it becomes on the platform, and whether it is live yet."""
+    from planner.domain.text_rules import LIMITS
+
+    comments = (LIMITS.get(row["platform"]) or {}).get("thread_as") == "comments"
+    for n, text in enumerate([row["text"], *thread], 1):
+        if n == 1:
+            label = t("post.part_head")
+        else:
+            label = t("preview.comment_part" if comments else "preview.thread_part", n=n)
+        state = t("post.part_live", id=live[n - 1]) if n <= len(live) else t("post.part_pending")
+        first = (text.splitlines() or [""])[0]
+        first = first if len(first) <= 60 else first[:59] + "…"
+        out.print(f"  {n}. {esc(label)} · {esc(state)} · [dim]{esc(first)}[/]")
 
 
 def _hand_change(change, post_id: int, message_key: str, *, releases: bool = True) -> None:

@@ -47,6 +47,8 @@ _VIDEO = ("mp4", "mov")
 
 # "media" maps a kind to its extensions, its size limit and how many of that kind one post may carry;
 # "mixed_media" says whether one post may combine kinds (X, Mastodon, Bluesky, Facebook: no).
+# "thread_as" says what a thread's later parts become: "replies" (a reply chain; the default) or
+# "comments" on the published post (Facebook, Instagram: Graph POST /{object-id}/comments).
 # Optional keys of a kind (read by validation, preview and the adapters; see media_rules()):
 #   "formats": the sniffed container formats accepted (planner.domain.media.sniff), when narrower than
 #              what the extension allows; "min_seconds"/"max_seconds": the video's length (its 'mvhd');
@@ -70,7 +72,7 @@ LIMITS: dict[str, dict] = {
     },
     "facebook": {
         "text_limit": 63_206, "caption_limit": None, "max_media": 10, "media_required": False,
-        "mixed_media": False, "max_hashtags": None, "max_mentions": None,
+        "mixed_media": False, "max_hashtags": None, "max_mentions": None, "thread_as": "comments",
         # Video: POST /{page-id}/videos with the file as "source" (non-resumable upload), documented at
         # https://developers.facebook.com/docs/graph-api/reference/page/videos/ and
         # https://developers.facebook.com/docs/video-api/guides/publishing: up to 1 GB and 20 minutes.
@@ -82,7 +84,7 @@ LIMITS: dict[str, dict] = {
     },
     "instagram": {
         "text_limit": 2_200, "caption_limit": None, "max_media": 10, "media_required": True,
-        "mixed_media": True, "max_hashtags": 30, "max_mentions": 20,
+        "mixed_media": True, "max_hashtags": 30, "max_mentions": 20, "thread_as": "comments",
         # A video is published as a Reel: a container with media_type=REELS and video_url (Instagram fetches
         # the file from the account's media_base_url), polled until status_code FINISHED. Reels
         # specifications (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/

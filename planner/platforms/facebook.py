@@ -5,6 +5,11 @@ Account: credentials ``page_access_token``; options ``page_id``.
 Publishing: text (and a link preview) to /{page}/feed; one photo to /{page}/photos; several
 photos are uploaded unpublished, then attached to one /{page}/feed post. Pages have no
 idempotency key: reconciliation lists /{page}/published_posts and compares the message.
+
+A thread's later parts become comments on the published post, in order ("first comment" practice:
+``POST /{object-id}/comments`` with ``message``,
+https://developers.facebook.com/docs/graph-api/reference/object/comments). Each one is saved as it goes
+live, and reconciliation reads the post's comments back, so a retry continues the thread.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from planner.platforms.base import (
     PermanentError,
     PlatformError,
     PublishedRef,
+    thread_part_error,
 )
 from planner.platforms.graph_common import (
     GRAPH_VERSION,
@@ -34,6 +40,7 @@ from planner.platforms.graph_common import (
     epoch,
     media_part,
     parse_graph_time,
+    match_comments,
     text_matches,
 )
 
@@ -71,6 +78,24 @@ class FacebookAdapter:
 
     # --- publish --------------------------------------------------------------------------
     def publish(self, post: OutgoingPost) -> PublishedRef:
+        """The post, then each later part of a thread as a comment on it; continues after ``parts_done``."""
+        live = list(post.parts_done)
+        if not live:
+            head = self._publish_head(post)
+            live.append(head.platform_post_id)
+            post.part_live(live[-1])
+        else:
+            head = self._ref(live[0])
+        for i in range(len(live), len(post.thread) + 1):
+            try:
+                answer = self.client.post(f"{live[0]}/comments", creates=True, message=post.thread[i - 1])
+            except PlatformError as exc:
+                raise thread_part_error(exc, number=i + 1, total=len(post.thread) + 1, head=live[0]) from None
+            live.append(str(answer["id"]))
+            post.part_live(live[-1])
+        return head
+
+    def _publish_head(self, post: OutgoingPost) -> PublishedRef:
         media = list(post.media)
         if not media:
             data = {"message": post.text}
@@ -98,6 +123,21 @@ class FacebookAdapter:
 
     # --- reconcile ------------------------------------------------------------------------
     def find_published(self, post: OutgoingPost, since: datetime) -> PublishedRef | None:
+        """The post if the Page has it; for a thread, its comments are matched part by part after it
+        (each found is reported through ``post.on_part``) and an incomplete thread answers None."""
+        if post.parts_done:
+            head: PublishedRef | None = self._ref(post.parts_done[0])
+        else:
+            head = self._find_head(post, since)
+            if head is None or not post.thread:
+                return head
+            post.part_live(head.platform_post_id)
+        live = list(post.parts_done) or [head.platform_post_id]
+        if not match_comments(self.client, live, post, text_field="message"):
+            return None
+        return head
+
+    def _find_head(self, post: OutgoingPost, since: datetime) -> PublishedRef | None:
         expected = [append_link(post.text, post.link), post.text]
         args: dict[str, Any] = {"fields": "id,message,created_time", "since": epoch(since),
                                 "limit": FIND_PAGE_SIZE}

@@ -25,6 +25,7 @@ from requests.adapters import HTTPAdapter
 from planner.platforms.base import (
     Account,
     CredentialsError,
+    OutgoingPost,
     PermanentError,
     PlatformError,
     RateLimit,
@@ -317,6 +318,47 @@ def usage_summary(headers: Mapping[str, str]) -> RateLimit | None:
                 continue
             worst = value if worst is None else max(worst, value)
     return None if worst is None else RateLimit(usage_percent=worst)
+
+
+# --- threads as comments ---------------------------------------------------------------------------
+COMMENT_PAGE_SIZE = 100
+COMMENT_PAGES = 5
+
+
+def match_comments(client: "GraphClient", live: list[str], post: OutgoingPost, *, text_field: str) -> bool:
+    """Finds a thread's later parts among the comments on its head (``live[0]``), oldest first.
+
+    ``live`` holds the parts known live (head first); each part found after them is appended and
+    reported through ``post.on_part``. True when every part is there; False when the thread is short
+    (publishing again then continues after the parts found). Raises PlatformError when the comments
+    are too many to read through.
+    """
+    texts = list(post.thread)
+    args: dict[str, Any] = {"fields": f"id,{text_field}", "order": "chronological", "filter": "stream",
+                            "limit": COMMENT_PAGE_SIZE}
+    comments: list[dict] = []
+    for _ in range(COMMENT_PAGES):
+        answer = client.get(f"{live[0]}/comments", **args)
+        comments.extend(answer.get("data", []))
+        paging = answer.get("paging") or {}
+        after = (paging.get("cursors") or {}).get("after")
+        if not after or not paging.get("next"):
+            break
+        args["after"] = after
+    else:
+        raise PlatformError(f"more than {COMMENT_PAGES * COMMENT_PAGE_SIZE} comments on {live[0]}; cannot "
+                            "tell which parts of the thread are among them", platform=client.platform)
+    position = 0
+    known = set(live)
+    for text in texts[len(live) - 1:]:
+        found = next((i for i in range(position, len(comments)) if str(comments[i].get("id")) not in known
+                      and text_matches(comments[i].get(text_field), text)), None)
+        if found is None:
+            return False
+        position = found + 1
+        live.append(str(comments[found]["id"]))
+        post.part_live(live[-1])
+    return True
 
 
 # --- texts, files, times ---------------------------------------------------------------------------

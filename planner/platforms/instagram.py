@@ -6,6 +6,11 @@ address where the campaign's image files can be fetched: Instagram downloads ima
 Publishing is two-step: create a media container (a carousel has one per image plus a CAROUSEL
 container), wait until Instagram has processed it (status_code FINISHED), then media_publish.
 Only media_publish makes the post visible, so only that call can end in an unknown outcome.
+
+A thread's later parts become comments on the published media, in order ("first comment" practice:
+``POST /{ig-media-id}/comments`` with ``message``, read back with the field ``text``;
+https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-media/comments).
+Each one is saved as it goes live, and reconciliation reads the comments back, so a retry continues.
 """
 
 from __future__ import annotations
@@ -31,11 +36,13 @@ from planner.platforms.base import (
     PublishedRef,
     RateLimit,
     RetryableError,
+    thread_part_error,
 )
 from planner.platforms.graph_common import (
     GRAPH_VERSION,
     MAX_IDS,
     GraphClient,
+    match_comments,
     parse_graph_time,
     text_matches,
 )
@@ -100,6 +107,24 @@ class InstagramAdapter:
 
     # --- publish --------------------------------------------------------------------------
     def publish(self, post: OutgoingPost) -> PublishedRef:
+        """The media, then each later part of a thread as a comment on it; continues after ``parts_done``."""
+        live = list(post.parts_done)
+        if not live:
+            head = self._publish_media(post)
+            live.append(head.platform_post_id)
+            post.part_live(live[-1])
+        else:
+            head = PublishedRef(live[0], self._permalink(live[0]), None)
+        for i in range(len(live), len(post.thread) + 1):
+            try:
+                answer = self.client.post(f"{live[0]}/comments", creates=True, message=post.thread[i - 1])
+            except PlatformError as exc:
+                raise thread_part_error(exc, number=i + 1, total=len(post.thread) + 1, head=live[0]) from None
+            live.append(str(answer["id"]))
+            post.part_live(live[-1])
+        return head
+
+    def _publish_media(self, post: OutgoingPost) -> PublishedRef:
         problem = media_url_problem(self.account)
         if problem:
             raise PermanentError(problem, platform=PLATFORM)
@@ -153,6 +178,21 @@ class InstagramAdapter:
 
     # --- reconcile ------------------------------------------------------------------------
     def find_published(self, post: OutgoingPost, since: datetime) -> PublishedRef | None:
+        """The media if the account has it; for a thread, its comments are matched part by part after it
+        (each found is reported through ``post.on_part``) and an incomplete thread answers None."""
+        if post.parts_done:
+            head: PublishedRef | None = PublishedRef(post.parts_done[0], self._permalink(post.parts_done[0]))
+        else:
+            head = self._find_media(post, since)
+            if head is None or not post.thread:
+                return head
+            post.part_live(head.platform_post_id)
+        live = list(post.parts_done) or [head.platform_post_id]
+        if not match_comments(self.client, live, post, text_field="text"):
+            return None
+        return head
+
+    def _find_media(self, post: OutgoingPost, since: datetime) -> PublishedRef | None:
         """Lists recent media (newest first). A drop on media_publish may have published it."""
         if since.tzinfo is None:
             since = since.replace(tzinfo=timezone.utc)

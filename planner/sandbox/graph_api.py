@@ -30,6 +30,13 @@ OLDEST_VERSION = (20, 0)
 
 MAX_MESSAGE = 63206  # Page post message
 MAX_CAPTION = 2200  # Instagram caption
+# Comments, the "first comment" practice (what a thread's later parts become): POST /{object-id}/comments
+# with `message`, answered {"id": ...}. Pages: https://developers.facebook.com/docs/graph-api/reference/object/comments
+# Instagram: https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-media/comments
+# (IG comments are read back with the field `text`, Page comments with `message`). Meta states no comment
+# length; the sandbox holds a Page comment to the message limit and an Instagram one to the caption limit.
+MAX_IG_COMMENT = 2200
+IG_COMMENT_ID_BASE = 17_800_000_000_000_000  # below the media ids: a comment is no media
 MAX_HASHTAGS = 30
 MAX_CAROUSEL = 10
 MAX_IDS = 50
@@ -193,6 +200,8 @@ class GraphEmulator(Emulator):
             route("POST", _V + rf"/{_ID}/photos", g(self.page_photo_create), publishes=True),
             route("GET", _V + rf"/{_ID}/(?P<edge>published_posts|feed|posts)", g(self.page_posts)),
             route("GET", _V + rf"/{_ID}/insights", g(self.insights)),
+            route("POST", _V + rf"/{_ID}/comments", g(self.comment_create), publishes=True),
+            route("GET", _V + rf"/{_ID}/comments", g(self.comment_list)),
             route("POST", _V + rf"/{_ID}/media", g(self.ig_container_create)),
             route("POST", _V + rf"/{_ID}/media_publish", g(self.ig_media_publish), publishes=True),
             route("GET", _V + rf"/{_ID}/media", g(self.ig_media_list)),
@@ -304,7 +313,7 @@ class GraphEmulator(Emulator):
         # Any other numeric id stands for a Page or an Instagram business account.
         account = {"id": object_id, "name": f"Humas {object_id[-4:]}", "username": f"humas_{object_id[-6:]}",
                    "followers_count": int(object_id[-3:]) * 7, "media_count": len(
-                       self.state.posts_of("instagram", object_id))}
+                       self._top_level("instagram", object_id))}
         response = self._select_account(account, fields, PAGE_FIELDS | IG_USER_FIELDS)
         return (response.body, None) if response.status == 200 else (None, response)
 
@@ -459,7 +468,7 @@ class GraphEmulator(Emulator):
                     return _param_error(f"attached_media[{index}]: media_fbid {fbid} is not an unpublished "
                                         "photo of this Page")
             photo_ids.append(fbid)
-        previous = self.state.posts_of("facebook", page)[-1:]
+        previous = self._top_level("facebook", page)[-1:]
         if message and not photo_ids and previous and previous[0]["text"] == message:
             return _error("(#506) Duplicate status message", 506)  # Facebook refuses a repeated status
         post_id = f"{page}_{self.state.next_id()}"
@@ -500,7 +509,7 @@ class GraphEmulator(Emulator):
 
     def page_posts(self, request: Request) -> Response:
         page = request.params["id"]
-        posts = sorted(self.state.posts_of("facebook", page), key=lambda p: p["created_ts"], reverse=True)
+        posts = sorted(self._top_level("facebook", page), key=lambda p: p["created_ts"], reverse=True)
         return self._listing(request, posts, self._fb_post_fields, f"{page}/{request.params['edge']}")
 
     def _listing(self, request: Request, posts: list[dict], render, path: str) -> Response:
@@ -527,6 +536,61 @@ class GraphEmulator(Emulator):
                 body["paging"]["next"] = (f"https://graph.facebook.com/v{request.params['version']}/{path}"
                                           f"?limit={limit}&after={after}")
         return Response(200, body)
+
+    # --- comments (a thread's later parts) -------------------------------------------------------------
+    def _top_level(self, platform: str, account: str) -> list[dict]:
+        """Page posts or media of an account; comments are kept in the record too, but are not posts."""
+        return [p for p in self.state.posts_of(platform, account) if not p["extra"].get("comment_on")]
+
+    def comment_create(self, request: Request) -> Response:
+        parent_id = request.params["id"]
+        parent = self.state.find_post("facebook", parent_id) or self.state.find_post("instagram", parent_id)
+        if parent is None or parent["extra"].get("comment_on"):
+            return _no_object(parent_id)
+        message = request.arg("message") or ""
+        if not message.strip():
+            return _param_error("(#100) The parameter message is required")
+        platform = parent["platform"]
+        limit = MAX_MESSAGE if platform == "facebook" else MAX_IG_COMMENT
+        if len(message) > limit:
+            return _param_error(f"Message is too long: at most {limit} characters")
+        if platform == "facebook":
+            comment_id = f"{parent_id.rpartition('_')[2]}_{self.state.next_id()}"
+        else:
+            comment_id = str(IG_COMMENT_ID_BASE + self.state.next_id())
+        self.state.record_post(platform, parent["account"], message, post_id=comment_id,
+                               extra={"comment_on": parent_id})
+        return Response(200, {"id": comment_id})
+
+    def comment_list(self, request: Request) -> Response:
+        """Comments oldest first (``order=chronological``; the sandbox has no ranking to offer)."""
+        parent_id = request.params["id"]
+        parent = self.state.find_post("facebook", parent_id) or self.state.find_post("instagram", parent_id)
+        if parent is None:
+            return _no_object(parent_id)
+        with self.state.lock:
+            comments = [p for p in self.state.posts if p["extra"].get("comment_on") == parent_id]
+        text_field = "message" if parent["platform"] == "facebook" else "text"
+        time_field = "created_time" if parent["platform"] == "facebook" else "timestamp"
+        allowed = {"id", text_field, time_field, "from", "parent_id"}
+
+        def render(comment: dict, fields: str | None) -> tuple[dict | None, Response | None]:
+            names = [_field_name(f) for f in _split_fields(fields)] or ["id", text_field, time_field]
+            out: dict[str, Any] = {}
+            for name in names:
+                if name not in allowed:
+                    return None, _param_error(f"Tried accessing nonexisting field ({name}) on node type "
+                                              f"({'Comment' if text_field == 'message' else 'IGComment'})")
+                if name == "id":
+                    out["id"] = comment["id"]
+                elif name == text_field:
+                    out[name] = comment["text"]
+                elif name == time_field:
+                    out[name] = _graph_time(comment["created_ts"])
+                elif name == "from":
+                    out["from"] = {"id": comment["account"]}
+            return out, None
+        return self._listing(request, comments, render, f"{parent_id}/comments")
 
     # --- insights ---------------------------------------------------------------------------------------
     def insights(self, request: Request) -> Response:
@@ -633,7 +697,7 @@ class GraphEmulator(Emulator):
 
     def _published_last_day(self, account: str) -> int:
         cutoff = time.time() - QUOTA_WINDOW
-        return sum(1 for p in self.state.posts_of("instagram", account) if p["created_ts"] >= cutoff)
+        return sum(1 for p in self._top_level("instagram", account) if p["created_ts"] >= cutoff)
 
     def ig_media_publish(self, request: Request) -> Response:
         account = request.params["id"]
@@ -668,7 +732,7 @@ class GraphEmulator(Emulator):
 
     def ig_media_list(self, request: Request) -> Response:
         account = request.params["id"]
-        posts = sorted(self.state.posts_of("instagram", account), key=lambda p: p["created_ts"], reverse=True)
+        posts = sorted(self._top_level("instagram", account), key=lambda p: p["created_ts"], reverse=True)
         return self._listing(request, posts, self._ig_media_fields, f"{account}/media")
 
     def ig_publishing_limit(self, request: Request) -> Response:
