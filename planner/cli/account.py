@@ -194,11 +194,36 @@ def check(name: str = typer.Argument(None, help=t("help.account_name"))) -> None
         said = describe_rate_limit(status.rate_limit, config.timezone)
         limit = f" · {t('account.rate_limit')}: {said}" if said else ""
         out.print(f"[green]✓[/] {account_name}: {esc(t('account.posting_as', name=status.display_name, handle=status.handle.lstrip('@')))}{esc(limit)}")
+        other = _other_handle(account, status.handle)
+        if other:  # the token opens another account than the one config.toml names: say both
+            out.print(f"[yellow]![/] {esc(t('account.handle_differs', account=account_name, configured=account.handle.lstrip('@'), actual=other))}")
+        from planner.cli.account_connect import release_after_check, token_state_lines
+
+        for line in token_state_lines(config, account):
+            out.print(f"  {esc(line)}")
+        released = release_after_check(config, account_name)  # working again: held posts go back to the queue
+        if released:
+            out.print(f"  {esc(t('token.released', count=released))}")
         if is_sandbox(account.api_base_url):  # posts sent there never appear in public: say so
             note = t("endpoint.sandbox", account=account_name, url=shown(account.api_base_url))
             out.print(f"[yellow]![/] {esc(note)}")
     if failures:
         raise typer.Exit(EXIT_PROBLEMS)
+
+
+# Platforms whose check answers with the account's own @name. Telegram answers with the bot (the channel is
+# chat_id) and Facebook with the Page's numeric id, so neither can be held against `handle`.
+_HANDLE_PLATFORMS = ("x", "instagram", "mastodon", "bluesky")
+
+
+def _other_handle(account, actual: str | None) -> str | None:
+    """The @name we post as, when it is not the configured handle (case aside; Mastodon's @server aside)."""
+    if account.platform not in _HANDLE_PLATFORMS or not account.handle or not actual:
+        return None
+    def bare(handle: str) -> str:
+        handle = handle.strip().lstrip("@").casefold()
+        return handle.split("@", 1)[0] if account.platform == "mastodon" else handle
+    return None if bare(account.handle) == bare(actual) else actual.strip().lstrip("@")
 
 
 def describe_rate_limit(rate, zone) -> str | None:

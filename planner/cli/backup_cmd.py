@@ -26,6 +26,10 @@ def register(app: typer.Typer) -> None:
             result = backup_database(config.database, target, keep=keep or config.backup_keep)
         except BackupError as exc:
             fail(t("backup.failed", dir=str(target), error=str(exc)))
-        console().print(t("backup.written", path=esc(str(result.path)),
+        from planner.store.backup import NAME
+
+        # The copies there now (after pruning), not the setting: "14 kept" when 2 exist would mislead.
+        copies = sum(1 for p in target.iterdir() if NAME.match(p.name))
+        console().print(t("backup.written_count", path=esc(str(result.path)),
                           size=format_number(result.size_bytes / 1_000_000, decimals=1),
-                          removed=len(result.removed), keep=keep or config.backup_keep))
+                          removed=len(result.removed), copies=copies, keep=keep or config.backup_keep))

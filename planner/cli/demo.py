@@ -96,7 +96,10 @@ def register(app: typer.Typer) -> None:
         sandbox = Sandbox(seed=7, speed=600).start()
         out.print(t("demo.sandbox", url=sandbox.base_url))
         try:
-            config_path = write_sandbox_config(workspace, sandbox.base_url)
+            # `planner init` writes a fresh config.toml (the folder is the demo's own), then the demo points its
+            # accounts at the sandbox: init says what it did, not "already there" in a new folder.
+            config_path = workspace / "config.toml"
+            config_path.unlink(missing_ok=True)
             app_ = build_app()
 
             def step(title: str, *args: str) -> None:
@@ -109,6 +112,8 @@ def register(app: typer.Typer) -> None:
                         raise typer.Exit(int(exc.code))
 
             step(t("demo.step_init"), "init", str(workspace))
+            write_sandbox_config(workspace, sandbox.base_url)
+            out.print(t("demo.config_sandbox", path=str(config_path)))
             target = workspace / "campaigns"
             source = _example_campaigns()
             shutil.copytree(source / "media", target / "media", dirs_exist_ok=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from planner.cli.common import console, fail
-from planner.i18n import t
+from planner.i18n import get_language, t
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +26,9 @@ def register(app: typer.Typer) -> None:
         directory = directory.expanduser()
         directory.mkdir(parents=True, exist_ok=True)
         config_path = directory / "config.toml"
-        example = resources.files("planner").joinpath("data/config.example.toml").read_text("utf-8")
+        # The same settings, commented in the user's language (config.example.id.toml: Indonesian).
+        template = "data/config.example.id.toml" if get_language() == "id" else "data/config.example.toml"
+        example = resources.files("planner").joinpath(template).read_text("utf-8")
         if config_path.exists() and not force:
             out.print(t("init.config_kept", path=str(config_path)))
         else:

@@ -64,8 +64,10 @@ def register(app: typer.Typer) -> None:
         config = load_config()
         db = open_database(config)
         result = listen(config, db, now=now_utc(), campaign=campaign)
-        console().print(t("listen.done", new=result.new_mentions, channels=", ".join(result.searched) or "-"))
-        for error in result.errors:
+        # Each account is searched once per campaign: name it (and each of its errors) once.
+        searched = list(dict.fromkeys(result.searched))
+        console().print(t("listen.done", new=result.new_mentions, channels=", ".join(searched) or "-"))
+        for error in dict.fromkeys(result.errors):
             console().print(f"  [red]✗[/] {esc(error)}")
         print_spikes(result.spikes, config)
 
@@ -89,19 +91,27 @@ def register(app: typer.Typer) -> None:
             clauses.append("created_at >= ?")
             params.append(utc_iso(parse_local_time(since, config.timezone, "--since")))
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        rows = list(db.query(f"SELECT * FROM mentions {where} ORDER BY created_at DESC LIMIT ?", [*params, limit]))
         if as_json:
+            rows = list(db.query(f"SELECT * FROM mentions {where} ORDER BY created_at DESC LIMIT ?", [*params, limit]))
             from planner.cli.json_lists import mentions_document
 
             mentions_document(rows)
             return
+        # A mention found for several campaigns (or keywords) is stored once for each; on screen it is one
+        # line naming its campaigns.
+        rows = list(db.query(
+            "SELECT platform, author, text, MAX(created_at) AS created_at, group_concat(DISTINCT keyword) AS keywords, "
+            f"group_concat(DISTINCT campaign_id) AS campaigns FROM mentions {where} GROUP BY platform, platform_id "
+            "ORDER BY created_at DESC, MIN(id) DESC LIMIT ?", [*params, limit]))
         if not rows:
             console().print(t("listen.none"))
             return
         for row in rows:
             when = format_moment(parse_utc(row["created_at"]), config.timezone)
-            console().print(f"[dim]{when}[/] [cyan]{esc(row['keyword'])}[/] {row['platform']} @{esc(row['author'])}: "
-                            f"{esc(row['text'][:200])}")
+            campaigns = ", ".join(sorted(row["campaigns"].split(",")))
+            keywords = ", ".join(row["keywords"].split(","))
+            console().print(f"[dim]{when}[/] [magenta]{esc(f'[{campaigns}]')}[/] [cyan]“{esc(keywords)}”[/] {row['platform']} "
+                            f"@{esc(row['author'])}: {esc(row['text'][:200])}")
 
     @app.command("report", help=t("help.report"))
     def report(

@@ -16,6 +16,7 @@ from typing import Callable
 
 from planner.config import Config, resolve_account
 from planner.errors import PlannerError
+from planner.i18n import t
 from planner.platforms.base import NotSupported, PlatformError
 from planner.store.db import parse_utc, transaction, utc_iso
 
@@ -119,7 +120,7 @@ def collect_metrics(config: Config, db, *, now: datetime, campaign: str | None =
                     failed_channels.add(channel)
                     message = error.render() if isinstance(error, PlannerError) else error.message
                     result.errors.append(f"{channel}: {message}")
-                    log.warning("metrics for %s failed: %s", channel, message)
+                    log.warning(t("log.metrics_failed", channel=channel, error=message))
             else:
                 result.snapshots += _record(db, batch, snapshots, now, available=True)
                 result.posts += len(batch)

@@ -6,6 +6,7 @@ import json
 import logging
 from datetime import datetime, timezone
 
+from planner.i18n import t
 from planner.store import outbox
 
 log = logging.getLogger("planner.monitoring")
@@ -21,8 +22,8 @@ def collect_job(config, dispatcher) -> None:
 
     result = collect_metrics(config, dispatcher.db, now=datetime.now(timezone.utc))
     if result.posts or result.errors:
-        log.info("metrics: %d posts, %d figures; errors: %s", result.posts, result.snapshots,
-                 "; ".join(result.errors) or "none")
+        log.info(t("log.metrics", posts=result.posts, figures=result.snapshots,
+                   errors="; ".join(result.errors) or t("log.no_errors")))
 
 
 def listen_job(config, dispatcher) -> None:
@@ -35,7 +36,7 @@ def listen_job(config, dispatcher) -> None:
         log.warning(text)
         sent = notify_staff(config, text)
         if sent and sent != "sent":
-            log.error("spike alert not delivered to the staff chat: %s", sent)
+            log.error(t("log.spike_alert_failed", error=sent))
 
 
 def report_job(config, dispatcher) -> None:
@@ -54,7 +55,7 @@ def report_job(config, dispatcher) -> None:
         path = config.reports_dir / f"{campaign_id}-{period}-{start:%Y%m%d}.html"
         write_report(db, campaign_id, fmt="html", now=now, start=start, end=end, out=path)
         done[campaign_id] = stamp
-        log.info("report written: %s", path)
+        log.info(t("log.report_written", path=str(path)))
     outbox.set_setting(db, LAST_REPORT_KEY, json.dumps(done), now=now)
 
 

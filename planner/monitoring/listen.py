@@ -15,6 +15,8 @@ from typing import Callable
 
 from planner.config import Config, resolve_account
 from planner.errors import PlannerError
+from planner.i18n import t
+from planner.i18n.dates import format_number
 from planner.platforms.base import NotSupported, PlatformError
 from planner.store.db import parse_utc, transaction, utc_iso
 
@@ -144,7 +146,8 @@ def _record_alert(db, spike: Spike, now: datetime) -> None:
         conn.execute("INSERT INTO alerts (campaign_id, keyword, at, window_count, baseline, detail) "
                      "VALUES (?, ?, ?, ?, ?, ?)", [spike.campaign_id, spike.keyword, utc_iso(now), spike.count,
                                                    spike.baseline, detail])
-    log.warning("SPIKE %s '%s': %s", spike.campaign_id, spike.keyword, detail)
+    log.warning(t("log.spike", campaign=spike.campaign_id, keyword=spike.keyword, count=spike.count,
+                  baseline=format_number(spike.baseline, decimals=1)))
 
 
 def spike_message(spike: Spike, zone) -> str:

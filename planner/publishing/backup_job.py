@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
+from planner.i18n import t
 from planner.store import outbox
 from planner.store.db import parse_utc, utc_iso
 
@@ -26,7 +27,7 @@ def backup_job(config, dispatcher) -> None:
     try:
         result = backup_database(config.database, config.backup_dir, keep=config.backup_keep, now=now)
     except BackupError as exc:
-        log.error("database backup to %s failed: %s", config.backup_dir, exc)
+        log.error(t("log.backup_failed", dir=str(config.backup_dir), error=str(exc)))
         from planner.alerts import notify_staff
         from planner.i18n import t
 
@@ -34,8 +35,8 @@ def backup_job(config, dispatcher) -> None:
         outbox.set_setting(db, LAST_BACKUP_KEY, utc_iso(now), now=now)  # try again after the next period
         return
     outbox.set_setting(db, LAST_BACKUP_KEY, utc_iso(now), now=now)
-    log.info("database backup written: %s (%d bytes, %d old copies removed)", result.path, result.size_bytes,
-             len(result.removed))
+    log.info(t("log.backup_written", path=str(result.path), size=result.size_bytes,
+                   removed=len(result.removed)))
 
 
 BACKUP_JOB = ("backup", 60, backup_job)

@@ -29,6 +29,7 @@ from typing import Callable
 
 from planner.config import Config, resolve_account
 from planner.errors import PlannerError
+from planner.i18n import t
 from planner.platforms.base import (
     CredentialsError,
     OutgoingPost,
@@ -176,11 +177,10 @@ class Dispatcher:
         now = self.clock()
         apply_blackouts(self.db, self.config, now=now, actor=self.owner)
         self.release_dead_owners(now)
-        self._log_interrupted(outbox.expire_leases(self.db, now=now, actor=self.owner), "lease expired")
+        self._log_interrupted(outbox.expire_leases(self.db, now=now, actor=self.owner), t("log.why_lease"))
         missed = outbox.mark_missed(self.db, now=now, default_grace=self.config.grace, actor=self.owner)
         for post_id in missed:
-            log.error("post %s: MISSED - due beyond the grace period, not published; requeue it deliberately "
-                      "with 'planner post requeue %s'", post_id, post_id,
+            log.error(t("log.missed", post=post_id),
                       extra={"post_id": post_id, "outcome": "missed"})
         return missed
 
@@ -190,19 +190,18 @@ class Dispatcher:
         gone = [o for o in outbox.lease_owners(self.db) if o != self.owner and owner_gone(o)]
         for owner in gone:
             moved = outbox.release_dead_owner(self.db, owner, now=now or self.clock(), actor=self.owner)
-            self._log_interrupted(moved, f"{owner} is gone")
+            self._log_interrupted(moved, t("log.why_gone", owner=owner))
         return gone
 
     def _log_interrupted(self, moved: outbox.Interrupted, why: str) -> None:
         for post_id in moved.requeued:
-            log.warning("post %s: interrupted before sending (%s) -> queued again", post_id, why,
+            log.warning(t("log.interrupted_before", post=post_id, why=why),
                         extra={"post_id": post_id, "outcome": "requeued"})
         for post_id in moved.unknown:
-            log.warning("post %s: interrupted while publishing (%s) -> reconcile", post_id, why,
+            log.warning(t("log.interrupted_during", post=post_id, why=why),
                         extra={"post_id": post_id, "outcome": "unknown"})
         if moved.freed:
-            log.warning("%d posts being reconciled by a process that is gone (%s) are free again", len(moved.freed),
-                        why)
+            log.warning(t("log.freed", count=len(moved.freed), why=why))
 
     def paused(self) -> str | None:
         return outbox.get_setting(self.db, PAUSE_KEY)
@@ -215,7 +214,7 @@ class Dispatcher:
         if reason is not None:
             held = outbox.hold_due(self.db, now=self.clock(), reason=f"pause: {reason}", actor=self.owner)
             if held:
-                log.warning("paused (%s): %d due posts held", reason, len(held))
+                log.warning(t("log.paused_held", reason=reason, count=len(held)))
             return 0
         # Claim up to one batch ahead of the workers, so a worker that finishes finds its next post
         # waiting instead of idling until this loop wakes (a claimed post keeps its lease meanwhile).
@@ -301,7 +300,7 @@ class Dispatcher:
             finally:
                 self.pacer.done(post.channel)
         except Exception:  # a bug must not kill the worker or lose the post: the lease will expire
-            log.exception("post %s: unexpected error while publishing", post.id)
+            log.exception(t("log.unexpected", post=post.id))
         finally:
             with self._lock:
                 self._inflight.pop(post.id, None)
@@ -317,12 +316,11 @@ class Dispatcher:
             # post to reconciliation; before it, the post is certainly unsent and simply queued again.
             now = self.clock()
             if not outbox.mark_send_started(db, post.id, self.owner, now=now, lease_until=now + self.config.lease):
-                log.error("post %s: no longer ours before sending (lease ran out); not sent, left to whoever "
-                          "holds it now", post.id)
+                log.error(t("log.lease_lost_before_send", post=post.id))
                 return
             ref = adapter.publish(outgoing)
         except ProgressNotSaved as exc:
-            log.error("%s; the rest of the thread is left to whoever holds the post now", exc)
+            log.error(t("log.thread_left", error=str(exc)))
             return
         except PlannerError as exc:  # local configuration (missing secret...): fixable, keep the post
             self._retry(db, post, exc.render(), retry_after=60.0)
@@ -346,8 +344,7 @@ class Dispatcher:
                                      published_at=now):
                 self._log(post, "published", ref.url or ref.platform_post_id, now=now)
             else:
-                log.error("post %s: published as %s but the lease was lost; reconciliation will record it",
-                          post.id, ref.platform_post_id)
+                log.error(t("log.published_lease_lost", post=post.id, ref=ref.platform_post_id))
 
     def _outgoing(self, db, post: outbox.ClaimedPost, *, state: str) -> tuple[OutgoingPost, list[str]]:
         """The post for its adapter; for a thread, each part that goes live is saved at once (under
@@ -376,13 +373,17 @@ class Dispatcher:
             return
         delay = self.policy.delay(post.attempt, retry_after, self._rng)
         outbox.mark_retry(db, post, self.owner, now=now, retry_at=now + delay, error=message)
-        self._log(post, "retry", f"{message} (next try in {delay.total_seconds():.0f} s)")
+        self._log(post, "retry", t("log.retry_detail", error=message, seconds=f"{delay.total_seconds():.0f}"))
 
     def _log(self, post: outbox.ClaimedPost, outcome: str, detail: str, now: datetime | None = None) -> None:
         late = ((now or self.clock()) - post.due_at).total_seconds()
         level = logging.INFO if outcome == "published" else logging.WARNING
-        log.log(level, "post %s %s/%s -> %s late=%.3fs outcome=%s %s", post.id, post.campaign_id, post.content_id,
-                post.channel, late, outcome, detail,
+        from planner.i18n.dates import format_number
+        from planner.i18n.events import describe
+
+        log.log(level, t("log.post_outcome", post=post.id, campaign=post.campaign_id, content=post.content_id,
+                         channel=post.channel, late=format_number(late, decimals=3),
+                         outcome=t(f"log.outcome.{outcome}"), detail=describe(detail, self.config.timezone)),
                 extra={"post_id": post.id, "channel": post.channel, "campaign": post.campaign_id,
                        "content": post.content_id, "late_s": round(late, 3), "outcome": outcome,
                        "detail": detail, "attempt": post.attempt})
@@ -398,12 +399,12 @@ class Dispatcher:
             try:
                 ref = self.adapters.get(post.channel).find_published(outgoing, since)
             except ProgressNotSaved as exc:
-                log.error("%s; left to whoever holds the post now", exc)
+                log.error(t("log.reconcile_left", error=str(exc)))
                 continue
             except RetryableError as exc:
                 # The lookup itself failed for now (429, 5xx, no answer): not a question for a person.
                 # The post stays 'unknown' under our reconcile lease and is asked about again when it ends.
-                self._log(post, "unknown", redact(f"could not ask the platform yet: {exc.message}"))
+                self._log(post, "unknown", redact(t("log.cannot_ask_yet", error=exc.message)))
                 continue
             except (PlatformError, PlannerError) as exc:
                 detail = exc.render() if isinstance(exc, PlannerError) else exc.message
@@ -417,7 +418,7 @@ class Dispatcher:
                 outbox.mark_published(self.db, post, self.owner, platform_post_id=ref.platform_post_id, url=ref.url,
                                       published_at=ref.published_at or self.clock(), from_state="unknown",
                                       detail="reconciled: found on the platform")
-                self._log(post, "published", f"reconciled, found {ref.url or ref.platform_post_id}")
+                self._log(post, "published", t("log.reconciled_found", ref=ref.url or ref.platform_post_id))
             elif live:
                 detail = (f"reconciled: {len(live)} of {len(post.thread) + 1} thread parts are on the platform, "
                           f"queued again to post the rest")
@@ -426,7 +427,7 @@ class Dispatcher:
             else:
                 outbox.requeue_unknown(self.db, post, self.owner, now=self.clock(),
                                        detail="reconciled: not on the platform, queued again")
-                self._log(post, "requeued", "reconciled: not on the platform")
+                self._log(post, "requeued", t("log.reconciled_absent"))
             if result:
                 result.reconciled += 1
         self.on_change()

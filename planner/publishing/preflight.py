@@ -259,7 +259,7 @@ def preflight_job(config, dispatcher) -> None:
     result = check_readiness(config, dispatcher.db, now=now, scheduler_running=True)
     lines = describe(result, config.timezone)
     for line, level in lines:
-        log.log({PROBLEM: logging.ERROR, NOTE: logging.INFO}.get(level, logging.WARNING), "readiness: %s", line)
+        log.log({PROBLEM: logging.ERROR, NOTE: logging.INFO}.get(level, logging.WARNING), t("log.readiness", line=line))
     fingerprint = result.fingerprint() if result.problems else ""
     if fingerprint == (outbox.get_setting(dispatcher.db, ALERTED_KEY) or ""):
         return  # nothing new to tell
@@ -270,7 +270,7 @@ def preflight_job(config, dispatcher) -> None:
                           *(f"• {line}" for line, level in lines if level == PROBLEM)])
         sent = notify_staff(config, text)
         if sent and sent != "sent":
-            log.error("readiness alert not delivered to the staff chat: %s", sent)
+            log.error(t("log.readiness_alert_failed", error=sent))
     outbox.set_setting(dispatcher.db, ALERTED_KEY, fingerprint or None, now=now)
 
 

@@ -18,6 +18,7 @@ from typing import Callable
 
 from planner.config import Config
 from planner.errors import PlannerError
+from planner.i18n import t
 from planner.publishing.dispatcher import Dispatcher, utcnow
 from planner.store import outbox
 from planner.store.db import utc_iso
@@ -69,8 +70,7 @@ class Service:
         except Timeout:
             if not self.ignore_lock:
                 raise SchedulerLocked("run.locked", path=str(self.config.database)) from None
-            log.warning("another scheduler holds the lock on %s; running anyway (--ignore-lock)",
-                        self.config.database)
+            log.warning(t("log.lock_ignored", path=str(self.config.database)))
             self._lock = None
 
     def heartbeat(self) -> None:
@@ -103,7 +103,7 @@ class Service:
             try:
                 func()
             except Exception:
-                log.exception("periodic job failed")
+                log.exception(t("log.job_failed"))
         return run
 
     def _schedule_wake(self) -> float:
@@ -127,12 +127,12 @@ class Service:
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
         self._scheduler = self._start_clock()
-        log.info("scheduler started (owner %s, %d workers, database %s)", self.dispatcher.owner,
-                 self.dispatcher.workers, self.config.database)
+        log.info(t("log.started", owner=self.dispatcher.owner, workers=self.dispatcher.workers,
+                   database=str(self.config.database)))
         try:
             missed = self.dispatcher.housekeeping()
             if missed:
-                log.error("%d posts were MISSED while nothing was running; see 'planner status'", len(missed))
+                log.error(t("log.missed_at_start", count=len(missed)))
             last_chores = datetime.min.replace(tzinfo=timezone.utc)
             while not self.stop_event.is_set():
                 self.wake_event.clear()
@@ -145,14 +145,13 @@ class Service:
                 self.dispatcher.dispatch()
                 self.wake_event.wait(self._schedule_wake())
         finally:
-            log.info("scheduler stopping: no new claims; waiting up to %.0f s for posts being sent",
-                     self.shutdown_timeout)
+            log.info(t("log.stopping", seconds=f"{self.shutdown_timeout:.0f}"))
             self.dispatcher.shutdown(self.shutdown_timeout)
             self._scheduler.shutdown(wait=False)
             outbox.set_setting(self.dispatcher.db, HEARTBEAT_KEY, None, now=utcnow())
             if self._lock is not None:
                 self._lock.release()
-            log.info("scheduler stopped")
+            log.info(t("log.stopped"))
 
 
 def heartbeat_state(db, *, stale_after: float = 3 * HEARTBEAT_EVERY) -> dict | None:

@@ -263,7 +263,7 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
 
 def wait_for_start(proc: Proc, timeout: float = 30) -> None:
     """Until the scheduler says it started (it holds its lock and has the database open)."""
-    wait_for(lambda: "scheduler started" in proc.output() or not proc.alive(), timeout,
+    wait_for(lambda: "penjadwal mulai berjalan" in proc.output() or not proc.alive(), timeout,
              "the scheduler to start", interval=0.05, procs=[proc])
     assert proc.alive(), proc.output()
 

@@ -184,7 +184,7 @@ def test_downtime_late_within_grace_missed_beyond(make_ws, sandbox):
     ph.wait_for(lambda: ws.states() == {"published": 4, "missed": 4}, 45, "late published, old missed",
                 procs=[run])
     assert run.stop() == 0
-    assert "MISSED" in run.output()
+    assert "TERLEWAT" in run.output()
 
     summary = sandbox.posts()
     ph.assert_exactly_once(ws, summary)
@@ -342,7 +342,7 @@ def test_sigterm_releases_unsent_claims_and_restart_finishes(make_ws):
         ph.wait_for(lambda: not sb.state.faults, 30, "the slow Mastodon send to start", interval=0.02, procs=[run])
         claimed_at_signal = {p["id"] for p in ws.posts("state = 'publishing'")}
         assert run.stop(timeout=20 + 15) == 0, run.output()   # Service.shutdown_timeout is 20 s
-        assert "scheduler stopped" in run.output()
+        assert "penjadwal sudah berhenti" in run.output()
 
         assert ws.states().get("publishing", 0) == 0
         assert ws.posts("lease_owner IS NOT NULL OR lease_until IS NOT NULL") == []

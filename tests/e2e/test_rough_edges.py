@@ -1,0 +1,101 @@
+"""Issue 14's rough edges, each as the user meets it: `planner` in a subprocess, in a workspace on the sandbox
+(doc_commands.Workspace), Indonesian unless said otherwise."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import tomllib
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests run with --import-mode=importlib
+from doc_commands import TRACEBACK, Command, Workspace  # noqa: E402
+from helpers import campaign_doc, write_campaign  # noqa: E402
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def kantor(tmp_path, sandbox):
+    """A sandbox workspace (the six example accounts) with two campaigns that watch the same keyword."""
+    from planner.sandbox.workspace import SANDBOX_SECRETS, write_sandbox_config
+
+    write_sandbox_config(tmp_path, sandbox.base_url)
+    workspace = Workspace(tmp_path, sandbox)
+    workspace.env.update(SANDBOX_SECRETS)
+    start = date.today() + timedelta(days=1)
+    channels = ["kpu_x", "kpu_mastodon", "kpu_bluesky"]
+    for name in ("satu", "dua"):
+        write_campaign(tmp_path / "campaigns" / f"{name}.toml", campaign_doc(f"kampanye-{name}", start,
+                                                                              channels=channels))
+    for line in ("planner init .", "planner campaign apply campaigns/satu.toml campaigns/dua.toml"):
+        result = workspace.run(Command("setup", line))
+        assert result.returncode == 0, result.stdout + result.stderr
+    return workspace
+
+
+def planner(workspace: Workspace, *args: str):
+    result = workspace.run(Command("test", shlex.join(["planner", *args])))
+    assert TRACEBACK not in result.stdout + result.stderr
+    return result
+
+
+def test_listen_names_each_account_once_and_mentions_show_each_mention_once_with_its_campaigns(kantor):
+    listened = planner(kantor, "listen")
+    assert listened.returncode == 0, listened.stdout + listened.stderr
+    searched = listened.stdout.split("dicari lewat:", 1)[1].split(")", 1)[0]
+    names = [n.strip() for n in searched.split(",")]
+    assert sorted(names) == ["kpu_bluesky", "kpu_mastodon", "kpu_x"], listened.stdout
+
+    db = kantor.root / "planner.db"
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("SELECT COUNT(*), COUNT(DISTINCT platform || ':' || platform_id) FROM mentions").fetchone()
+    assert stored[0] == 2 * stored[1] > 0  # each mention is stored for both campaigns...
+    shown = planner(kantor, "mentions", "--limit", "10000")
+    lines = [line for line in shown.stdout.splitlines() if line.strip()]
+    assert len(lines) == stored[1], shown.stdout  # ...and shown once
+    assert all("[kampanye-dua, kampanye-satu]" in line for line in lines), lines[:3]
+    # --json keeps one record per campaign, each naming it.
+    import json
+
+    records = json.loads(planner(kantor, "mentions", "--limit", "10000", "--json").stdout)["mentions"]
+    assert {r["campaign"] for r in records} == {"kampanye-satu", "kampanye-dua"}
+
+
+def test_backup_counts_the_copies_there_are(kantor):
+    first = planner(kantor, "backup")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "kini ada 1 salinan (paling banyak 14 disimpan)" in first.stdout, first.stdout
+    second = planner(kantor, "backup", "--keep", "3")
+    assert "kini ada 2 salinan (paling banyak 3 disimpan)" in second.stdout, second.stdout
+    assert "14 salinan terbaru" not in first.stdout + second.stdout
+
+
+def test_init_comments_the_config_in_the_users_language(tmp_path, sandbox):
+    workspace = Workspace(tmp_path, sandbox)
+    assert planner(workspace, "init", "kantor").returncode == 0
+    assert planner(workspace, "--lang", "en", "init", "office").returncode == 0
+    indonesian = (tmp_path / "kantor" / "config.toml").read_text("utf-8")
+    english = (tmp_path / "office" / "config.toml").read_text("utf-8")
+    assert indonesian.startswith("# Konfigurasi humas-planner.")
+    assert "# Zona waktu kantor" in indonesian and "# Folder of campaign files" not in indonesian
+    assert english.startswith("# humas-planner configuration.")
+    # The same settings either way: only the comments differ.
+    assert tomllib.loads(indonesian) == tomllib.loads(english)
+    comments = [line for line in indonesian.splitlines() if line.lstrip().startswith("#")]
+    assert not [c for c in comments if any(w in c.split() for w in ("the", "and", "of", "is", "are", "with"))]
+
+
+def test_account_check_warns_when_the_token_posts_as_another_handle(kantor):
+    checked = planner(kantor, "account", "check", "kpu_x")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    # The sandbox's X token belongs to @humas_…, not to the configured @kpudemak: both are named.
+    assert "Akun kpu_x tercatat sebagai @kpudemak di config.toml, tetapi tokennya mengunggah sebagai @humas_" \
+        in " ".join(checked.stdout.split()), checked.stdout
+    same = planner(kantor, "account", "check", "kpu_bluesky")  # kpudemak.bsky.social both ways
+    assert "tercatat sebagai" not in same.stdout, same.stdout
