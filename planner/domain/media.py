@@ -126,11 +126,10 @@ def media_digest(path: str | os.PathLike) -> str:
 
 
 def describe_media(path: str | os.PathLike) -> dict:
-    """``{"file", "size", "width", "height", "sha256", "kind", "duration"}`` of one media file.
+    """``{"file", "size", "width", "height", "sha256", "kind"}`` of one media file.
 
     ``file`` is the file's name (no folder), ``size`` its bytes, ``width``/``height`` pixels read from the
     PNG, JPEG, GIF, WebP or BMP header (or an MP4/MOV's first visual track), None when not found;
-    ``duration`` the seconds of an MP4/MOV (its movie header), else None;
     ``kind`` is the sniffed format ("jpeg", "png", "gif", "webp", "bmp", "mp4", "mov", "webm", ...) or
     None. One pass over the bytes. Raises OSError when the file cannot be read.
     """
@@ -149,7 +148,7 @@ def describe_media(path: str | os.PathLike) -> dict:
             digest.update(chunk)
     width, height = dimensions or (None, None)
     return {"file": path.name, "size": size, "width": width, "height": height, "sha256": digest.hexdigest(),
-            "kind": kind, "duration": video_duration(path) if kind in ("mp4", "mov") else None}
+            "kind": kind}
 
 
 def _dimensions(handle: BinaryIO, head: bytes, kind: str | None, size: int) -> tuple[int, int] | None:

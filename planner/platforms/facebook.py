@@ -2,7 +2,8 @@
 
 Account: credentials ``page_access_token``; options ``page_id``.
 
-Publishing: text (and a link preview) to /{page}/feed; one photo to /{page}/photos; several
+Publishing: text (and a link preview) to /{page}/feed; one photo to /{page}/photos; one video to
+/{page}/videos (https://developers.facebook.com/docs/graph-api/reference/page/videos/); several
 photos are uploaded unpublished, then attached to one /{page}/feed post. Pages have no
 idempotency key: reconciliation lists /{page}/published_posts and compares the message.
 
@@ -16,11 +17,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Sequence
 
 import facebook  # noqa: F401  (the SDK this adapter runs on; loaded with the module)
 
-from planner.domain.text_rules import append_link
+from planner.domain.text_rules import append_link, media_rules
 from planner.platforms.base import (
     Account,
     AccountStatus,
@@ -43,6 +45,7 @@ from planner.platforms.graph_common import (
     match_comments,
     text_matches,
 )
+from planner.platforms.media_rules import refuse_unpublishable
 
 __all__ = ["FacebookAdapter", "create", "GRAPH_VERSION", "POST_METRICS"]
 
@@ -103,7 +106,10 @@ class FacebookAdapter:
                 data["link"] = post.link
             answer = self.client.post(f"{self.page_id}/feed", creates=True, **data)
             return self._ref(answer["id"])
+        refuse_unpublishable(PLATFORM, self.account.name, media)
         message = append_link(post.text, post.link)  # photo posts take no link param: the link goes in the text
+        if len(media) == 1 and media_rules(PLATFORM, Path(media[0]).name)[0] == "video":
+            return self._publish_video(Path(media[0]), message)
         if len(media) == 1:
             answer = self.client.post(f"{self.page_id}/photos", creates=True,
                                       files={"source": media_part(media[0])}, message=message)
@@ -116,6 +122,18 @@ class FacebookAdapter:
                     for i, pid in enumerate(photo_ids)}
         answer = self.client.post(f"{self.page_id}/feed", creates=True, message=message, **attached)
         return self._ref(answer["id"])
+
+    def _publish_video(self, path: Path, description: str) -> PublishedRef:
+        """One video as a Page post: POST /{page-id}/videos with the file as ``source`` (the non-resumable
+        upload; limits in text_rules.LIMITS["facebook"]) and the text as its description."""
+        answer = self.client.post(f"{self.page_id}/videos", creates=True, files={"source": media_part(path)},
+                                  description=description)
+        video_id = str(answer["id"])
+        try:
+            post_id = self.client.get(video_id, fields="post_id").get("post_id")
+        except PlatformError:  # published anyway: the video's own id still leads to it
+            post_id = None
+        return self._ref(post_id or video_id)
 
     @staticmethod
     def _ref(post_id: str, created: datetime | None = None) -> PublishedRef:

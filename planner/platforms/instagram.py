@@ -6,6 +6,8 @@ address where the campaign's image files can be fetched: Instagram downloads ima
 Publishing is two-step: create a media container (a carousel has one per image plus a CAROUSEL
 container), wait until Instagram has processed it (status_code FINISHED), then media_publish.
 Only media_publish makes the post visible, so only that call can end in an unknown outcome.
+A single video is published as a Reel: one container with media_type=REELS and video_url, polled for
+longer (``reels_budget``) since Instagram fetches and transcodes it first.
 
 A thread's later parts become comments on the published media, in order ("first comment" practice:
 ``POST /{ig-media-id}/comments`` with ``message``, read back with the field ``text``;
@@ -23,7 +25,7 @@ from urllib.parse import quote
 
 import facebook  # noqa: F401  (the SDK this adapter runs on; loaded with the module)
 
-from planner.domain.text_rules import append_link
+from planner.domain.text_rules import append_link, media_rules
 from planner.platforms.base import (
     Account,
     AccountStatus,
@@ -46,6 +48,7 @@ from planner.platforms.graph_common import (
     parse_graph_time,
     text_matches,
 )
+from planner.platforms.media_rules import refuse_unpublishable
 
 __all__ = ["InstagramAdapter", "create", "media_url_problem", "caption_for", "GRAPH_VERSION",
            "MEDIA_METRICS"]
@@ -60,6 +63,8 @@ METRIC_NAMES = {"views": "views", "reach": "reach", "likes": "likes", "comments"
 
 POLL_FIRST_DELAY = 0.25  # seconds; doubles up to POLL_MAX_DELAY
 POLL_MAX_DELAY = 5.0
+# A Reel is processed for much longer than an image (Instagram fetches and transcodes the video).
+REELS_BUDGET = 300.0
 FIND_PAGE_SIZE = 50
 FIND_PAGES = 10  # pages of FIND_PAGE_SIZE media looked through when reconciling
 
@@ -104,6 +109,7 @@ class InstagramAdapter:
         self.media_metrics: tuple[str, ...] = MEDIA_METRICS
         # Waiting for Instagram to process containers: a few request timeouts' worth.
         self.processing_budget = max(3 * timeout, 10.0)
+        self.reels_budget = REELS_BUDGET
 
     # --- publish --------------------------------------------------------------------------
     def publish(self, post: OutgoingPost) -> PublishedRef:
@@ -132,17 +138,24 @@ class InstagramAdapter:
             raise PermanentError("instagram: a post needs at least one image", platform=PLATFORM)
         if len(post.media) > MAX_CAROUSEL:
             raise PermanentError(f"instagram: at most {MAX_CAROUSEL} images in one post", platform=PLATFORM)
-        deadline = time.monotonic() + self.processing_budget
+        refuse_unpublishable(PLATFORM, self.account.name, post.media)
+        budget = self.processing_budget
+        deadline = time.monotonic() + budget
         caption = caption_for(post)
         urls = [self._image_url(path) for path in post.media]
-        if len(urls) == 1:
+        if len(urls) == 1 and media_rules(PLATFORM, Path(post.media[0]).name)[0] == "video":
+            # A video is a Reel: media_type=REELS with video_url (Reels specifications in text_rules.LIMITS).
+            container = self._container(media_type="REELS", video_url=urls[0], caption=caption)
+            budget = self.reels_budget
+            deadline = time.monotonic() + budget
+        elif len(urls) == 1:
             container = self._container(image_url=urls[0], caption=caption)
         else:
             children = [self._container(image_url=url, is_carousel_item="true") for url in urls]
             for child in children:
                 self._wait_finished(child, deadline)
             container = self._container(media_type="CAROUSEL", children=",".join(children), caption=caption)
-        self._wait_finished(container, deadline)
+        self._wait_finished(container, deadline, budget)
         answer = self.client.post(f"{self.ig_user_id}/media_publish", creates=True, creation_id=container)
         media_id = str(answer["id"])
         return PublishedRef(media_id, self._permalink(media_id), datetime.now(timezone.utc))
@@ -154,7 +167,7 @@ class InstagramAdapter:
         # A container is not a post: if its answer is lost, a new one is simply made next time.
         return str(self.client.post(f"{self.ig_user_id}/media", creates=False, **params)["id"])
 
-    def _wait_finished(self, container_id: str, deadline: float) -> None:
+    def _wait_finished(self, container_id: str, deadline: float, budget: float | None = None) -> None:
         delay = POLL_FIRST_DELAY
         while True:
             answer = self.client.get(container_id, fields="status_code,status")
@@ -166,7 +179,7 @@ class InstagramAdapter:
                 raise PermanentError(f"instagram: media container {status}: {detail}", platform=PLATFORM)
             if time.monotonic() + delay > deadline:
                 raise RetryableError(f"instagram: media still processing ({status}) after "
-                                     f"{self.processing_budget:g} s", retry_after=60, platform=PLATFORM)
+                                     f"{budget or self.processing_budget:g} s", retry_after=60, platform=PLATFORM)
             time.sleep(delay)
             delay = min(delay * 2, POLL_MAX_DELAY)
 

@@ -1,5 +1,5 @@
-"""The last check before an upload: the files against the platform's media rules, the very rules that
-validation applied (planner.domain.text_rules.LIMITS), read again from the files as they are now.
+"""The last check before uploading a video or a GIF: the files against the platform's media rules, the very
+rules that validation applied (planner.domain.text_rules.LIMITS), read again from the files as they are now.
 
 A file changed since validation (replaced by a longer video, a GIF saved over a JPEG) is refused here,
 before any byte goes out, with the same message validation gives.
@@ -16,14 +16,19 @@ from planner.platforms.base import PermanentError
 def refuse_unpublishable(platform: str, account: str, paths: Sequence[Path | str]) -> None:
     """Raise PermanentError when the files break ``platform``'s media rules; the message is the catalogue's."""
     from planner.domain.media import media_info
-    from planner.domain.text_rules import check_content
+    from planner.domain.text_rules import MediaInfo, check_content, media_rules
     from planner.i18n import t
 
-    try:
-        infos = [media_info(path) for path in paths]
-    except OSError as exc:
-        raise PermanentError(f"{platform}: cannot read media file {Path(exc.filename or '').name}: "
-                             f"{exc.strerror}", platform=platform) from None
+    # Images are left to validation (and to the platform's own answer), as before video came; a post with
+    # a video or a GIF is checked whole, since one of those is what an upload must not start on in vain.
+    if not any(media_rules(platform, Path(path).name)[0] in ("video", "gif") for path in paths):
+        return
+    infos = []
+    for path in paths:
+        try:
+            infos.append(media_info(path))
+        except OSError:  # judged by its name only; the upload itself says why it cannot be read
+            infos.append(MediaInfo(name=Path(path).name, size_bytes=0))
     problems = [p for p in check_content(platform, "", infos) if p.path.startswith("media")]
     if problems:
         messages = []

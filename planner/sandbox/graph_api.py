@@ -23,6 +23,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from planner.sandbox import video
 from planner.sandbox.core import Emulator, Request, Response, route
 
 CURRENT_VERSION = "v23.0"
@@ -45,6 +46,15 @@ QUOTA_WINDOW = 86400
 CONTAINER_TTL = 86400
 CONTAINER_READY_AFTER = 1.0  # seconds; a container is also ready once polled after creation
 IG_MEDIA_ID_BASE = 17_900_000_000_000_000  # published media get ids from here on
+# Page video, non-resumable upload (POST /{page-id}/videos with `source`; description, not message):
+# up to 1 GB and 20 minutes (https://developers.facebook.com/docs/graph-api/reference/page/videos/).
+FB_VIDEO_MAX_BYTES = 1024 * 1024 * 1024
+FB_VIDEO_MAX_SECONDS = 20 * 60
+# Reels (media_type=REELS, video_url): MOV or MP4 (Reels specifications of the IG User media reference).
+# Processing a Reel takes longer than an image: FINISHED only from the fourth poll or after three seconds.
+REELS_READY_POLLS = 4
+REELS_READY_AFTER = 3.0
+
 
 # Post insights that exist today. post_impressions* were deprecated in 2025 (-> post_media_view).
 FB_POST_METRICS = {
@@ -198,6 +208,7 @@ class GraphEmulator(Emulator):
             route("GET", _V, g(self.multi_read)),
             route("POST", _V + rf"/{_ID}/feed", g(self.page_feed_create), publishes=True),
             route("POST", _V + rf"/{_ID}/photos", g(self.page_photo_create), publishes=True),
+            route("POST", _V + rf"/{_ID}/videos", g(self.page_video_create), publishes=True),
             route("GET", _V + rf"/{_ID}/(?P<edge>published_posts|feed|posts)", g(self.page_posts)),
             route("GET", _V + rf"/{_ID}/insights", g(self.insights)),
             route("POST", _V + rf"/{_ID}/comments", g(self.comment_create), publishes=True),
@@ -300,6 +311,8 @@ class GraphEmulator(Emulator):
             stored = self.state.media.get(object_id)
         if stored and stored.get("kind") == "ig_container":
             return self._container_fields(object_id, stored, fields)
+        if stored and stored.get("kind") == "fb_video":
+            return {"id": object_id, "post_id": stored["post_id"], "created_time": _graph_time(stored["created_ts"])}, None
         if stored and stored.get("kind") == "fb_photo":
             return {"id": object_id, "created_time": _graph_time(stored["created_ts"])}, None
         post = self.state.find_post("facebook", object_id)
@@ -432,7 +445,11 @@ class GraphEmulator(Emulator):
         age = time.time() - container["created_ts"]
         if age > CONTAINER_TTL:
             return "EXPIRED"
-        if container["polls"] >= 2 or age >= CONTAINER_READY_AFTER:
+        if container["media_type"] == "REELS":
+            ready = container["polls"] >= REELS_READY_POLLS or age >= REELS_READY_AFTER
+        else:
+            ready = container["polls"] >= 2 or age >= CONTAINER_READY_AFTER
+        if ready:
             return "FINISHED"
         return "IN_PROGRESS"
 
@@ -506,6 +523,34 @@ class GraphEmulator(Emulator):
         post_id = f"{page}_{photo_id}"
         self.state.record_post("facebook", page, message, post_id=post_id, extra={"photos": [photo_id]})
         return Response(200, {"id": photo_id, "post_id": post_id})
+
+    def page_video_create(self, request: Request) -> Response:
+        page = request.params["id"]
+        upload = request.files.get("source")
+        if upload is None:
+            return _error("(#100) Requires one of the params: source, file_url, fbuploader_video_file_chunk", 100)
+        _, data, _ = upload
+        if len(data) > FB_VIDEO_MAX_BYTES:
+            return _error("(#6000) There was a problem uploading your video file: the file is larger than 1 GB "
+                          "(use the resumable upload)", 6000)
+        if video.container(data) not in ("mp4", "mov"):
+            return _error("(#352) Sorry, the video file you selected is in a format that we don't support.", 352)
+        length = video.seconds(data)
+        if length is None or length > FB_VIDEO_MAX_SECONDS:
+            return _error("(#6000) There was a problem uploading your video file: its duration cannot be read "
+                          "or is over 20 minutes", 6000)
+        if request.arg("message") is not None:
+            return _param_error("(#100) Param message is not valid for videos: use description")
+        description = request.arg("description") or ""
+        if len(description) > MAX_MESSAGE:
+            return _param_error(f"Description is too long: at most {MAX_MESSAGE} characters")
+        video_id = str(self.state.next_id())
+        post_id = f"{page}_{video_id}"
+        with self.state.lock:
+            self.state.media[video_id] = {"kind": "fb_video", "page": page, "post_id": post_id,
+                                          "created_ts": time.time(), "size": len(data), "seconds": length}
+        self.state.record_post("facebook", page, description, post_id=post_id, extra={"video": video_id})
+        return Response(200, {"id": video_id})
 
     def page_posts(self, request: Request) -> Response:
         page = request.params["id"]
@@ -674,6 +719,15 @@ class GraphEmulator(Emulator):
                     if not (item and item.get("kind") == "ig_container" and item["account"] == account
                             and item["carousel_item"]):
                         return _param_error(f"The parameter children has an invalid container id: {child}")
+        elif media_type == "REELS":
+            image_url = request.arg("video_url")  # kept where the image's URL goes
+            if not image_url:
+                return _param_error("The parameter video_url is required.")
+            if not re.match(r"https?://[^/\s]+/\S+", image_url):
+                return _error("Media download has failed. The media URI doesn't meet our requirements.",
+                              9004, subcode=2207052)
+            if carousel_item:
+                return _param_error("A REELS container cannot be a carousel item.")
         elif media_type == "IMAGE":
             image_url = request.arg("image_url")
             if not image_url:
@@ -684,7 +738,10 @@ class GraphEmulator(Emulator):
         else:
             return _param_error(f"media_type {media_type} is not supported by the sandbox")
         error = None
-        if image_url and not re.search(r"\.jpe?g$", image_url.split("?")[0], re.I):
+        if media_type == "REELS":
+            if not re.search(r"\.(mp4|mov)$", image_url.split("?")[0], re.I):
+                error = "The video format is not supported. Reels take MOV or MP4 files."
+        elif image_url and not re.search(r"\.jpe?g$", image_url.split("?")[0], re.I):
             # Instagram downloads the image later and fails the container: JPEG is the only format.
             error = "The image format is not supported. Only JPEG images can be published."
         container_id = str(self.state.next_id())
@@ -726,7 +783,9 @@ class GraphEmulator(Emulator):
                     else [container["image_url"]])
         self.state.record_post("instagram", account, container["caption"], post_id=media_id, extra={
             "container": container_id, "children": children, "image_urls": urls,
-            "media_type": "CAROUSEL_ALBUM" if children else "IMAGE",
+            "media_type": "CAROUSEL_ALBUM" if children else (
+                "VIDEO" if container["media_type"] == "REELS" else "IMAGE"),
+            "media_product_type": "REELS" if container["media_type"] == "REELS" else "FEED",
             "permalink": f"https://www.instagram.com/p/{_shortcode(media_id)}/"})
         return Response(200, {"id": media_id})
 

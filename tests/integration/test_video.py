@@ -246,3 +246,183 @@ def test_telegram_sandbox_refuses_what_the_bot_api_refuses(sandbox):
         '[{"type": "animation", "media": "attach://a"}, {"type": "photo", "media": "attach://b"}]')},
         files={"a": ("a.gif", gif_bytes()), "b": ("b.jpg", b"\xff\xd8\xff\xe0")}, timeout=5)
     assert album.status_code == 400  # no animation in an album
+
+
+# --- Facebook Page video --------------------------------------------------------------------------------
+FB_PAGE = "102030405060708"
+
+
+def fb_adapter(sandbox):
+    account = Account("humas-fb", "facebook", api_base_url=sandbox.base_url,
+                      credentials={"page_access_token": "EAAGpage-token-video-1234"}, options={"page_id": FB_PAGE})
+    return make_adapter(account, timeout=5.0)
+
+
+def test_facebook_video_goes_to_page_videos_with_the_text_as_description(sandbox, tmp_path):
+    video = write(tmp_path / "debat.mp4", mp4_bytes(95, version=1))
+
+    ref = fb_adapter(sandbox).publish(outgoing("Debat kandidat, rekaman lengkap.", [video]))
+
+    [stored] = posts_of(sandbox, "facebook")
+    assert stored["id"] == ref.platform_post_id == f"{FB_PAGE}_{stored['extra']['video']}"
+    assert stored["text"] == "Debat kandidat, rekaman lengkap."
+    [upload] = [r for r in sandbox.state.requests if r["path"].endswith(f"/{FB_PAGE}/videos")]
+    assert 'name="description"' in upload["body"] and 'name="source"' in upload["body"]
+    assert not [r for r in sandbox.state.requests if r["path"].endswith("/photos")]
+    # The post is found again by its text (reconciliation after a lost answer).
+    from datetime import datetime, timedelta, timezone
+
+    found = fb_adapter(sandbox).find_published(outgoing("Debat kandidat, rekaman lengkap.", [video]),
+                                               datetime.now(timezone.utc) - timedelta(minutes=5))
+    assert found is not None and found.platform_post_id == ref.platform_post_id
+
+
+def test_facebook_sandbox_refuses_a_non_video_and_a_message_param(sandbox):
+    import requests
+
+    url = f"{sandbox.base_url}/v23.0/{FB_PAGE}/videos"
+    headers = {"Authorization": "OAuth EAAGpage-token-video-1234"}
+    not_video = requests.post(url, files={"source": ("a.mp4", gif_bytes())}, data={"description": "x"},
+                              headers=headers, timeout=5)
+    assert not_video.status_code == 400 and "format" in not_video.text
+    too_long = requests.post(url, files={"source": ("a.mp4", mp4_bytes(20 * 60 + 1))}, headers=headers, timeout=5)
+    assert too_long.status_code == 400
+    assert posts_of(sandbox, "facebook") == []
+
+
+# --- Instagram Reels ---------------------------------------------------------------------------------------
+IG_USER = "17841400000000123"
+IG_MEDIA_BASE = "https://media.humas.example.go.id/kampanye"
+
+
+def ig_adapter(sandbox):
+    account = Account("humas-ig", "instagram", api_base_url=sandbox.base_url,
+                      credentials={"access_token": "EAAGig-user-token-video"},
+                      options={"ig_user_id": IG_USER, "media_base_url": IG_MEDIA_BASE})
+    return make_adapter(account, timeout=5.0)
+
+
+def test_instagram_video_is_a_reels_container_polled_until_finished(sandbox, tmp_path):
+    video = write(tmp_path / "sosialisasi tps.mp4", mp4_bytes(20))
+
+    ref = ig_adapter(sandbox).publish(outgoing("Cara mencoblos di TPS #pemilu", [video]))
+
+    [created] = [r for r in sandbox.state.requests if r["method"] == "POST" and r["path"].endswith(f"/{IG_USER}/media")]
+    assert "media_type=REELS" in created["body"]
+    assert "video_url=" + "https%3A%2F%2Fmedia.humas.example.go.id%2Fkampanye%2Fsosialisasi%2520tps.mp4" \
+        in created["body"]
+    polls = [r for r in sandbox.state.requests if r["method"] == "GET" and "status_code" in str(r["query"])]
+    assert len(polls) >= 4  # a Reel is still IN_PROGRESS where an image would be FINISHED
+    [media] = posts_of(sandbox, "instagram")
+    assert media["id"] == ref.platform_post_id
+    assert media["extra"]["media_product_type"] == "REELS" and media["extra"]["media_type"] == "VIDEO"
+
+
+def test_instagram_reel_still_processing_after_its_budget_is_retried_later_without_a_post(sandbox, tmp_path):
+    from planner.platforms.base import RetryableError
+
+    video = write(tmp_path / "sosialisasi.mp4", mp4_bytes(20))
+    adapter = ig_adapter(sandbox)
+    adapter.reels_budget = 0.5
+
+    with pytest.raises(RetryableError):
+        adapter.publish(outgoing("Cara mencoblos di TPS", [video]))
+    assert posts_of(sandbox, "instagram") == []
+
+
+# --- validation: what a platform cannot take is refused, with the reason ----------------------------------
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    from planner.config import load_config
+
+    root = tmp_path_factory.mktemp("video-kerja")
+    config_path = root / "config.toml"
+    config_path.write_text((REPO / "config.example.toml").read_text("utf-8"), "utf-8")
+    config_path.chmod(0o600)
+    media = root / "campaigns" / "media"
+    media.mkdir(parents=True)
+    write(media / "klip.mp4", mp4_bytes(30))
+    write(media / "panjang.mp4", mp4_bytes(141))
+    write(media / "pendek.mp4", mp4_bytes(2))
+    write(media / "quicktime.mp4", mp4_bytes(30, brand=b"qt  "))
+    write(media / "tanpa-header.mp4", b"\0\0\0\x18ftypmp42" + b"\0" * 100)
+    write(media / "animasi.gif", gif_bytes())
+    write(media / "poster.png", png_bytes())
+    write(media / "foto.jpg", b"\xff\xd8\xff\xe0" + b"\0" * 64)
+    return root, load_config(config_path)
+
+
+def validate(workspace, channel: str, media: list[str]):
+    import tomlkit
+    from datetime import date, datetime
+
+    from planner.campaign_files import load_campaign
+
+    root, config = workspace
+    doc = {"campaign": {"id": "uji-video", "name": "Uji video", "timezone": "Asia/Jakarta",
+                        "start": date(2027, 2, 1), "end": date(2027, 2, 28), "channels": [channel]},
+           "goal": {"objective": "Uji", "kpi": [{"metric": "reach", "target": 100}]},
+           "audience": [{"id": "pemula", "description": "Pemilih pemula"}],
+           "content": [{"id": "video", "text": "Cuplikan sosialisasi pemilu.", "at": datetime(2027, 2, 3, 9),
+                        "media": [f"media/{name}" for name in media]}]}
+    path = root / "campaigns" / "uji.toml"
+    path.write_text(tomlkit.dumps(doc), "utf-8")
+    from datetime import timezone
+
+    return load_campaign(path, config, now=datetime(2027, 1, 1, tzinfo=timezone.utc))
+
+
+def problems(loaded) -> list[tuple[str, str, str]]:
+    """(code, Indonesian message, English message) of every problem."""
+    from planner.i18n import set_language
+
+    found = []
+    for problem in loaded.problems:
+        set_language("en")
+        english = problem.what() + " " + problem.fix()
+        set_language("id")
+        found.append((problem.code, problem.what() + " " + problem.fix(), english))
+    return found
+
+
+@pytest.mark.parametrize("channel, media", [
+    ("kpu_x", ["klip.mp4"]), ("kpu_x", ["animasi.gif"]), ("kpu_fb", ["klip.mp4"]), ("kpu_ig", ["klip.mp4"]),
+    ("kpu_telegram", ["klip.mp4"]), ("kpu_telegram", ["animasi.gif"]), ("kpu_telegram", ["poster.png", "klip.mp4"]),
+    ("kpu_mastodon", ["klip.mp4"]),
+])
+def test_validation_accepts_what_each_platform_takes(workspace, channel, media):
+    assert problems(validate(workspace, channel, media)) == []
+
+
+def test_validation_refuses_a_video_too_long_for_x_with_both_lengths(workspace):
+    [(code, indonesian, english)] = problems(validate(workspace, "kpu_x", ["panjang.mp4"]))
+    assert code == "media_too_long"
+    assert "141" in indonesian and "140 detik" in indonesian and "140 seconds" in english
+
+
+def test_validation_refuses_a_reel_under_three_seconds(workspace):
+    [(code, indonesian, _)] = problems(validate(workspace, "kpu_ig", ["pendek.mp4"]))
+    assert code == "media_too_short" and "3 detik" in indonesian
+
+
+def test_validation_refuses_a_video_in_an_instagram_carousel_or_beside_a_gif_on_telegram(workspace):
+    assert [p[0] for p in problems(validate(workspace, "kpu_telegram", ["poster.png", "animasi.gif"]))] \
+        == ["media_alone"]
+    [(code, indonesian, _)] = problems(validate(workspace, "kpu_ig", ["foto.jpg", "klip.mp4"]))
+    assert code == "media_alone" and "klip.mp4" in indonesian
+
+
+def test_validation_refuses_bluesky_video_naming_the_reason(workspace):
+    [(code, indonesian, english)] = problems(validate(workspace, "kpu_bluesky", ["klip.mp4"]))
+    assert code == "bluesky_video_refused"
+    assert "layanan video" in indonesian and "video service" in english
+
+
+def test_validation_refuses_quicktime_for_telegram_and_a_video_without_a_movie_header(workspace):
+    [(code, indonesian, _)] = problems(validate(workspace, "kpu_telegram", ["quicktime.mp4"]))
+    assert code == "media_format" and "MOV" in indonesian and "MP4" in indonesian
+    [(code, _, english)] = problems(validate(workspace, "kpu_x", ["tanpa-header.mp4"]))
+    assert code == "media_duration_unknown" and "mvhd" in english

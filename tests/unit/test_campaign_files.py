@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import string
+import struct
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
@@ -35,6 +36,15 @@ def _make_config(folder: Path):
     return load_config(path)
 
 
+def mp4_file(seconds: float, padding: int = 0) -> bytes:
+    """A minimal MP4: ftyp, moov with an 'mvhd' of ``seconds`` (timescale 1000), mdat of ``padding`` bytes."""
+    def box(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", 8 + len(body)) + kind + body
+    mvhd = bytes(4) + struct.pack(">IIII", 0, 0, 1000, round(seconds * 1000)) + bytes(80)
+    return box(b"ftyp", b"mp42" + bytes(4) + b"mp42isom") + box(b"moov", box(b"mvhd", mvhd)) \
+        + box(b"mdat", bytes(padding))
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     """A config from config.example.toml and a campaigns/ folder with media files of known sizes."""
@@ -47,7 +57,7 @@ def workdir(tmp_path_factory):
         handle.write(b"\xff\xd8\xff\xe0")  # media files must start the way their format does
         handle.truncate(6 * 1024 * 1024)
     (media / "dokumen.pdf").write_bytes(b"%PDF-1.4")
-    (media / "klip.mp4").write_bytes(b"\0\0\0\x18ftypmp42" + b"\0" * 4084)
+    (media / "klip.mp4").write_bytes(mp4_file(10.0, 4000))
     return root
 
 
