@@ -189,7 +189,9 @@ def check(name: str = typer.Argument(None, help=t("help.account_name"))) -> None
             continue
         except PlatformError as exc:
             failures += 1
-            out.print(f"[red]✗[/] {account_name}: {esc(safe_error(exc.message))}")
+            from planner.i18n.platform_errors import say
+
+            out.print(f"[red]✗[/] {account_name}: {esc(say(safe_error(exc.message)))}")
             continue
         said = describe_rate_limit(status.rate_limit, config.timezone)
         limit = f" · {t('account.rate_limit')}: {said}" if said else ""

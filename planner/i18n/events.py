@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from planner.i18n import t
+from planner.i18n.platform_errors import say
 
 _PATTERNS = [(re.compile(pattern), key) for pattern, key in (
     (r"^applied$", "event.applied"),
@@ -59,5 +60,7 @@ def describe(detail: str | None, zone) -> str:
                     params["due"] = format_moment(parse_utc(params["due"]), zone)
                 except ValueError:
                     pass
+            if "detail" in params:
+                params["detail"] = say(params["detail"])
             return t(key, **params)
-    return detail
+    return say(detail)  # a platform's error summary, in the user's words

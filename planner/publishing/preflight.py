@@ -226,6 +226,10 @@ def describe(result, zone) -> list[tuple[str, str]]:
         params = dict(f.params)
         if f.code == "endpoint":
             params["detail"] = t(params["key"], account=f.channel or "", url=params.get("url", ""))
+        elif "detail" in params:  # a platform's error summary, in the user's words
+            from planner.i18n.platform_errors import say
+
+            params["detail"] = say(params["detail"])
         params["posts"] = _post_list(f.post_ids)
         params["channel"] = f.channel or ""
         params["hours"] = f"{params.get('hours', result.window_hours):g}"

@@ -48,7 +48,11 @@ def test_listen_names_each_account_once_and_mentions_show_each_mention_once_with
     assert listened.returncode == 0, listened.stdout + listened.stderr
     searched = listened.stdout.split("dicari lewat:", 1)[1].split(")", 1)[0]
     names = [n.strip() for n in searched.split(",")]
-    assert sorted(names) == ["kpu_bluesky", "kpu_mastodon", "kpu_x"], listened.stdout
+    # Both campaigns search through the same accounts: each is named once, and so is each error.
+    assert len(names) == len(set(names)) >= 2 and set(names) <= {"kpu_bluesky", "kpu_mastodon", "kpu_x"}, \
+        listened.stdout
+    errors = [line for line in listened.stdout.splitlines() if line.strip().startswith("✗")]
+    assert len(errors) == len(set(errors)) and len(names) + len(errors) == 3, listened.stdout
 
     db = kantor.root / "planner.db"
     import sqlite3
@@ -99,3 +103,14 @@ def test_account_check_warns_when_the_token_posts_as_another_handle(kantor):
         in " ".join(checked.stdout.split()), checked.stdout
     same = planner(kantor, "account", "check", "kpu_bluesky")  # kpudemak.bsky.social both ways
     assert "tercatat sebagai" not in same.stdout, same.stdout
+
+
+def test_a_platform_error_summary_is_said_in_the_users_language_with_the_platforms_own_words(kantor):
+    kantor.env["HUMAS_SANDBOX_TELEGRAM_TOKEN"] = "987654321:badTelegramTokenForTheLeakTest00042"  # refused: 401
+    checked = planner(kantor, "account", "check", "kpu_telegram")
+    assert checked.returncode == 1
+    said = " ".join(checked.stdout.split())
+    assert "telegram: token bot ditolak (Unauthorized); simpan token bot yang baru untuk akun kpu_telegram" in said, said
+    assert "rejected" not in said and "set a new one" not in said
+    english = " ".join(planner(kantor, "--lang", "en", "account", "check", "kpu_telegram").stdout.split())
+    assert "telegram: bot token rejected (Unauthorized); set a new one for account kpu_telegram" in english, english
