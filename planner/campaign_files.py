@@ -663,7 +663,7 @@ def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config
     """Text and media rules for every channel the item goes to, on the text as published (links
     tagged by ``utm_for(text, link, platform, content_id)``); each problem reported once."""
     from planner.domain.campaign import render_thread
-    from planner.domain.text_rules import MediaInfo, check_content
+    from planner.domain.text_rules import MediaInfo, check_content, needs_dimensions
 
     reported: set[tuple[str, str]] = set()
     for channel in channels:
@@ -681,8 +681,9 @@ def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config
             # Each file was checked by _check_media (confined, regular, content as named); one that is not
             # is still counted (size unknown), so that the other rules are checked too.
             check = _media_check(r, file, config, name)
+            width, height = _image_dimensions(r, name, check) if needs_dimensions(platform, name) else (None, None)
             infos.append(MediaInfo(name=name, size_bytes=check.size or 0, format=check.kind if check.ok else None,
-                                   duration=check.duration))
+                                   duration=check.duration, width=width, height=height))
         text, link = utm_for(_longest_occurrence_text(render_text(item, channel, platform), config.language),
                              item.link, platform, item.id)
         found = [(problem, None) for problem in check_content(platform, text, infos, link)]
@@ -720,6 +721,23 @@ def _media_check(r: _Reader, file: Path, config: Config | None, name: str):
     if check is None:
         check = r.media_checks[name] = check_media(name, file, config)
     return check
+
+
+def _image_dimensions(r: _Reader, name: str, check) -> tuple[int | None, int | None]:
+    """(width, height) in pixels from the image's header (planner.domain.media.describe_media), read once
+    per file; (None, None) when the file could not be checked or read."""
+    from planner.domain.media import describe_media
+
+    cache = r.__dict__.setdefault("media_dimensions", {})
+    if name not in cache:
+        cache[name] = (None, None)
+        if check.ok and check.path is not None:
+            try:
+                described = describe_media(check.path)
+                cache[name] = (described["width"], described["height"])
+            except OSError:
+                pass
+    return cache[name]
 
 
 def _check_media(r: _Reader, item: ContentItem, path: str, file: Path, config: Config | None) -> None:

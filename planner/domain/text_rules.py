@@ -31,6 +31,9 @@ PROBLEM_CODES = frozenset({
     "media_mixed",
     "media_type",
     "media_too_big",
+    # Image shape and text bytes (messages in planner/i18n/*/platform_truth.toml).
+    "media_aspect",
+    "text_too_many_bytes",
     # Video and GIF (messages in planner/i18n/*/video.toml).
     "media_too_long",
     "media_too_short",
@@ -91,7 +94,11 @@ LIMITS: dict[str, dict] = {
         # reference/ig-user/media#reel-specifications): MOV or MP4, at most 300 MB, 3 s to 15 min. A Reel
         # is one video: videos inside a carousel are not published by this tool.
         "media": {
-            "image": {"extensions": ("jpg", "jpeg"), "max_bytes": 8 * MiB, "max_count": 10},
+            # Image specifications (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/
+            # reference/ig-user/media#image-specifications): JPEG, 8 MB, aspect ratio within 4:5 to 1.91:1
+            # (outside it the container ends in status ERROR); widths outside 320-1440 px are scaled, not refused.
+            "image": {"extensions": ("jpg", "jpeg"), "max_bytes": 8 * MiB, "max_count": 10,
+                      "min_aspect": 4 / 5, "max_aspect": 1.91},
             "video": {"extensions": _VIDEO, "max_bytes": 300 * MiB, "max_count": 1, "alone": True,
                       "min_seconds": 3, "max_seconds": 15 * 60},
         },
@@ -105,8 +112,10 @@ LIMITS: dict[str, dict] = {
         },
     },
     "bluesky": {
+        # The post record's lexicon (https://github.com/bluesky-social/atproto/blob/main/lexicons/app/bsky/feed/
+        # post.json): text maxGraphemes 300 and maxLength 3000 (UTF-8 bytes); both are enforced by the PDS.
         "text_limit": 300, "caption_limit": None, "max_media": 4, "media_required": False,
-        "mixed_media": False, "max_hashtags": None, "max_mentions": None,
+        "mixed_media": False, "max_hashtags": None, "max_mentions": None, "text_max_bytes": 3000,
         "media": {
             # Bluesky states these two in decimal bytes.
             "image": {"extensions": _IMAGE, "max_bytes": 1_000_000, "max_count": 4},
@@ -146,6 +155,8 @@ class MediaInfo:
     size_bytes: int
     format: str | None = None  # sniffed container format ("mp4", "mov", "gif"...), None when not read
     duration: float | None = None  # seconds of a video, None when not read
+    width: int | None = None  # pixels, None when not read (only read where a rule needs them)
+    height: int | None = None
 
 
 def media_rules(platform: str, name: str) -> tuple[str | None, dict]:
@@ -424,6 +435,26 @@ def _media_file_problems(platform: str, index: int, item: MediaInfo, kind: str, 
     return problems
 
 
+def needs_dimensions(platform: str, name: str) -> bool:
+    """Whether the platform's rules for this file look at its pixels (so they are worth reading)."""
+    spec = media_rules(platform, name)[1]
+    return "min_aspect" in spec or "max_aspect" in spec
+
+
+def _shape_problems(platform: str, index: int, item: MediaInfo, kind: str, spec: dict) -> list[Problem]:
+    """The image's aspect ratio (width / height) against the kind's "min_aspect"/"max_aspect", when read."""
+    low, high = spec.get("min_aspect"), spec.get("max_aspect")
+    if (low is None and high is None) or not item.width or not item.height:
+        return []
+    ratio = item.width / item.height
+    if (low is None or ratio >= low - 1e-9) and (high is None or ratio <= high + 1e-9):
+        return []
+    return [Problem(f"media[{index}]", "media_aspect", {
+        "platform": platform, "name": item.name, "kind": kind, "width": item.width, "height": item.height,
+        "ratio": f"{ratio:.2f}:1", "min_ratio": f"{low:.2f}:1" if low else "-",
+        "max_ratio": f"{high:.2f}:1" if high else "-"})]
+
+
 def check_content(platform: str, text: str, media: list[MediaInfo], link: str | None = None) -> list[Problem]:
     """Every way in which a post breaks the platform's rules (empty list when it is fine)."""
     if platform not in LIMITS:
@@ -438,6 +469,10 @@ def check_content(platform: str, text: str, media: list[MediaInfo], link: str | 
     length = text_length(platform, full_text)
     if length > limit:
         problems.append(Problem("text", "text_too_long", {"platform": platform, "length": length, "limit": limit}))
+    max_text_bytes = rules.get("text_max_bytes")
+    if max_text_bytes and len(full_text.encode("utf-8")) > max_text_bytes:
+        problems.append(Problem("text", "text_too_many_bytes", {
+            "platform": platform, "bytes": len(full_text.encode("utf-8")), "limit": max_text_bytes}))
     if platform == "x" and _X_INVALID_CHARS.search(full_text):
         problems.append(Problem("text", "text_invalid_chars", {"platform": platform}))
     for code, pattern, max_count in (("hashtags_too_many", _HASHTAG, rules["max_hashtags"]),
@@ -474,6 +509,7 @@ def check_content(platform: str, text: str, media: list[MediaInfo], link: str | 
                 "platform": platform, "name": item.name, "kind": kind,
                 "size_bytes": item.size_bytes, "limit_bytes": max_bytes}))
         problems += _media_file_problems(platform, index, item, kind, spec)
+        problems += _shape_problems(platform, index, item, kind, spec)
         # Only where kinds may mix: elsewhere media_mixed / media_too_many already say it.
         if spec.get("alone") and rules["mixed_media"] and any(
                 _media_kind(rules, _extension(other.name)) not in (None, kind) for other in media):

@@ -265,9 +265,12 @@ def test_mastodon_rules():
 
 
 def test_bluesky_rules():
-    family = "\U0001F468\u200d\U0001F469\u200d\U0001F467"
-    assert check_content("bluesky", family * 300, []) == []
-    assert codes(check_content("bluesky", family * 301, [])) == ["text_too_long"]
+    family = "\U0001F468\u200d\U0001F469\u200d\U0001F467"  # one grapheme, 18 bytes
+    assert check_content("bluesky", family * 166, []) == []  # 2,988 bytes
+    # 300 graphemes, but 5,400 bytes: over the lexicon's 3,000-byte maxLength, which the PDS enforces too.
+    assert codes(check_content("bluesky", family * 300, [])) == ["text_too_many_bytes"]
+    assert codes(check_content("bluesky", family * 301, [])) == ["text_too_long", "text_too_many_bytes"]
+    assert codes(check_content("bluesky", "é" * 300, [])) == []
     assert check_content("bluesky", "hi", media(("a.jpg", 1_000_000))) == []
     assert codes(check_content("bluesky", "hi", media(("a.jpg", 1_000_001)))) == ["media_too_big"]
     assert codes(check_content("bluesky", "hi", media("a.gif"))) == ["media_type"]
