@@ -406,7 +406,7 @@ def _parse_account(name: str, table: Any, path: Path) -> AccountConfig:
 
 
 def is_reference(value: str) -> bool:
-    return value.startswith(("env:", "keyring:"))
+    return value.startswith(("env:", "keyring:", "secrets:"))
 
 
 def _refuse_exposed_literal_secrets(accounts: dict[str, AccountConfig], path: Path) -> None:
@@ -419,8 +419,15 @@ def _refuse_exposed_literal_secrets(accounts: dict[str, AccountConfig], path: Pa
         raise ConfigError("config.literal_secret_exposed", path=str(path), where=", ".join(literal))
 
 
-def resolve_secret(reference: str, *, account: str, key: str) -> str:
+def resolve_secret(reference: str, *, account: str, key: str, config_path: Path | None = None) -> str:
     """The secret a reference points to; a ConfigError naming what to set when it is missing."""
+    if reference.startswith("secrets:"):  # the tool's own secrets file (planner/accounts/secrets.py)
+        from planner.accounts.secrets import resolve_file_reference
+
+        value = resolve_file_reference(config_path or find_config_path(), reference)
+        if not value:
+            raise ConfigError("secrets.missing", account=account, credential=key)
+        return value
     if reference.startswith("env:"):
         var = reference[4:]
         value = os.environ.get(var)
@@ -452,13 +459,19 @@ def resolve_account(config: Config, name: str):
     account = config.accounts[name]
     resolved: dict[str, str] = {}
     for key, reference in account.credentials.items():
-        resolved[key] = resolve_secret(reference, account=name, key=key)
+        resolved[key] = resolve_secret(reference, account=name, key=key, config_path=config.path)
     sets = CREDENTIAL_SETS[account.platform]
     if not any(all(k in resolved for k in needed) for needed in sets):
         raise ConfigError("config.credentials_incomplete", account=name,
                           needed=" | ".join(", ".join(s) for s in sets))
+    tokens = None
+    if account.platform == "x" and resolved.get("refresh_token"):  # OAuth 2.0: renewed before it expires
+        from planner.accounts.tokens import XTokens
+
+        tokens = XTokens(config.path, name, account.api_base_url, account.credentials)
     return Account(name=name, platform=account.platform, handle=account.handle,
-                   api_base_url=account.api_base_url, credentials=resolved, options=dict(account.options))
+                   api_base_url=account.api_base_url, credentials=resolved, options=dict(account.options),
+                   tokens=tokens)
 
 
 def _did_you_mean(word: str, choices) -> str:

@@ -247,3 +247,6 @@ def describe_rate_limit(rate, zone) -> str | None:
                        quota=format_number(rate.quota) if rate.quota is not None else "?",
                        hours=f"{rate.window_hours or 24:g}"))
     return "; ".join(parts) or None
+
+
+from planner.cli import account_connect as _account_connect  # noqa: E402,F401  (registers `account connect`)

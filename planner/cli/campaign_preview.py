@@ -74,4 +74,26 @@ def _print(campaign, rows: list[dict], config) -> None:
                 for line in part.splitlines() or [""]:
                     out.print(f"      │ {esc(line)}")
             for path in row["media"]:
-                out.print(f"    🖼 {esc(Path(path).name)}")
+                out.print(f"    {_media_line(row['platform'], path)}")
+
+
+def _media_line(platform: str, path: str) -> str:
+    """One media file as the platform gets it: a video with its length and how it is sent (LIMITS' "via")."""
+    from planner.domain.media import video_duration
+    from planner.domain.text_rules import media_rules
+
+    name = Path(path).name
+    try:
+        kind, spec = media_rules(platform, name)
+    except KeyError:
+        kind, spec = None, {}
+    if kind not in ("video", "gif"):
+        return f"🖼 {esc(name)}"
+    if kind == "gif":
+        what = t("preview.gif")
+    else:
+        seconds = video_duration(path)
+        what = (t("preview.video", seconds=f"{seconds:.1f}".rstrip("0").rstrip("."))
+                if seconds is not None else t("preview.video_unknown"))
+    via = f" · {t('preview.via', how=spec['via'])}" if spec.get("via") else ""
+    return f"🎞 {esc(name)} · {esc(what)}{esc(via)}"

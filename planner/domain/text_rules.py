@@ -56,7 +56,8 @@ _VIDEO = ("mp4", "mov")
 #   "formats": the sniffed container formats accepted (planner.domain.media.sniff), when narrower than
 #              what the extension allows; "min_seconds"/"max_seconds": the video's length (its 'mvhd');
 #   "alone": the file must be the post's only media; "refused": the kind cannot be published on this
-#            platform by this tool: the problem code whose message gives the reason.
+#            platform by this tool: the problem code whose message gives the reason;
+#   "via": how the adapter sends it (the API's own words, shown by `campaign preview`).
 LIMITS: dict[str, dict] = {
     "x": {
         "text_limit": 280, "caption_limit": None, "max_media": 4, "media_required": False,
@@ -68,9 +69,10 @@ LIMITS: dict[str, dict] = {
         # (tweet_video). GIF and video go through the chunked upload only, one per post.
         "media": {
             "image": {"extensions": _IMAGE, "max_bytes": 5 * MiB, "max_count": 4},
-            "gif": {"extensions": ("gif",), "max_bytes": 15 * MiB, "max_count": 1, "alone": True},
+            "gif": {"extensions": ("gif",), "max_bytes": 15 * MiB, "max_count": 1, "alone": True,
+                    "via": "chunked upload, tweet_gif"},
             "video": {"extensions": _VIDEO, "max_bytes": 512 * MiB, "max_count": 1, "alone": True,
-                      "min_seconds": 0.5, "max_seconds": 140},
+                      "min_seconds": 0.5, "max_seconds": 140, "via": "chunked upload, tweet_video"},
         },
     },
     "facebook": {
@@ -82,7 +84,7 @@ LIMITS: dict[str, dict] = {
         "media": {
             "image": {"extensions": _IMAGE + ("gif", "bmp"), "max_bytes": 10 * MiB, "max_count": 10},
             "video": {"extensions": _VIDEO, "max_bytes": 1024 * MiB, "max_count": 1, "alone": True,
-                      "max_seconds": 20 * 60},
+                      "max_seconds": 20 * 60, "via": "/{page-id}/videos"},
         },
     },
     "instagram": {
@@ -100,7 +102,7 @@ LIMITS: dict[str, dict] = {
             "image": {"extensions": ("jpg", "jpeg"), "max_bytes": 8 * MiB, "max_count": 10,
                       "min_aspect": 4 / 5, "max_aspect": 1.91},
             "video": {"extensions": _VIDEO, "max_bytes": 300 * MiB, "max_count": 1, "alone": True,
-                      "min_seconds": 3, "max_seconds": 15 * 60},
+                      "min_seconds": 3, "max_seconds": 15 * 60, "via": "Reels"},
         },
     },
     "mastodon": {
@@ -135,8 +137,10 @@ LIMITS: dict[str, dict] = {
             # Bot API (https://core.telegram.org/bots/api#sendvideo, #sendanimation): sendVideo takes MPEG-4
             # video, sendAnimation a GIF (or silent H.264 MP4); a bot uploads at most 50 MB of either.
             # sendMediaGroup takes photos and videos (an album) but no animation, so a GIF goes alone.
-            "video": {"extensions": _VIDEO, "formats": ("mp4",), "max_bytes": 50 * MiB, "max_count": 10},
-            "gif": {"extensions": ("gif",), "max_bytes": 50 * MiB, "max_count": 1, "alone": True},
+            "video": {"extensions": _VIDEO, "formats": ("mp4",), "max_bytes": 50 * MiB, "max_count": 10,
+                      "via": "sendVideo / sendMediaGroup"},
+            "gif": {"extensions": ("gif",), "max_bytes": 50 * MiB, "max_count": 1, "alone": True,
+                    "via": "sendAnimation"},
         },
     },
 }

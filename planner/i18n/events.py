@@ -41,6 +41,8 @@ _PATTERNS = [(re.compile(pattern), key) for pattern, key in (
     (r"^pause: (?P<reason>.+)$", "event.paused"),
     (r"^blackout: (?P<reason>.+)$", "event.blackout"),
     (r"^cannot tell whether it was published: (?P<detail>.+)$", "event.cannot_tell"),
+    (r"^reconnect needed: (?P<account>.+)$", "event.reconnect_needed"),
+    (r"^account reconnected: (?P<account>.+)$", "event.reconnected"),
 )]
 
 

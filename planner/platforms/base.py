@@ -34,6 +34,8 @@ class Account:
     api_base_url: str | None = None
     credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
     options: Mapping[str, Any] = field(default_factory=dict)
+    # OAuth 2.0 accounts whose access token expires: the source of a fresh one (planner.accounts.tokens).
+    tokens: Any = field(default=None, compare=False, repr=False)
 
     def secret_values(self) -> list[str]:
         return [v for v in self.credentials.values() if v]

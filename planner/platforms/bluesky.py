@@ -46,6 +46,7 @@ from planner.platforms.base import (
     RetryableError,
     UnknownOutcomeError,
 )
+from planner.platforms.media_rules import refuse_unpublishable
 from planner.platforms.transport import classify_transport_error
 
 PLATFORM = "bluesky"
@@ -148,6 +149,9 @@ class BlueskyAdapter:
         return problems
 
     def publish(self, post: OutgoingPost) -> PublishedRef:
+        # A video is refused as validation refuses it (text_rules.LIMITS["bluesky"]: the video service is
+        # not used), before any request.
+        refuse_unpublishable(PLATFORM, self.account.name, post.media)
         problems = self.validate(post)
         if problems:
             raise PermanentError(f"{PLATFORM}: " + "; ".join(problems), platform=PLATFORM)

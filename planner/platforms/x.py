@@ -96,6 +96,7 @@ class XAdapter:
     def __init__(self, account: Account, timeout: float = 10.0):
         self.account = account
         creds = account.credentials
+        self._bearer = creds.get("bearer_token")
         if creds.get("bearer_token"):
             self._user_auth = False
             self._client = tweepy.Client(bearer_token=creds["bearer_token"], return_type=requests.Response)
@@ -368,7 +369,28 @@ class XAdapter:
         return f"https://x.com/{handle}/status/{tweet_id}" if handle else f"https://x.com/i/status/{tweet_id}"
 
     # --- HTTP and errors -----------------------------------------------------------------------
+    def _use_token(self, token: str) -> None:
+        self._bearer = self._client.bearer_token = token
+
     def _call(self, action: str, method, *args, creates: bool = False, **kwargs) -> requests.Response:
+        tokens = self.account.tokens  # OAuth 2.0 with a refresh token: renewed before it runs out
+        try:
+            if tokens is not None:
+                self._use_token(tokens.access_token())
+            return method(*args, **kwargs)
+        except tweepy.Unauthorized as exc:
+            if tokens is None:
+                error = self._http_error(action, exc.response)
+            else:  # expired early, or renewed by another process: renew (or take theirs) and try once more
+                self._use_token(tokens.refresh(failed=self._bearer))
+                return self._call_once(action, method, *args, creates=creates, **kwargs)
+        except tweepy.HTTPException as exc:
+            error = self._http_error(action, exc.response)
+        except requests.RequestException as exc:
+            error = self._transport_error(action, exc, creates)
+        raise error
+
+    def _call_once(self, action: str, method, *args, creates: bool = False, **kwargs) -> requests.Response:
         try:
             return method(*args, **kwargs)
         except tweepy.HTTPException as exc:
@@ -384,7 +406,9 @@ class XAdapter:
             creds = self.account.credentials
             kwargs["auth"] = tweepy.OAuth1UserHandler(*(creds[key] for key in OAUTH1_KEYS)).apply_auth()
         else:
-            headers["Authorization"] = f"Bearer {self.account.credentials['bearer_token']}"
+            if self.account.tokens is not None:
+                self._use_token(self.account.tokens.access_token())
+            headers["Authorization"] = f"Bearer {self._bearer}"
         try:
             response = self._client.session.request(method, X_API + path, headers=headers, **kwargs)
         except requests.RequestException as exc:

@@ -335,6 +335,13 @@ class Dispatcher:
         except (PermanentError, PlatformError) as exc:
             if isinstance(exc, CredentialsError):
                 self.adapters.forget(post.channel)  # a retry after reconnecting reads the new credentials
+                # Refused for good: held (with the account's other due posts) until `account connect`.
+                from planner.store.account_holds import hold_for_reconnect
+
+                message = redact(exc.message)
+                held = hold_for_reconnect(db, post, self.owner, now=self.clock(), error=message)
+                self._log(post, "held", t("log.held_detail", error=message, count=len(held), channel=post.channel))
+                return
             message = redact(exc.message)
             outbox.mark_failed(db, post, self.owner, now=self.clock(), error=message)
             self._log(post, "failed", message)

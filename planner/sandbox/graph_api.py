@@ -55,7 +55,6 @@ FB_VIDEO_MAX_SECONDS = 20 * 60
 REELS_READY_POLLS = 4
 REELS_READY_AFTER = 3.0
 
-
 # Post insights that exist today. post_impressions* were deprecated in 2025 (-> post_media_view).
 FB_POST_METRICS = {
     "post_media_view": ("Media views", "views"),

@@ -22,6 +22,7 @@ from planner.sandbox.core import (
 # Each module defines EMULATOR, an Emulator subclass.
 EMULATOR_MODULES = (
     "planner.sandbox.x_api",
+    "planner.sandbox.oauth",
     "planner.sandbox.graph_api",
     "planner.sandbox.mastodon_api",
     "planner.sandbox.bluesky_api",

@@ -170,6 +170,11 @@ class XEmulator(Emulator):
             token = rest.strip()
             if token.startswith(APP_ONLY_PREFIX):
                 return {"id": None, "username": None, "name": None, "app_only": True}
+            from planner.sandbox.oauth import bearer_user
+
+            issued = bearer_user(self.state, token)  # a token from the OAuth 2.0 flow: strict expiry
+            if issued is not None:
+                return issued or None
         elif scheme == "OAuth":
             params = dict(_OAUTH_PARAM.findall(rest))
             if any(not params.get(k) for k in _OAUTH_REQUIRED):

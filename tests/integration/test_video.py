@@ -426,3 +426,57 @@ def test_validation_refuses_quicktime_for_telegram_and_a_video_without_a_movie_h
     assert code == "media_format" and "MOV" in indonesian and "MP4" in indonesian
     [(code, _, english)] = problems(validate(workspace, "kpu_x", ["tanpa-header.mp4"]))
     assert code == "media_duration_unknown" and "mvhd" in english
+
+
+# --- Mastodon (already uploading video) and Bluesky (refused) -------------------------------------------------
+def test_mastodon_video_and_gif_are_uploaded_as_media_attachments(sandbox, tmp_path):
+    account = Account("humas-demak", "mastodon", handle="@humas", api_base_url=sandbox.base_url,
+                      credentials={"access_token": "sandbox-token-humas-demak-0001"})
+    adapter = make_adapter(account, timeout=5.0)
+    adapter.publish(outgoing("Video sosialisasi.", [write(tmp_path / "klip.mp4", mp4_bytes(30))], key="m-1"))
+    adapter.publish(outgoing("Animasi jadwal.", [write(tmp_path / "jadwal.gif", gif_bytes())], key="m-2"))
+
+    statuses = posts_of(sandbox, "mastodon")
+    assert len(statuses) == 2 and all(len(s["extra"]["media_ids"]) == 1 for s in statuses)
+
+
+def test_bluesky_video_is_refused_with_the_reason_before_any_request(sandbox, tmp_path):
+    account = Account("kpu-demak-bsky", "bluesky", handle="kpudemak.bsky.social", api_base_url=sandbox.base_url,
+                      credentials={"app_password": "abcd-efgh-ijkl-mnop"})
+    video = write(tmp_path / "klip.mp4", mp4_bytes(30))
+
+    with pytest.raises(PermanentError) as caught:
+        make_adapter(account, timeout=5.0).publish(outgoing("Video sosialisasi.", [video]))
+
+    assert "Bluesky" in caught.value.message and "layanan video" in caught.value.message
+    assert [r for r in sandbox.state.requests if r["platform"] == "bluesky"] == []
+
+
+# --- preview: what each platform gets -----------------------------------------------------------------------
+def preview(workspace, channel: str, media: list[str]) -> str:
+    from typer.testing import CliRunner
+
+    from planner.cli import common
+    from planner.cli.main import build_app
+    from planner.i18n import set_language
+
+    loaded = validate(workspace, channel, media)
+    assert loaded.problems == []
+    root, _ = workspace
+    common.options.config = common.options.lang = common.options.actor = None
+    set_language("id")
+    try:
+        result = CliRunner().invoke(build_app(), ["--config", str(root / "config.toml"), "campaign", "preview",
+                                                  str(root / "campaigns" / "uji.toml")],
+                                    env={"PLANNER_CONFIG": None, "PLANNER_LANG": None, "COLUMNS": "250"})
+    finally:
+        set_language("id")
+        common.options.lang = None
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_preview_shows_a_video_with_its_length_and_how_each_platform_gets_it(workspace):
+    assert "klip.mp4 · video 30 detik · lewat Reels" in preview(workspace, "kpu_ig", ["klip.mp4"])
+    assert "klip.mp4 · video 30 detik · lewat chunked upload, tweet_video" in preview(workspace, "kpu_x", ["klip.mp4"])
+    assert "animasi.gif · GIF animasi · lewat sendAnimation" in preview(workspace, "kpu_telegram", ["animasi.gif"])

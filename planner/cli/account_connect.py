@@ -1,0 +1,220 @@
+"""`planner account connect NAME [--platform P]`: connect an account interactively, end with a verified
+account in config.toml (references only) and its secrets in the secrets store."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+import typer
+
+from planner.cli.account import NAME, app
+from planner.cli.common import console, esc, fail, load_config, options
+from planner.i18n import t
+
+CONNECTABLE = ("x",)
+WAIT_SECONDS = 600
+
+
+@app.command("connect", help=t("help.account_connect"))
+def connect(
+    name: str = typer.Argument(..., help=t("help.account_name")),
+    platform: str = typer.Option(None, "--platform", help=t("help.opt_platform")),
+    handle: str = typer.Option("", "--handle", help=t("help.opt_handle")),
+    api_base_url: str = typer.Option(None, "--api-base-url", help=t("help.opt_api_base_url")),
+    client_id: str = typer.Option(None, "--client-id", help=t("help.opt_client_id")),
+    port: int = typer.Option(8765, "--port", min=0, max=65535, help=t("help.opt_callback_port")),
+    no_browser: bool = typer.Option(False, "--no-browser", help=t("help.opt_no_browser")),
+) -> None:
+    from planner.errors import PlannerError
+
+    if not NAME.match(name):
+        fail(t("account.bad_name", value=name))
+    config = load_config()
+    existing = config.accounts.get(name)
+    platform = platform or (existing.platform if existing else None)
+    if platform is None:
+        fail(t("connect.platform_needed", name=name))
+    if platform not in CONNECTABLE:
+        fail(t("connect.not_yet", platform=platform, name=name))
+    api_base_url = api_base_url or (existing.api_base_url if existing and existing.platform == platform else None)
+    if api_base_url:
+        from planner.platforms.endpoints import check_base_url, shown
+
+        problem = check_base_url(api_base_url)
+        if problem:
+            fail(t(problem, account=name, url=shown(api_base_url)))
+    handle = handle or (existing.handle if existing and existing.platform == platform else "")
+    try:
+        _connect_x(config, name, handle=handle, api_base_url=api_base_url, client_id=client_id, port=port,
+                   open_browser=not no_browser)
+    except PlannerError as exc:
+        fail(exc.render())
+    except KeyboardInterrupt:
+        fail(t("connect.interrupted", name=name))
+
+
+def _connect_x(config, name: str, *, handle: str, api_base_url: str | None, client_id: str | None, port: int,
+               open_browser: bool) -> None:
+    from planner.accounts import connect_x
+    from planner.accounts.config_write import write_account
+    from planner.accounts.secrets import SecretStore
+    from planner.platforms.redaction import register_secrets
+
+    out = console()
+    store = SecretStore(config.path)
+    stored = store.record(name)
+    # The app's client id (and secret, for a confidential client) are asked once, then kept.
+    client_id = client_id or stored.get("client_id") or typer.prompt(t("connect.x_client_id")).strip()
+    if "client_secret" in stored or stored.get("client_kind") == "public":
+        client_secret = stored.get("client_secret") or None
+    else:
+        client_secret = typer.prompt(t("connect.x_client_secret"), hide_input=True, default="",
+                                     show_default=False).strip() or None
+    if client_secret:
+        register_secrets([client_secret])
+    auth = connect_x.start(client_id, api_base_url=api_base_url, port=port)
+    receiver = None
+    if port:
+        try:
+            receiver = connect_x.LoopbackReceiver(port, auth.state, t("connect.done_page"))
+        except PlannerError as exc:
+            out.print(f"[yellow]![/] {esc(exc.render())}")
+    out.print(t("connect.x_open", callback=auth.redirect_uri))
+    print(auth.url, flush=True)  # whole, unwrapped: it is copied by hand on a server
+    if open_browser and _has_browser():
+        import webbrowser
+
+        webbrowser.open(auth.url)
+    out.print(t("connect.paste_back"))
+    try:
+        redirected = _wait_for_redirect(receiver)
+    finally:
+        if receiver is not None:
+            receiver.close()
+    if redirected is None:
+        fail(t("connect.timeout", name=name))
+    code = connect_x.code_from_redirect(redirected, auth)
+    body = connect_x.exchange(code, auth, client_secret, api_base_url=api_base_url)
+    register_secrets([body["access_token"], body["refresh_token"]])
+    lifetime = float(body.get("expires_in") or 7200)
+    references = store.save(name, {
+        "refresh_token": body["refresh_token"],
+        "access_token": body["access_token"],
+        "expires_at": f"{time.time() + lifetime:.0f}",
+        "lifetime": f"{lifetime:.0f}",
+        "scope": body.get("scope", ""),
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "client_kind": "confidential" if client_secret else "public",
+    })
+    me = connect_x.whoami(body["access_token"], api_base_url=api_base_url)
+    if handle and handle.lstrip("@").casefold() != str(me.get("username", "")).casefold():
+        out.print(f"[yellow]![/] {esc(t('connect.handle_differs', configured=handle, actual=me.get('username')))}")
+    credentials = {"bearer_token": references["access_token"], "refresh_token": references["refresh_token"],
+                   "client_id": references["client_id"]}
+    if client_secret:
+        credentials["client_secret"] = references["client_secret"]
+    existed = write_account(config.path, name, "x", credentials=credentials,
+                            options={"handle": handle or me.get("username", ""), "api_base_url": api_base_url})
+    released = _after_connect(config, name, "x", existed)
+    out.print(f"[green]✓[/] {esc(t('connect.connected', name=name, handle=me.get('username', ''), name_shown=me.get('name', '')))}")
+    out.print(esc(t("connect.x_renewal")))
+    out.print(esc(t("connect.stored_in", where=t("connect.store_" + store.backend), path=str(store.file))))
+    if released:
+        out.print(esc(t("connect.released", count=len(released), name=name)))
+
+
+def _has_browser() -> bool:
+    if os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_TTY"):
+        return False
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _wait_for_redirect(receiver) -> str | None:
+    """The redirected address: from the loopback receiver, or pasted on standard input, whichever comes first."""
+    pasted: list[str] = []
+    got_paste = threading.Event()
+
+    def read_stdin() -> None:
+        try:
+            while True:
+                line = sys.stdin.readline()
+                if not line:
+                    return  # no terminal input (EOF): the loopback alone may still answer
+                if line.strip():
+                    pasted.append(line.strip())
+                    got_paste.set()
+                    return
+        except (OSError, ValueError):
+            return
+
+    threading.Thread(target=read_stdin, daemon=True).start()
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if receiver is not None and receiver.done.wait(0.1):
+            return receiver.result
+        if got_paste.wait(0 if receiver is not None else 0.1):
+            return pasted[0]
+    return None
+
+
+def _after_connect(config, name: str, platform: str, existed: bool) -> list[int]:
+    """Audit the change and release the posts held for this account's reconnection."""
+    from planner.errors import PlannerError
+    from planner.store import audit
+    from planner.store.account_holds import release_reconnected
+    from planner.store.db import now_utc, open_db, transaction, utc_iso
+
+    if not config.database.exists():
+        return []
+    try:
+        db = open_db(config.database)
+    except PlannerError:
+        return []
+    from planner.cli.common import actor_name
+
+    actor = actor_name(config)
+    now = now_utc()
+    with transaction(db) as conn:
+        audit.record(conn, at=utc_iso(now), actor=actor, action="account.connect", subject=f"account:{name}",
+                     detail={"platform": platform, "replaced": existed})
+    return release_reconnected(db, name, now=now, actor=actor)
+
+
+__all__ = ["connect", "options"]
+
+
+def token_state_lines(config, account) -> list[str]:
+    """What `account check` says of an account's token: when it runs out, whether it renews itself."""
+    from planner.i18n.dates import format_moment
+
+    tokens = getattr(account, "tokens", None)
+    if tokens is None:
+        if account.platform == "x" and account.credentials.get("access_token_secret"):
+            return [t("token.no_expiry_oauth1")]
+        return []
+    expires = tokens.expires_at(tokens.record())
+    when = format_moment(expires, config.timezone) if expires else "?"
+    return [t("token.auto_renewed", time=when)]
+
+
+def release_after_check(config, name: str) -> int:
+    """The account answered with working credentials: posts held for its reconnection go back to the queue."""
+    from planner.errors import PlannerError
+    from planner.store.account_holds import held_for_reconnect, release_reconnected
+    from planner.store.db import now_utc, open_db
+
+    if not config.database.exists():
+        return 0
+    try:
+        db = open_db(config.database)
+        if not held_for_reconnect(db, name):
+            return 0
+        from planner.cli.common import actor_name
+
+        return len(release_reconnected(db, name, now=now_utc(), actor=actor_name(config)))
+    except PlannerError:
+        return 0

@@ -1,0 +1,307 @@
+"""`planner account connect` for X (OAuth 2.0 with PKCE) against the sandbox, driven as a user would:
+the CLI in a real process, the consent form submitted over HTTP, the loopback callback or the pasted
+address; then the connection kept alive (renewal before expiry, rotating refresh tokens, two processes
+renewing at once) and a revoked consent holding the account's posts until it is connected again."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+
+from planner.sandbox.oauth import registry
+from planner.sandbox.workspace import export_sandbox_secrets, write_sandbox_config
+
+ZONE = ZoneInfo("Asia/Jakarta")
+CLIENT_ID = "humas-kpu-demak-client"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Office:
+    """A workspace on the sandbox whose secrets live in the secrets file (no keyring on a server)."""
+
+    def __init__(self, root: Path, sandbox):
+        self.root = root
+        self.sandbox = sandbox
+        self.config = write_sandbox_config(root, sandbox.base_url,
+                                           publishing='grace = "2h"\nlease = "30s"\n[publishing.pacing]\n'
+                                                      'rate = 20.0\nburst = 10\nmax_in_flight = 4\n')
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HUMAS_", "PLANNER_"))}
+        self.env = export_sandbox_secrets(env)
+        self.env.update({"PLANNER_CONFIG": str(self.config), "PYTHONUNBUFFERED": "1", "COLUMNS": "250",
+                         "HUMAS_SECRETS_BACKEND": "file", "PYTHONDONTWRITEBYTECODE": "1"})
+        self.env.pop("DISPLAY", None)
+        self.env.pop("WAYLAND_DISPLAY", None)
+        self.outputs: list[str] = []
+        self.planner("init", str(root), check=True)
+
+    def planner(self, *args: str, check: bool = False, timeout: float = 90) -> subprocess.CompletedProcess:
+        result = subprocess.run([sys.executable, "-m", "planner", *args], env=self.env, cwd=self.root,
+                                capture_output=True, text=True, timeout=timeout)
+        self.outputs.append(result.stdout + result.stderr)
+        if check:
+            assert result.returncode == 0, f"planner {' '.join(args)}\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def connect(self, *, paste: bool, username: str = "kpudemak", decision: str = "allow",
+                client_secret: str = "") -> subprocess.CompletedProcess:
+        """`planner account connect kpu_x`, the user consenting on the sandbox's page."""
+        port = _free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "planner", "account", "connect", "kpu_x", "--platform", "x",
+                                 "--client-id", CLIENT_ID, "--port", str(port)],
+                                env=self.env, cwd=self.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        try:
+            if "client_secret" not in self.stored("kpu_x") and self.stored("kpu_x").get("client_kind") is None:
+                proc.stdin.write(client_secret + "\n")  # the hidden Client Secret prompt (empty: public client)
+                proc.stdin.flush()
+            url = None
+            seen = []
+            while url is None:
+                line = proc.stdout.readline()
+                assert line, "".join(seen)
+                seen.append(line)
+                if line.startswith(self.sandbox.base_url + "/i/oauth2/authorize?"):
+                    url = line.strip()
+            page = requests.get(url, timeout=10)
+            assert page.status_code == 200 and "Authorize app" in page.text
+            request_id = re.search(r'name="request_id" value="([^"]+)"', page.text).group(1)
+            answer = requests.post(self.sandbox.base_url + "/i/oauth2/authorize", allow_redirects=False, timeout=10,
+                                   data={"request_id": request_id, "username": username, "decision": decision})
+            assert answer.status_code == 302
+            location = answer.headers["Location"]
+            assert location.startswith(f"http://127.0.0.1:{port}/callback?")
+            if paste:  # the browser is on another computer: its 127.0.0.1 is not us; the address is pasted
+                proc.stdin.write(location + "\n")
+                proc.stdin.flush()
+            else:      # the browser follows the redirect to our loopback listener
+                assert "Akun tersambung" in requests.get(location, timeout=10).text
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        output = "".join(seen) + out
+        self.outputs.append(output)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, output, "")
+
+    def stored(self, account: str) -> dict:
+        path = self.root / ".secrets" / "secrets.json"
+        return json.loads(path.read_text("utf-8")).get(account, {}) if path.exists() else {}
+
+    def rows(self, sql: str, params=()) -> list[dict]:
+        conn = sqlite3.connect(self.root / "planner.db", timeout=30)
+        conn.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in conn.execute(sql, list(params))]
+        finally:
+            conn.close()
+
+    def apply(self, campaign_id: str, times: list[datetime]) -> None:
+        lines = ["[campaign]", f'id = "{campaign_id}"', f'name = "Uji {campaign_id}"', 'owner = "Humas KPU"',
+                 'timezone = "Asia/Jakarta"', f"start = {(times[0].date() - timedelta(days=1)).isoformat()}",
+                 f"end = {(times[-1].date() + timedelta(days=2)).isoformat()}", 'channels = ["kpu_x"]', "",
+                 "[goal]", 'objective = "Menguji sambungan akun."', ""]
+        for i, at in enumerate(times):
+            lines += ["[[content]]", f'id = "{campaign_id}-{i:03d}"',
+                      f'text = "Info resmi KPU ({campaign_id}) nomor {i}: cek DPT online."', f"at = {at.isoformat()}", ""]
+        path = self.root / f"{campaign_id}.toml"
+        path.write_text("\n".join(lines), "utf-8")
+        self.planner("campaign", "apply", str(path), check=True)
+
+    def all_secrets(self) -> list[str]:
+        reg = registry(self.sandbox.state)
+        found = []
+        for grant in reg.grants:
+            found += list(grant.access) + list(grant.used_refresh) + ([grant.refresh] if grant.refresh else [])
+        return found
+
+
+def _now_local() -> datetime:
+    return datetime.now(ZONE).replace(tzinfo=None, microsecond=0)
+
+
+def _assert_no_secret_anywhere(office: Office) -> None:
+    """No token in config.toml, the database (and its WAL), backups, logs, or anything the CLI printed."""
+    secrets = office.all_secrets()
+    assert secrets
+    blobs = {"output": "\n".join(office.outputs).encode()}
+    for path in office.root.rglob("*"):
+        if path.is_file() and ".secrets" not in path.parts:
+            blobs[str(path)] = path.read_bytes()
+    for where, blob in blobs.items():
+        leaked = [s[:6] for s in secrets if s.encode() in blob]
+        assert not leaked, f"token {leaked} found in {where}"
+
+
+def test_connect_x_through_the_loopback_then_publish(sandbox, tmp_path):
+    office = Office(tmp_path / "kantor", sandbox)
+    result = office.connect(paste=False)
+    assert result.returncode == 0, result.stdout
+    assert "Akun kpu_x tersambung sebagai @kpudemak" in result.stdout
+    assert "diperbarui otomatis" in result.stdout
+    assert "Traceback" not in result.stdout
+    # config.toml holds references only; the secrets file is private.
+    config = office.config.read_text("utf-8")
+    assert 'bearer_token = "secrets:kpu_x/access_token"' in config
+    assert 'refresh_token = "secrets:kpu_x/refresh_token"' in config
+    folder = office.root / ".secrets"
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert (folder / "secrets.json").stat().st_mode & 0o777 == 0o600
+    assert office.stored("kpu_x")["client_id"] == CLIENT_ID
+    # The handle configured before (kpudemak) matches: no warning.
+    assert "sedangkan config.toml menyebut" not in result.stdout
+    check = office.planner("account", "check", "kpu_x")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "diperbarui otomatis" in check.stdout
+    office.apply("sambung", [_now_local() + timedelta(seconds=2)])
+    time.sleep(3)
+    office.planner("publish", "--due", check=True)
+    assert [r["state"] for r in office.rows("SELECT state FROM posts")] == ["published"]
+    _assert_no_secret_anywhere(office)
+
+
+def test_connect_x_by_pasting_the_address_on_a_headless_server(sandbox, tmp_path):
+    office = Office(tmp_path / "kantor", sandbox)
+    result = office.connect(paste=True, username="kpu_demak_resmi", client_secret="conf-secret-for-the-test-77")
+    assert result.returncode == 0, result.stdout
+    # A different account than the configured handle: a warning naming both.
+    assert "@kpu_demak_resmi" in result.stdout and "kpudemak" in result.stdout
+    assert "sedangkan config.toml menyebut" in result.stdout
+    stored = office.stored("kpu_x")
+    assert stored["client_kind"] == "confidential"
+    assert "conf-secret-for-the-test-77" not in office.config.read_text("utf-8")
+    assert "conf-secret-for-the-test-77" not in result.stdout
+    # Asked once: connecting again does not ask for the Client Secret (nothing is written for it).
+    again = office.connect(paste=True, username="kpudemak")
+    assert again.returncode == 0, again.stdout
+    assert office.stored("kpu_x")["client_secret"] == "conf-secret-for-the-test-77"
+
+
+def test_connect_refused_consent_and_wrong_state_change_nothing(sandbox, tmp_path):
+    office = Office(tmp_path / "kantor", sandbox)
+    before = office.config.read_text("utf-8")
+    denied = office.connect(paste=True, decision="deny")
+    assert denied.returncode != 0
+    assert "Persetujuan ditolak" in denied.stdout and "Traceback" not in denied.stdout
+    assert office.config.read_text("utf-8") == before
+
+
+def test_a_campaign_longer_than_several_token_lifetimes_publishes_every_post_once(sandbox, tmp_path):
+    registry(sandbox.state).access_lifetime = 4  # seconds: X's two hours, compressed
+    office = Office(tmp_path / "kantor", sandbox)
+    assert office.connect(paste=True).returncode == 0
+    start = _now_local() + timedelta(seconds=3)
+    office.apply("panjang", [start + timedelta(seconds=3 * i) for i in range(6)])  # ~18 s: 4+ lifetimes
+    run = subprocess.Popen([sys.executable, "-m", "planner", "run"], env=office.env, cwd=office.root,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        # Not polled meanwhile: the database is read once the campaign's time is over.
+        time.sleep(max(0.0, (start + timedelta(seconds=20) - _now_local()).total_seconds()))
+        while time.monotonic() < deadline:
+            states = [r["state"] for r in office.rows("SELECT state FROM posts")]
+            if states and all(s == "published" for s in states):
+                break
+            time.sleep(2)
+    finally:
+        run.terminate()
+        out, _ = run.communicate(timeout=60)
+    office.outputs.append(out)
+    assert [r["state"] for r in office.rows("SELECT state FROM posts")] == ["published"] * 6, out
+    summary = sandbox.posts()
+    texts = [p["text"] for p in summary["posts"] if p["platform"] == "x"]
+    reg = registry(sandbox.state)
+    assert len(reg.grants) == 1 and len(reg.grants[0].used_refresh) >= 2  # renewed in between
+    assert all(ok for _, ok in reg.refresh_uses)  # never a dead refresh token sent
+    assert len(texts) == len(set(texts)) == 6 and not summary["duplicates"]
+    assert "Traceback" not in out
+    _assert_no_secret_anywhere(office)
+
+
+def _refresh_many(config: str, failed: str, rounds: int, queue) -> None:
+    from planner.accounts.tokens import XTokens
+    from planner.config import load_config
+
+    cfg = load_config(Path(config))
+    account = cfg.accounts["kpu_x"]
+    tokens = XTokens(cfg.path, "kpu_x", account.api_base_url, account.credentials)
+    got = []
+    for _ in range(rounds):
+        got.append(tokens.refresh(failed=tokens.record()["access_token"]))
+    queue.put(got)
+
+
+def test_two_processes_renewing_at_once_keep_a_valid_refresh_token(sandbox, tmp_path):
+    office = Office(tmp_path / "kantor", sandbox)
+    assert office.connect(paste=True).returncode == 0
+    os.environ["HUMAS_SECRETS_BACKEND"] = "file"
+    try:
+        ctx = multiprocessing.get_context("spawn")
+        queue = ctx.Queue()
+        procs = [ctx.Process(target=_refresh_many, args=(str(office.config), "", 5, queue)) for _ in range(2)]
+        for p in procs:
+            p.start()
+        results = [queue.get(timeout=120) for _ in procs]
+        for p in procs:
+            p.join(timeout=60)
+    finally:
+        os.environ.pop("HUMAS_SECRETS_BACKEND", None)
+    reg = registry(sandbox.state)
+    assert all(ok for _, ok in reg.refresh_uses), reg.refresh_uses  # no one ever sent a used refresh token
+    assert 5 <= len(reg.refresh_uses) <= 10  # a process that finds a newer token stored uses it, asks nothing
+    assert all(results)
+    # The stored refresh token is the live one: one more renewal works.
+    assert reg.grants[0].refresh == office.stored("kpu_x")["refresh_token"]
+    check = office.planner("account", "check", "kpu_x")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_revoked_consent_holds_the_posts_and_connect_releases_them(sandbox, tmp_path):
+    registry(sandbox.state).access_lifetime = 2
+    office = Office(tmp_path / "kantor", sandbox)
+    assert office.connect(paste=True).returncode == 0
+    registry(sandbox.state).revoke_user("kpudemak")  # consent withdrawn in X's settings
+    office.apply("cabut", [_now_local() + timedelta(seconds=2), _now_local() + timedelta(seconds=3)])
+    time.sleep(4)
+    sent = office.planner("publish", "--due")
+    assert "Traceback" not in sent.stdout + sent.stderr
+    rows = office.rows("SELECT id, state, hold_reason FROM posts ORDER BY id")
+    assert [r["state"] for r in rows] == ["held", "held"], (rows, sent.stdout, sent.stderr)
+    assert {r["hold_reason"] for r in rows} == {"reconnect needed: kpu_x"}
+    shown = office.planner("post", "show", str(rows[0]["id"]), check=True).stdout
+    assert "akun perlu disambungkan ulang: planner account connect kpu_x" in " ".join(shown.split())
+    assert sandbox.posts()["total"] == 0
+    again = office.connect(paste=True)
+    assert again.returncode == 0, again.stdout
+    assert "2 unggahan akun kpu_x yang tertahan kini masuk antrean lagi" in again.stdout
+    office.planner("publish", "--due", check=True)
+    assert [r["state"] for r in office.rows("SELECT state FROM posts ORDER BY id")] == ["published"] * 2
+    assert sandbox.posts()["total"] == 2
+    _assert_no_secret_anywhere(office)
+
+
+def test_secrets_file_with_wider_mode_is_refused(sandbox, tmp_path):
+    office = Office(tmp_path / "kantor", sandbox)
+    assert office.connect(paste=True).returncode == 0
+    (office.root / ".secrets" / "secrets.json").chmod(0o644)
+    check = office.planner("account", "check", "kpu_x")
+    assert check.returncode != 0
+    assert "terlalu longgar" in check.stdout + check.stderr and "chmod 600" in check.stdout + check.stderr
+    assert "Traceback" not in check.stdout + check.stderr
