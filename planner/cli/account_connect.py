@@ -14,7 +14,7 @@ from planner.cli.account import NAME, app
 from planner.cli.common import console, esc, fail, load_config, options
 from planner.i18n import t
 
-CONNECTABLE = ("x",)
+CONNECTABLE = ("x", "telegram")
 WAIT_SECONDS = 600
 
 
@@ -26,6 +26,7 @@ def connect(
     api_base_url: str = typer.Option(None, "--api-base-url", help=t("help.opt_api_base_url")),
     client_id: str = typer.Option(None, "--client-id", help=t("help.opt_client_id")),
     port: int = typer.Option(8765, "--port", min=0, max=65535, help=t("help.opt_callback_port")),
+    chat_id: str = typer.Option(None, "--chat-id", help=t("help.opt_chat_id")),
     no_browser: bool = typer.Option(False, "--no-browser", help=t("help.opt_no_browser")),
 ) -> None:
     from planner.errors import PlannerError
@@ -48,8 +49,13 @@ def connect(
             fail(t(problem, account=name, url=shown(api_base_url)))
     handle = handle or (existing.handle if existing and existing.platform == platform else "")
     try:
-        _connect_x(config, name, handle=handle, api_base_url=api_base_url, client_id=client_id, port=port,
-                   open_browser=not no_browser)
+        if platform == "telegram":
+            chat_id = chat_id or (existing.options.get("chat_id") if existing and existing.platform == platform
+                                  else None)
+            _connect_telegram(config, name, handle=handle, api_base_url=api_base_url, chat_id=chat_id)
+        else:
+            _connect_x(config, name, handle=handle, api_base_url=api_base_url, client_id=client_id, port=port,
+                       open_browser=not no_browser)
     except PlannerError as exc:
         fail(exc.render())
     except KeyboardInterrupt:
@@ -122,6 +128,30 @@ def _connect_x(config, name: str, *, handle: str, api_base_url: str | None, clie
     released = _after_connect(config, name, "x", existed)
     out.print(f"[green]✓[/] {esc(t('connect.connected', name=name, handle=me.get('username', ''), name_shown=me.get('name', '')))}")
     out.print(esc(t("connect.x_renewal")))
+    out.print(esc(t("connect.stored_in", where=t("connect.store_" + store.backend), path=str(store.file))))
+    if released:
+        out.print(esc(t("connect.released", count=len(released), name=name)))
+
+
+def _connect_telegram(config, name: str, *, handle: str, api_base_url: str | None, chat_id: str | None) -> None:
+    from planner.accounts import connect_telegram
+    from planner.accounts.config_write import write_account
+    from planner.accounts.secrets import SecretStore
+    from planner.platforms.redaction import register_secrets
+
+    out = console()
+    token = typer.prompt(t("connect.telegram_token"), hide_input=True).strip()
+    register_secrets([token])
+    chat_id = (chat_id or typer.prompt(t("connect.telegram_chat")).strip())
+    bot = connect_telegram.verify(token, chat_id, api_base_url=api_base_url)
+    store = SecretStore(config.path)
+    references = store.save(name, {"bot_token": token})
+    existed = write_account(config.path, name, "telegram", credentials={"bot_token": references["bot_token"]},
+                            options={"chat_id": chat_id, "handle": handle or chat_id.lstrip("@"),
+                                     "api_base_url": api_base_url})
+    released = _after_connect(config, name, "telegram", existed)
+    out.print(f"[green]✓[/] {esc(t('connect.telegram_connected', name=name, bot=bot.get('username', ''), chat=chat_id))}")
+    out.print(esc(t("connect.telegram_renewal")))
     out.print(esc(t("connect.stored_in", where=t("connect.store_" + store.backend), path=str(store.file))))
     if released:
         out.print(esc(t("connect.released", count=len(released), name=name)))

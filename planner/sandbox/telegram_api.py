@@ -28,7 +28,7 @@ UPLOAD_LIMIT = 50 * 1024 * 1024
 VIDEO_CONTAINERS = ("mp4",)
 ANIMATION_CONTAINERS = ("gif", "mp4")
 _TOKEN = re.compile(r"(?P<bot_id>\d+):(?P<secret>[A-Za-z0-9_-]{35})")
-_READ_METHODS = "getme|getchat"
+_READ_METHODS = "getme|getchat|getchatmember"
 _SEND_METHODS = "sendmessage|sendphoto|sendmediagroup|sendvideo|sendanimation"
 
 
@@ -76,7 +76,8 @@ class TelegramEmulator(Emulator):
             return _error(400, "Bad Request: unsupported content type")
         bot_id = int(match["bot_id"])
         method = request.params["method"].lower()
-        handler = {"getme": self.get_me, "getchat": self.get_chat, "sendmessage": self.send_message,
+        handler = {"getme": self.get_me, "getchat": self.get_chat, "getchatmember": self.get_chat_member,
+                   "sendmessage": self.send_message,
                    "sendphoto": self.send_photo, "sendmediagroup": self.send_media_group,
                    "sendvideo": self.send_video, "sendanimation": self.send_animation}[method]
         try:
@@ -230,6 +231,26 @@ class TelegramEmulator(Emulator):
             return problem
         return _ok({**chat, "accent_color_id": 0, "max_reaction_count": 11,
                     "description": "Kanal resmi", "has_visible_history": True})
+
+    def get_chat_member(self, request: Request, bot_id: int) -> Response:
+        """https://core.telegram.org/bots/api#getchatmember: the bot's own membership. In a channel a bot can only
+        be an administrator (ChatMemberAdministrator, with can_post_messages for channels); the sandbox's
+        ``@nopost...`` channels have the bot as an administrator who may not post."""
+        chat, problem = self._chat(request.arg("chat_id"))
+        if problem:
+            return problem
+        user_id = str(request.arg("user_id") or "")
+        if not user_id.lstrip("-").isdigit():
+            return _error(400, "Bad Request: invalid user_id specified")
+        if int(user_id) != bot_id:
+            return _error(400, "Bad Request: user not found")
+        may_post = not chat.get("username", "").lower().startswith("nopost")
+        user = {"id": bot_id, "is_bot": True, "first_name": "Humas Bot", "username": f"humas_{bot_id}_bot"}
+        return _ok({"status": "administrator", "user": user, "can_be_edited": False, "is_anonymous": False,
+                    "can_manage_chat": True, "can_delete_messages": True, "can_manage_video_chats": False,
+                    "can_restrict_members": True, "can_promote_members": False, "can_change_info": True,
+                    "can_invite_users": True, "can_post_messages": may_post, "can_edit_messages": may_post,
+                    "can_post_stories": False, "can_edit_stories": False, "can_delete_stories": False})
 
     def send_message(self, request: Request, bot_id: int) -> Response:
         chat_id = request.arg("chat_id")

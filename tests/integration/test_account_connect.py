@@ -305,3 +305,37 @@ def test_secrets_file_with_wider_mode_is_refused(sandbox, tmp_path):
     assert check.returncode != 0
     assert "terlalu longgar" in check.stdout + check.stderr and "chmod 600" in check.stdout + check.stderr
     assert "Traceback" not in check.stdout + check.stderr
+
+
+# --- Telegram ---------------------------------------------------------------------------------------------
+BOT_TOKEN = "555777999:AAconnectTelegramBotTokenForTest004"
+
+
+def _connect_telegram(office: Office, chat: str, token: str = BOT_TOKEN) -> subprocess.CompletedProcess:
+    """The bot token typed at the hidden prompt, the channel given as an option."""
+    result = subprocess.run([sys.executable, "-m", "planner", "account", "connect", "kpu_telegram",
+                             "--chat-id", chat], env=office.env, cwd=office.root, input=token + "\n",
+                            capture_output=True, text=True, timeout=60)
+    office.outputs.append(result.stdout + result.stderr)
+    return result
+
+
+def test_connect_telegram_checks_the_bot_may_post_in_the_channel(sandbox, tmp_path):
+    office = Office(tmp_path / "kantor", sandbox)
+    before = office.config.read_text("utf-8")
+    refused = _connect_telegram(office, "@nopost_kpudemak")
+    assert refused.returncode != 0
+    said = " ".join((refused.stdout + refused.stderr).split())
+    assert "jadikan bot administrator kanal" in said and "Traceback" not in said
+    assert office.config.read_text("utf-8") == before
+    wrong = _connect_telegram(office, "@kpudemak", token="555777999:badTokenThatTelegramRefuses00000001")
+    assert wrong.returncode != 0 and "menolak token bot" in " ".join((wrong.stdout + wrong.stderr).split())
+    result = _connect_telegram(office, "@kpudemak")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "bot @humas_555777999_bot boleh mengunggah di kanal @kpudemak" in " ".join(result.stdout.split())
+    config = office.config.read_text("utf-8")
+    assert 'bot_token = "secrets:kpu_telegram/bot_token"' in config and BOT_TOKEN not in config
+    assert office.stored("kpu_telegram")["bot_token"] == BOT_TOKEN
+    office.planner("account", "check", "kpu_telegram", check=True)
+    for output in office.outputs:
+        assert BOT_TOKEN not in output and BOT_TOKEN.split(":")[1] not in output
