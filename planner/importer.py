@@ -96,6 +96,7 @@ class ImportPlan:
     new_text: str | None = None        # the whole campaign file after the import (only when ok)
     original: bytes = b""
     loaded: Loaded | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # our column name -> the header as written
 
     @property
     def ok(self) -> bool:
@@ -190,6 +191,20 @@ def parse_date(value: str) -> tuple[date | None, str | None]:
     return None, "bad_date"
 
 
+def _day_first(value: str) -> date | None:
+    """01/02/2027 read as Indonesians write it (day, month, year), when that is a real date."""
+    numbers = re.findall(r"\d+", value)
+    if len(numbers) != 3:
+        return None
+    day, month, year = (int(n) for n in numbers)
+    if year < 100:
+        year += 2000
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
 def parse_time(value: str) -> time | None:
     """HH:MM (24 h); 09.00 (Indonesian) and HH:MM:SS (as Excel may write it) are read too."""
     match = TIME.match(value)
@@ -251,7 +266,9 @@ def _parse_row(row: int, cells: dict[str, str], campaign_channels: list[str], co
         problem("date", "required", column="date", example="2027-02-01")
     else:
         day, code = parse_date(day_text)
-        if code:
+        if code == "date_not_iso" and _day_first(day_text):
+            problem("date", "date_not_iso_dm", value=day_text, iso=_day_first(day_text).isoformat())
+        elif code:
             problem("date", code, value=day_text)
     if not time_text:
         problem("time", "required", column="time", example="09:00")
@@ -319,17 +336,32 @@ def plan_import(csv_file: Path, campaign_file: Path, config: Config, *, campaign
     _assign_ids(plan, parsed, existing)
     _find_repeats(plan, parsed, existing)
 
-    stamp = (imported_at or datetime.now()).strftime("%Y-%m-%d %H:%M")
+    from planner.log_time import local_stamp
+
+    # The office's local time with its zone, as staff read it on the wall (not the machine's UTC).
+    stamp = local_stamp(imported_at or datetime.now().astimezone(), config.timezone)
     new_text = append_blocks(original_text, [p.content for p in parsed],
                              comment=_comment_line(csv_file.name, len(parsed), stamp))
+    # Rows already in the file (a CSV imported twice) are reported as such, once each: the campaign file is
+    # checked without them, so their repeated texts are not blamed on the content they repeat.
+    repeats = {p.row for p in plan.problems if p.code in ("already_in_file", "duplicate_row")}
+    checked = [p for p in parsed if p.row not in repeats]
+    if len(checked) == len(parsed):
+        checked_text = new_text
+    elif checked:
+        checked_text = append_blocks(original_text, [p.content for p in checked],
+                                     comment=_comment_line(csv_file.name, len(checked), stamp))
+    else:
+        checked_text = original_text
     plan.loaded = load_campaign(campaign_file, config, now=now, published=published,
-                                applied_times=applied_times, text=new_text)
-    _map_problems(plan, parsed, len(existing))
+                                applied_times=applied_times, text=checked_text)
+    _map_problems(plan, checked, len(existing))
     if plan.loaded.campaign is not None:
-        _check_round_trip(plan.loaded, parsed, len(existing))
+        _check_round_trip(plan.loaded, checked, len(existing))
     plan.rows = [ImportRow(p.row, p.content) for p in parsed]
     if not plan.problems:
         plan.new_text = new_text
+    plan.problems = [_as_written(p, plan.headers) for p in plan.problems]
     plan.problems.sort(key=lambda p: (p.row is not None, p.row or 0, COLUMNS.index(p.column.split(",")[0])
                                       if p.column and p.column.split(",")[0] in COLUMNS else 99))
     return plan
@@ -377,6 +409,7 @@ def _read_rows(plan: ImportPlan, csv_file: Path, campaign_channels: list[str],
             columns.append(None)
             continue
         positions_seen[key] = position
+        plan.headers[key] = name.strip()
         columns.append(key)
     for key in REQUIRED:
         if key not in positions_seen:
@@ -471,6 +504,16 @@ def _find_repeats(plan: ImportPlan, parsed: list[_Parsed], existing: list[dict])
         in_csv.setdefault(k, p.row)
 
 
+def _as_written(problem: ImportProblem, headers: dict[str, str]) -> ImportProblem:
+    """The problem's {column} named as the CSV's header names it ("Kolom tanggal kosong", not "date")."""
+    column = problem.params.get("column")
+    if not column or column not in headers:
+        return problem
+    from dataclasses import replace
+
+    return replace(problem, params={**problem.params, "column": headers[column]})
+
+
 def _comment_line(csv_name: str, count: int, stamp: str) -> str:
     from planner.i18n import t
 
@@ -550,7 +593,7 @@ def _map_problems(plan: ImportPlan, parsed: list[_Parsed], existing_count: int) 
         if match and index > existing_count:
             p = parsed[index - existing_count - 1]
             column = column_of(match.group(2))
-            rendered = (rendered[0], _csv_fix(problem, column) or rendered[1])
+            rendered = (rendered[0], _csv_fix(problem, column, plan.headers) or rendered[1])
             if column and any(c in p.flagged for c in column.split(", ")):
                 continue  # already reported, in the row's own words
             key = (p.row, column, rendered)
@@ -563,14 +606,23 @@ def _map_problems(plan: ImportPlan, parsed: list[_Parsed], existing_count: int) 
                                                where=problem.path or "-", rendered=rendered))
 
 
-def _csv_fix(problem, column: str | None) -> str | None:
-    """Fixes that name TOML variants ([content.variants.x]) say which CSV column to use instead."""
+def _csv_fix(problem, column: str | None, headers: dict[str, str] | None = None) -> str | None:
+    """Fixes that name TOML (media = [...], [content.variants.x]) say which CSV column to use instead, named
+    as the CSV's header names it (``tanggal``, not ``date``)."""
     from planner.i18n import t
 
+    def named(key: str) -> str:
+        return (headers or {}).get(key, key)
+
     if problem.code == "text_too_long" and problem.params.get("platform"):
-        return t("import.fix_text_too_long", platform=problem.params["platform"], column=column or "text")
+        return t("import.fix_text_too_long", platform=problem.params["platform"], column=named(column or "text"))
     if problem.code == "media_too_many":
-        return t("import.fix_media_too_many", limit=problem.params.get("limit", ""))
+        return t("import.fix_media_too_many_csv", limit=problem.params.get("limit", ""), media=named("media"))
+    if problem.code == "media_required":
+        return t("import.fix_media_required_csv", media=named("media"), channels=named("channels"),
+                 channel=problem.params.get("channel", ""))
+    if problem.code == "repeated_text":
+        return t("import.fix_repeated_text_csv", text=named("text"), platform=problem.params.get("platform", ""))
     return None
 
 

@@ -33,13 +33,15 @@ def _from_database(config, campaign_id: str) -> tuple[str | None, set[str], dict
         db.conn.close()
 
 
-def _where(problem) -> str:
+def _where(problem, headers: dict[str, str] | None = None) -> str:
     if problem.row is None and problem.where:
         return t("import.in_campaign_file", where=problem.where)
     if problem.row is None:
         return t("import.whole_csv")
     if problem.column:
-        return t("import.at_row_column", row=problem.row, column=problem.column)
+        # The column as the CSV's header names it: "kolom tanggal", not our internal "date".
+        column = ", ".join((headers or {}).get(c, c) for c in problem.column.split(", "))
+        return t("import.at_row_column", row=problem.row, column=column)
     return t("import.at_row", row=problem.row)
 
 
@@ -47,7 +49,7 @@ def _print_problems(plan, campaign_file: Path) -> None:
     out = console()
     out.print(f"[bold red]{esc(t('import.refused', count=len(plan.problems), file=str(campaign_file)))}[/]")
     for problem in plan.problems:
-        out.print(f"  [red]✗[/] [cyan]{esc(_where(problem))}[/]: {esc(problem.what())}")
+        out.print(f"  [red]✗[/] [cyan]{esc(_where(problem, plan.headers))}[/]: {esc(problem.what())}")
         out.print(f"    [dim]{t('validate.fix')}:[/] {esc(problem.fix())}")
 
 
@@ -58,9 +60,7 @@ def _print_rows(plan) -> None:
 
     campaign = plan.loaded.campaign
     zone = campaign.timezone
-    table = Table(box=None)
-    for column in ("row", "id", "when", "channels", "text"):
-        table.add_column(t(f"import.col_{column}"), no_wrap=column != "text", overflow="ellipsis")
+    rows = []
     for entry in plan.rows:
         content = entry.content
         when = format_moment(content["at"].replace(tzinfo=zone), zone)
@@ -68,8 +68,28 @@ def _print_rows(plan) -> None:
         words = " ".join(content["text"].split()[:10])
         if len(content["text"].split()) > 10:
             words += "…"
-        table.add_row(str(entry.row), esc(content["id"]), when, esc(channels), esc(words))
-    console().print(table)
+        rows.append((str(entry.row), content["id"], when, channels, words))
+    out = console()
+    table = Table(box=None)
+    # The content id (what the user types next) and the time are never cut. Below 100 columns they share one
+    # column, the time under the id; account names wrap at their commas, the text wraps.
+    id_width = max((len(r[1]) for r in rows), default=0)
+    when_width = max((len(r[2]) for r in rows), default=0)
+    table.add_column(t("import.col_row"), no_wrap=True)
+    if out.width < 100:
+        table.add_column(f"{t('import.col_id')}\n{t('import.col_when')}", no_wrap=True,
+                         min_width=max(id_width, when_width))
+    else:
+        table.add_column(t("import.col_id"), no_wrap=True, min_width=id_width)
+        table.add_column(t("import.col_when"), no_wrap=True, min_width=when_width)
+    table.add_column(t("import.col_channels"), overflow="fold", min_width=min(12, max(len(r[3]) for r in rows)))
+    table.add_column(t("import.col_text"), overflow="fold")
+    for row, content_id, when, channels, words in rows:
+        if out.width < 100:
+            table.add_row(row, f"{esc(content_id)}\n{when}", esc(channels), esc(words))
+        else:
+            table.add_row(row, esc(content_id), when, esc(channels), esc(words))
+    out.print(table)
 
 
 def register(app: typer.Typer) -> None:
@@ -102,7 +122,7 @@ def register(app: typer.Typer) -> None:
             fail(t(exc.key, **exc.params))
         out = console()
         for warning in plan.warnings:
-            out.print(f"  [yellow]![/] [cyan]{esc(_where(warning))}[/]: {esc(warning.what())} "
+            out.print(f"  [yellow]![/] [cyan]{esc(_where(warning, plan.headers))}[/]: {esc(warning.what())} "
                       f"[dim]{esc(warning.fix())}[/]")
         if not plan.ok:
             _print_problems(plan, campaign_file)

@@ -114,3 +114,59 @@ def test_a_platform_error_summary_is_said_in_the_users_language_with_the_platfor
     assert "rejected" not in said and "set a new one" not in said
     english = " ".join(planner(kantor, "--lang", "en", "account", "check", "kpu_telegram").stdout.split())
     assert "telegram: bot token rejected (Unauthorized); set a new one for account kpu_telegram" in english, english
+
+
+def test_import_speaks_of_the_spreadsheet_not_of_toml(kantor):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    day = date.today() + timedelta(days=5)
+    from datetime import datetime as moment
+
+    ig = campaign_doc("kampanye-ig", date.today() + timedelta(days=1), channels=["kpu_ig", "kpu_x"], contents=[
+        {"id": "pembuka", "text": "Pastikan namamu terdaftar di DPT.", "channels": ["kpu_x"],
+         "at": moment.combine(date.today() + timedelta(days=2), moment.min.time()).replace(hour=9)}])
+    write_campaign(kantor.root / "campaigns" / "ig.toml", ig)
+    assert planner(kantor, "campaign", "apply", "campaigns/ig.toml").returncode == 0
+    long_id = "klarifikasi-tps-dipindah-ke-balai-desa"
+    (kantor.root / "jadwal.csv").write_text(
+        "tanggal;jam;kanal;id;teks\n"
+        f"{day:%Y-%m-%d};09:00;kpu_x;{long_id};Lokasi TPS tidak dipindah. Cek di kanal resmi KPU.\n", "utf-8")
+    # At 80 columns the id the user may type next is whole, and so is the time.
+    kantor.env["COLUMNS"] = "80"
+    dry = planner(kantor, "import", "jadwal.csv", "--campaign", "kampanye-ig", "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert long_id in dry.stdout and f"{day.day} " in dry.stdout and " WIB" in dry.stdout, dry.stdout
+    assert all(len(line) <= 80 for line in dry.stdout.splitlines() if "…" in line or long_id in line)
+
+    first = planner(kantor, "import", "jadwal.csv", "--campaign", "kampanye-ig")
+    assert first.returncode == 0, first.stdout + first.stderr
+    # "Diimpor ... pada": the office's local time with its zone, not the machine's UTC.
+    comment = next(line for line in (kantor.root / "campaigns" / "ig.toml").read_text("utf-8").splitlines()
+                   if line.startswith("# Diimpor"))
+    wall = datetime.now(ZoneInfo("Asia/Jakarta"))
+    stamps = {f"{(wall - timedelta(minutes=m)):%Y-%m-%d %H:%M}" for m in range(3)}
+    assert " WIB " in comment and any(f"pada {s}:" in comment for s in stamps), comment
+
+    again = planner(kantor, "import", "jadwal.csv", "--campaign", "kampanye-ig")
+    assert again.returncode == 1
+    # Imported twice: one problem, on the row, in its column as the header names it; nothing on the campaign
+    # file's content the row repeats.
+    problems = [line.strip() for line in again.stdout.splitlines() if line.strip().startswith("✗")]
+    assert problems and all(p.startswith("✗ baris 2, kolom ") for p in problems), again.stdout
+    assert "baris 2, kolom teks" in again.stdout and "berkas kampanye, content" not in again.stdout
+
+    (kantor.root / "salah.csv").write_text(
+        "tanggal;jam;kanal;teks\n"
+        "17/03/2027;09:00;kpu_x;Halo semua\n"
+        f"{day:%Y-%m-%d};10:00;kpu_ig;Poster cek DPT\n"
+        f";11:00;kpu_x;Tanpa tanggal\n", "utf-8")
+    wrong = planner(kantor, "import", "salah.csv", "--campaign", "kampanye-ig")
+    said = " ".join(wrong.stdout.split())
+    assert wrong.returncode == 1, said
+    assert "baris 2, kolom tanggal" in said and "tulis 2027-03-17 (tahun-bulan-tanggal)" in said, said
+    assert "2027-02-01 (tahun-bulan-tanggal)" not in said
+    assert "baris 3, kolom media" in said and "Isi kolom media baris ini" in said and "hapus kpu_ig dari kolom kanal" \
+        in said, said
+    assert "media = [" not in said and "[content" not in said
+    assert "baris 4, kolom tanggal: Kolom tanggal kosong" in said and "kolom date" not in said.lower(), said
