@@ -20,6 +20,14 @@ _PATTERNS = [(re.compile(pattern, re.DOTALL), key) for pattern, key in (
     (rf"^mastodon: the instance refused the access token of account {_ACCOUNT} \((?P<text>.*)\); reconnect the "
      r"account$", "mastodon_token"),
     (rf"^x account {_ACCOUNT}: X refused the credentials \((?P<text>.*)\); reconnect the account$", "x_credentials"),
+    (r"^x: the account's 24-hour cap is reached on (?P<action>.+); waiting until (?P<reset>.+) UTC$",
+     "x_daily_cap_user"),
+    (r"^x: the app's 24-hour cap is reached on (?P<action>.+); waiting until (?P<reset>.+) UTC$", "x_daily_cap_app"),
+    (r"^x: the X developer account has no credits left to (?P<action>.+?) \((?P<text>.*)\); add credits in the X "
+     r"developer console, then retry the post$", "x_credits"),
+    (r"^x: X does not let this app (?P<action>.+?) at its access level \((?P<text>.*)\); change the app's access "
+     r"level, Project or billing in the X developer console \(reconnecting the account does not help\)$",
+     "x_client_forbidden"),
     (rf"^Bluesky account {_ACCOUNT} \((?P<handle>[^)]*)\) must be reconnected: (?P<text>.*)\. Create a new app "
      r"password in Bluesky .*$", "bluesky_reconnect"),
     (r"^(?P<platform>[a-z]+): could not connect \((?P<text>.*)\)$", "could_not_connect"),

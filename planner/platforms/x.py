@@ -426,9 +426,25 @@ class XAdapter:
     def _http_error(self, action: str, response: requests.Response) -> PlatformError:
         status, detail = response.status_code, self._scrub(_detail(response))
         if status == 429:
+            capped = _daily_cap(response.headers)
+            if capped is not None:  # the 24-hour cap: waiting for the 15-minute window would only fail again
+                who, reset = capped
+                return RetryableError(f"x: the {who} 24-hour cap is reached on {action}; waiting until "
+                                      f"{datetime.fromtimestamp(reset, timezone.utc):%Y-%m-%d %H:%M} UTC",
+                                      retry_after=max(1.0, reset - time.time()), platform=PLATFORM,
+                                      status=status)
             retry_after = _retry_after(response.headers)
             return RetryableError(f"x: rate limited on {action}; retry in {retry_after:.0f} s",
                                   retry_after=retry_after, platform=PLATFORM, status=status)
+        if status == 402 or "creditsdepleted" in detail.replace(" ", "").lower() \
+                or _title(response) == "CreditsDepleted":
+            return PermanentError(f"x: the X developer account has no credits left to {action} ({detail}); "
+                                  "add credits in the X developer console, then retry the post",
+                                  platform=PLATFORM, status=status)
+        if status == 403 and _problem_type(response) == "client-forbidden":
+            return PermanentError(f"x: X does not let this app {action} at its access level ({detail}); change "
+                                  "the app's access level, Project or billing in the X developer console "
+                                  "(reconnecting the account does not help)", platform=PLATFORM, status=status)
         if status >= 500:
             seconds = response.headers.get("retry-after", "")
             return RetryableError(f"x: server error {status} on {action}: {detail}",
@@ -437,7 +453,7 @@ class XAdapter:
         if status == 401:
             return CredentialsError(f"x account {self.account.name!r}: X refused the credentials ({detail}); "
                                     "reconnect the account", platform=PLATFORM, status=status)
-        if status == 403 and _problem_type(response) in ("unsupported-authentication", "client-forbidden"):
+        if status == 403 and _problem_type(response) == "unsupported-authentication":
             return CredentialsError(f"x account {self.account.name!r}: these credentials cannot {action} "
                                     f"({detail}); reconnect the account with user access", platform=PLATFORM,
                                     status=status)
@@ -491,6 +507,28 @@ def _problem_type(response: requests.Response) -> str:
         return str(response.json().get("type", "")).rsplit("/", 1)[-1]
     except (ValueError, AttributeError):
         return ""
+
+
+def _title(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("title", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
+# The 24-hour caps (https://docs.x.com/x-api/fundamentals/rate-limits: windows of 15 minutes or 24 hours):
+# a 429 whose x-user-limit-24hour-remaining or x-app-limit-24hour-remaining is 0 lasts until that
+# header's -reset (epoch seconds), whatever x-rate-limit-reset (the 15-minute window) says.
+_DAILY_CAPS = (("account's", "x-user-limit-24hour"), ("app's", "x-app-limit-24hour"))
+
+
+def _daily_cap(headers) -> tuple[str, int] | None:
+    """("account's" | "app's", reset epoch) of a spent 24-hour cap (the later one if both are), or None."""
+    spent = [(who, int(headers.get(f"{prefix}-reset", "")))
+             for who, prefix in _DAILY_CAPS
+             if headers.get(f"{prefix}-remaining", "").strip() == "0"
+             and headers.get(f"{prefix}-reset", "").strip().isdigit()]
+    return max(spent, key=lambda item: item[1]) if spent else None
 
 
 def _retry_after(headers) -> float:

@@ -34,7 +34,9 @@ from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 if TYPE_CHECKING:
     from planner.sandbox.server import Sandbox
 
-FAULT_KINDS = ("rate_limit", "server_error", "slow", "drop")
+FAULT_KINDS = ("rate_limit", "server_error", "slow", "drop", "daily_cap", "client_forbidden", "credits_depleted")
+# Kinds a platform answers in its own way (Emulator.platform_fault); the answer may depend on time.
+PLATFORM_FAULTS = ("daily_cap", "client_forbidden", "credits_depleted")
 SANDBOX_HEADER = "X-Humas-Sandbox"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
@@ -164,6 +166,14 @@ class Emulator:
 
     def server_error(self) -> Response:
         return Response(503, {"error": "service unavailable"})
+
+    def platform_fault(self, rule: "FaultRule") -> Response | None:
+        """The answer to a platform-specific fault (PLATFORM_FAULTS), or None to answer normally.
+
+        By default a daily cap is a rate limit and the others a plain 403; platforms override this."""
+        if rule.kind == "daily_cap":
+            return self.rate_limited(rule.reset_in)
+        return Response(403, {"error": rule.kind.replace("_", " ")})
 
 
 def route(method: str, pattern: str, handler: Handler, publishes: bool = False) -> Route:
@@ -488,6 +498,11 @@ class _HTTPHandler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "server_error":
             self._send(emulator.server_error())
             return
+        if fault is not None and fault.kind in PLATFORM_FAULTS:
+            answer = emulator.platform_fault(fault)
+            if answer is not None:
+                self._send(answer)
+                return
         try:
             response = matched.handler(request)
         except Exception as exc:  # a sandbox bug must show, not hang the client

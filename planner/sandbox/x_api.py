@@ -22,6 +22,7 @@ from planner.sandbox import video
 from planner.sandbox.core import Emulator, Request, Response, route
 
 MAX_WEIGHTED_LENGTH = 280
+DAILY_POST_CAP = 17  # posts per user per 24 hours on the Free access level (X's rate-limit table)
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MEDIA_CATEGORIES = ("tweet_image", "dm_image", "subtitles")
 # Chunked upload (https://docs.x.com/x-api/media/quickstart/media-upload-chunked; limits from X's media best
@@ -161,6 +162,38 @@ class XEmulator(Emulator):
 
     def server_error(self) -> Response:
         return _problem(503, "Service Unavailable", "Service Unavailable")
+
+    def platform_fault(self, rule) -> Response | None:
+        """X's own answers (https://docs.x.com/x-api/fundamentals/rate-limits, .../response-codes-and-errors):
+
+        - daily_cap: the 24-hour post cap of the user (per user token) is spent. It holds until its reset
+          (``reset_in`` seconds after it is first met, then requests pass): 429 with the
+          ``x-user-limit-24hour-limit/remaining/reset`` headers, while the 15-minute window
+          (``x-rate-limit-*``) still has room and resets sooner.
+        - client_forbidden: 403 problem ``client-forbidden`` (the app's access level or Project enrolment).
+        - credits_depleted: 402 ``CreditsDepleted`` (pay-per-use account without credits).
+        """
+        now = time.time()
+        if rule.kind == "daily_cap":
+            until = rule.__dict__.setdefault("capped_until", now + rule.reset_in)
+            if now >= until:
+                return None
+            response = _problem(429, "Too Many Requests", "Too Many Requests")
+            response.headers = {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "99",
+                                "x-rate-limit-reset": str(math.ceil(now + 1)),
+                                "x-user-limit-24hour-limit": str(DAILY_POST_CAP),
+                                "x-user-limit-24hour-remaining": "0",
+                                "x-user-limit-24hour-reset": str(math.ceil(until))}
+            return response
+        if rule.kind == "client_forbidden":
+            return _problem(403, "Client Forbidden", "When authenticating requests to the Twitter API v2 endpoints, "
+                            "you must use keys and tokens from a Twitter developer App that is attached to a "
+                            "Project. You can create a project via the developer portal.",
+                            "https://api.twitter.com/2/problems/client-forbidden", reason="client-not-enrolled",
+                            required_enrollment="Appropriate Level of API Access",
+                            registration_url="https://developer.twitter.com/en/docs/projects/overview")
+        return _problem(402, "CreditsDepleted", "Your enrolled account does not have any credits to fulfill this "
+                        "request.")
 
     # --- auth and rate-limit headers -----------------------------------------------------------
     def _caller(self, request: Request) -> dict | None:
