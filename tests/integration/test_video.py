@@ -124,6 +124,23 @@ def test_x_interrupted_append_is_sent_again_with_the_same_media_id_and_index(san
     assert sandbox.state.media[tweet["extra"]["media"][0]]["size"] == len(video.read_bytes())
 
 
+def test_x_append_failing_every_time_is_retryable_and_the_next_attempt_posts_once(sandbox, tmp_path):
+    from planner.platforms.base import RetryableError
+
+    video = write(tmp_path / "sosialisasi.mp4", mp4_bytes(12.5, payload=b"v" * 2500))
+    adapter = x_adapter(sandbox)
+    adapter.chunk_bytes = 1024
+    sandbox.add_fault("server_error", platform="x", path=r"^/2/media/upload$", method="POST", count=3, after=2)
+
+    with pytest.raises(RetryableError):
+        adapter.publish(outgoing("Sosialisasi pemilu: video lengkap.", [video]))
+    assert posts_of(sandbox, "x") == []  # nothing public: the upload is simply started again later
+
+    adapter.publish(outgoing("Sosialisasi pemilu: video lengkap.", [video]))
+    assert len(posts_of(sandbox, "x")) == 1
+    assert len([c for c in x_commands(sandbox) if c[0] == "INIT"]) == 2
+
+
 def test_x_gif_uses_the_chunked_upload_with_tweet_gif(sandbox, tmp_path):
     gif = write(tmp_path / "jadwal.gif", gif_bytes())
 
