@@ -158,6 +158,11 @@ def _account(config, channel: str, posts: list[dict], now: datetime, result: Rea
             adapter.close()
     if is_sandbox(base_url):
         result.notes.append(Finding(NOTE, "sandbox", channel, _ids(posts), {"url": shown(base_url)}))
+    tokens = getattr(getattr(adapter, "account", None), "tokens", None)
+    if tokens is not None:  # OAuth 2.0: renewed by itself; until when the current access token lasts
+        expires = tokens.expires_at(tokens.record())
+        result.notes.append(Finding(NOTE, "token_renewed", channel, _ids(posts),
+                                    {"due": utc_iso(expires) if expires else ""}))
     rate = status.rate_limit
     if rate is not None and rate.published is not None and rate.quota is not None:
         day = utc_iso(now + timedelta(hours=rate.window_hours or 24))

@@ -270,22 +270,22 @@ def test_publish_now_cancel_and_retry_after_permanent_failure(make_ws, sandbox):
     ws.planner("publish", "--due", check=True)
     assert ws.posts(f"id = {cancel_id}")[0]["state"] == "canceled"
 
-    # A refused token: failed with the platform's message, nothing sent; fixed token + retry -> published.
+    # A refused token (issue 12): held, never failed or lost, with the reconnect reason; nothing sent. Once the
+    # token is fixed, a passing `account check` (or `account connect`) releases it to the queue.
     bad_token = "bad-revoked-token-for-the-test-0001"  # the sandbox refuses tokens starting with "bad"
     bad = {"HUMAS_SANDBOX_X_TOKEN": bad_token}
     sent = ws.planner("publish", str(fail_id), "--now", env=bad)
-    assert sent.returncode == 1, sent.stdout  # a failed post is not a success for cron or a script
-    failed = ws.posts(f"id = {fail_id}")[0]
-    assert failed["state"] == "failed", failed
-    assert failed["error_kind"] == "permanent"
-    assert failed["last_error"] and bad_token not in failed["last_error"]
-    assert re.search(r"401|unauthori[sz]ed|token", failed["last_error"], re.IGNORECASE), failed["last_error"]
-    shown = ws.planner("post", "show", str(fail_id), check=True).stdout
-    assert failed["last_error"][:40] in " ".join(shown.split())
+    assert "Traceback" not in sent.stdout + sent.stderr
+    held = ws.posts(f"id = {fail_id}")[0]
+    assert held["state"] == "held" and held["hold_reason"] == "reconnect needed: kpu_x", held
+    assert held["last_error"] and bad_token not in held["last_error"]
+    assert re.search(r"401|unauthori[sz]ed|token", held["last_error"], re.IGNORECASE), held["last_error"]
+    shown = " ".join(ws.planner("post", "show", str(fail_id), check=True).stdout.split())
+    assert "akun perlu disambungkan ulang: planner account connect kpu_x" in shown
     summary = sandbox.posts()
-    assert summary["total"] == 1 and ph.arrivals(summary, "x", failed["text"]) == []
+    assert summary["total"] == 1 and ph.arrivals(summary, "x", held["text"]) == []
 
-    ws.planner("post", "retry", str(fail_id), check=True)
+    ws.planner("account", "check", "kpu_x", check=True)
     assert ws.posts(f"id = {fail_id}")[0]["state"] == "queued"
     ws.planner("publish", "--due", check=True)
     assert ws.states() == {"published": 2, "canceled": 1}

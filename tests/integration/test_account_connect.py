@@ -170,8 +170,13 @@ def test_connect_x_through_the_loopback_then_publish(sandbox, tmp_path):
     check = office.planner("account", "check", "kpu_x")
     assert check.returncode == 0, check.stdout + check.stderr
     assert "diperbarui otomatis" in check.stdout
-    office.apply("sambung", [_now_local() + timedelta(seconds=2)])
-    time.sleep(3)
+    due = _now_local() + timedelta(seconds=2)
+    office.apply("sambung", [due])
+    ready = office.planner("check")
+    assert "kpu_x: token diperbarui otomatis (token akses saat ini berlaku sampai" in " ".join(ready.stdout.split()), \
+        ready.stdout + ready.stderr
+    assert re.search(r"berlaku sampai \w+, \d{1,2} \w+ \d{4} \d{2}\.\d{2} WIB", " ".join(check.stdout.split()))
+    time.sleep(max(0.0, (due - _now_local()).total_seconds() + 1))
     office.planner("publish", "--due", check=True)
     assert [r["state"] for r in office.rows("SELECT state FROM posts")] == ["published"]
     _assert_no_secret_anywhere(office)
@@ -294,6 +299,8 @@ def test_revoked_consent_holds_the_posts_and_connect_releases_them(sandbox, tmp_
     office.planner("publish", "--due", check=True)
     assert [r["state"] for r in office.rows("SELECT state FROM posts ORDER BY id")] == ["published"] * 2
     assert sandbox.posts()["total"] == 2
+    office.planner("backup", check=True)  # the backup is scanned too
+    assert list((office.root / "backups").iterdir())
     _assert_no_secret_anywhere(office)
 
 
