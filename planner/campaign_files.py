@@ -664,8 +664,11 @@ def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config
     tagged by ``utm_for(text, link, platform, content_id)``); each problem reported once."""
     from planner.domain.campaign import render_thread
     from planner.domain.text_rules import MediaInfo, check_content, needs_dimensions
+    from planner.platforms.account_limits import remembered_text_limits
 
     reported: set[tuple[str, str]] = set()
+    if "text_limits" not in r.__dict__:  # read once per file: what `account check` learnt from the platforms
+        r.__dict__["text_limits"] = remembered_text_limits(config)
     for channel in channels:
         account = config.accounts.get(channel)
         if account is None:
@@ -686,11 +689,13 @@ def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config
                                    duration=check.duration, width=width, height=height))
         text, link = utm_for(_longest_occurrence_text(render_text(item, channel, platform), config.language),
                              item.link, platform, item.id)
-        found = [(problem, None) for problem in check_content(platform, text, infos, link)]
+        own_limit = r.__dict__["text_limits"].get(channel)
+        found = [(problem, None) for problem in check_content(platform, text, infos, link, text_limit=own_limit)]
         thread = render_thread(item, channel, platform)
         for j, part in enumerate(thread, 1):
             part = _longest_occurrence_text(part, config.language)
-            found += [(problem, j) for problem in check_content(platform, part, []) if problem.path == "text"]
+            found += [(problem, j) for problem in check_content(platform, part, [], text_limit=own_limit)
+                      if problem.path == "text"]
         for problem, thread_part in found:
             if problem.code in skip:
                 continue

@@ -38,8 +38,10 @@ def register(app: typer.Typer) -> None:
 def _print(campaign, rows: list[dict], config) -> None:
     from planner.domain.text_rules import LIMITS, append_link, text_length
     from planner.i18n.dates import format_moment
+    from planner.platforms.account_limits import remembered_text_limits
 
     out = console()
+    own_limits = remembered_text_limits(config)
     issues = {item.id: item.issue for item in campaign.content}
     firsts: dict[tuple[str, str], dict] = {}
     counts: dict[tuple[str, str], int] = {}
@@ -56,7 +58,8 @@ def _print(campaign, rows: list[dict], config) -> None:
                   + (esc(t("preview.repeats", count=repeats)) if repeats else ""))
         for row in group:
             rules = LIMITS[row["platform"]]
-            limit = rules["caption_limit"] if row["media"] and rules["caption_limit"] else rules["text_limit"]
+            text_limit = own_limits.get(row["channel"]) or rules["text_limit"]  # the instance's, once checked
+            limit = rules["caption_limit"] if row["media"] and rules["caption_limit"] else text_limit
             published = append_link(row["text"], row["link"])
             length = text_length(row["platform"], published)
             colour = "red" if length > limit else "green"
@@ -70,7 +73,7 @@ def _print(campaign, rows: list[dict], config) -> None:
                 label = t("preview.comment_part" if rules.get("thread_as") == "comments" else "preview.thread_part",
                           n=n)
                 out.print(f"    ↳ {esc(label)} · "
-                          f"{esc(t('preview.length', length=part_length, limit=rules['text_limit']))}")
+                          f"{esc(t('preview.length', length=part_length, limit=text_limit))}")
                 for line in part.splitlines() or [""]:
                     out.print(f"      │ {esc(line)}")
             for path in row["media"]:

@@ -459,8 +459,12 @@ def _shape_problems(platform: str, index: int, item: MediaInfo, kind: str, spec:
         "max_ratio": f"{high:.2f}:1" if high else "-"})]
 
 
-def check_content(platform: str, text: str, media: list[MediaInfo], link: str | None = None) -> list[Problem]:
-    """Every way in which a post breaks the platform's rules (empty list when it is fine)."""
+def check_content(platform: str, text: str, media: list[MediaInfo], link: str | None = None, *,
+                  text_limit: int | None = None) -> list[Problem]:
+    """Every way in which a post breaks the platform's rules (empty list when it is fine).
+
+    ``text_limit``: the account's own limit where its platform told it (a Mastodon instance's
+    max_characters, see planner.platforms.account_limits), instead of the documented one."""
     if platform not in LIMITS:
         raise ValueError(f"unknown platform: {platform!r}")
     rules = LIMITS[platform]
@@ -469,7 +473,7 @@ def check_content(platform: str, text: str, media: list[MediaInfo], link: str | 
 
     if not full_text.strip() and not media:
         problems.append(Problem("text", "text_empty", {"platform": platform}))
-    limit = rules["caption_limit"] if media and rules["caption_limit"] else rules["text_limit"]
+    limit = rules["caption_limit"] if media and rules["caption_limit"] else (text_limit or rules["text_limit"])
     length = text_length(platform, full_text)
     if length > limit:
         problems.append(Problem("text", "text_too_long", {"platform": platform, "length": length, "limit": limit}))

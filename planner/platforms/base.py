@@ -113,6 +113,9 @@ class AccountStatus:
     display_name: str
     handle: str
     rate_limit: RateLimit | None = None
+    # The longest text the account may post, when the platform says so (a Mastodon instance's
+    # configuration.statuses.max_characters); None: the platform's documented limit (text_rules.LIMITS).
+    text_limit: int | None = None
 
 
 class PlatformError(Exception):

@@ -315,7 +315,21 @@ class MastodonAdapter:
         rate = RateLimit(remaining=self._api.ratelimit_remaining, limit=self._api.ratelimit_limit,
                          resets_at=datetime.fromtimestamp(reset, timezone.utc) if reset else None)
         return AccountStatus(display_name=me.get("display_name") or me["username"], handle=f"@{me['acct']}",
-                             rate_limit=rate)
+                             rate_limit=rate, text_limit=self._max_characters())
+
+    def _max_characters(self) -> int | None:
+        """The instance's status length: configuration.statuses.max_characters of /api/v2/instance
+        (https://docs.joinmastodon.org/entities/Instance/#max_characters), else of /api/v1/instance
+        (Mastodon 3.x); None when the instance does not say."""
+        for read in (self._api.instance_v2, self._api.instance_v1):
+            try:
+                info = self._call(read)
+            except PlatformError:
+                continue
+            value = ((info.get("configuration") or {}).get("statuses") or {}).get("max_characters")
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
 
     def _account_id(self) -> str:
         if self._own_id is None:

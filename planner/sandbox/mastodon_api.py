@@ -82,6 +82,9 @@ class MastodonEmulator(Emulator):
     def __init__(self, state):
         super().__init__(state)
         self._accounts: dict[str, dict] = {}  # account id -> account info
+        # The instance's own status length (configuration.statuses.max_characters); 500 is Mastodon's default,
+        # and instances may set more (tests change it to see that the tool reads it).
+        self.max_characters = MAX_CHARACTERS
         self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
         self._usage: dict[str, tuple[int, int]] = {}  # token -> (window, requests)
 
@@ -304,11 +307,10 @@ class MastodonEmulator(Emulator):
             "contact": {"email": "admin@example.org", "account": None}, "rules": [],
         })
 
-    @staticmethod
-    def _configuration() -> dict:
+    def _configuration(self) -> dict:
         return {
             "accounts": {"max_featured_tags": 10, "max_pinned_statuses": 5},
-            "statuses": {"max_characters": MAX_CHARACTERS, "max_media_attachments": MAX_MEDIA,
+            "statuses": {"max_characters": self.max_characters, "max_media_attachments": MAX_MEDIA,
                          "characters_reserved_per_url": URL_LENGTH},
             "media_attachments": {"supported_mime_types": list(MIME_TYPES), "image_size_limit": IMAGE_SIZE_LIMIT,
                                   "image_matrix_limit": 33177600, "video_size_limit": VIDEO_SIZE_LIMIT,
@@ -368,8 +370,8 @@ class MastodonEmulator(Emulator):
     def _validate(self, text: str, media_ids: list[str], account: dict) -> str | None:
         if not text.strip() and not media_ids:
             return "Validation failed: Text can't be blank"
-        if _length(text) > MAX_CHARACTERS:
-            return f"Validation failed: Text character limit of {MAX_CHARACTERS} exceeded"
+        if _length(text) > self.max_characters:
+            return f"Validation failed: Text character limit of {self.max_characters} exceeded"
         if len(media_ids) > MAX_MEDIA:
             return f"Validation failed: Media attachments: Cannot attach more than {MAX_MEDIA} files"
         for media_id in media_ids:

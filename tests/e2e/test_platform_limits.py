@@ -51,3 +51,35 @@ def test_x_24_hour_cap_holds_the_post_then_it_publishes(tmp_path, sandbox):
                     ("failed_retryable", "publishing"), ("publishing", "published")], path
     shown = ws.planner("post", "show", str(post["id"]), check=True).stdout
     assert "batas 24 jam akun ini untuk publish sudah habis" in shown, shown
+
+
+def test_mastodon_limit_is_the_instance_s_once_the_account_is_checked(tmp_path, sandbox):
+    mastodon = next(e for e in sandbox.emulators if e.name == "mastodon")
+    mastodon.max_characters = 1000  # this instance allows more than Mastodon's default 500
+    ws = ph.Workspace(tmp_path / "ws", sandbox.base_url)
+    try:
+        text = "Info resmi KPU: " + "pemutakhiran data pemilih berlangsung sampai akhir bulan. " * 12  # ~700
+        at = ph.local_now() + timedelta(days=1)
+        path = ws.root / "panjang.toml"
+        path.write_text(ph.campaign_toml("panjang", [ph.Item(id="panjang-1", text=text, at=at)],
+                                         channels=["kpu_mastodon"]), "utf-8")
+
+        before = ws.planner("campaign", "validate", str(path))
+        assert before.returncode != 0 and "500" in before.stdout + before.stderr, before.stdout
+
+        checked = ws.planner("account", "check", "kpu_mastodon", check=True).stdout
+        assert "Batas teks dari instans: 1000 karakter" in checked, checked
+
+        ws.planner("campaign", "validate", str(path), check=True)
+        preview = ws.planner("campaign", "preview", str(path), check=True).stdout
+        assert f"{len(text)}/1000 karakter" in preview, preview
+        # ...and the instance takes it, as validation now says it will.
+        from planner.platforms import make_adapter
+        from planner.platforms.base import Account, OutgoingPost
+
+        adapter = make_adapter(Account("kpu_mastodon", "mastodon", api_base_url=sandbox.base_url,
+                                       credentials={"access_token": "sandbox-mastodon-token-0001"}))
+        adapter.publish(OutgoingPost(post_id=1, idempotency_key="panjang-1", text=text))
+        assert sandbox.posts()["total"] == 1
+    finally:
+        ws.cleanup()
