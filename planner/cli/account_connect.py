@@ -14,7 +14,7 @@ from planner.cli.account import NAME, app
 from planner.cli.common import console, esc, fail, load_config, options
 from planner.i18n import t
 
-CONNECTABLE = ("x", "telegram")
+CONNECTABLE = ("x", "telegram", "bluesky")
 WAIT_SECONDS = 600
 
 
@@ -49,7 +49,9 @@ def connect(
             fail(t(problem, account=name, url=shown(api_base_url)))
     handle = handle or (existing.handle if existing and existing.platform == platform else "")
     try:
-        if platform == "telegram":
+        if platform == "bluesky":
+            _connect_bluesky(config, name, handle=handle, api_base_url=api_base_url)
+        elif platform == "telegram":
             chat_id = chat_id or (existing.options.get("chat_id") if existing and existing.platform == platform
                                   else None)
             _connect_telegram(config, name, handle=handle, api_base_url=api_base_url, chat_id=chat_id)
@@ -152,6 +154,29 @@ def _connect_telegram(config, name: str, *, handle: str, api_base_url: str | Non
     released = _after_connect(config, name, "telegram", existed)
     out.print(f"[green]✓[/] {esc(t('connect.telegram_connected', name=name, bot=bot.get('username', ''), chat=chat_id))}")
     out.print(esc(t("connect.telegram_renewal")))
+    out.print(esc(t("connect.stored_in", where=t("connect.store_" + store.backend), path=str(store.file))))
+    if released:
+        out.print(esc(t("connect.released", count=len(released), name=name)))
+
+
+def _connect_bluesky(config, name: str, *, handle: str, api_base_url: str | None) -> None:
+    from planner.accounts import connect_bluesky
+    from planner.accounts.config_write import write_account
+    from planner.accounts.secrets import SecretStore
+    from planner.platforms.redaction import register_secrets
+
+    out = console()
+    handle = handle or typer.prompt(t("connect.bluesky_handle")).strip()
+    app_password = typer.prompt(t("connect.bluesky_app_password"), hide_input=True).strip()
+    register_secrets([app_password])
+    session = connect_bluesky.verify(handle, app_password, api_base_url=api_base_url)
+    store = SecretStore(config.path)
+    references = store.save(name, {"app_password": app_password})
+    existed = write_account(config.path, name, "bluesky", credentials={"app_password": references["app_password"]},
+                            options={"handle": session["handle"], "api_base_url": api_base_url})
+    released = _after_connect(config, name, "bluesky", existed)
+    out.print(f"[green]✓[/] {esc(t('connect.bluesky_connected', name=name, handle=session['handle']))}")
+    out.print(esc(t("connect.bluesky_renewal")))
     out.print(esc(t("connect.stored_in", where=t("connect.store_" + store.backend), path=str(store.file))))
     if released:
         out.print(esc(t("connect.released", count=len(released), name=name)))

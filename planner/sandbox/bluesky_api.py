@@ -35,6 +35,7 @@ POST = "app.bsky.feed.post"
 MAX_GRAPHEMES = 300
 MAX_TEXT_BYTES = 3000
 MAX_IMAGES = 4
+APP_PASSWORD = re.compile(r"[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}")
 MAX_IMAGE_BYTES = 1_000_000  # app.bsky.embed.images#image: blob maxSize
 MAX_BLOB_BYTES = 50_000_000  # the PDS's upload limit; the record's lexicon is stricter
 MAX_GET_POSTS = 25
@@ -193,9 +194,9 @@ class BlueskyEmulator(Emulator):
     def _not_implemented(self, request: Request) -> Response:
         return _error(501, "MethodNotImplemented", "Method Not Implemented")
 
-    def _issue(self, did: str, handle: str, kind: str) -> str:
+    def _issue(self, did: str, handle: str, kind: str, access_scope: str = "com.atproto.access") -> str:
         now = int(time.time())
-        typ, scope, ttl = (("at+jwt", "com.atproto.access", ACCESS_TTL) if kind == "access"
+        typ, scope, ttl = (("at+jwt", access_scope, ACCESS_TTL) if kind == "access"
                            else ("refresh+jwt", "com.atproto.refresh", REFRESH_TTL))
         header = {"typ": typ, "alg": "HS256"}
         payload = {"scope": scope, "sub": did, "aud": "did:web:sandbox.bsky.local", "iat": now,
@@ -205,14 +206,15 @@ class BlueskyEmulator(Emulator):
         signing_input = _b64url(json.dumps(header).encode()) + "." + _b64url(json.dumps(payload).encode())
         token = signing_input + "." + _b64url(hashlib.sha256(signing_input.encode() + secrets.token_bytes(8)).digest())
         with self.state.lock:
-            self.tokens[token] = {"kind": kind, "did": did, "handle": handle, "exp": now + ttl, "revoked": False}
+            self.tokens[token] = {"kind": kind, "did": did, "handle": handle, "exp": now + ttl, "revoked": False,
+                                  "access_scope": access_scope}
         return token
 
-    def _session_body(self, account: dict, request: Request) -> dict:
+    def _session_body(self, account: dict, request: Request, access_scope: str = "com.atproto.access") -> dict:
         host = request.header("host") or "127.0.0.1"
         return {
-            "accessJwt": self._issue(account["did"], account["handle"], "access"),
-            "refreshJwt": self._issue(account["did"], account["handle"], "refresh"),
+            "accessJwt": self._issue(account["did"], account["handle"], "access", access_scope),
+            "refreshJwt": self._issue(account["did"], account["handle"], "refresh", access_scope),
             "handle": account["handle"],
             "did": account["did"],
             "didDoc": {
@@ -282,19 +284,22 @@ class BlueskyEmulator(Emulator):
             return _invalid('Input must have the property "password"')
         if password.startswith(("bad", "expired")):
             return _error(401, "AuthenticationRequired", "Invalid identifier or password")
+        # Like the PDS: a session opened with an app password (xxxx-xxxx-xxxx-xxxx) has an access token of scope
+        # com.atproto.appPass; one opened with the account's main password, com.atproto.access.
+        scope = "com.atproto.appPass" if APP_PASSWORD.fullmatch(password) else "com.atproto.access"
         identifier = identifier.strip().casefold().lstrip("@")
         if identifier.startswith("did:"):  # a DID logs in only to an account the sandbox knows
             account = self._account(identifier)
             if account is None:
                 return _error(401, "AuthenticationRequired", "Invalid identifier or password")
-            return Response(200, self._session_body(account, request))
+            return Response(200, self._session_body(account, request, scope))
         # an email or a handle: every one is a valid account here
         handle = identifier.split("@")[0] + ".bsky.social" if "@" in identifier else identifier
         did = _did_for(handle)
         with self.state.lock:
             account = self.accounts.setdefault(did, {
                 "did": did, "handle": handle, "email": identifier if "@" in identifier else f"humas@{handle}"})
-        return Response(200, self._session_body(account, request))
+        return Response(200, self._session_body(account, request, scope))
 
     def refresh_session(self, request: Request) -> Response:
         token, error = self._bearer(request, kind="refresh")
@@ -303,7 +308,7 @@ class BlueskyEmulator(Emulator):
         with self.state.lock:
             token["revoked"] = True  # refresh tokens rotate: each is good once
             account = self.accounts[token["did"]]
-        body = self._session_body(account, request)
+        body = self._session_body(account, request, token.get("access_scope", "com.atproto.access"))
         body.pop("email"), body.pop("emailConfirmed"), body.pop("emailAuthFactor")
         return Response(200, body)
 

@@ -346,3 +346,32 @@ def test_connect_telegram_checks_the_bot_may_post_in_the_channel(sandbox, tmp_pa
     office.planner("account", "check", "kpu_telegram", check=True)
     for output in office.outputs:
         assert BOT_TOKEN not in output and BOT_TOKEN.split(":")[1] not in output
+
+
+# --- Bluesky ----------------------------------------------------------------------------------------------
+APP_PASSWORD = "abcd-efgh-2345-wxyz"
+
+
+def _connect_bluesky(office: Office, password: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "planner", "account", "connect", "kpu_bluesky"],
+                            env=office.env, cwd=office.root, input=password + "\n", capture_output=True, text=True,
+                            timeout=60)
+    office.outputs.append(result.stdout + result.stderr)
+    return result
+
+
+def test_connect_bluesky_takes_an_app_password_and_refuses_the_main_one(sandbox, tmp_path):
+    office = Office(tmp_path / "kantor", sandbox)
+    before = office.config.read_text("utf-8")
+    main = _connect_bluesky(office, "kata-sandi-utama-kantor-2026")
+    said = " ".join((main.stdout + main.stderr).split())
+    assert main.returncode != 0 and "kata sandi utama" in said and "Traceback" not in said
+    assert office.config.read_text("utf-8") == before
+    result = _connect_bluesky(office, APP_PASSWORD)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Akun kpu_bluesky tersambung sebagai @kpudemak.bsky.social" in result.stdout
+    config = office.config.read_text("utf-8")
+    assert 'app_password = "secrets:kpu_bluesky/app_password"' in config and APP_PASSWORD not in config
+    office.planner("account", "check", "kpu_bluesky", check=True)
+    for output in office.outputs:
+        assert APP_PASSWORD not in output and "kata-sandi-utama-kantor-2026" not in output
