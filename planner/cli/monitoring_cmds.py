@@ -146,6 +146,8 @@ def register(app: typer.Typer) -> None:
         now = now_utc()
         window_start = parse_local_time(start, config.timezone, "--from") if start else None
         window_end = parse_local_time(end, config.timezone, "--to") if end else None
+        if window_start and window_end and window_start >= window_end:  # an empty window would report nothing
+            fail(t("report.bad_window", start=start, end=end))
         if period:
             if period not in ("daily", "weekly", "monthly"):
                 fail(t("report.bad_period", value=period))

@@ -71,7 +71,9 @@ def register(app: typer.Typer) -> None:
         if errors:
             out.print(f"\n[bold]{t('status.last_errors')}[/]")
             for row in errors:
-                out.print(f"  #{row['id']} {esc(row['channel'])}: {esc(row['last_error'])}")
+                from planner.i18n.platform_errors import say
+
+                out.print(f"  #{row['id']} {esc(row['channel'])}: {esc(say(row['last_error']))}")
 
         since = utc_iso(now_utc() - timedelta(hours=24))
         late = [r[0] for r in db.execute("SELECT late_ms FROM posts WHERE state = 'published' AND published_at >= ? "
@@ -80,8 +82,11 @@ def register(app: typer.Typer) -> None:
         if late:
             p50 = late[len(late) // 2] / 1000
             p99 = late[min(len(late) - 1, int(len(late) * 0.99))] / 1000
-            out.print("  " + t("status.lateness_values", count=len(late), p50=f"{p50:.2f}", p99=f"{p99:.2f}",
-                               worst=f"{late[-1] / 1000:.2f}"))
+            from planner.i18n.dates import format_number
+
+            # Numbers as the language writes them ("0,14 dtk" beside "6,0 jam"), like every other figure.
+            out.print("  " + t("status.lateness_values", count=len(late), p50=format_number(p50, decimals=2),
+                               p99=format_number(p99, decimals=2), worst=format_number(late[-1] / 1000, decimals=2)))
         else:
             out.print("  -")
         if attention:
@@ -112,7 +117,9 @@ def show(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
               + (f" ({esc(describe(row['hold_reason'], zone))})" if row.get("hold_reason") else ""))
     out.print(f"{t('post.due')}: {format_moment(parse_utc(row['due_at']), zone)}")
     if row["published_at"]:
-        late = f"{(row['late_ms'] or 0) / 1000:.1f}"
+        from planner.i18n.dates import format_number
+
+        late = format_number((row["late_ms"] or 0) / 1000, decimals=1)
         out.print(f"{t('post.published')}: {format_moment(parse_utc(row['published_at']), zone)} "
                   f"({t('post.late', seconds=late)})")
     if row["url"] or row["platform_post_id"]:

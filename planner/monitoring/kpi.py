@@ -89,7 +89,34 @@ def evaluate(db, campaign_id: str, *, now: datetime, latest: dict[int, dict[str,
             actual, counted, without = float(mentions), mentions, 0
         else:
             actual, counted, without = metric_total(bucket, kpi["metric"])
-        results.append(KpiResult(kpi["metric"], kpi["platform"], deadline_day,
-                                 assess(kpi["metric"], actual, kpi["target"], start, deadline, now),
-                                 counted, without))
+        assessment = assess(kpi["metric"], actual, kpi["target"], start, deadline, now)
+        if kpi["metric"] == "posts_published":
+            assessment = _scheduled_projection(db, campaign_id, kpi["platform"], assessment, deadline, now)
+        results.append(KpiResult(kpi["metric"], kpi["platform"], deadline_day, assessment, counted, without))
     return results
+
+
+# Posts that may still go out by themselves: counted towards the posts_published projection.
+_STILL_TO_COME = ("draft", "pending_approval", "queued", "publishing", "failed_retryable", "unknown", "held")
+
+
+def _scheduled_projection(db, campaign_id: str, platform: str, assessment: Assessment, deadline: datetime,
+                          now: datetime) -> Assessment:
+    """Posts are scheduled, not a pace: the projection of posts_published is what is published plus what is
+    still scheduled before the deadline (21 published in the first minute is not "413 by the deadline")."""
+    from dataclasses import replace
+
+    from planner.store.db import utc_iso
+
+    if assessment.status in ("achieved", "missed"):
+        return replace(assessment, projected=assessment.actual)
+    marks = ",".join("?" * len(_STILL_TO_COME))
+    where = "" if platform == "all" else " AND platform = ?"
+    coming = db.execute(f"SELECT COUNT(*) FROM posts WHERE campaign_id = ? AND state IN ({marks}) AND due_at <= ?"
+                        f"{where}", [campaign_id, *_STILL_TO_COME, utc_iso(deadline),
+                                     *([] if platform == "all" else [platform])]).fetchone()[0]
+    projected = assessment.actual + coming
+    status = "on_track" if projected >= assessment.target else "at_risk"
+    if assessment.status == "not_started" and not coming:
+        status = "not_started"
+    return replace(assessment, projected=projected, status=status)

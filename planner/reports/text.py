@@ -26,6 +26,9 @@ def kpi_explanation(kpi: dict) -> str:
     if kpi["projected"] is None:
         return t("report.why_rate_below", actual=actual, target=target)
     key = "report.why_on_track" if kpi["status"] == "on_track" else "report.why_at_risk"
+    if kpi["metric"] == "posts_published":  # projected from the schedule, not from a pace
+        key += "_scheduled"
+        return t(key, actual=actual, projected=format_number(kpi["projected"]), target=target)
     return t(key, elapsed=format_number(kpi["elapsed"] * 100), projected=format_number(kpi["projected"]),
              target=target)
 
