@@ -11,7 +11,7 @@ from planner.i18n import t
 def register(app: typer.Typer) -> None:
     @app.command("check", help=t("help.check"))
     def check(
-        hours: float = typer.Option(24.0, "--hours", min=0.5, max=24 * 31, help=t("help.check_hours")),
+        hours: float = typer.Option(24, "--hours", min=0.5, max=24 * 31, help=t("help.check_hours")),
         no_accounts: bool = typer.Option(False, "--no-accounts", help=t("help.check_no_accounts")),
     ) -> None:
         from planner.publishing.preflight import PROBLEM, check_readiness, describe

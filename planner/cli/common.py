@@ -56,9 +56,14 @@ def parse_local_time(value: str, zone, option: str):
     """A time given on the command line ('2026-12-01', '2026-12-01 08:00'), in ``zone`` unless it has an offset."""
     from datetime import datetime
 
+    import re
+
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
+        # Written right but not in the calendar (2027-02-30, 24:00): say so, rather than "cannot read".
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?", value.strip()):
+            fail(t("cli_time.impossible", option=option, value=value.strip()))
         fail(t("queue.bad_time", option=option, value=value))
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 

@@ -14,7 +14,7 @@ app = typer.Typer(no_args_is_help=True)
 def serve(
     port: int = typer.Option(8787, "--port", help=t("help.opt_port")),
     latency_ms: float = typer.Option(0, "--latency-ms", help=t("help.opt_latency")),
-    fault_rate: float = typer.Option(0.0, "--fault-rate", min=0.0, max=1.0, help=t("help.opt_fault_rate")),
+    fault_rate: float = typer.Option(0, "--fault-rate", min=0, max=1, help=t("help.opt_fault_rate")),
     seed: int = typer.Option(0, "--seed", help=t("help.opt_seed")),
 ) -> None:
     from planner.sandbox import Sandbox

@@ -37,6 +37,8 @@ from planner.campaign_files import desired_posts, load_campaign  # noqa: E402
 from planner.config import load_config  # noqa: E402
 
 START = future_monday_in_february()
+# What `planner init` writes in Indonesian (the default): config.example.toml's settings, commented in Indonesian.
+EXAMPLE_CONFIG_ID = Path(__file__).resolve().parents[2] / "planner" / "data" / "config.example.id.toml"
 
 
 def tables(db_path: Path) -> list[str]:
@@ -77,7 +79,7 @@ def test_init_creates_private_config_database_and_campaigns(tmp_path):
     assert result.exit_code == 0, result.output
     config = folder / "config.toml"
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
-    assert config.read_text("utf-8") == EXAMPLE_CONFIG.read_text("utf-8")
+    assert config.read_text("utf-8") == EXAMPLE_CONFIG_ID.read_text("utf-8")  # Indonesian comments by default
     assert (folder / "campaigns").is_dir()
     assert {"_migrations", "campaigns", "content", "posts", "post_events", "settings"} <= set(
         tables(folder / "planner.db"))
@@ -120,7 +122,7 @@ def test_init_force_keeps_a_private_backup(tmp_path):
     backup = folder / "config.toml.bak"
     assert backup.read_text("utf-8") == old
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600  # the old file may hold a literal secret
-    assert config.read_text("utf-8") == EXAMPLE_CONFIG.read_text("utf-8")
+    assert config.read_text("utf-8") == EXAMPLE_CONFIG_ID.read_text("utf-8")  # Indonesian comments by default
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
 
 

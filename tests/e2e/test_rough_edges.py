@@ -205,3 +205,17 @@ def test_report_refuses_a_backwards_window_and_projects_posts_published_from_the
     status = planner(kantor, "status").stdout
     lateness = next(line for line in status.splitlines() if "median" in line)
     assert re.search(r"median \d+,\d\d dtk", lateness), lateness
+
+
+def test_an_impossible_date_on_the_command_line_is_named_as_such_and_help_shows_plain_defaults(kantor):
+    for value in ("2027-02-30", "2027-02-01 24:00"):
+        result = planner(kantor, "queue", "--from", value)
+        said = result.stdout + result.stderr
+        assert result.returncode == 2 and f"Nilai --from '{value}' tidak ada di kalender" in said, said
+        assert "tidak bisa dibaca" not in said
+    unreadable = planner(kantor, "queue", "--from", "kemarin")
+    assert "tidak bisa dibaca sebagai waktu" in unreadable.stdout + unreadable.stderr
+    check = " ".join(planner(kantor, "check", "--help").stdout.split())
+    assert "[bawaan: 24; 0.5 sampai 744]" in check and "24.0" not in check, check
+    sandbox = " ".join(planner(kantor, "sandbox", "serve", "--help").stdout.split())
+    assert "[bawaan: 0; 0 sampai 1]" in sandbox and "bawaan: 0.0" not in sandbox, sandbox
