@@ -14,7 +14,7 @@ from planner.cli.account import NAME, app
 from planner.cli.common import console, esc, fail, load_config, options
 from planner.i18n import t
 
-CONNECTABLE = ("x", "telegram", "bluesky")
+CONNECTABLE = ("x", "telegram", "bluesky", "mastodon")
 WAIT_SECONDS = 600
 
 
@@ -49,7 +49,10 @@ def connect(
             fail(t(problem, account=name, url=shown(api_base_url)))
     handle = handle or (existing.handle if existing and existing.platform == platform else "")
     try:
-        if platform == "bluesky":
+        if platform == "mastodon":
+            _connect_mastodon(config, name, handle=handle, api_base_url=api_base_url, port=port,
+                              open_browser=not no_browser)
+        elif platform == "bluesky":
             _connect_bluesky(config, name, handle=handle, api_base_url=api_base_url)
         elif platform == "telegram":
             chat_id = chat_id or (existing.options.get("chat_id") if existing and existing.platform == platform
@@ -84,27 +87,7 @@ def _connect_x(config, name: str, *, handle: str, api_base_url: str | None, clie
     if client_secret:
         register_secrets([client_secret])
     auth = connect_x.start(client_id, api_base_url=api_base_url, port=port)
-    receiver = None
-    if port:
-        try:
-            receiver = connect_x.LoopbackReceiver(port, auth.state, t("connect.done_page"))
-        except PlannerError as exc:
-            out.print(f"[yellow]![/] {esc(exc.render())}")
-    out.print(t("connect.x_open", callback=auth.redirect_uri))
-    print(auth.url, flush=True)  # whole, unwrapped: it is copied by hand on a server
-    if open_browser and _has_browser():
-        import webbrowser
-
-        webbrowser.open(auth.url)
-    out.print(t("connect.paste_back"))
-    try:
-        redirected = _wait_for_redirect(receiver)
-    finally:
-        if receiver is not None:
-            receiver.close()
-    if redirected is None:
-        fail(t("connect.timeout", name=name))
-    code = connect_x.code_from_redirect(redirected, auth)
+    code = _browser_consent(auth, port, open_browser, name, t("connect.x_open", callback=auth.redirect_uri))
     body = connect_x.exchange(code, auth, client_secret, api_base_url=api_base_url)
     register_secrets([body["access_token"], body["refresh_token"]])
     lifetime = float(body.get("expires_in") or 7200)
@@ -177,6 +160,77 @@ def _connect_bluesky(config, name: str, *, handle: str, api_base_url: str | None
     released = _after_connect(config, name, "bluesky", existed)
     out.print(f"[green]✓[/] {esc(t('connect.bluesky_connected', name=name, handle=session['handle']))}")
     out.print(esc(t("connect.bluesky_renewal")))
+    out.print(esc(t("connect.stored_in", where=t("connect.store_" + store.backend), path=str(store.file))))
+    if released:
+        out.print(esc(t("connect.released", count=len(released), name=name)))
+
+
+def _browser_consent(auth, port: int, open_browser: bool, name: str, intro: str) -> str:
+    """Show (and open) the consent link; the code from the loopback redirect or the pasted address."""
+    from planner.accounts import connect_x
+    from planner.errors import PlannerError
+
+    out = console()
+    receiver = None
+    if port:
+        try:
+            receiver = connect_x.LoopbackReceiver(port, auth.state, t("connect.done_page"))
+        except PlannerError as exc:
+            out.print(f"[yellow]![/] {esc(exc.render())}")
+    out.print(esc(intro))
+    print(auth.url, flush=True)  # whole, unwrapped: it is copied by hand on a server
+    if open_browser and _has_browser():
+        import webbrowser
+
+        webbrowser.open(auth.url)
+    out.print(t("connect.paste_back"))
+    try:
+        redirected = _wait_for_redirect(receiver)
+    finally:
+        if receiver is not None:
+            receiver.close()
+    if redirected is None:
+        fail(t("connect.timeout", name=name))
+    return connect_x.code_from_redirect(redirected, auth)
+
+
+def _connect_mastodon(config, name: str, *, handle: str, api_base_url: str | None, port: int,
+                      open_browser: bool) -> None:
+    from planner.accounts import connect_mastodon
+    from planner.accounts.config_write import write_account
+    from planner.accounts.secrets import SecretStore
+    from planner.platforms.endpoints import check_base_url, shown
+    from planner.platforms.redaction import register_secrets
+
+    out = console()
+    instance = api_base_url or typer.prompt(t("connect.mastodon_instance")).strip()
+    problem = check_base_url(instance)
+    if problem:
+        fail(t(problem, account=name, url=shown(instance)))
+    store = SecretStore(config.path)
+    stored = store.record(name)
+    # The app is registered once per instance and callback address, then reused.
+    redirect_uri = f"http://127.0.0.1:{port}/callback"
+    if stored.get("instance") == instance and stored.get("redirect_uri") == redirect_uri and stored.get("client_secret"):
+        app = {"client_id": stored["client_id"], "client_secret": stored["client_secret"], "redirect_uri": redirect_uri}
+    else:
+        app = connect_mastodon.register_app(instance, port)
+    register_secrets([app["client_secret"]])
+    auth = connect_mastodon.start(instance, app["client_id"], app["redirect_uri"])
+    code = _browser_consent(auth, port, open_browser, name, t("connect.mastodon_open", instance=instance))
+    body = connect_mastodon.exchange(instance, code, auth, app["client_secret"])
+    register_secrets([body["access_token"]])
+    references = store.save(name, {"access_token": body["access_token"], "client_id": app["client_id"],
+                                   "client_secret": app["client_secret"], "instance": instance,
+                                   "redirect_uri": app["redirect_uri"], "scope": body.get("scope", "")})
+    me = connect_mastodon.whoami(instance, body["access_token"])
+    if handle and handle.lstrip("@").split("@")[0].casefold() != me["acct"].split("@")[0].casefold():
+        out.print(f"[yellow]![/] {esc(t('connect.handle_differs', configured=handle, actual=me['acct']))}")
+    existed = write_account(config.path, name, "mastodon", credentials={"access_token": references["access_token"]},
+                            options={"handle": handle or me["acct"], "api_base_url": instance})
+    released = _after_connect(config, name, "mastodon", existed)
+    out.print(f"[green]✓[/] {esc(t('connect.connected', name=name, handle=me['acct'], name_shown=me['display_name']))}")
+    out.print(esc(t("connect.mastodon_renewal")))
     out.print(esc(t("connect.stored_in", where=t("connect.store_" + store.backend), path=str(store.file))))
     if released:
         out.print(esc(t("connect.released", count=len(released), name=name)))

@@ -131,6 +131,10 @@ class MastodonEmulator(Emulator):
             return None, Response(401, {"error": "The access token expired"})
         if token.startswith("bad"):
             return None, Response(401, {"error": "The access token is invalid"})
+        from planner.sandbox.mastodon_oauth import token_user
+
+        if token_user(self.state, token) is False:  # issued through the OAuth flow, then revoked
+            return None, Response(401, {"error": "The access token was revoked"})
         return token, None
 
     def _require_token(self, request: Request) -> tuple[str | None, Response | None]:
@@ -140,11 +144,14 @@ class MastodonEmulator(Emulator):
         return token, refused
 
     def _account(self, token: str) -> dict:
-        digest = hashlib.sha256(token.encode()).hexdigest()
+        from planner.sandbox.mastodon_oauth import token_user
+
+        issued = token_user(self.state, token)  # a token from the OAuth flow: the account that consented
+        digest = hashlib.sha256((issued["username"] if issued else token).encode()).hexdigest()
         account_id = str(10**17 + int(digest[:14], 16) % 10**17)
         with self.state.lock:
             if account_id not in self._accounts:
-                username = f"humas_{digest[:6]}"
+                username = issued["username"] if issued else f"humas_{digest[:6]}"
                 self._accounts[account_id] = {
                     "id": account_id, "username": username, "acct": username,
                     "display_name": f"Humas {digest[:6].upper()}",

@@ -25,6 +25,7 @@ EMULATOR_MODULES = (
     "planner.sandbox.oauth",
     "planner.sandbox.graph_api",
     "planner.sandbox.mastodon_api",
+    "planner.sandbox.mastodon_oauth",
     "planner.sandbox.bluesky_api",
     "planner.sandbox.telegram_api",
 )

@@ -113,10 +113,10 @@ class Office:
         finally:
             conn.close()
 
-    def apply(self, campaign_id: str, times: list[datetime]) -> None:
+    def apply(self, campaign_id: str, times: list[datetime], channel: str = "kpu_x") -> None:
         lines = ["[campaign]", f'id = "{campaign_id}"', f'name = "Uji {campaign_id}"', 'owner = "Humas KPU"',
                  'timezone = "Asia/Jakarta"', f"start = {(times[0].date() - timedelta(days=1)).isoformat()}",
-                 f"end = {(times[-1].date() + timedelta(days=2)).isoformat()}", 'channels = ["kpu_x"]', "",
+                 f"end = {(times[-1].date() + timedelta(days=2)).isoformat()}", f'channels = ["{channel}"]', "",
                  "[goal]", 'objective = "Menguji sambungan akun."', ""]
         for i, at in enumerate(times):
             lines += ["[[content]]", f'id = "{campaign_id}-{i:03d}"',
@@ -375,3 +375,68 @@ def test_connect_bluesky_takes_an_app_password_and_refuses_the_main_one(sandbox,
     office.planner("account", "check", "kpu_bluesky", check=True)
     for output in office.outputs:
         assert APP_PASSWORD not in output and "kata-sandi-utama-kantor-2026" not in output
+
+
+# --- Mastodon ---------------------------------------------------------------------------------------------
+def _connect_mastodon(office: Office, *, username: str = "kpudemak") -> subprocess.CompletedProcess:
+    """`planner account connect kpu_mastodon`: the app registered on the instance, the consent given on its
+    page, the redirected address pasted back."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "planner", "account", "connect", "kpu_mastodon", "--port", str(port)],
+                            env=office.env, cwd=office.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    seen = []
+    try:
+        url = None
+        while url is None:
+            line = proc.stdout.readline()
+            assert line, "".join(seen)
+            seen.append(line)
+            if line.startswith(office.sandbox.base_url + "/oauth/authorize?"):
+                url = line.strip()
+        page = requests.get(url, timeout=10)
+        assert page.status_code == 200, page.text
+        request_id = re.search(r'name="request_id" value="([^"]+)"', page.text).group(1)
+        answer = requests.post(office.sandbox.base_url + "/oauth/authorize", allow_redirects=False, timeout=10,
+                               data={"request_id": request_id, "username": username, "decision": "allow"})
+        assert answer.status_code == 302
+        proc.stdin.write(answer.headers["Location"] + "\n")
+        proc.stdin.flush()
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = "".join(seen) + out
+    office.outputs.append(output)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, output, "")
+
+
+def test_connect_mastodon_registers_the_app_and_a_revoked_token_holds_the_posts(sandbox, tmp_path):
+    from planner.sandbox.mastodon_oauth import registry as mastodon_registry
+
+    office = Office(tmp_path / "kantor", sandbox)
+    result = _connect_mastodon(office)
+    assert result.returncode == 0, result.stdout
+    assert "Akun kpu_mastodon tersambung sebagai @kpudemak" in result.stdout
+    config = office.config.read_text("utf-8")
+    assert 'access_token = "secrets:kpu_mastodon/access_token"' in config
+    reg = mastodon_registry(sandbox.state)
+    assert len(reg.apps) == 1 and next(iter(reg.apps.values()))["scopes"] == [
+        "read:accounts", "read:statuses", "read:search", "write:statuses", "write:media"]
+    office.planner("account", "check", "kpu_mastodon", check=True)
+    reg.revoke_user("kpudemak")  # the app removed under Authorized apps
+    due = _now_local() + timedelta(seconds=2)
+    office.apply("masto", [due], channel="kpu_mastodon")
+    time.sleep(max(0.0, (due - _now_local()).total_seconds() + 1))
+    office.planner("publish", "--due")
+    rows = office.rows("SELECT state, hold_reason, channel FROM posts")
+    assert [(r["state"], r["hold_reason"]) for r in rows] == [("held", "reconnect needed: kpu_mastodon")], rows
+    again = _connect_mastodon(office)
+    assert again.returncode == 0, again.stdout
+    assert "1 unggahan akun kpu_mastodon yang tertahan kini masuk antrean lagi" in again.stdout
+    office.planner("publish", "--due", check=True)
+    rows = office.rows("SELECT state FROM posts")
+    assert [r["state"] for r in rows] == ["published"]
+    tokens = list(reg.tokens)
+    for blob in office.outputs + [office.config.read_text("utf-8")]:
+        assert not any(token in blob for token in tokens)
