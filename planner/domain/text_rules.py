@@ -40,7 +40,6 @@ PROBLEM_CODES = frozenset({
     "media_duration_unknown",
     "media_format",
     "media_alone",
-    "bluesky_video_refused",
 })
 
 MiB = 1024 * 1024
@@ -121,11 +120,11 @@ LIMITS: dict[str, dict] = {
         "media": {
             # Bluesky states these two in decimal bytes.
             "image": {"extensions": _IMAGE, "max_bytes": 1_000_000, "max_count": 4},
-            # Bluesky video goes through its video service (https://docs.bsky.app/docs/tutorials/video:
-            # service auth from the PDS, app.bsky.video.uploadVideo, getJobStatus, then
-            # app.bsky.embed.video); this tool does not do that yet, so a video is refused at validation.
-            "video": {"extensions": ("mp4",), "max_bytes": 100_000_000, "max_count": 1, "alone": True,
-                      "refused": "bluesky_video_refused"},
+            # Video goes through Bluesky's video service (https://docs.bsky.app/docs/tutorials/video: service
+            # auth from the PDS for com.atproto.repo.uploadBlob, app.bsky.video.uploadVideo, getJobStatus until
+            # JOB_STATE_COMPLETED, then app.bsky.embed.video with the blob): MP4, 100 MB, up to 3 minutes.
+            "video": {"extensions": ("mp4",), "formats": ("mp4",), "max_bytes": 100_000_000, "max_count": 1,
+                      "alone": True, "max_seconds": 180, "via": "video.bsky.app (uploadVideo)"},
         },
     },
     "telegram": {

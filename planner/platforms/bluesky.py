@@ -2,7 +2,8 @@
 
 Account: ``handle`` is the login identifier (e.g. ``kpudemak.bsky.social``), ``credentials``
 holds ``app_password`` (an app password, never the main one), ``api_base_url`` the PDS or entryway
-(default https://bsky.social). Options: ``langs`` (default ``["id"]``).
+(default https://bsky.social). Options: ``langs`` (default ``["id"]``), ``video_service_url`` (default
+https://video.bsky.app: a video is uploaded there and processed before the post embeds it).
 
 Idempotency: every post is created with ``com.atproto.repo.createRecord`` under a record key
 derived from the post's idempotency key (``record_key``), so a second create of the same post is
@@ -24,14 +25,16 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from atproto import AtUri, Client, Request, Session, client_utils, models
 from atproto import exceptions as atproto_errors
+from atproto_client.models.blob_ref import BlobRef
 from atproto_client.models.common import XrpcError
 from atproto_client.models.utils import get_response_model
 
-from planner.domain.text_rules import append_link, bluesky_length
+from planner.domain.text_rules import append_link, bluesky_length, media_rules
 from planner.platforms.base import (
     Account,
     AccountStatus,
@@ -59,6 +62,8 @@ MAX_IMAGE_BYTES = 1_000_000  # app.bsky.embed.images: blob maxSize
 IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
                ".gif": "image/gif"}
 GET_POSTS_MAX = 25
+VIDEO_SERVICE = "https://video.bsky.app"  # options.video_service_url overrides it (the sandbox, another service)
+VIDEO_BUDGET = 300.0  # seconds of getJobStatus polling before trying again later
 SEARCH_PAGE_SIZE = 100
 SEARCH_MAX_PAGES = 5
 # Counts a post view may carry -> our metric names (the AppView gives no views/impressions).
@@ -115,6 +120,8 @@ class BlueskyAdapter:
         self._client = Client(base_url=account.api_base_url or DEFAULT_BASE_URL,
                               request=Request(timeout=httpx.Timeout(timeout)))
         self._client.on_session_change(self._remember_session)
+        self._timeout = timeout
+        self.video_budget = VIDEO_BUDGET
         self._session: Session | None = None
         self._lock = threading.RLock()
         langs = account.options.get("langs") or ["id"]
@@ -139,6 +146,8 @@ class BlueskyAdapter:
         if len(post.media) > MAX_IMAGES:
             problems.append(f"{len(post.media)} images; Bluesky allows {MAX_IMAGES} per post")
         for path in map(Path, post.media):
+            if media_rules(PLATFORM, path.name)[0] == "video":
+                continue  # checked by refuse_unpublishable, against LIMITS
             if path.suffix.lower() not in IMAGE_TYPES:
                 problems.append(f"{path.name}: Bluesky takes JPEG, PNG, WebP or GIF images")
             elif not path.is_file():
@@ -149,8 +158,7 @@ class BlueskyAdapter:
         return problems
 
     def publish(self, post: OutgoingPost) -> PublishedRef:
-        # A video is refused as validation refuses it (text_rules.LIMITS["bluesky"]: the video service is
-        # not used), before any request.
+        # A video is checked against text_rules.LIMITS["bluesky"] (as validation did) before any request.
         refuse_unpublishable(PLATFORM, self.account.name, post.media)
         problems = self.validate(post)
         if problems:
@@ -260,6 +268,8 @@ class BlueskyAdapter:
         return models.ComAtprotoRepoStrongRef.Main(uri=created.uri, cid=created.cid)
 
     def _embed(self, post: OutgoingPost) -> Any:
+        if len(post.media) == 1 and media_rules(PLATFORM, Path(post.media[0]).name)[0] == "video":
+            return models.AppBskyEmbedVideo.Main(video=self._upload_video(Path(post.media[0])), alt="")
         if post.media:
             # Alt text stays empty: a file name is no description, and screen readers would read it out.
             images = [models.AppBskyEmbedImages.Image(alt="", image=self._upload(Path(path)))
@@ -277,6 +287,69 @@ class BlueskyAdapter:
         mime = IMAGE_TYPES[path.suffix.lower()]
         answer = self._call(lambda: self._client.com.atproto.repo.upload_blob(data, headers={"Content-Type": mime}))
         return answer.blob
+
+    def _upload_video(self, path: Path) -> BlobRef:
+        """The video through Bluesky's video service, processed before the post exists: a service token
+        from the PDS (for com.atproto.repo.uploadBlob, audience the PDS's did:web), uploadVideo, then
+        getJobStatus until the job is completed; its blob goes in app.bsky.embed.video. Nothing here is
+        public: a failure leaves no post, and the next attempt uploads again."""
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise PermanentError(f"{PLATFORM}: cannot read {path.name}: {exc.strerror}", platform=PLATFORM) from None
+        session = self._me()
+        host = urlsplit(session.pds_endpoint or self.account.api_base_url or DEFAULT_BASE_URL).netloc
+        auth = self._call(lambda: self._client.com.atproto.server.get_service_auth(params={
+            "aud": f"did:web:{host}", "lxm": "com.atproto.repo.uploadBlob", "exp": int(time.time()) + 1800}))
+        service = str(self.account.options.get("video_service_url") or VIDEO_SERVICE).rstrip("/")
+        with httpx.Client(timeout=max(self._timeout, 60.0)) as http:
+            answer = self._video_call(http, "POST", f"{service}/xrpc/app.bsky.video.uploadVideo",
+                                      params={"did": session.did, "name": path.name}, content=data,
+                                      headers={"Authorization": f"Bearer {auth.token}", "Content-Type": "video/mp4"})
+            job = answer.get("jobStatus") or answer
+            deadline = time.monotonic() + self.video_budget
+            delay = 0.5
+            while job.get("state") != "JOB_STATE_COMPLETED" or not job.get("blob"):
+                if job.get("state") == "JOB_STATE_FAILED" or job.get("error"):
+                    raise PermanentError(f"{PLATFORM}: the video service could not process {path.name} "
+                                         f"({job.get('error') or ''} {job.get('message') or ''})".strip(),
+                                         platform=PLATFORM)
+                if not job.get("jobId"):
+                    raise RetryableError(f"{PLATFORM}: the video service answered without a job id",
+                                         platform=PLATFORM)
+                if time.monotonic() + delay > deadline:
+                    raise RetryableError(f"{PLATFORM}: video {path.name} still processing after "
+                                         f"{self.video_budget:g} s", retry_after=60, platform=PLATFORM)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                answer = self._video_call(http, "GET", f"{service}/xrpc/app.bsky.video.getJobStatus",
+                                          params={"jobId": job["jobId"]})
+                job = answer.get("jobStatus") or {}
+        return BlobRef.model_validate(job["blob"])
+
+    def _video_call(self, http: httpx.Client, method: str, url: str, **kwargs) -> dict:
+        """One request to the video service; its failures as PlatformErrors (nothing there is public)."""
+        try:
+            response = http.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            raise (classify_transport_error(exc, platform=PLATFORM, creates=False)
+                   or RetryableError(f"{PLATFORM}: video service unreachable ({type(exc).__name__})",
+                                     platform=PLATFORM)) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code == 409 and isinstance(body, dict) and body.get("jobId"):
+            return body  # this very video was uploaded before: its job goes on
+        if response.is_success and isinstance(body, dict):
+            return body
+        detail = (body.get("message") or body.get("error") or response.reason_phrase) if isinstance(body, dict) \
+            else response.reason_phrase
+        if response.status_code == 429 or response.status_code >= 500:
+            raise RetryableError(f"{PLATFORM}: video service {response.status_code}: {detail}", platform=PLATFORM,
+                                 status=response.status_code)
+        raise PermanentError(f"{PLATFORM}: video service refused the upload ({response.status_code}): {detail}",
+                             platform=PLATFORM, status=response.status_code)
 
     def _fetch_record(self, rkey: str) -> models.ComAtprotoRepoGetRecord.Response | None:
         """Our post under ``rkey``, or None when the PDS says there is none (raises SDK errors)."""

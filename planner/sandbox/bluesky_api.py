@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 
 import grapheme  # counted here independently of the adapter's rule, so a mistake there shows
 
+from planner.sandbox import video
 from planner.sandbox.core import Emulator, Request, Response, route
 
 POST = "app.bsky.feed.post"
@@ -39,6 +40,13 @@ APP_PASSWORD = re.compile(r"[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}")
 MAX_IMAGE_BYTES = 1_000_000  # app.bsky.embed.images#image: blob maxSize
 MAX_BLOB_BYTES = 50_000_000  # the PDS's upload limit; the record's lexicon is stricter
 MAX_GET_POSTS = 25
+# The video service (https://docs.bsky.app/docs/tutorials/video), served on the same port: uploadVideo takes
+# an MP4 with a service token the PDS issued for com.atproto.repo.uploadBlob (getServiceAuth, audience a
+# did:web, lxm bound, exp at most an hour ahead); getJobStatus reports the job until JOB_STATE_COMPLETED
+# with the blob it stored in the PDS, which app.bsky.embed.video then references. 100 MB, 3 minutes.
+MAX_VIDEO_BYTES = 100_000_000
+MAX_VIDEO_SECONDS = 180
+SERVICE_TOKEN_MAX_TTL = 3600
 ACCESS_TTL = 2 * 3600
 REFRESH_TTL = 90 * 86400
 
@@ -136,6 +144,9 @@ class BlueskyEmulator(Emulator):
             route("GET", x + r"app\.bsky\.feed\.getPosts", self._wrap(self.get_posts)),
             route("GET", x + r"app\.bsky\.feed\.searchPosts", self._wrap(self.search_posts)),
             route("GET", x + r"app\.bsky\.actor\.getProfile", self._wrap(self.get_profile)),
+            route("GET", x + r"com\.atproto\.server\.getServiceAuth", self._wrap(self.get_service_auth)),
+            route("POST", x + r"app\.bsky\.video\.uploadVideo", self._wrap(self.upload_video)),
+            route("GET", x + r"app\.bsky\.video\.getJobStatus", self._wrap(self.get_job_status)),
             route("GET", x + r"(?P<nsid>[A-Za-z0-9.]+)", self._not_implemented),
             route("POST", x + r"(?P<nsid>[A-Za-z0-9.]+)", self._not_implemented),
         ]
@@ -338,6 +349,76 @@ class BlueskyEmulator(Emulator):
                                      "size": len(request.body), "declared": declared}
         return Response(200, {"blob": {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime,
                                        "size": len(request.body)}})
+
+    # --- video service ----------------------------------------------------------------------------------
+    def get_service_auth(self, request: Request) -> Response:
+        token, error = self._bearer(request)
+        if error:
+            return error
+        aud, lxm, exp = request.arg("aud"), request.arg("lxm"), request.arg("exp")
+        if not aud or not str(aud).startswith("did:"):
+            return _invalid('Params must have the property "aud" (a DID)')
+        now = int(time.time())
+        try:
+            expires = int(exp) if exp else now + 60
+        except ValueError:
+            return _invalid("exp must be an integer")
+        if expires - now > SERVICE_TOKEN_MAX_TTL or expires <= now:
+            return _error(400, "BadExpiration", "expiration must be in the future and at most an hour away")
+        service_token = f"svc.{_b64url(secrets.token_bytes(12))}.{_b64url(aud.encode())}"
+        with self.state.lock:
+            self.tokens[service_token] = {"kind": "service", "did": token["did"], "handle": token["handle"],
+                                          "exp": expires, "revoked": False, "aud": aud, "lxm": lxm}
+        return Response(200, {"token": service_token})
+
+    def upload_video(self, request: Request) -> Response:
+        scheme, _, value = request.header("authorization").partition(" ")
+        with self.state.lock:
+            grant = self.tokens.get(value.strip()) if scheme == "Bearer" else None
+        if grant is None or grant["kind"] != "service" or grant["exp"] <= time.time():
+            return _error(401, "AuthMissing", "a service token from com.atproto.server.getServiceAuth is required")
+        if grant["lxm"] != "com.atproto.repo.uploadBlob" or not str(grant["aud"]).startswith("did:web:"):
+            return _error(401, "BadJwtLexiconMethod", "the token is not for com.atproto.repo.uploadBlob")
+        if request.arg("did") != grant["did"]:
+            return _invalid("did must be the uploading account's DID")
+        data = request.body
+        if not data:
+            return _invalid("no video in the request body")
+        if len(data) > MAX_VIDEO_BYTES:
+            return _error(413, "PayloadTooLarge", f"video larger than {MAX_VIDEO_BYTES} bytes")
+        error = None
+        length = video.seconds(data)
+        if video.container(data) != "mp4" or request.content_type != "video/mp4":
+            error = "unsupported video format: MP4 (video/mp4) expected"
+        elif length is None or length > MAX_VIDEO_SECONDS:
+            error = f"video longer than {MAX_VIDEO_SECONDS} seconds (or its length cannot be read)"
+        job_id = _b64url(secrets.token_bytes(9))
+        cid = _cid(data, 0x55)
+        with self.state.lock:
+            self.state.media[f"job:{job_id}"] = {"platform": self.name, "did": grant["did"], "cid": cid,
+                                                 "size": len(data), "error": error, "polls": 0}
+        return Response(200, {"jobStatus": {"jobId": job_id, "did": grant["did"], "state": "JOB_STATE_CREATED",
+                                            "progress": 0}})
+
+    def get_job_status(self, request: Request) -> Response:
+        job_id = request.arg("jobId") or ""
+        with self.state.lock:
+            job = self.state.media.get(f"job:{job_id}")
+            if job is None:
+                return _error(404, "NotFound", "job not found")
+            job["polls"] += 1
+            status = {"jobId": job_id, "did": job["did"]}
+            if job["error"]:
+                status.update(state="JOB_STATE_FAILED", error="InvalidVideo", message=job["error"])
+            elif job["polls"] < 2:
+                status.update(state="JOB_STATE_ENCODING", progress=50)
+            else:
+                # Processed: the service stores the result as a blob of the account's PDS.
+                self.state.media[job["cid"]] = {"platform": self.name, "did": job["did"], "mimeType": "video/mp4",
+                                                "size": job["size"], "declared": "video/mp4"}
+                status.update(state="JOB_STATE_COMPLETED", progress=100, blob={
+                    "$type": "blob", "ref": {"$link": job["cid"]}, "mimeType": "video/mp4", "size": job["size"]})
+        return Response(200, {"jobStatus": status})
 
     def create_record(self, request: Request) -> Response:
         token, error = self._bearer(request)
@@ -574,6 +655,17 @@ def _validate_embed(embed, media: dict) -> str | None:
                 return f"Record/embed/images/{i}/image has an invalid mime type: {stored['mimeType']}"
             if stored["size"] > MAX_IMAGE_BYTES:
                 return f"Record/embed/images/{i}/image file too big (max {MAX_IMAGE_BYTES} bytes)"
+        return None
+    if kind == "app.bsky.embed.video":
+        blob = embed.get("video")
+        link = (blob.get("ref") or {}).get("$link") if isinstance(blob, dict) else None
+        if not link or link not in media:
+            return f"Could not find blob: {link}"
+        stored = media[link]
+        if stored["mimeType"] != "video/mp4":
+            return f"Record/embed/video has an invalid mime type: {stored['mimeType']}"
+        if stored["size"] > MAX_VIDEO_BYTES:
+            return f"Record/embed/video file too big (max {MAX_VIDEO_BYTES} bytes)"
         return None
     if kind == "app.bsky.embed.external":
         external = embed.get("external")

@@ -1,5 +1,5 @@
 """Video and GIF on every platform (issue 13 item 1): each through the platform's real flow over HTTP to
-the sandbox, or refused at validation with the reason. The files are made here, a few hundred bytes each:
+the sandbox, and what a platform cannot take refused at validation with the reason. The files are made here, a few hundred bytes each:
 a minimal MP4 (ftyp + moov/mvhd + mdat) and a two-frame animated GIF."""
 
 from __future__ import annotations
@@ -363,6 +363,7 @@ def workspace(tmp_path_factory):
     media.mkdir(parents=True)
     write(media / "klip.mp4", mp4_bytes(30))
     write(media / "panjang.mp4", mp4_bytes(141))
+    write(media / "tiga-menit-lebih.mp4", mp4_bytes(181))
     write(media / "pendek.mp4", mp4_bytes(2))
     write(media / "quicktime.mp4", mp4_bytes(30, brand=b"qt  "))
     write(media / "tanpa-header.mp4", b"\0\0\0\x18ftypmp42" + b"\0" * 100)
@@ -408,7 +409,7 @@ def problems(loaded) -> list[tuple[str, str, str]]:
 @pytest.mark.parametrize("channel, media", [
     ("kpu_x", ["klip.mp4"]), ("kpu_x", ["animasi.gif"]), ("kpu_fb", ["klip.mp4"]), ("kpu_ig", ["klip.mp4"]),
     ("kpu_telegram", ["klip.mp4"]), ("kpu_telegram", ["animasi.gif"]), ("kpu_telegram", ["poster.png", "klip.mp4"]),
-    ("kpu_mastodon", ["klip.mp4"]),
+    ("kpu_mastodon", ["klip.mp4"]), ("kpu_bluesky", ["klip.mp4"]),
 ])
 def test_validation_accepts_what_each_platform_takes(workspace, channel, media):
     assert problems(validate(workspace, channel, media)) == []
@@ -432,10 +433,11 @@ def test_validation_refuses_a_video_in_an_instagram_carousel_or_beside_a_gif_on_
     assert code == "media_alone" and "klip.mp4" in indonesian
 
 
-def test_validation_refuses_bluesky_video_naming_the_reason(workspace):
-    [(code, indonesian, english)] = problems(validate(workspace, "kpu_bluesky", ["klip.mp4"]))
-    assert code == "bluesky_video_refused"
-    assert "layanan video" in indonesian and "video service" in english
+def test_validation_refuses_a_bluesky_video_over_three_minutes_or_not_mp4(workspace):
+    [(code, indonesian, _)] = problems(validate(workspace, "kpu_bluesky", ["tiga-menit-lebih.mp4"]))
+    assert code == "media_too_long" and "181" in indonesian and "180 detik" in indonesian
+    [(code, _, english)] = problems(validate(workspace, "kpu_bluesky", ["quicktime.mp4"]))
+    assert code == "media_format" and "MOV" in english
 
 
 def test_validation_refuses_quicktime_for_telegram_and_a_video_without_a_movie_header(workspace):
@@ -457,16 +459,66 @@ def test_mastodon_video_and_gif_are_uploaded_as_media_attachments(sandbox, tmp_p
     assert len(statuses) == 2 and all(len(s["extra"]["media_ids"]) == 1 for s in statuses)
 
 
-def test_bluesky_video_is_refused_with_the_reason_before_any_request(sandbox, tmp_path):
+def bsky_adapter(sandbox):
     account = Account("kpu-demak-bsky", "bluesky", handle="kpudemak.bsky.social", api_base_url=sandbox.base_url,
-                      credentials={"app_password": "abcd-efgh-ijkl-mnop"})
+                      credentials={"app_password": "abcd-efgh-ijkl-mnop"},
+                      options={"video_service_url": sandbox.base_url})
+    return make_adapter(account, timeout=5.0)
+
+
+def bsky_calls(sandbox) -> list[str]:
+    return [r["path"].rsplit("/", 1)[-1] for r in sandbox.state.requests if r["platform"] == "bluesky"]
+
+
+def test_bluesky_video_goes_through_the_video_service_then_the_video_embed(sandbox, tmp_path):
     video = write(tmp_path / "klip.mp4", mp4_bytes(30))
 
-    with pytest.raises(PermanentError) as caught:
-        make_adapter(account, timeout=5.0).publish(outgoing("Video sosialisasi.", [video]))
+    ref = bsky_adapter(sandbox).publish(outgoing("Video sosialisasi.", [video]))
 
-    assert "Bluesky" in caught.value.message and "layanan video" in caught.value.message
-    assert [r for r in sandbox.state.requests if r["platform"] == "bluesky"] == []
+    calls = bsky_calls(sandbox)
+    assert calls[-4:] == ["app.bsky.video.uploadVideo", "app.bsky.video.getJobStatus",
+                          "app.bsky.video.getJobStatus", "com.atproto.repo.createRecord"]
+    assert "com.atproto.server.getServiceAuth" in calls and "com.atproto.repo.uploadBlob" not in calls
+    [auth] = [r for r in sandbox.state.requests if r["path"].endswith("getServiceAuth")]
+    assert auth["query"]["lxm"] == ["com.atproto.repo.uploadBlob"] and auth["query"]["aud"][0].startswith("did:web:")
+    [stored] = posts_of(sandbox, "bluesky")
+    assert stored["id"] == ref.platform_post_id
+    embed = stored["extra"]["embed"]
+    assert embed["$type"] == "app.bsky.embed.video" and embed["video"]["mimeType"] == "video/mp4"
+    assert embed["video"]["size"] == len(video.read_bytes())
+
+
+def test_bluesky_video_over_three_minutes_is_refused_before_any_request(sandbox, tmp_path):
+    video = write(tmp_path / "klip.mp4", mp4_bytes(181))  # e.g. the file was replaced after validation
+    with pytest.raises(PermanentError) as caught:
+        bsky_adapter(sandbox).publish(outgoing("Video sosialisasi.", [video]))
+    assert "181" in caught.value.message and "180" in caught.value.message
+    assert bsky_calls(sandbox) == []
+
+
+def test_bluesky_sandbox_video_service_is_strict(sandbox):
+    import time
+
+    import requests
+
+    upload = f"{sandbox.base_url}/xrpc/app.bsky.video.uploadVideo"
+    no_token = requests.post(upload, params={"did": "did:plc:x", "name": "a.mp4"}, data=mp4_bytes(3),
+                             headers={"Content-Type": "video/mp4"}, timeout=5)
+    assert no_token.status_code == 401
+    session = requests.post(f"{sandbox.base_url}/xrpc/com.atproto.server.createSession",
+                            json={"identifier": "kpudemak.bsky.social", "password": "abcd-efgh-ijkl-mnop"},
+                            timeout=5).json()
+    bearer = {"Authorization": f"Bearer {session['accessJwt']}"}
+    wrong_lxm = requests.get(f"{sandbox.base_url}/xrpc/com.atproto.server.getServiceAuth", headers=bearer,
+                             params={"aud": "did:web:127.0.0.1", "lxm": "app.bsky.feed.getTimeline"}, timeout=5)
+    refused = requests.post(upload, params={"did": session["did"], "name": "a.mp4"}, data=mp4_bytes(3),
+                            headers={"Content-Type": "video/mp4",
+                                     "Authorization": f"Bearer {wrong_lxm.json()['token']}"}, timeout=5)
+    assert refused.status_code == 401
+    too_far = requests.get(f"{sandbox.base_url}/xrpc/com.atproto.server.getServiceAuth", headers=bearer,
+                           params={"aud": "did:web:127.0.0.1", "lxm": "com.atproto.repo.uploadBlob",
+                                   "exp": str(int(time.time()) + 7200)}, timeout=5)
+    assert too_far.status_code == 400
 
 
 # --- preview: what each platform gets -----------------------------------------------------------------------

@@ -274,11 +274,12 @@ def test_bluesky_rules():
     assert check_content("bluesky", "hi", media(("a.jpg", 1_000_000))) == []
     assert codes(check_content("bluesky", "hi", media(("a.jpg", 1_000_001)))) == ["media_too_big"]
     assert codes(check_content("bluesky", "hi", media("a.gif"))) == ["media_type"]
-    # Video is refused with its reason (the video service is not used yet), whatever its size.
-    refused = check_content("bluesky", "hi", media(("a.mp4", 100_000_001)))
-    assert refused == [Problem("media[0]", "bluesky_video_refused",
-                               {"platform": "bluesky", "name": "a.mp4", "kind": "video"})]
-    assert codes(check_content("bluesky", "hi", media("a.jpg", "b.mp4"))) == ["bluesky_video_refused", "media_mixed"]
+    assert codes(check_content("bluesky", "hi", media("a.mp4", "b.mp4"))) == ["media_too_many"]
+    assert codes(check_content("bluesky", "hi", media("a.jpg", "b.mp4"))) == ["media_mixed"]
+    assert codes(check_content("bluesky", "hi", media(("a.mp4", 100_000_001)))) == ["media_too_big"]
+    # The video service takes up to three minutes.
+    long_video = [MediaInfo("a.mp4", 1000, format="mp4", duration=181.0)]
+    assert codes(check_content("bluesky", "hi", long_video)) == ["media_too_long"]
 
 
 def test_facebook_rules():
