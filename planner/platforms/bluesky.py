@@ -20,6 +20,8 @@ still says the token expired.
 from __future__ import annotations
 
 import hashlib
+import html
+import re
 import threading
 import time
 from datetime import datetime, timezone
@@ -126,6 +128,7 @@ class BlueskyAdapter:
         self._lock = threading.RLock()
         langs = account.options.get("langs") or ["id"]
         self._langs = [langs] if isinstance(langs, str) else list(langs)
+        self._dids: dict[str, str | None] = {}  # handle -> DID (None: no one has it), for mention facets
 
     def __repr__(self) -> str:
         return f"<BlueskyAdapter account={self.account.name!r} handle={self.account.handle!r}>"
@@ -247,9 +250,11 @@ class BlueskyAdapter:
 
     # --- publishing pieces --------------------------------------------------------------------------
     def _create_post(self, text: str, rkey: str, embed: Any, reply: Any) -> models.ComAtprotoRepoStrongRef.Main:
+        facets = sorted([*client_utils.detect_facets(text), *self._mention_facets(text)],
+                        key=lambda facet: facet.index.byte_start)
         record = models.AppBskyFeedPost.Record(
             text=text, created_at=_iso(datetime.now(timezone.utc)), langs=self._langs,
-            facets=client_utils.detect_facets(text) or None, embed=embed, reply=reply)
+            facets=facets or None, embed=embed, reply=reply)
 
         def create():
             data = models.ComAtprotoRepoCreateRecord.Data(repo=self._me().did, collection=POST, rkey=rkey,
@@ -278,9 +283,53 @@ class BlueskyAdapter:
         link = post.link or next((feature.uri for facet in client_utils.detect_facets(post.text)
                                   for feature in facet.features if hasattr(feature, "uri")), None)
         if link:
-            return models.AppBskyEmbedExternal.Main(
-                external=models.AppBskyEmbedExternal.External(uri=link, title=link, description=""))
+            return models.AppBskyEmbedExternal.Main(external=self._link_card(link))
         return None
+
+    # --- mentions and link cards ----------------------------------------------------------------------
+    def resolve_handle(self, handle: str) -> str | None:
+        """The DID of ``handle`` (com.atproto.identity.resolveHandle), None when no one has it; remembered."""
+        handle = handle.lower()
+        if handle not in self._dids:
+            # A public query: asked without logging in, so that preview needs no credentials.
+            params = models.ComAtprotoIdentityResolveHandle.Params(handle=handle)
+            try:
+                self._dids[handle] = self._client.com.atproto.identity.resolve_handle(params).did
+            except Exception as exc:
+                error = self._error(exc, creates=False)
+                if error is None:
+                    raise
+                if not isinstance(error, PermanentError) or isinstance(error, CredentialsError):
+                    raise error from None
+                self._dids[handle] = None  # 400 "Unable to resolve handle"
+        return self._dids[handle]
+
+    def _mention_facets(self, text: str) -> list:
+        """A mention facet (app.bsky.richtext.facet#mention, the DID) for each @handle that resolves; one that
+        does not stays plain text (`campaign preview` warns about it beforehand)."""
+        facets = []
+        for start, end, handle in mentions_in(text):
+            did = self.resolve_handle(handle)
+            if did:
+                facets.append(models.AppBskyRichtextFacet.Main(
+                    index=models.AppBskyRichtextFacet.ByteSlice(byte_start=start, byte_end=end),
+                    features=[models.AppBskyRichtextFacet.Mention(did=did)]))
+        return facets
+
+    def _link_card(self, link: str) -> Any:
+        """app.bsky.embed.external for ``link``: the page's title, description and thumbnail when it answers
+        within LINK_CARD_TIMEOUT (LINK_CARD_MAX_BYTES of it read at most), else the bare link."""
+        page = fetch_link_preview(link, timeout=min(self._timeout, LINK_CARD_TIMEOUT))
+        thumb = None
+        if page.get("image"):
+            try:
+                answer = self._call(lambda: self._client.com.atproto.repo.upload_blob(
+                    page["image"], headers={"Content-Type": page["image_type"]}))
+                thumb = answer.blob
+            except PlatformError:
+                thumb = None  # the card works without its picture
+        return models.AppBskyEmbedExternal.External(uri=link, title=page.get("title") or link,
+                                                    description=page.get("description") or "", thumb=thumb)
 
     def _upload(self, path: Path) -> models.BlobRef:
         data = path.read_bytes()
@@ -443,6 +492,78 @@ class BlueskyAdapter:
         return (f"Bluesky account {self.account.name!r} ({self.account.handle}) must be reconnected: {reason}. "
                 "Create a new app password in Bluesky (Settings > Privacy and security > App passwords) "
                 "and store it as this account's app_password.")
+
+
+# --- mentions and link cards (https://docs.bsky.app/docs/advanced-guides/post-richtext,
+# .../tutorials/creating-a-post#website-card-embeds) --------------------------------------------------
+# A mention is "@" and a handle (domain-name syntax) after a non-word character or at the start; facet
+# offsets count UTF-8 bytes. The card's thumbnail is a blob of at most 1,000,000 bytes
+# (app.bsky.embed.external#external thumb maxSize).
+_MENTION = re.compile(rb"(?:^|[$|\W])(@([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]"
+                      rb"([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)")
+LINK_CARD_TIMEOUT = 5.0       # seconds for the page, and again for its picture
+LINK_CARD_MAX_BYTES = 512_000  # of the page read, at most (the <head> is near the start)
+THUMB_MAX_BYTES = 1_000_000
+_META = re.compile(r"<meta\s[^>]*>", re.I)
+_ATTR = re.compile(r"""([a-zA-Z:_-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+
+
+def mentions_in(text: str) -> list[tuple[int, int, str]]:
+    """(byte start, byte end, handle) of each @mention in ``text``."""
+    return [(m.start(1), m.end(1), m.group(1)[1:].decode("utf-8")) for m in _MENTION.finditer(text.encode("utf-8"))]
+
+
+def fetch_link_preview(url: str, *, timeout: float = LINK_CARD_TIMEOUT) -> dict:
+    """{"title", "description", "image", "image_type"} of a web page from its Open Graph tags (or <title>),
+    read once and bounded in size and time; {} when the page does not answer as HTML."""
+    if not url.startswith(("https://", "http://")):
+        return {}
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=3,
+                          headers={"User-Agent": "humas-planner link card"}) as client:
+            body = _read_bounded(client, url, LINK_CARD_MAX_BYTES, "text/html")
+            if body is None:
+                return {}
+            html_text = body.decode("utf-8", "replace")
+            tags = {}
+            for tag in _META.findall(html_text):
+                attrs = {k.lower(): (a if a is not None else b) for k, a, b in _ATTR.findall(tag)}
+                name = (attrs.get("property") or attrs.get("name") or "").lower()
+                if name and "content" in attrs:
+                    tags.setdefault(name, html.unescape(attrs["content"]).strip())
+            title = tags.get("og:title") or tags.get("twitter:title")
+            if not title:
+                found = _TITLE.search(html_text)
+                title = html.unescape(found.group(1)).strip() if found else ""
+            page = {"title": " ".join(title.split())[:300],
+                    "description": " ".join((tags.get("og:description") or tags.get("description") or "").split())[:1000]}
+            image_url = tags.get("og:image") or tags.get("twitter:image")
+            if image_url:
+                image_url = str(httpx.URL(url).join(image_url))
+                image = _read_bounded(client, image_url, THUMB_MAX_BYTES, "image/", whole=True)
+                if image is not None:
+                    page["image"], page["image_type"] = image
+            return page
+    except (httpx.HTTPError, ValueError, UnicodeError):
+        return {}
+
+
+def _read_bounded(client: httpx.Client, url: str, limit: int, kind: str, *, whole: bool = False):
+    """The first ``limit`` bytes of ``url`` when its content type starts with ``kind`` (an image: all of it
+    and its type, or None when it is larger); None for anything else."""
+    with client.stream("GET", url) as response:
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if response.status_code != 200 or not content_type.startswith(kind):
+            return None
+        data = b""
+        for chunk in response.iter_bytes():
+            data += chunk
+            if len(data) > limit:
+                if whole:
+                    return None
+                return data[:limit]
+    return (data, content_type) if whole else data
 
 
 def create(account: Account, timeout: float) -> BlueskyAdapter:

@@ -130,6 +130,10 @@ class BlueskyEmulator(Emulator):
         self.calls: dict[str, list[float]] = {}  # rate-limit window per caller
         # What a create under a used record key answers (status, error, message).
         self.duplicate_rkey_response = (500, "InternalServerError", "Internal Server Error")
+        # Handles other than the sandbox's own accounts that com.atproto.identity.resolveHandle knows
+        # (handle -> DID); tests add to it. Any other handle answers "Unable to resolve handle".
+        self.directory: dict[str, str] = {"kpu.go.id": "did:plc:kpuri7sandbox2024aaaaaa",
+                                          "bawaslu.go.id": "did:plc:bawaslu7sandbox2024aaa"}
 
     def routes(self):
         x = r"^/xrpc/"
@@ -144,6 +148,7 @@ class BlueskyEmulator(Emulator):
             route("GET", x + r"app\.bsky\.feed\.getPosts", self._wrap(self.get_posts)),
             route("GET", x + r"app\.bsky\.feed\.searchPosts", self._wrap(self.search_posts)),
             route("GET", x + r"app\.bsky\.actor\.getProfile", self._wrap(self.get_profile)),
+            route("GET", x + r"com\.atproto\.identity\.resolveHandle", self._wrap(self.resolve_handle)),
             route("GET", x + r"com\.atproto\.server\.getServiceAuth", self._wrap(self.get_service_auth)),
             route("POST", x + r"app\.bsky\.video\.uploadVideo", self._wrap(self.upload_video)),
             route("GET", x + r"app\.bsky\.video\.getJobStatus", self._wrap(self.get_job_status)),
@@ -558,6 +563,9 @@ class BlueskyEmulator(Emulator):
             body["cursor"] = str(offset + limit)
         return Response(200, body)
 
+    def resolve_handle(self, request: Request) -> Response:
+        return _resolve_handle_answer(self, request)
+
     def get_profile(self, request: Request) -> Response:
         _, error = self._bearer(request)
         if error:
@@ -572,6 +580,19 @@ class BlueskyEmulator(Emulator):
         return Response(200, {**self._author(account), "description": "Akun resmi (sandbox)",
                               "followersCount": 1200 + posts * 3, "followsCount": 150, "postsCount": posts,
                               "indexedAt": "2024-01-01T00:00:00.000Z"})
+
+
+def _resolve_handle_answer(emulator: "BlueskyEmulator", request: Request) -> Response:
+    """com.atproto.identity.resolveHandle (https://docs.bsky.app/docs/api/com-atproto-identity-resolve-handle):
+    ``{"did"}``, or 400 InvalidRequest "Unable to resolve handle". It needs no session."""
+    handle = (request.arg("handle") or "").strip().lower()
+    if not handle:
+        return _invalid('Params must have the property "handle"')
+    did = emulator.directory.get(handle)
+    account = None if did else emulator._account(handle)
+    if did is None and account is None:
+        return _invalid("Unable to resolve handle")
+    return Response(200, {"did": did or account["did"]})
 
 
 def _display_name(handle: str) -> str:
@@ -674,6 +695,15 @@ def _validate_embed(embed, media: dict) -> str | None:
         for name in ("uri", "title", "description"):
             if not isinstance(external.get(name), str):
                 return f'Record/embed/external must have the property "{name}"'
+        thumb = external.get("thumb")
+        if thumb is not None:  # app.bsky.embed.external#external: thumb, an image blob of at most 1,000,000 bytes
+            link = (thumb.get("ref") or {}).get("$link") if isinstance(thumb, dict) else None
+            if not link or link not in media:
+                return f"Could not find blob: {link}"
+            if not media[link]["mimeType"].startswith("image/"):
+                return f"Record/embed/external/thumb has an invalid mime type: {media[link]['mimeType']}"
+            if media[link]["size"] > MAX_IMAGE_BYTES:
+                return f"Record/embed/external/thumb file too big (max {MAX_IMAGE_BYTES} bytes)"
         return None
     return f"sandbox: embed type {kind!r} is not emulated"
 

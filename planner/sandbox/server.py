@@ -23,6 +23,7 @@ from planner.sandbox.core import (
 EMULATOR_MODULES = (
     "planner.sandbox.x_api",
     "planner.sandbox.oauth",
+    "planner.sandbox.graph_oauth",
     "planner.sandbox.graph_api",
     "planner.sandbox.mastodon_api",
     "planner.sandbox.mastodon_oauth",
@@ -136,7 +137,8 @@ class Sandbox:
         for directory in self.media_dirs:
             path = directory / name
             if path.is_file():
-                kind = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}.get(
+                kind = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
+                        ".html": "text/html; charset=utf-8"}.get(
                     path.suffix.lower(), "application/octet-stream")
                 return Response(200, path.read_bytes(), {"Content-Type": kind})
         return Response(404, {"error": f"no media file {name!r}"})

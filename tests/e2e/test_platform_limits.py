@@ -83,3 +83,19 @@ def test_mastodon_limit_is_the_instance_s_once_the_account_is_checked(tmp_path, 
         assert sandbox.posts()["total"] == 1
     finally:
         ws.cleanup()
+
+
+def test_preview_warns_of_a_bluesky_mention_no_one_has(tmp_path, sandbox):
+    ws = ph.Workspace(tmp_path / "ws", sandbox.base_url)
+    try:
+        text = "Terima kasih @kpu.go.id, salam untuk @tidakada.bsky.social"
+        path = ws.root / "sebut.toml"
+        path.write_text(ph.campaign_toml("sebut", [ph.Item(id="sebut-1", text=text,
+                                                           at=ph.local_now() + timedelta(days=1))],
+                                         channels=["kpu_bluesky", "kpu_x"]), "utf-8")
+        preview = ws.planner("campaign", "preview", str(path), check=True).stdout
+        assert "@tidakada.bsky.social tidak dikenal Bluesky" in preview, preview
+        assert "@kpu.go.id tidak dikenal" not in preview, preview
+        assert preview.count("tidak dikenal Bluesky") == 1, preview  # said for the Bluesky channel only
+    finally:
+        ws.cleanup()
