@@ -44,11 +44,12 @@ REQUIRED_OPTIONS: dict[str, tuple[str, ...]] = {
 _ACCOUNT_KEYS = {"platform", "handle", "api_base_url", "credentials", "page_id", "ig_user_id",
                  "media_base_url", "chat_id", "display_name", "slots", "utm"}
 _TOP_KEYS = {"database", "timezone", "language", "campaigns_dir", "reports_dir", "approval", "publishing",
-             "accounts", "users", "user", "blackout", "alerts", "utm", "backup"}
+             "accounts", "users", "user", "blackout", "alerts", "utm", "backup", "costs"}
 ROLES = ("staff", "approver", "admin")
 # Tables whose keys are known (the others are read by parts of the tool that check them).
 _TABLE_KEYS = {"publishing": {"grace", "workers", "lease", "pacing"}, "approval": {"required", "identity"},
-               "alerts": {"telegram_account", "chat_id"}, "backup": {"dir", "keep", "every"}}
+               "alerts": {"telegram_account", "chat_id"}, "backup": {"dir", "keep", "every"},
+               "costs": {"x"}}  # [costs.x]: planner.platforms.x_cost
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
 
 

@@ -132,6 +132,8 @@ def apply(
     except PlannerError as exc:  # e.g. no free slot left: the transaction was rolled back
         fail(exc.render(), EXIT_PROBLEMS)
     _print_plans(plans, config, dry_run)
+    if dry_run:
+        _print_x_cost(config, [row for _, rows, _ in batch for row in rows])
     if config.approval_required and not dry_run:
         print_waiting_for_approval(db, config, [plan.campaign_id for plan in plans])
 
@@ -160,6 +162,24 @@ def account_slots(config) -> dict:
 
     return {name: ([parse_slot(spec) for spec in account.options["slots"]], config.timezone)
             for name, account in config.accounts.items() if account.options.get("slots")}
+
+
+def _print_x_cost(config, rows: list[dict]) -> None:
+    """The campaign's estimated cost on X (pay-per-use: per post, more for a post with a link)."""
+    from planner.i18n.dates import format_number
+    from planner.platforms.x_cost import PriceError, estimate, x_prices
+
+    try:
+        prices = x_prices(config)
+    except PriceError as exc:
+        fail(t("x_cost.bad_price", key=exc.args[0], value=exc.args[1]), EXIT_PROBLEMS)
+    found = estimate(rows, prices)
+    if not found["posts"]:
+        return
+    console().print(esc(t("x_cost.estimate", posts=format_number(found["posts"]),
+                          with_link=format_number(found["with_link"]), usd=format_number(found["usd"], decimals=2),
+                          post=format_number(prices["post"], decimals=3),
+                          post_with_link=format_number(prices["post_with_link"], decimals=3))))
 
 
 def _print_plans(plans, config, dry_run: bool) -> None:

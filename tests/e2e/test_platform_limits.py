@@ -99,3 +99,30 @@ def test_preview_warns_of_a_bluesky_mention_no_one_has(tmp_path, sandbox):
         assert preview.count("tidak dikenal Bluesky") == 1, preview  # said for the Bluesky channel only
     finally:
         ws.cleanup()
+
+
+def test_apply_dry_run_shows_the_campaign_s_estimated_x_cost(tmp_path, sandbox):
+    ws = ph.Workspace(tmp_path / "ws", sandbox.base_url)
+    try:
+        at = ph.local_now() + timedelta(days=1)
+        items = [ph.Item(id="biaya-1", text="Cek DPT di https://cekdptonline.kpu.go.id sekarang", at=at),
+                 ph.Item(id="biaya-2", text="Utas pemilih pemula (1/3)", at=at + timedelta(hours=1),
+                         thread=["Bagian dua (2/3)", "Bagian tiga: kpu.go.id (3/3)"])]
+        path = ws.root / "biaya.toml"
+        path.write_text(ph.campaign_toml("biaya", items, channels=["kpu_x", "kpu_mastodon"]), "utf-8")
+        # 4 posts on X (a thread's parts are posts); 2 hold a URL (a bare domain counts, as on X).
+        shown = ws.planner("campaign", "apply", "--dry-run", str(path), check=True).stdout
+        assert "Perkiraan biaya X: US$ 0,43 untuk 4 kiriman (2 di antaranya bertautan)" in shown, shown
+        assert ws.posts() == [], "a dry run writes nothing"
+
+        with open(ws.config, "a", encoding="utf-8") as handle:
+            handle.write("\n[costs.x]\npost = 0.01\npost_with_link = 0.1\n")
+        shown = ws.planner("--lang", "en", "campaign", "apply", "--dry-run", str(path), check=True).stdout
+        assert "Estimated X cost: US$ 0.22 for 4 posts (2 of them with a link)" in shown, shown
+
+        with open(ws.config, "a", encoding="utf-8") as handle:
+            handle.write("post_read = -1\n")
+        refused = ws.planner("campaign", "apply", "--dry-run", str(path))
+        assert refused.returncode != 0 and "post_read = -1" in refused.stdout + refused.stderr
+    finally:
+        ws.cleanup()
