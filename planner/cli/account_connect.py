@@ -14,7 +14,7 @@ from planner.cli.account import NAME, app
 from planner.cli.common import console, esc, fail, load_config, options
 from planner.i18n import t
 
-CONNECTABLE = ("x", "telegram", "bluesky", "mastodon")
+CONNECTABLE = ("x", "telegram", "bluesky", "mastodon", "facebook", "instagram")
 WAIT_SECONDS = 600
 
 
@@ -27,6 +27,7 @@ def connect(
     client_id: str = typer.Option(None, "--client-id", help=t("help.opt_client_id")),
     port: int = typer.Option(8765, "--port", min=0, max=65535, help=t("help.opt_callback_port")),
     chat_id: str = typer.Option(None, "--chat-id", help=t("help.opt_chat_id")),
+    page_id: str = typer.Option(None, "--page-id", help=t("help.opt_page_id")),
     no_browser: bool = typer.Option(False, "--no-browser", help=t("help.opt_no_browser")),
 ) -> None:
     from planner.errors import PlannerError
@@ -49,7 +50,12 @@ def connect(
             fail(t(problem, account=name, url=shown(api_base_url)))
     handle = handle or (existing.handle if existing and existing.platform == platform else "")
     try:
-        if platform == "mastodon":
+        if platform in ("facebook", "instagram"):
+            page_id = page_id or (existing.options.get("page_id") if existing and existing.platform == platform
+                                  else None)
+            _connect_facebook(config, name, platform, api_base_url=api_base_url, client_id=client_id, port=port,
+                              page_id=page_id, open_browser=not no_browser)
+        elif platform == "mastodon":
             _connect_mastodon(config, name, handle=handle, api_base_url=api_base_url, port=port,
                               open_browser=not no_browser)
         elif platform == "bluesky":
@@ -231,6 +237,58 @@ def _connect_mastodon(config, name: str, *, handle: str, api_base_url: str | Non
     released = _after_connect(config, name, "mastodon", existed)
     out.print(f"[green]✓[/] {esc(t('connect.connected', name=name, handle=me['acct'], name_shown=me['display_name']))}")
     out.print(esc(t("connect.mastodon_renewal")))
+    out.print(esc(t("connect.stored_in", where=t("connect.store_" + store.backend), path=str(store.file))))
+    if released:
+        out.print(esc(t("connect.released", count=len(released), name=name)))
+
+
+def _connect_facebook(config, name: str, platform: str, *, api_base_url: str | None, client_id: str | None,
+                      port: int, page_id: str | None, open_browser: bool) -> None:
+    from planner.accounts import connect_facebook
+    from planner.accounts.config_write import write_account
+    from planner.accounts.secrets import SecretStore
+    from planner.platforms.redaction import register_secrets
+
+    out = console()
+    store = SecretStore(config.path)
+    stored = store.record(name)
+    # The Meta app's id and secret are asked once, then kept.
+    app_id = client_id or stored.get("app_id") or typer.prompt(t("connect.fb_app_id")).strip()
+    app_secret = stored.get("app_secret") or typer.prompt(t("connect.fb_app_secret"), hide_input=True).strip()
+    register_secrets([app_secret])
+    auth = connect_facebook.start(app_id, api_base_url=api_base_url, port=port)
+    code = _browser_consent(auth, port, open_browser, name, t("connect.fb_open", callback=auth.redirect_uri))
+    pages = connect_facebook.page_tokens(code, auth, app_secret, api_base_url=api_base_url)
+    register_secrets([p["access_token"] for p in pages])
+    if platform == "instagram":
+        pages = [p for p in pages if (p.get("instagram_business_account") or {}).get("id")]
+    if not pages:
+        fail(t("connect.fb_no_page" if platform == "facebook" else "connect.ig_no_account"))
+    chosen = next((p for p in pages if p["id"] == page_id), None) if page_id else (pages[0] if len(pages) == 1 else None)
+    if page_id and chosen is None:
+        fail(t("connect.fb_page_not_managed", page=page_id, pages=", ".join(f"{p['name']} ({p['id']})" for p in pages)))
+    while chosen is None:
+        for number, page in enumerate(pages, 1):
+            out.print(esc(f"  {number}. {page['name']} ({page['id']})"))
+        answer = typer.prompt(t("connect.fb_pick", count=len(pages))).strip()
+        if answer.isdigit() and 1 <= int(answer) <= len(pages):
+            chosen = pages[int(answer) - 1]
+    token = chosen["access_token"]
+    me = connect_facebook.page_of(token, api_base_url=api_base_url)
+    if str(me.get("id")) != str(chosen["id"]):  # the token must belong to the Page chosen
+        fail(t("connect.fb_token_other_page", page=chosen["id"], other=me.get("id")))
+    key = "page_access_token" if platform == "facebook" else "access_token"
+    references = store.save(name, {key: token, "app_id": app_id, "app_secret": app_secret})
+    options = {"page_id": chosen["id"], "api_base_url": api_base_url}
+    if platform == "instagram":
+        options["ig_user_id"] = chosen["instagram_business_account"]["id"]
+    else:
+        options["handle"] = chosen["name"]
+    existed = write_account(config.path, name, platform, credentials={key: references[key]}, options=options)
+    released = _after_connect(config, name, platform, existed)
+    where = chosen["name"] if platform == "facebook" else f"{chosen['name']} → Instagram {options['ig_user_id']}"
+    out.print(f"[green]✓[/] {esc(t('connect.fb_connected', name=name, page=where))}")
+    out.print(esc(t("connect.fb_renewal")))
     out.print(esc(t("connect.stored_in", where=t("connect.store_" + store.backend), path=str(store.file))))
     if released:
         out.print(esc(t("connect.released", count=len(released), name=name)))

@@ -279,10 +279,14 @@ class GraphEmulator(Emulator):
 
     # --- nodes ----------------------------------------------------------------------------------------
     def me(self, request: Request) -> Response:
-        """A Page token answers as its Page; the sandbox derives a stable Page from the token."""
+        """A Page token answers as its Page; the sandbox derives a stable Page from the token (a token from the
+        Facebook Login flow, planner.sandbox.graph_oauth, answers as the Page it was issued for)."""
+        from planner.sandbox.graph_oauth import page_of_token
+
         digest = hashlib.sha256(request.params["token"].encode()).hexdigest()
-        page = {"id": str(100_000_000_000 + int(digest[:10], 16) % 900_000_000_000),
-                "name": f"Humas Sandbox {digest[:4].upper()}"}
+        page = page_of_token(self.state, request.params["token"]) or {
+            "id": str(100_000_000_000 + int(digest[:10], 16) % 900_000_000_000),
+            "name": f"Humas Sandbox {digest[:4].upper()}"}
         return self._select_account(page, request.arg("fields"), PAGE_FIELDS | IG_USER_FIELDS)
 
     def node(self, request: Request) -> Response:

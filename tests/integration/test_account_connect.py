@@ -440,3 +440,71 @@ def test_connect_mastodon_registers_the_app_and_a_revoked_token_holds_the_posts(
     tokens = list(reg.tokens)
     for blob in office.outputs + [office.config.read_text("utf-8")]:
         assert not any(token in blob for token in tokens)
+
+
+# --- Facebook Page and Instagram ----------------------------------------------------------------------------
+APP_ID = "1234567890123456"
+APP_SECRET = "meta-app-secret-for-the-connect-test-991"
+
+
+def _connect_facebook(office: Office, account: str, *extra: str, answers: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """Facebook Login in the browser (the consent form), the redirected address pasted back."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "planner", "account", "connect", account, "--client-id", APP_ID,
+                             "--port", str(port), *extra], env=office.env, cwd=office.root, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    try:
+        if "app_secret" not in office.stored(account):
+            proc.stdin.write(APP_SECRET + "\n")
+            proc.stdin.flush()
+        url = None
+        while url is None:
+            line = proc.stdout.readline()
+            assert line, "".join(seen)
+            seen.append(line)
+            if line.startswith(office.sandbox.base_url + "/v23.0/dialog/oauth?"):
+                url = line.strip()
+        page = requests.get(url, timeout=10)
+        assert page.status_code == 200, page.text
+        request_id = re.search(r'name="request_id" value="([^"]+)"', page.text).group(1)
+        answer = requests.post(office.sandbox.base_url + "/v23.0/dialog/oauth", allow_redirects=False, timeout=10,
+                               data={"request_id": request_id, "decision": "allow"})
+        assert answer.status_code == 302
+        proc.stdin.write(answer.headers["Location"] + "\n" + "".join(a + "\n" for a in answers))
+        proc.stdin.flush()
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = "".join(seen) + out
+    office.outputs.append(output)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, output, "")
+
+
+def test_connect_facebook_page_and_instagram_from_the_page_token(sandbox, tmp_path):
+    from planner.sandbox.graph_oauth import registry as graph_registry
+
+    office = Office(tmp_path / "kantor", sandbox)
+    result = _connect_facebook(office, "kpu_fb")  # page_id in config.toml picks the Page
+    assert result.returncode == 0, result.stdout
+    assert "Akun kpu_fb tersambung ke KPU Kabupaten Demak." in result.stdout
+    assert "tidak kedaluwarsa" in result.stdout
+    config = office.config.read_text("utf-8")
+    assert 'page_access_token = "secrets:kpu_fb/page_access_token"' in config
+    check = office.planner("account", "check", "kpu_fb")
+    assert check.returncode == 0 and "KPU Kabupaten Demak" in check.stdout, check.stdout + check.stderr
+    # Instagram: the one Page with an Instagram business account is found by itself.
+    ig = _connect_facebook(office, "kpu_ig", "--platform", "instagram")
+    assert ig.returncode == 0, ig.stdout
+    assert "Instagram 17841400000000001" in ig.stdout
+    config = office.config.read_text("utf-8")
+    assert 'ig_user_id = "17841400000000001"' in config and 'access_token = "secrets:kpu_ig/access_token"' in config
+    assert 'media_base_url = "https://kab-demak.kpu.go.id/media"' in config  # the rest of the account is kept
+    office.planner("account", "check", "kpu_ig", check=True)
+    # Asked once: the second connection of kpu_fb takes the app secret from the store; two Pages, one chosen.
+    again = _connect_facebook(office, "kpu_fb", "--page-id", "100000000000002")
+    assert again.returncode == 0 and "PPID Kabupaten Demak" in again.stdout, again.stdout
+    secrets = [APP_SECRET, *graph_registry(sandbox.state).page_tokens, *graph_registry(sandbox.state).user_tokens]
+    for blob in [*office.outputs, office.config.read_text("utf-8")]:
+        assert not any(s in blob for s in secrets)
