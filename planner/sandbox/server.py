@@ -24,7 +24,6 @@ EMULATOR_MODULES = (
     "planner.sandbox.x_api",
     "planner.sandbox.oauth",
     "planner.sandbox.graph_oauth",
-    "planner.sandbox.graph_oauth",
     "planner.sandbox.graph_api",
     "planner.sandbox.mastodon_api",
     "planner.sandbox.mastodon_oauth",
