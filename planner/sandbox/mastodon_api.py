@@ -14,6 +14,9 @@ import time
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, unquote
 
+import grapheme  # counted here independently of the tool's counter, so a mistake there shows
+from twitter_text import extract_urls_with_indices
+
 from planner.sandbox.core import Emulator, Request, Response, route
 
 VERSION = "4.3.0"
@@ -40,12 +43,22 @@ def _snowflake(ts: float, low: int) -> int:
     return (int(ts * 1000) << 16) | (low & 0xFFFF)
 
 
+_MENTION_RE = re.compile(r"(?<![/\w])@(([a-z0-9_]+)(?:@[\w.\-]+\w+)?)", re.IGNORECASE)
+_URL_PLACEHOLDER = "x" * 23
+
+
 def _length(text: str) -> int:
-    try:
-        from planner.domain.text_rules import mastodon_length
-    except ImportError:  # the shared counting rule is not there yet
-        return len(text)
-    return mastodon_length(text)
+    """Mastodon's StatusLengthValidator, on its own (not the tool's counter): each link with a scheme found by
+    twitter-text's URL rule counts 23, ``@user@domain`` counts as ``@user``, and grapheme clusters are counted
+    (https://docs.joinmastodon.org/user/posting/#text, app/validators/status_length_validator.rb)."""
+    pieces, position = [], 0
+    for item in extract_urls_with_indices(text):
+        start, end = item["indices"]
+        if re.match(r"https?://", item["url"], re.IGNORECASE):
+            pieces += [text[position:start], _URL_PLACEHOLDER]
+            position = end
+    pieces.append(text[position:])
+    return grapheme.length(_MENTION_RE.sub(lambda m: "@" + m.group(2), "".join(pieces)))
 
 
 def _linkify(escaped_line: str, base: str) -> str:

@@ -17,7 +17,10 @@ import re
 import time
 from datetime import datetime, timezone
 
-from planner.domain.text_rules import find_urls, x_weighted_length
+# Counting and links by twitter-text itself (its Python port), not by the tool's own implementation of the
+# same rules (planner.domain.text_rules): a mistake there must show here as a refusal, as X would refuse.
+from twitter_text import extract_urls_with_indices, parse_tweet
+
 from planner.sandbox import video
 from planner.sandbox.core import Emulator, Request, Response, route
 
@@ -98,6 +101,17 @@ def _user(token: str) -> dict:
 
 def _tco(url: str) -> str:
     return "https://t.co/" + base64.b32encode(hashlib.sha1(url.encode()).digest()).decode()[:10].lower()
+
+
+def find_urls(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, url) of the links twitter-text finds (with or without a scheme)."""
+    return [(item["indices"][0], item["indices"][1], item["url"]) for item in extract_urls_with_indices(text)]
+
+
+def x_weighted_length(text: str) -> int:
+    """The weighted length X counts (https://docs.x.com/fundamentals/counting-characters: 280; URLs 23; CJK
+    and emoji 2)."""
+    return parse_tweet(text).weightedLength
 
 
 def _rendered(post: dict) -> str:
