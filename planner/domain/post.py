@@ -60,7 +60,7 @@ TRANSITIONS: dict[tuple[Action, PostState], PostState] = {
         S.DRAFT, S.PENDING_APPROVAL, S.QUEUED, S.HELD, S.FAILED_RETRYABLE, S.FAILED, S.MISSED, S.NEEDS_REVIEW)},
     **{(Action.RETRY, state): S.QUEUED for state in (S.FAILED, S.FAILED_RETRYABLE)},
     **{(Action.REQUEUE, state): S.QUEUED for state in (S.MISSED, S.NEEDS_REVIEW, S.CANCELED)},
-    **{(Action.VOID, state): S.PENDING_APPROVAL for state in (S.QUEUED, S.FAILED_RETRYABLE, S.HELD)},
+    **{(Action.VOID, state): S.PENDING_APPROVAL for state in (S.QUEUED, S.FAILED_RETRYABLE, S.HELD, S.PUBLISHING)},
 }
 
 # States the scheduler takes posts from, and those it leaves to people.

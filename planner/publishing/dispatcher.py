@@ -44,7 +44,7 @@ from planner.platforms.pool import AdapterPool
 from planner.platforms.redaction import redact, register_secrets
 from planner.publishing.pacing import Pacer
 from planner.publishing.retry import RetryPolicy
-from planner.store import outbox
+from planner.store import outbox, posts
 from planner.store.db import open_db
 
 log = logging.getLogger("planner.publish")
@@ -176,6 +176,9 @@ class Dispatcher:
         sent -> queued, maybe sent -> 'unknown'); posts beyond their grace become 'missed'."""
         now = self.clock()
         apply_blackouts(self.db, self.config, now=now, actor=self.owner)
+        if self.config.approval_required:  # approval switched on later, or a stamp from before stamps existed
+            for post_id in posts.void_unapproved(self.db, now=now, actor=self.owner):
+                log.warning(t("log.approval_void", post=post_id), extra={"post_id": post_id, "outcome": "voided"})
         self.release_dead_owners(now)
         self._log_interrupted(outbox.expire_leases(self.db, now=now, actor=self.owner), t("log.why_lease"))
         missed = outbox.mark_missed(self.db, now=now, default_grace=self.config.grace, actor=self.owner)
@@ -235,7 +238,8 @@ class Dispatcher:
         # tokens must not tie up the workers that other accounts need.
         claimed = outbox.claim_due(self.db, owner=self.owner, now=now, lease=self.config.lease,
                                    limit=free, exclude_channels=excluded, exclude_campaigns=quiet_campaigns,
-                                   per_channel=self.pacer.max_in_flight, room=self.pacer.room())
+                                   per_channel=self.pacer.max_in_flight, room=self.pacer.room(),
+                                   approved_only=self.config.approval_required)
         for post in claimed:
             self.pacer.reserve(post.channel)
             with self._lock:
@@ -307,8 +311,24 @@ class Dispatcher:
                 self._started.discard(post.id)
             self.on_change()
 
+    def _still_allowed(self, db, post: outbox.ClaimedPost) -> bool:
+        """Right before the request: media are still the files validation saw (no link swapped in), and an
+        approval still matches the content, media bytes included. Otherwise the post does not leave."""
+        problem = posts.media_escaped(post.media)
+        if problem is not None:
+            outbox.mark_failed(db, post, self.owner, now=self.clock(), error=t("log.media_escaped", file=problem))
+            self._log(post, "failed", t("log.media_escaped", file=problem))
+            return False
+        if self.config.approval_required and not posts.approval_holds(db, post.id):
+            if posts.void_claimed(db, post.id, self.owner, now=self.clock()):
+                log.warning(t("log.approval_void", post=post.id), extra={"post_id": post.id, "outcome": "voided"})
+            return False
+        return True
+
     def send(self, db, post: outbox.ClaimedPost) -> None:
         """Publish one claimed post and record the outcome (pacing is the caller's business)."""
+        if not self._still_allowed(db, post):
+            return
         outgoing, _live = self._outgoing(db, post, state="publishing")
         try:
             adapter = self.adapters.get(post.channel)

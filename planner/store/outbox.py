@@ -60,14 +60,18 @@ def _in(values: Sequence[str]) -> str:
 def claim_due(db: sqlite_utils.Database, *, owner: str, now: datetime, lease: timedelta, limit: int,
               exclude_channels: Iterable[str] = (), only_ids: Sequence[int] | None = None,
               exclude_campaigns: Iterable[str] = (), per_channel: int | None = None,
-              room: dict[str, int] | None = None) -> list[ClaimedPost]:
+              room: dict[str, int] | None = None, approved_only: bool = False) -> list[ClaimedPost]:
     """Move up to ``limit`` due posts to 'publishing' under our lease, oldest first.
 
     ``per_channel``: at most this many per account, or its ``room`` when given for that account.
+    ``approved_only`` (the office requires approval): only posts that carry an approval stamp; the
+    sender checks the stamp against the content before the request leaves (store.posts).
     """
     excluded = list(exclude_channels)
     now_s = utc_iso(now)
     clauses = [f"state IN ({_in(CLAIMABLE)})", "COALESCE(retry_at, due_at) <= ?"]
+    if approved_only:
+        clauses.append("approved_hash IS NOT NULL")
     params: list = [*CLAIMABLE, now_s]
     if excluded:
         clauses.append(f"channel NOT IN ({_in(excluded)})")

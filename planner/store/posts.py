@@ -69,6 +69,46 @@ def stamp_valid(row: dict) -> bool:
     return bool(row.get("approved_hash")) and row["approved_hash"] == stamp_of(row)
 
 
+def approval_holds(db, post_id: int) -> bool:
+    row = get(db, post_id)
+    return row is not None and stamp_valid(row)
+
+
+def media_escaped(paths) -> str | None:
+    """The first media path that is no longer the regular file validation resolved (a link swapped in since,
+    or a folder or device), else None. Paths are stored resolved, so any link on the way shows here."""
+    import os
+    import stat
+
+    for path in paths:
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue  # missing: the adapter says so, and `planner check` warned before
+        if os.path.realpath(path) != os.path.abspath(path) or not stat.S_ISREG(info.st_mode):
+            return Path(path).name
+    return None
+
+
+def void_claimed(db, post_id: int, owner: str, *, now: datetime) -> bool:
+    """A post we claimed whose approval no longer holds goes back to an approver, unsent (guarded on our
+    lease; the attempt is given back)."""
+    to_state = target(Action.VOID, PostState.PUBLISHING)
+    now_s = utc_iso(now)
+    with transaction(db) as conn:
+        cursor = conn.execute(
+            "UPDATE posts SET state = ?, lease_owner = NULL, lease_until = NULL, attempt = attempt - 1, "
+            "approved_by = NULL, approved_at = NULL, approved_hash = NULL, updated_at = ? "
+            "WHERE id = ? AND state = 'publishing' AND lease_owner = ?", [to_state.value, now_s, post_id, owner])
+        if cursor.rowcount != 1:
+            return False
+        record_event(conn, post_id, "publishing", to_state.value, now_s, owner,
+                     "approval void: content changed since it was approved")
+        audit.record(conn, at=now_s, actor=owner, action="post.approval_void", subject=f"post:{post_id}",
+                     detail={"from": "publishing", "had_approval": True})
+    return True
+
+
 # --- changes by hand -------------------------------------------------------------------------------
 def _refuse(post_id: int, state: str, action: Action):
     raise TransitionRefused("post.wrong_state", id=post_id, state=state,
