@@ -23,6 +23,7 @@ import requests
 
 from planner.sandbox.oauth import registry
 from planner.sandbox.workspace import export_sandbox_secrets, write_sandbox_config
+from planner.store.db import utc_iso
 
 ZONE = ZoneInfo("Asia/Jakarta")
 CLIENT_ID = "humas-kpu-demak-client"
@@ -293,12 +294,19 @@ def test_revoked_consent_holds_the_posts_and_connect_releases_them(sandbox, tmp_
     shown = office.planner("post", "show", str(rows[0]["id"]), check=True).stdout
     assert "akun perlu disambungkan ulang: planner account connect kpu_x" in " ".join(shown.split())
     assert sandbox.posts()["total"] == 0
+    # The first one stays held past its campaign's grace (2 hours): released, it becomes missed, as after any hold.
+    conn = sqlite3.connect(office.root / "planner.db")
+    with conn:
+        conn.execute("UPDATE posts SET due_at = ? WHERE id = ?",
+                     [utc_iso(datetime.now(ZONE) - timedelta(hours=3)), rows[0]["id"]])
+    conn.close()
     again = office.connect(paste=True)
     assert again.returncode == 0, again.stdout
     assert "2 unggahan akun kpu_x yang tertahan kini masuk antrean lagi" in again.stdout
-    office.planner("publish", "--due", check=True)
-    assert [r["state"] for r in office.rows("SELECT state FROM posts ORDER BY id")] == ["published"] * 2
-    assert sandbox.posts()["total"] == 2
+    late = office.planner("publish", "--due")
+    assert late.returncode == 1 and "Traceback" not in late.stdout + late.stderr  # a missed post needs a person
+    assert [r["state"] for r in office.rows("SELECT state FROM posts ORDER BY id")] == ["missed", "published"]
+    assert sandbox.posts()["total"] == 1
     office.planner("backup", check=True)  # the backup is scanned too
     assert list((office.root / "backups").iterdir())
     _assert_no_secret_anywhere(office)
