@@ -15,18 +15,27 @@ from planner.platforms.base import PermanentError
 
 def refuse_unpublishable(platform: str, account: str, paths: Sequence[Path | str]) -> None:
     """Raise PermanentError when the files break ``platform``'s media rules; the message is the catalogue's."""
-    from planner.domain.media import media_info
-    from planner.domain.text_rules import MediaInfo, check_content, media_rules
+    from dataclasses import replace
+
+    from planner.domain.media import describe_media, media_info
+    from planner.domain.text_rules import MediaInfo, check_content, media_rules, needs_dimensions
     from planner.i18n import t
 
     # Images are left to validation (and to the platform's own answer), as before video came; a post with
     # a video or a GIF is checked whole, since one of those is what an upload must not start on in vain.
-    if not any(media_rules(platform, Path(path).name)[0] in ("video", "gif") for path in paths):
+    # So is an image whose shape the platform refuses (Instagram's aspect ratio): the container would
+    # fail only after it was made, when the post is due.
+    shaped = [needs_dimensions(platform, Path(path).name) for path in paths]
+    if not any(shaped) and not any(media_rules(platform, Path(path).name)[0] in ("video", "gif") for path in paths):
         return
     infos = []
-    for path in paths:
+    for path, shape in zip(paths, shaped):
         try:
-            infos.append(media_info(path))
+            info = media_info(path)
+            if shape:
+                described = describe_media(path)
+                info = replace(info, width=described["width"], height=described["height"])
+            infos.append(info)
         except OSError:  # judged by its name only; the upload itself says why it cannot be read
             infos.append(MediaInfo(name=Path(path).name, size_bytes=0))
     problems = [p for p in check_content(platform, "", infos) if p.path.startswith("media")]
