@@ -105,6 +105,8 @@ LIMITS: dict[str, dict] = {
         },
     },
     "mastodon": {
+        # 500 is Mastodon's default; each instance sets its own (configuration.statuses.max_characters,
+        # https://docs.joinmastodon.org/entities/Instance/), read by `account check` (account_limits).
         "text_limit": 500, "caption_limit": None, "max_media": 4, "media_required": False,
         "mixed_media": False, "max_hashtags": None, "max_mentions": None,
         "media": {
@@ -128,7 +130,9 @@ LIMITS: dict[str, dict] = {
         },
     },
     "telegram": {
-        # With media the text travels as the caption, which has its own, smaller limit.
+        # With media the text travels as the caption, which has its own, smaller limit: Bot API
+        # (https://core.telegram.org/bots/api#sendmessage, #sendphoto) text 1-4096 characters, caption
+        # 0-1024, both counted after entities parsing. A thread's later parts are messages replying to it.
         "text_limit": 4_096, "caption_limit": 1_024, "max_media": 10, "media_required": False,
         "mixed_media": True, "max_hashtags": None, "max_mentions": None,
         "media": {
