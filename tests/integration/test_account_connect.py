@@ -293,6 +293,9 @@ def test_revoked_consent_holds_the_posts_and_connect_releases_them(sandbox, tmp_
     assert {r["hold_reason"] for r in rows} == {"reconnect needed: kpu_x"}
     shown = office.planner("post", "show", str(rows[0]["id"]), check=True).stdout
     assert "akun perlu disambungkan ulang: planner account connect kpu_x" in " ".join(shown.split())
+    ready = office.planner("check")  # what the hourly readiness job also tells the staff chat
+    said = " ".join((ready.stdout + ready.stderr).split())
+    assert ready.returncode != 0 and "planner account connect kpu_x" in said and "Traceback" not in said, said
     assert sandbox.posts()["total"] == 0
     # The first one stays held past its campaign's grace (2 hours): released, it becomes missed, as after any hold.
     conn = sqlite3.connect(office.root / "planner.db")
