@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
         from datetime import timedelta
 
         from planner.i18n.dates import format_moment
+        from planner.i18n.platform_errors import say
         from planner.publishing.service import heartbeat_state
         from planner.store import outbox
         from planner.store.db import now_utc, parse_utc, utc_iso
@@ -62,7 +63,7 @@ def register(app: typer.Typer) -> None:
             for row in attention[:30]:
                 out.print(f"  [red]#{row['id']}[/] {t('state.' + row['state'])} · {esc(row['channel'])} · "
                           f"{format_moment(parse_utc(row['due_at']), zone)}"
-                          + (f"\n     {esc(row['last_error'])}" if row["last_error"] else "")
+                          + (f"\n     {esc(say(row['last_error']))}" if row["last_error"] else "")
                           + f"\n     [dim]→ {esc(t('status_hint.' + row['state'], id=row['id']))}[/]")
             out.print(f"  {t('status_hint.general')}")
 
@@ -71,8 +72,6 @@ def register(app: typer.Typer) -> None:
         if errors:
             out.print(f"\n[bold]{t('status.last_errors')}[/]")
             for row in errors:
-                from planner.i18n.platform_errors import say
-
                 out.print(f"  #{row['id']} {esc(row['channel'])}: {esc(say(row['last_error']))}")
 
         since = utc_iso(now_utc() - timedelta(hours=24))
@@ -125,7 +124,9 @@ def show(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
     if row["url"] or row["platform_post_id"]:
         out.print(f"{t('post.link')}: {esc(row['url'] or row['platform_post_id'])}")
     if row["last_error"]:
-        out.print(f"{t('post.error')}: [red]{esc(row['last_error'])}[/]")
+        from planner.i18n.platform_errors import say
+
+        out.print(f"{t('post.error')}: [red]{esc(say(row['last_error']))}[/]")
     out.print(f"{t('post.attempts')}: {row['attempt']}")
     thread = json.loads(row["thread"] or "[]")
     if thread and row.get("thread_ids"):

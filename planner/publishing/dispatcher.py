@@ -30,6 +30,7 @@ from typing import Callable
 from planner.config import Config, resolve_account
 from planner.errors import PlannerError
 from planner.i18n import t
+from planner.i18n.platform_errors import say
 from planner.platforms.base import (
     CredentialsError,
     OutgoingPost,
@@ -360,7 +361,7 @@ class Dispatcher:
 
                 message = redact(exc.message)
                 held = hold_for_reconnect(db, post, self.owner, now=self.clock(), error=message)
-                self._log(post, "held", t("log.held_detail", error=message, count=len(held), channel=post.channel))
+                self._log(post, "held", t("log.held_detail", error=say(message), count=len(held), channel=post.channel))
                 return
             message = redact(exc.message)
             outbox.mark_failed(db, post, self.owner, now=self.clock(), error=message)
@@ -400,7 +401,7 @@ class Dispatcher:
             return
         delay = self.policy.delay(post.attempt, retry_after, self._rng)
         outbox.mark_retry(db, post, self.owner, now=now, retry_at=now + delay, error=message)
-        self._log(post, "retry", t("log.retry_detail", error=message, seconds=f"{delay.total_seconds():.0f}"))
+        self._log(post, "retry", t("log.retry_detail", error=say(message), seconds=f"{delay.total_seconds():.0f}"))
 
     def _log(self, post: outbox.ClaimedPost, outcome: str, detail: str, now: datetime | None = None) -> None:
         late = ((now or self.clock()) - post.due_at).total_seconds()

@@ -224,3 +224,128 @@ def test_scheduler_log_lines_carry_local_time_and_zone(kantor):
     assert lines, said(result)
     assert all(re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} WIB (?:DEBUG|INFO|WARNING|ERROR) ", line)
                for line in lines), lines
+
+
+# --- The tour's everyday commands, logs included, in Indonesian ---------------------------------------------
+# English sentences the tool itself could let through: the English of its log lines and platform error summaries
+# (the catalogue's own English, so a new log line is covered as soon as it has one), and the adapters' English
+# summaries, which are shown only after being said again in the user's words.
+ADAPTER_ENGLISH = ("could not connect", "no answer", "server error", "rate limited", "bot token rejected",
+                   "set a new one", "reconnect the account", "next try in", "outcome=", "late=", "scheduler started",
+                   "scheduler stop", "posts were MISSED", "mentions in the last hour", "unexpected error",
+                   "database backup", "report written", "periodic job", "Internal Server Error (next")
+
+
+def english_log_phrases() -> list[str]:
+    from planner.i18n import catalogue
+
+    english, indonesian = catalogue("en"), catalogue("id")
+    phrases = set(ADAPTER_ENGLISH)
+    for key, text in english.items():
+        if not key.startswith(("log.", "platform_error.")) or text == indonesian.get(key):
+            continue
+        for piece in re.split(r"\{[^}]*\}", text):
+            piece = piece.strip(" :;,.()-'>")
+            if len(piece) >= 12:
+                phrases.add(piece)
+    return sorted(phrases)
+
+
+def english_in(text: str, phrases: list[str]) -> list[str]:
+    return [line for line in text.splitlines()
+            if any(p in line for p in phrases) or doc_commands_english(line)]
+
+
+def doc_commands_english(line: str) -> bool:
+    from doc_commands import ENGLISH_SENTENCE
+
+    return bool(ENGLISH_SENTENCE.search(line))
+
+
+@pytest.fixture
+def office_on_sandbox(tmp_path, sandbox):
+    return office(tmp_path, sandbox)
+
+
+def make_due(workspace, channels: tuple[str, ...], count: int = 1) -> list[int]:
+    """``count`` queued posts of each channel due now (as if their time had come)."""
+    import sqlite3
+    from datetime import datetime, timezone
+
+    from planner.store.db import utc_iso
+
+    ids = []
+    with sqlite3.connect(workspace.cwd / "planner.db") as conn:
+        for channel in channels:
+            ids += [r[0] for r in conn.execute("SELECT id FROM posts WHERE channel = ? AND state = 'queued' "
+                                               "ORDER BY due_at LIMIT ?", [channel, count])]
+        conn.executemany("UPDATE posts SET due_at = ? WHERE id = ?",
+                         [(utc_iso(datetime.now(timezone.utc)), i) for i in ids])
+    return ids
+
+
+def test_the_tours_commands_say_no_english_logs_included(office_on_sandbox):
+    """The commands a humas officer runs every day (the README tour's), as real `planner` processes in an
+    Indonesian workspace on the sandbox; stdout and stderr (where the log lines go) hold no English sentence.
+    Publishing happens in it (posts made due), one account's token is refused, so log lines of publishing,
+    retries and failures are read too."""
+    workspace = office_on_sandbox
+    phrases = english_log_phrases()
+    assert "scheduler started" in phrases and len(phrases) > 30
+
+    def run(line: str) -> str:
+        result = workspace.run(Command("tour", line))
+        said = result.stdout + result.stderr
+        assert TRACEBACK not in said, said
+        found = english_in(said, phrases)
+        assert not found, f"`{line}` said in English: {found[:5]}"
+        return said
+
+    for line in ("planner account check", "planner campaign validate campaigns/*.toml",
+                 "planner campaign preview campaigns/cek-dpt-pemilih-pemula.toml",
+                 "planner queue --campaign klarifikasi-hoaks", "planner status", "planner check --hours 24",
+                 "planner metrics collect && planner listen", "planner mentions --limit 20",
+                 "planner report cek-dpt-pemilih-pemula", "planner backup", "planner calendar --week",
+                 "planner import jadwal-februari.csv --campaign cek-dpt-pemilih-pemula --dry-run",
+                 "planner queue --slots", "planner audit --verify"):
+        run(line)
+
+    # Publishing: two posts go out, Telegram's token is refused (401): the log says so, in Indonesian.
+    due = make_due(workspace, ("kpu_x", "kpu_mastodon", "kpu_telegram"))
+    workspace.env["KPU_TELEGRAM_BOT_TOKEN"] = "987654321:badTelegramTokenForTheLeakTest00042"
+    published = run("planner publish --due")
+    assert re.search(r"WIB INFO unggahan \d+ \S+ -> kpu_x: terbit \(terlambat \d+,\d{3} dtk\)", published), published
+    assert "token bot ditolak (Unauthorized)" in published, published
+    run("planner status")
+    assert "token bot ditolak (Unauthorized)" in run(f"planner post show {due[-1]}")
+
+    # The scheduler: started, a post due while it runs, stopped with Ctrl-C.
+    make_due(workspace, ("kpu_bluesky",))
+    scheduled = run("planner run")
+    assert "penjadwal mulai berjalan" in scheduled and "penjadwal sudah berhenti" in scheduled, scheduled
+    assert re.search(r"-> kpu_bluesky: terbit", scheduled), scheduled
+
+    # The check is real: the same scheduler in English says the English sentences looked for.
+    workspace.env["PLANNER_LANG"] = "en"
+    english = workspace.run(Command("tour", "planner run"))
+    assert english_in(english.stdout + english.stderr, phrases), english.stderr
+
+
+def test_the_demo_says_no_english_and_tells_what_its_first_step_did(tmp_path):
+    """`planner demo` in Indonesian (the README's first command): its log lines, progress and steps are
+    Indonesian, and its first step, in a new folder, says the config was written (not "already there")."""
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLANNER_", "HUMAS_SANDBOX_"))}
+    env.update({"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / ".cache"), "COLUMNS": "120"})
+    result = subprocess.run([sys.executable, "-m", "planner", "demo", "--dir", str(tmp_path / "demo")], env=env,
+                            capture_output=True, text=True, timeout=540)
+    said = result.stdout + result.stderr
+    assert result.returncode == 0, said[-3000:]
+    assert TRACEBACK not in said
+    assert "sudah ada dan tidak diubah" not in said
+    assert f"Konfigurasi ditulis: {tmp_path / 'demo' / 'config.toml'}" in " ".join(said.split()), said[:2000]
+    assert "penjadwal mulai berjalan" in said and "duplikat: 0" in said
+    found = english_in(said, english_log_phrases())
+    assert not found, found[:5]
