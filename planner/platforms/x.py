@@ -357,6 +357,16 @@ class XAdapter:
     def check_credentials(self) -> AccountStatus:
         response = self._call("check credentials", self._client.get_me, user_auth=self._user_auth)
         self._me = response.json()["data"]
+        # A token that may only read cannot post: refused here, before a post fails on it. OAuth 1.0a answers say
+        # the app's permission level (developer.x.com/en/docs/apps/app-permissions); OAuth 2.0 grants have scopes.
+        if self._user_auth and response.headers.get("x-access-level", "").strip() == "read":
+            raise CredentialsError(f"x account {self.account.name!r}: these tokens may only read (x-access-level: "
+                                   "read); set the app to Read and write, then make new tokens", platform=PLATFORM)
+        granted = set((self.account.tokens.record().get("scope") or "").split()) if self.account.tokens else set()
+        if granted and "tweet.write" not in granted:
+            raise CredentialsError(f"x account {self.account.name!r}: the consent given does not include tweet.write "
+                                   f"(granted: {' '.join(sorted(granted))}); reconnect: planner account connect "
+                                   f"{self.account.name}", platform=PLATFORM)
         return AccountStatus(self._me.get("name", ""), self._me["username"], _rate_limit(response.headers))
 
     def _whoami(self) -> dict:
@@ -456,6 +466,10 @@ class XAdapter:
         if status == 403 and _problem_type(response) == "unsupported-authentication":
             return CredentialsError(f"x account {self.account.name!r}: these credentials cannot {action} "
                                     f"({detail}); reconnect the account with user access", platform=PLATFORM,
+                                    status=status)
+        if status == 403 and _problem_type(response) == "oauth1-permissions":  # a Read-only app's tokens
+            return CredentialsError(f"x account {self.account.name!r}: these tokens may only read ({detail}); set "
+                                    "the app to Read and write, then make new tokens", platform=PLATFORM,
                                     status=status)
         if status == 403 and "duplicate content" in detail.lower():
             return PermanentError(f"x: the same text was already posted on this account and X refuses "

@@ -237,7 +237,10 @@ class XEmulator(Emulator):
             return None
         if token.startswith(("bad", "expired")):
             return None
-        return _user(token)
+        user = _user(token)
+        if scheme == "OAuth":  # OAuth 1.0a answers carry the app's permission level (x-access-level)
+            user["access_level"] = "read" if token.endswith("-readonly") else "read-write"
+        return user
 
     def _authed(self, limit_key: str, handler):
         def wrapped(request: Request) -> Response:
@@ -246,8 +249,13 @@ class XEmulator(Emulator):
                 return _unauthorized()
             if caller.get("app_only") and limit_key in USER_CONTEXT_ONLY:
                 return _unsupported_authentication()
+            if caller.get("access_level") == "read" and limit_key in ("create", "media"):
+                return _problem(403, "Forbidden", "Your client app is not configured with the appropriate oauth1 app "
+                                "permissions for this endpoint.", "https://api.twitter.com/2/problems/oauth1-permissions")
             response = handler(request, caller)
             response.headers = {**self._limit_headers(caller["id"] or "app", limit_key), **response.headers}
+            if caller.get("access_level"):
+                response.headers["x-access-level"] = caller["access_level"]
             return response
         return wrapped
 

@@ -519,3 +519,31 @@ def test_connect_facebook_page_and_instagram_from_the_page_token(sandbox, tmp_pa
     secrets = [APP_SECRET, *graph_registry(sandbox.state).page_tokens, *graph_registry(sandbox.state).user_tokens]
     for blob in [*office.outputs, office.config.read_text("utf-8")]:
         assert not any(s in blob for s in secrets)
+
+
+# --- X: a token that may only read is refused by the check -------------------------------------------------
+def test_x_check_refuses_tokens_that_may_only_read(sandbox, tmp_path):
+    from planner.config import resolve_account
+    from planner.config import load_config as read_config
+    from planner.platforms import make_adapter
+    from planner.platforms.base import Account, CredentialsError, OutgoingPost
+
+    readonly = Account("kpu_x", "x", handle="kpudemak", api_base_url=sandbox.base_url, credentials={
+        "consumer_key": "ck-humas-5521", "consumer_secret": "cs-very-secret-8812",
+        "access_token": "1234567890-at-humas-readonly", "access_token_secret": "ats-very-secret-4410"})
+    with pytest.raises(CredentialsError, match="x-access-level: read"):
+        make_adapter(readonly).check_credentials()
+    with pytest.raises(CredentialsError, match="may only read"):  # posting anyway: held for reconnection, not failed
+        make_adapter(readonly).publish(OutgoingPost(post_id=1, idempotency_key="k", text="Info resmi KPU"))
+    assert sandbox.posts()["total"] == 0
+    # OAuth 2.0: a grant without tweet.write (an older consent) is refused with the reconnect command.
+    office = Office(tmp_path / "kantor", sandbox)
+    assert office.connect(paste=True).returncode == 0
+    path = office.root / ".secrets" / "secrets.json"
+    data = json.loads(path.read_text("utf-8"))
+    data["kpu_x"]["scope"] = "tweet.read users.read offline.access"
+    path.write_text(json.dumps(data), "utf-8")
+    with pytest.raises(CredentialsError, match="planner account connect kpu_x"):
+        make_adapter(resolve_account(read_config(office.config), "kpu_x")).check_credentials()
+    check = office.planner("account", "check", "kpu_x")
+    assert check.returncode != 0 and "Traceback" not in check.stdout + check.stderr
