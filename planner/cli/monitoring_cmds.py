@@ -33,8 +33,10 @@ def collect(
                                  progress=lambda n: progress.advance(task, n))
     console().print(t("metrics.done", posts=result.posts, snapshots=result.snapshots,
                       not_available=result.not_available))
+    from planner.i18n.platform_errors import say_listed
+
     for error in result.errors:
-        console().print(f"  [red]✗[/] {esc(error)}")
+        console().print(f"  [red]✗[/] {esc(say_listed(error))}")
     if result.errors:
         raise typer.Exit(1)
 
@@ -67,8 +69,10 @@ def register(app: typer.Typer) -> None:
         # Each account is searched once per campaign: name it (and each of its errors) once.
         searched = list(dict.fromkeys(result.searched))
         console().print(t("listen.done", new=result.new_mentions, channels=", ".join(searched) or "-"))
+        from planner.i18n.platform_errors import say_listed
+
         for error in dict.fromkeys(result.errors):
-            console().print(f"  [red]✗[/] {esc(error)}")
+            console().print(f"  [red]✗[/] {esc(say_listed(error))}")
         print_spikes(result.spikes, config)
 
     @app.command("mentions", help=t("help.mentions"))

@@ -60,3 +60,11 @@ def say(summary: str | None) -> str:
                 key = "server_error_plain"
             return t(f"platform_error.{key}", **params)
     return summary
+
+
+def say_listed(error: str) -> str:
+    """An error listed as ``ACCOUNT: summary`` (metrics, listening), its summary in the user's words."""
+    account, sep, summary = error.partition(": ")
+    if sep and say(summary) != summary:
+        return f"{account}: {say(summary)}"
+    return say(error)

@@ -17,6 +17,7 @@ from typing import Callable
 from planner.config import Config, resolve_account
 from planner.errors import PlannerError
 from planner.i18n import t
+from planner.i18n.platform_errors import say
 from planner.platforms.base import NotSupported, PlatformError
 from planner.store.db import parse_utc, transaction, utc_iso
 
@@ -120,7 +121,7 @@ def collect_metrics(config: Config, db, *, now: datetime, campaign: str | None =
                     failed_channels.add(channel)
                     message = error.render() if isinstance(error, PlannerError) else error.message
                     result.errors.append(f"{channel}: {message}")
-                    log.warning(t("log.metrics_failed", channel=channel, error=message))
+                    log.warning(t("log.metrics_failed", channel=channel, error=say(message)))
             else:
                 result.snapshots += _record(db, batch, snapshots, now, available=True)
                 result.posts += len(batch)

@@ -7,6 +7,7 @@ import logging
 from datetime import datetime, timezone
 
 from planner.i18n import t
+from planner.i18n.platform_errors import say_listed
 from planner.store import outbox
 
 log = logging.getLogger("planner.monitoring")
@@ -23,7 +24,7 @@ def collect_job(config, dispatcher) -> None:
     result = collect_metrics(config, dispatcher.db, now=datetime.now(timezone.utc))
     if result.posts or result.errors:
         log.info(t("log.metrics", posts=result.posts, figures=result.snapshots,
-                   errors="; ".join(result.errors) or t("log.no_errors")))
+                   errors="; ".join(map(say_listed, result.errors)) or t("log.no_errors")))
 
 
 def listen_job(config, dispatcher) -> None:

@@ -219,3 +219,11 @@ def test_an_impossible_date_on_the_command_line_is_named_as_such_and_help_shows_
     assert "[bawaan: 24; 0.5 sampai 744]" in check and "24.0" not in check, check
     sandbox = " ".join(planner(kantor, "sandbox", "serve", "--help").stdout.split())
     assert "[bawaan: 0; 0 sampai 1]" in sandbox and "bawaan: 0.0" not in sandbox, sandbox
+
+
+def test_listen_and_metrics_errors_are_said_in_the_users_words(kantor):
+    kantor.sandbox.add_fault("server_error", platform="x", path=r"^/2/tweets/search/recent$", method="GET", count=50)
+    listened = planner(kantor, "listen")
+    said = " ".join(listened.stdout.split())
+    assert "✗ kpu_x: x: gangguan di server platform, kode 503" in said, said
+    assert "server error" not in said and "Service Unavailable" in said  # the platform's own words, in brackets
