@@ -88,8 +88,7 @@ def _connect_x(config, name: str, *, handle: str, api_base_url: str | None, clie
     if "client_secret" in stored or stored.get("client_kind") == "public":
         client_secret = stored.get("client_secret") or None
     else:
-        client_secret = typer.prompt(t("connect.x_client_secret"), hide_input=True, default="",
-                                     show_default=False).strip() or None
+        client_secret = _secret_prompt(t("connect.x_client_secret"), allow_empty=True).strip() or None
     if client_secret:
         register_secrets([client_secret])
     auth = connect_x.start(client_id, api_base_url=api_base_url, port=port)
@@ -131,7 +130,7 @@ def _connect_telegram(config, name: str, *, handle: str, api_base_url: str | Non
     from planner.platforms.redaction import register_secrets
 
     out = console()
-    token = typer.prompt(t("connect.telegram_token"), hide_input=True).strip()
+    token = _secret_prompt(t("connect.telegram_token")).strip()
     register_secrets([token])
     chat_id = (chat_id or typer.prompt(t("connect.telegram_chat")).strip())
     bot = connect_telegram.verify(token, chat_id, api_base_url=api_base_url)
@@ -156,7 +155,7 @@ def _connect_bluesky(config, name: str, *, handle: str, api_base_url: str | None
 
     out = console()
     handle = handle or typer.prompt(t("connect.bluesky_handle")).strip()
-    app_password = typer.prompt(t("connect.bluesky_app_password"), hide_input=True).strip()
+    app_password = _secret_prompt(t("connect.bluesky_app_password")).strip()
     register_secrets([app_password])
     session = connect_bluesky.verify(handle, app_password, api_base_url=api_base_url)
     store = SecretStore(config.path)
@@ -254,7 +253,7 @@ def _connect_facebook(config, name: str, platform: str, *, api_base_url: str | N
     stored = store.record(name)
     # The Meta app's id and secret are asked once, then kept.
     app_id = client_id or stored.get("app_id") or typer.prompt(t("connect.fb_app_id")).strip()
-    app_secret = stored.get("app_secret") or typer.prompt(t("connect.fb_app_secret"), hide_input=True).strip()
+    app_secret = stored.get("app_secret") or _secret_prompt(t("connect.fb_app_secret")).strip()
     register_secrets([app_secret])
     auth = connect_facebook.start(app_id, api_base_url=api_base_url, port=port)
     code = _browser_consent(auth, port, open_browser, name, t("connect.fb_open", callback=auth.redirect_uri))
@@ -294,6 +293,20 @@ def _connect_facebook(config, name: str, platform: str, *, api_base_url: str | N
         out.print(esc(t("connect.released", count=len(released), name=name)))
 
 
+def _secret_prompt(text: str, *, allow_empty: bool = False) -> str:
+    """A secret typed at a hidden prompt; from a pipe (no terminal, nothing to hide) read as a plain line."""
+    if sys.stdin.isatty():
+        return typer.prompt(text, hide_input=True, default="" if allow_empty else None, show_default=False)
+    print(text + ": ", end="", flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        raise typer.Abort()
+    print(flush=True)
+    if not line.strip() and not allow_empty:
+        raise typer.Abort()
+    return line.strip()
+
+
 def _has_browser() -> bool:
     if os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_TTY"):
         return False
@@ -304,12 +317,14 @@ def _wait_for_redirect(receiver) -> str | None:
     """The redirected address: from the loopback receiver, or pasted on standard input, whichever comes first."""
     pasted: list[str] = []
     got_paste = threading.Event()
+    stdin_closed = threading.Event()
 
     def read_stdin() -> None:
         try:
             while True:
                 line = sys.stdin.readline()
                 if not line:
+                    stdin_closed.set()
                     return  # no terminal input (EOF): the loopback alone may still answer
                 if line.strip():
                     pasted.append(line.strip())
@@ -325,6 +340,8 @@ def _wait_for_redirect(receiver) -> str | None:
             return receiver.result
         if got_paste.wait(0 if receiver is not None else 0.1):
             return pasted[0]
+        if receiver is None and stdin_closed.is_set():
+            return None  # nothing can arrive any more
     return None
 
 
