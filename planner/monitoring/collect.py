@@ -70,12 +70,13 @@ def posts_to_collect(db, *, now: datetime, campaign: str | None = None, force: b
 
 def collect_metrics(config: Config, db, *, now: datetime, campaign: str | None = None, force: bool = False,
                     adapter_factory: Callable | None = None, progress: Callable[[int], None] | None = None,
-                    workers: int | None = None) -> CollectResult:
+                    workers: int | None = None, pause: Callable[[], object] | None = None) -> CollectResult:
     """Fetch metrics for every post due for collection, in batches the platforms accept.
 
     Batches run on a thread pool (a platform answers a batch in tens of milliseconds; one at a time,
     10,000 posts would take minutes); each thread has its own adapters, and only this thread
-    writes to the database.
+    writes to the database, one small transaction per batch. ``pause`` (in `planner run`: wait while
+    posts are being published) is called before each request and each write.
     """
     import threading
     from concurrent.futures import ThreadPoolExecutor
@@ -91,6 +92,8 @@ def collect_metrics(config: Config, db, *, now: datetime, campaign: str | None =
 
     def fetch(channel: str, batch: list[dict], gate: threading.BoundedSemaphore):
         with gate:
+            if pause:
+                pause()
             try:
                 return batch, adapter_for(channel).fetch_metrics([p["ref"] for p in batch]), None
             except (PlannerError, PlatformError) as exc:
@@ -113,6 +116,8 @@ def collect_metrics(config: Config, db, *, now: datetime, campaign: str | None =
         futures = [pool.submit(fetch, channel, batch, gates[channel]) for channel, batch in jobs]
         for (channel, _), future in zip(jobs, futures):
             batch, snapshots, error = future.result()
+            if pause:
+                pause()
             if isinstance(error, NotSupported):
                 _record(db, batch, [], now, available=False, note=error.message)
                 result.not_available += len(batch)
@@ -129,6 +134,8 @@ def collect_metrics(config: Config, db, *, now: datetime, campaign: str | None =
             if progress:
                 progress(len(batch))
     for campaign_id in sorted(result.campaigns):
+        if pause:
+            pause()
         record_totals(db, campaign_id, now)
     return result
 

@@ -13,6 +13,7 @@ from planner.store import outbox
 log = logging.getLogger("planner.monitoring")
 
 COLLECT_EVERY_S = 60        # look for posts whose collection period has come round
+COLLECT_JOB_WORKERS = 2     # in `planner run`, a few requests at a time: publishing shares the process
 LISTEN_EVERY_S = 300
 REPORT_CHECK_EVERY_S = 3600
 LAST_REPORT_KEY = "last_report_period"
@@ -21,7 +22,8 @@ LAST_REPORT_KEY = "last_report_period"
 def collect_job(config, dispatcher) -> None:
     from planner.monitoring.collect import collect_metrics
 
-    result = collect_metrics(config, dispatcher.db, now=datetime.now(timezone.utc))
+    result = collect_metrics(config, dispatcher.db, now=datetime.now(timezone.utc), workers=COLLECT_JOB_WORKERS,
+                             pause=dispatcher.yield_to_publishing)
     if result.posts or result.errors:
         log.info(t("log.metrics", posts=result.posts, figures=result.snapshots,
                    errors="; ".join(map(say_listed, result.errors)) or t("log.no_errors")))
@@ -31,11 +33,12 @@ def listen_job(config, dispatcher) -> None:
     from planner.alerts import notify_staff
     from planner.monitoring.listen import listen, spike_message
 
-    result = listen(config, dispatcher.db, now=datetime.now(timezone.utc))
+    result = listen(config, dispatcher.db, now=datetime.now(timezone.utc), pause=dispatcher.yield_to_publishing)
+    from planner.response.alerting import announce
+
     for spike in result.spikes:
-        text = spike_message(spike, config.timezone)
-        log.warning(text)
-        sent = notify_staff(config, text)
+        # Logged and sent by announce, with the matching playbook's clarification and buttons (if any).
+        _text, sent = announce(config, dispatcher.db, spike, spike_message(spike, config.timezone))
         if sent and sent != "sent":
             log.error(t("log.spike_alert_failed", error=sent))
 

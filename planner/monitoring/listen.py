@@ -56,9 +56,12 @@ def _campaigns(db, campaign: str | None) -> list[tuple[str, dict, list[str]]]:
 
 
 def listen(config: Config, db, *, now: datetime, campaign: str | None = None,
-           adapter_factory: Callable | None = None) -> ListenResult:
+           adapter_factory: Callable | None = None, pause: Callable[[], object] | None = None) -> ListenResult:
+    """Search, store, detect spikes. ``pause`` (in `planner run`: wait while posts are being published) is
+    called before each search and each write."""
     from planner.platforms import make_adapter
 
+    pause = pause or (lambda: None)
     make = adapter_factory or (lambda channel: make_adapter(resolve_account(config, channel)))
     result = ListenResult()
     for campaign_id, monitoring, channels in _campaigns(db, campaign):
@@ -73,6 +76,7 @@ def listen(config: Config, db, *, now: datetime, campaign: str | None = None,
             if account is None or account.platform not in SEARCHABLE or account.platform in searched_platforms:
                 continue
             searched_platforms.add(account.platform)
+            pause()
             try:
                 mentions = make(channel).search_mentions(keywords, since)
             except NotSupported:
@@ -82,12 +86,14 @@ def listen(config: Config, db, *, now: datetime, campaign: str | None = None,
                 result.errors.append(f"{channel}: {message}")
                 continue
             result.searched.append(channel)
+            pause()
             result.new_mentions += _store(db, campaign_id, mentions, now)
         threshold = float(monitoring.get("spike_threshold", 3.0))
         for keyword in keywords:
             spike = detect_spike(db, campaign_id, keyword, now=now, threshold=threshold)
             if spike:
                 result.spikes.append(spike)
+                pause()
                 _record_alert(db, spike, now)
     return result
 

@@ -52,13 +52,27 @@ log = logging.getLogger("planner.publish")
 
 PAUSE_KEY = "paused"
 
+# Background work (metrics, listening, readiness, backups) waits while a post is being sent or falls due
+# within YIELD_AHEAD, or was due at most OVERDUE ago and is not claimed yet (older ones wait for their
+# account's pacing, not for us); each wait ends after YIELD_MAX_WAIT so a dense schedule cannot starve it.
+YIELD_AHEAD = timedelta(seconds=0.5)
+YIELD_OVERDUE = timedelta(seconds=5)
+YIELD_MAX_WAIT = 10.0
+YIELD_POLL = 0.02
 
-def _process_start(pid: int) -> str | None:
-    """The process's start time (clock ticks since boot, /proc/PID/stat field 22); None where unknown."""
+
+def _process_stat(pid: int) -> tuple[str, str] | None:
+    """The process's state letter and start time (clock ticks since boot; /proc/PID/stat fields 3 and 22)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return fields[0], fields[19]
     except (OSError, IndexError):
         return None
+
+
+def _process_start(pid: int) -> str | None:
+    stat = _process_stat(pid)
+    return stat[1] if stat else None
 
 
 def _machine_key() -> str | None:
@@ -82,9 +96,9 @@ def owner_gone(owner: str) -> bool:
     """True only when certain that the process behind a lease owner id is gone.
 
     Certain means: the same host (and, where known, the same boot and pid namespace, so the pid means
-    the same thing to us) and no process with that pid, or one with another start time (the pid was
-    reused). Any doubt (another host, an id of another form, no permission to look) answers False:
-    that owner's leases then run out as before.
+    the same thing to us) and no process with that pid, one with another start time (the pid was
+    reused), or one that has ended and waits for its parent to reap it. Any doubt (another host, an id
+    of another form) answers False: that owner's leases then run out as before.
     """
     parts = owner.split(":")
     if len(parts) not in (3, 5) or parts[0] != socket.gethostname() or not parts[1].isdigit():
@@ -104,8 +118,13 @@ def owner_gone(owner: str) -> bool:
         pass
     except OSError:
         return False
-    found = _process_start(pid)
-    return start is not None and found is not None and found != start
+    found = _process_stat(pid)
+    if found is None:
+        return False
+    state, found_start = found
+    if start is not None and found_start != start:
+        return True  # the pid now belongs to another process
+    return state in ("Z", "X")  # killed, not yet reaped by its parent
 
 
 def utcnow() -> datetime:
@@ -162,6 +181,8 @@ class Dispatcher:
         self._started: set[int] = set()
         self._lock = threading.Lock()
         self._rng = random.Random()
+        self._gate_db = None               # one connection for every background thread's "busy?" question
+        self._gate_lock = threading.Lock()
 
     # --- database per thread (a sqlite3 connection must not carry two threads' transactions) ---
     @property
@@ -209,6 +230,29 @@ class Dispatcher:
 
     def paused(self) -> str | None:
         return outbox.get_setting(self.db, PAUSE_KEY)
+
+    # --- publishing first ----------------------------------------------------------------------
+    def publishing_busy(self, ahead: timedelta = YIELD_AHEAD) -> bool:
+        """Posts in hand (claimed or being sent), or one due now or within ``ahead``."""
+        with self._lock:
+            if self._inflight:
+                return True
+        now = self.clock()
+        with self._gate_lock:  # asked from short-lived threads (a job's request pool): one connection for all
+            if self._gate_db is None:
+                self._gate_db = open_db(self.config.database)
+            return outbox.any_due_between(self._gate_db, now - YIELD_OVERDUE, now + ahead)
+
+    def yield_to_publishing(self, max_wait: float = YIELD_MAX_WAIT) -> float:
+        """Called by periodic jobs before each step (a request, a write): wait while publishing is busy,
+        at most ``max_wait`` seconds. Returns the seconds waited."""
+        import time
+
+        start = time.monotonic()
+        while (not self.stopping.is_set() and time.monotonic() - start < max_wait
+               and self.publishing_busy()):
+            self.stopping.wait(YIELD_POLL)
+        return time.monotonic() - start
 
     def dispatch(self) -> int:
         """Claim what is due (within free workers and account limits) and hand it to the pool."""

@@ -3,6 +3,11 @@
 APScheduler (in memory only) is the clock: a one-off job wakes the dispatcher at the next due
 time, interval jobs keep a heartbeat and run the periodic work other parts register. The
 outbox table stays the only truth: nothing about a post lives in the scheduler's memory.
+
+Publishing comes first. The wake-up and the heartbeat have their own executor thread, so periodic
+jobs never hold up the clock; periodic jobs run at a lower OS priority, start only while no post is
+being sent or falls due within a moment (Dispatcher.yield_to_publishing), and yield again between
+their steps.
 """
 
 from __future__ import annotations
@@ -30,12 +35,29 @@ HEARTBEAT_EVERY = 5.0
 POLL_EVERY = 5.0   # at least this often, look for posts added by other processes
 
 # A periodic job other parts give the service: (name, seconds between runs, function(config, dispatcher)),
-# optionally followed by the seconds after start of its first run (default: one period).
+# optionally followed by its first run: seconds after start (default: one period), or a datetime.
 PeriodicJob = tuple
+
+
+PERIODIC_EXECUTOR = "periodic"
+PERIODIC_NICE = 10   # periodic jobs' threads (and the threads they start) run at this OS niceness
+_niced = threading.local()
 
 
 class SchedulerLocked(PlannerError):
     pass
+
+
+def _lower_priority() -> None:
+    """Lower this thread's CPU priority (Linux: setpriority on the thread id); threads it starts inherit it.
+    Only the periodic executor's threads come here, so the dispatcher's threads keep their priority."""
+    if getattr(_niced, "done", False):
+        return
+    _niced.done = True
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PERIODIC_NICE)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the gate still holds jobs back
+        pass
 
 
 class Service:
@@ -84,18 +106,32 @@ class Service:
         from apscheduler.jobstores.memory import MemoryJobStore
         from apscheduler.schedulers.background import BackgroundScheduler
 
+        # "default" runs only the wake-up and the heartbeat: periodic jobs, however long, never delay them.
         scheduler = BackgroundScheduler(jobstores={"default": MemoryJobStore()},
-                                        executors={"default": ThreadPoolExecutor(4)}, timezone=timezone.utc,
+                                        executors={"default": ThreadPoolExecutor(2),
+                                                   PERIODIC_EXECUTOR: ThreadPoolExecutor(4)},
+                                        timezone=timezone.utc,
                                         job_defaults={"coalesce": True, "max_instances": 1,
                                                       "misfire_grace_time": 60})
         scheduler.add_job(self._safe(self.heartbeat), "interval", seconds=HEARTBEAT_EVERY, id="heartbeat",
                           next_run_time=datetime.now(timezone.utc))
         for name, seconds, func, *first_after in self.periodic:
-            first = datetime.now(timezone.utc) + timedelta(seconds=first_after[0] if first_after else seconds)
-            scheduler.add_job(self._safe(lambda f=func: f(self.config, self.dispatcher)), "interval",
-                              seconds=seconds, id=name, next_run_time=first)
+            first = first_after[0] if first_after else seconds
+            if not isinstance(first, datetime):
+                first = datetime.now(timezone.utc) + timedelta(seconds=first)
+            scheduler.add_job(self._safe(self._background(func)), "interval", seconds=seconds, id=name,
+                              next_run_time=first, executor=PERIODIC_EXECUTOR)
         scheduler.start()
         return scheduler
+
+    def _background(self, func: Callable) -> Callable[[], None]:
+        """A periodic job as it runs: at a lower OS priority, once publishing leaves room for it."""
+        def run() -> None:
+            _lower_priority()
+            self.dispatcher.yield_to_publishing()
+            if not self.stop_event.is_set():
+                func(self.config, self.dispatcher)
+        return run
 
     @staticmethod
     def _safe(func: Callable) -> Callable:
@@ -118,7 +154,8 @@ class Service:
                 wait = min(POLL_EVERY, unblock if unblock is not None else 0.25, 1.0)
             else:
                 self._scheduler.add_job(self.wake, "date", run_date=next_due, id="wake", replace_existing=True)
-                wait = min(POLL_EVERY, (next_due - now).total_seconds() + 0.5)
+                # Our own timeout is the fallback should the clock's thread be late.
+                wait = min(POLL_EVERY, (next_due - now).total_seconds() + 0.05)
         return max(0.01, wait)
 
     def run(self, install_signals: bool = True) -> None:

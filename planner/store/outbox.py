@@ -9,6 +9,7 @@ claiming is one UPDATE ... RETURNING inside BEGIN IMMEDIATE.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
@@ -151,12 +152,39 @@ def mark_send_started(db, post_id: int, owner: str, *, now: datetime, lease_unti
     False: the post is no longer ours (the lease ran out and someone moved it on), so it must not be sent.
     Until this mark is set, a post whose owner died or lost its lease was certainly never sent and goes
     back to the queue directly; once it is set, only reconciliation may decide (store.outbox._interrupted).
+
+    The mark must survive a power cut as a 'published' does, yet it is one more write per post. So it
+    commits without syncing while it holds the write lock (synchronous NORMAL) and the WAL is synced
+    afterwards, outside the lock, before we return: as durable as synchronous FULL, but other writers
+    do not queue behind its fsync (the 2,000-post benchmark lost ~12 % to that).
     """
-    with transaction(db) as conn:
-        cursor = conn.execute("UPDATE posts SET send_started_at = ?, lease_until = ? "
-                              "WHERE id = ? AND state = 'publishing' AND lease_owner = ?",
-                              [utc_iso(now), utc_iso(lease_until), post_id, owner])
-    return cursor.rowcount == 1
+    conn = db.conn
+    conn.execute("PRAGMA synchronous = NORMAL")
+    try:
+        with transaction(db):
+            cursor = conn.execute("UPDATE posts SET send_started_at = ?, lease_until = ? "
+                                  "WHERE id = ? AND state = 'publishing' AND lease_owner = ?",
+                                  [utc_iso(now), utc_iso(lease_until), post_id, owner])
+    finally:
+        conn.execute("PRAGMA synchronous = FULL")
+    if cursor.rowcount != 1:
+        return False
+    _sync_wal(conn)
+    return True
+
+
+def _sync_wal(conn) -> None:
+    """fsync the database's WAL file (holding no lock). SQLite locks the database and -shm files, never the
+    -wal, so opening and closing our own descriptor on it releases none of this process's locks."""
+    path = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+    try:
+        fd = os.open(path + "-wal", os.O_RDONLY)
+    except FileNotFoundError:  # checkpointed and removed: the commit is in the database file, synced by then
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def record_thread_parts(db, post_id: int, owner: str, *, state: str, parts: Sequence[str],
@@ -341,6 +369,13 @@ def any_due(db, now: datetime) -> bool:
     now_s = utc_iso(now)
     return any(db.execute("SELECT 1 FROM posts WHERE state = ? AND COALESCE(retry_at, due_at) <= ? LIMIT 1",
                           [state, now_s]).fetchone() for state in CLAIMABLE)
+
+
+def any_due_between(db, start: datetime, end: datetime) -> bool:
+    """Is a claimable post due in [start, end]? (Index probes, like any_due.)"""
+    bounds = [utc_iso(start), utc_iso(end)]
+    return any(db.execute("SELECT 1 FROM posts WHERE state = ? AND COALESCE(retry_at, due_at) BETWEEN ? AND ? LIMIT 1",
+                          [state, *bounds]).fetchone() for state in CLAIMABLE)
 
 
 def count_due(db, now: datetime) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -58,6 +59,21 @@ def test_a_dead_process_on_this_host_is_known_gone():
     host = socket.gethostname()
     assert owner_gone(f"{host}:{pid}:0badf00d:{start}:{machine}")
     assert owner_gone(f"{host}:{pid}:0badf00d"), "an id without start time: the pid alone decides"
+
+
+@on_linux
+def test_a_killed_process_not_yet_reaped_is_gone():
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        start = dispatcher_module._process_start(child.pid)
+        child.kill()  # not waited for yet: a zombie until its parent (this test) reaps it
+        deadline = time.monotonic() + 10
+        while dispatcher_module._process_stat(child.pid)[0] != "Z" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        owner = f"{socket.gethostname()}:{child.pid}:0badf00d:{start}:{dispatcher_module._machine_key()}"
+        assert owner_gone(owner)
+    finally:
+        child.wait()
 
 
 @on_linux
@@ -156,6 +172,9 @@ def test_the_send_mark_is_committed_before_the_request_and_cleared_by_the_next_c
         assert _row(db, post.id)["send_started_at"] is None
         dispatcher.send(db, post)
         assert fake.marks_seen == [utc_iso(at)], "the adapter was called before the mark was committed"
+        # The mark commits without syncing under the lock (and syncs the WAL after it); every other write
+        # of that connection stays synchronous FULL.
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 2
         row = _row(db, post.id)
         assert row["state"] == "published" and row["send_started_at"] == utc_iso(at)
 
