@@ -27,6 +27,10 @@ FILE = "secrets.json"
 LOCK = "secrets.lock"
 BACKEND_ENV = "HUMAS_SECRETS_BACKEND"  # "file" or "keyring": overrides the automatic choice
 LOCK_TIMEOUT = 60.0
+# What the connect flows store per account (a keyring cannot list its entries, so the names are known here).
+KEYRING_KEYS = ("access_token", "refresh_token", "expires_at", "lifetime", "scope", "client_id", "client_secret",
+                "client_kind", "app_id", "app_secret", "instance", "redirect_uri", "bot_token", "app_password",
+                "page_access_token")
 
 _thread_locks: dict[str, threading.RLock] = {}
 _guard = threading.Lock()
@@ -107,11 +111,16 @@ class SecretStore:
             return _keyring_get(f"{account}.{key}")
         return self._read_file().get(account, {}).get(key)
 
+    def values(self, account: str, keys: tuple[str, ...]) -> dict[str, str]:
+        """Only ``keys`` (a keyring is asked once per key: a few lookups, not every known name)."""
+        if self.backend == "keyring":
+            return {k: v for k in keys if (v := _keyring_get(f"{account}.{k}")) is not None}
+        return {k: v for k, v in self._read_file().get(account, {}).items() if k in keys}
+
     def record(self, account: str) -> dict[str, str]:
         """Everything stored for ``account`` in the secrets file (the keyring backend: the keys asked for)."""
         if self.backend == "keyring":
-            return {k: v for k in ("access_token", "refresh_token", "expires_at", "client_id", "client_secret",
-                                   "scope") if (v := _keyring_get(f"{account}.{k}")) is not None}
+            return {k: v for k in KEYRING_KEYS if (v := _keyring_get(f"{account}.{k}")) is not None}
         return dict(self._read_file().get(account, {}))
 
     # --- writing ----------------------------------------------------------------------------------

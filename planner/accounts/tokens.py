@@ -79,7 +79,7 @@ class XTokens:
 
     # --- the token for the next request ------------------------------------------------------------------
     def access_token(self) -> str:
-        record = self.record()
+        record = self.store.values(self.account, ("access_token", "expires_at", "lifetime"))  # before each request
         if record.get("access_token") and self._fresh(record):
             return record["access_token"]
         return self.refresh()

@@ -104,6 +104,9 @@ def test_keyring_backend_when_one_is_available(config_path, monkeypatch):
         assert memory.stored[("humas-planner", "kpu_x.refresh_token")] == "rt-9"
         assert not store.file.exists()  # nothing written to disk but the lock file
         assert resolve_secret(refs["access_token"], account="kpu_x", key="access_token") == "at-9"
+        store.save("kpu_x", {"client_kind": "public", "lifetime": "7200"})
+        assert store.record("kpu_x") == {"access_token": "at-9", "refresh_token": "rt-9", "client_kind": "public",
+                                         "lifetime": "7200"}
         monkeypatch.setenv("HUMAS_SECRETS_BACKEND", "file")
         assert choose_backend() == "file"  # a server without a desktop session can insist on the file
     finally:
