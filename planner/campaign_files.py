@@ -228,11 +228,11 @@ GOAL_KEYS = ("objective", "kpi")
 KPI_KEYS = ("metric", "target", "platform", "deadline")
 AUDIENCE_KEYS = ("id", "description", "platforms")
 CONTENT_KEYS = ("id", "issue", "audiences", "text", "link", "hashtags", "media", "thread", "at", "slot",
-                "channels", "variants", "repeat")
+                "channels", "variants", "repeat", "standby")
 VARIANT_KEYS = ("text", "thread", "media")
 REPEAT_KEYS = ("every", "weekdays", "until", "times")
 MONITORING_KEYS = ("collect_every", "track_for", "keywords", "spike_threshold", "report_period")
-TOP_KEYS = ("campaign", "goal", "audience", "content", "monitoring", "blackout")
+TOP_KEYS = ("campaign", "goal", "audience", "content", "monitoring", "blackout", "response")
 BLACKOUT_KEYS = ("start", "end", "reason")
 
 
@@ -364,11 +364,14 @@ def _build(r: _Reader, raw: dict, file: Path, config: Config | None, now: dateti
                       known, utm_for=lambda text, link, platform, content: tag_content_link(
                           text, link, utm_template, platform=platform, campaign=campaign_id or "", content=content))
     blackouts = _blackouts(r, raw.get("blackout", []), zone, campaign_id)
+    from planner.response.playbooks import read_playbooks
+
+    responses = read_playbooks(r, raw.get("response", []), items, channels)
     if r.problems or zone is None or start is None or end is None:
         return None
     return Campaign(id=campaign_id, name=name, owner=owner, timezone=zone, start=start, end=end,
                     channels=channels, goal=goal, audiences=audiences, content=items,
-                    monitoring=monitoring, grace=grace, utm=utm, blackouts=blackouts)
+                    monitoring=monitoring, grace=grace, utm=utm, blackouts=blackouts, responses=responses)
 
 
 def _blackouts(r: _Reader, raw: Any, zone, campaign_id: str) -> tuple[Blackout, ...]:
@@ -502,7 +505,13 @@ def _contents(r: _Reader, raw: Any, file: Path, config: Config | None, channels:
                 r.add(f"{path}.hashtags[{j}]", "bad_hashtag", value=tag)
         at = r.moment(table, "at", path)
         slot = r.text(table, "slot", path) or None
-        if at is None and slot is None and "at" not in table:
+        standby = table.get("standby", False)
+        if not isinstance(standby, bool):
+            r.add(f"{path}.standby", "type", expected="boolean")
+            standby = False
+        if standby and ("at" in table or slot is not None or "repeat" in table):
+            r.add(f"{path}.standby", "standby_with_time")  # a standby answer goes when a spike calls for it
+        elif at is None and slot is None and "at" not in table and not standby:
             r.add(f"{path}.at", "no_time")
         if at is not None and slot is not None:
             r.add(f"{path}.slot", "at_and_slot")
@@ -514,7 +523,7 @@ def _contents(r: _Reader, raw: Any, file: Path, config: Config | None, channels:
             id=content_id, issue=r.text(table, "issue", path), text=r.text(table, "text", path),
             audiences=item_audiences, link=link, hashtags=hashtags, media=r.texts(table, "media", path),
             thread=r.texts(table, "thread", path), at=at, slot=slot, channels=item_channels,
-            variants=variants, repeat=repeat,
+            variants=variants, repeat=repeat, standby=standby,
         )
         items.append(item)
         placed.append((item, path))
@@ -780,6 +789,11 @@ def _check_slot(r: _Reader, path: str, slot: str, config: Config | None, channel
             r.add(path, "slot_not_configured", account=channel)
 
 
+# A standby post's due time until `planner respond` makes it due now: far enough that no time-based query
+# (due, missed, the next wake-up) ever sees it; the standby flag is what keeps the scheduler away.
+STANDBY_DUE = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
 def desired_posts(campaign: Campaign, file: Path, config: Config) -> list[dict]:
     """Every outbox row the campaign asks for: one per (content, channel, occurrence).
 
@@ -799,7 +813,7 @@ def desired_posts(campaign: Campaign, file: Path, config: Config) -> list[dict]:
 
     rows = []
     for item in campaign.content:
-        if item.at is None and item.slot is None:
+        if item.at is None and item.slot is None and not item.standby:
             continue
         occurrences = local_occurrences(item.at, item.repeat, campaign.end) if item.at else [None]
         for channel in item.channels or campaign.channels:
@@ -817,11 +831,12 @@ def desired_posts(campaign: Campaign, file: Path, config: Config) -> list[dict]:
                     "channel": channel,
                     "platform": platform,
                     "occurrence": n,
-                    "due_at": to_utc(local, campaign.timezone) if local else None,
+                    "due_at": STANDBY_DUE if item.standby else to_utc(local, campaign.timezone) if local else None,
                     "text": posted,
                     "link": link,
                     "media": media,
                     "thread": [occurrence_text(part, local, n + 1, config.language) for part in thread],
                     "fingerprint": fingerprint if posted == text else fingerprint_of(posted),
+                    "standby": item.standby,
                 })
     return rows

@@ -104,6 +104,7 @@ class User:
     role: str = "staff"           # staff: drafts; approver: approves others' content; admin: also overrides
     display_name: str = ""
     os_user: str | None = None    # the operating-system account that acts as this user (identity = "os")
+    telegram_id: int | None = None  # this user's Telegram id: their taps on the staff chat's buttons count
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,7 @@ def _parse_users(table: Any, path: Path) -> dict[str, User]:
         raise ConfigError("config.not_table", path=str(path), where="users")
     users = {}
     for name, entry in table.items():
-        if not isinstance(entry, dict) or set(entry) - {"role", "name", "os_user"}:
+        if not isinstance(entry, dict) or set(entry) - {"role", "name", "os_user", "telegram_id"}:
             raise ConfigError("config.bad_user_entry", path=str(path), user=name, roles=", ".join(ROLES))
         role = entry.get("role", "staff")
         if role not in ROLES:
@@ -286,7 +287,11 @@ def _parse_users(table: Any, path: Path) -> dict[str, User]:
             raise ConfigError("config.bad_os_user", path=str(path), user=name)
         if os_user is None and _is_os_account(name):
             os_user = name  # [users] names an OS account: that account, and only it, acts as this user
-        users[name] = User(name=name, role=role, display_name=str(entry.get("name", "")), os_user=os_user)
+        telegram_id = entry.get("telegram_id")
+        if telegram_id is not None and (isinstance(telegram_id, bool) or not isinstance(telegram_id, int)):
+            raise ConfigError("config.bad_user_entry", path=str(path), user=name, roles=", ".join(ROLES))
+        users[name] = User(name=name, role=role, display_name=str(entry.get("name", "")), os_user=os_user,
+                           telegram_id=telegram_id)
     bound = [u.os_user for u in users.values() if u.os_user]
     if len(bound) != len(set(bound)):
         raise ConfigError("config.os_user_twice", path=str(path))

@@ -97,6 +97,9 @@ def build_app() -> typer.Typer:
     review_cmds.register(app)
     calendar_cmd.register(app)
     import_cmd.register(app)
+    from planner.cli import respond_cmd
+
+    respond_cmd.register(app)
     app.add_typer(account.app, name="account", help=t("help.account"))
     app.add_typer(sandbox_cmd.app, name="sandbox", help=t("help.sandbox"))
     return app

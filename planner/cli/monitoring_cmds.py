@@ -45,14 +45,17 @@ def print_spikes(spikes, config) -> None:
     from planner.alerts import notify_staff
     from planner.monitoring.listen import spike_message
 
+    from planner.response.alerting import announce
+
     out = console()
+    db = open_database(config) if spikes else None
     for spike in spikes:
-        text = spike_message(spike, config.timezone)
+        # With a matching playbook: the clarification, the command, and buttons in the staff chat.
+        text, sent = announce(config, db, spike, spike_message(spike, config.timezone), log_it=False)
         headline, *quotes = text.split("\n")
         out.print(f"[bold red]⚠ {esc(headline)}[/]")
         for line in quotes:
             out.print(f"   {esc(line)}")
-        sent = notify_staff(config, text)
         if sent and sent != "sent":
             out.print(f"   [red]{esc(t('listen.notify_failed', error=sent))}[/]")
 

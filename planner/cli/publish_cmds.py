@@ -55,12 +55,14 @@ def register(app: typer.Typer) -> None:
         from planner.publishing.backup_job import BACKUP_JOB
         from planner.publishing.preflight import PREFLIGHT_JOB
         from planner.publishing.service import SchedulerLocked, Service
+        from planner.response.chat import TELEGRAM_JOB, chat_settings
 
         config = load_config()
         open_database(config)
         setup_logging(json_logs, logging.DEBUG if debug else logging.INFO, config.timezone)
         service = Service(config, ignore_lock=ignore_lock, dispatcher=Dispatcher(config, workers=workers),
-                          periodic=[PREFLIGHT_JOB, BACKUP_JOB, *([] if no_monitoring else MONITORING_JOBS)])
+                          periodic=[PREFLIGHT_JOB, BACKUP_JOB, *([] if no_monitoring else MONITORING_JOBS),
+                                    *([TELEGRAM_JOB] if chat_settings(config) else [])])
         try:
             service.run()
         except SchedulerLocked as exc:

@@ -83,6 +83,7 @@ class ContentItem:
     channels: tuple[str, ...] = ()         # empty: all the campaign's channels
     variants: dict[str, Variant] = field(default_factory=dict)  # by platform or channel name
     repeat: Repeat | None = None
+    standby: bool = False                  # a prepared answer: no time, published only by `planner respond`
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class Campaign:
     grace: timedelta | None = None         # overrides the config's grace for late posts
     utm: bool = True                       # tag links with the config's [utm] parameters (if any)
     blackouts: tuple[Blackout, ...] = ()   # the campaign's own quiet windows
+    responses: tuple = ()                  # playbooks (planner.response.playbooks.Playbook)
 
     def window(self) -> tuple[datetime, datetime]:
         """First and last moment of the campaign, aware, in its zone (end day inclusive)."""

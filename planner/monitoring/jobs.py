@@ -34,10 +34,11 @@ def listen_job(config, dispatcher) -> None:
     from planner.monitoring.listen import listen, spike_message
 
     result = listen(config, dispatcher.db, now=datetime.now(timezone.utc), pause=dispatcher.yield_to_publishing)
+    from planner.response.alerting import announce
+
     for spike in result.spikes:
-        text = spike_message(spike, config.timezone)
-        log.warning(text)
-        sent = notify_staff(config, text)
+        # Logged and sent by announce, with the matching playbook's clarification and buttons (if any).
+        _text, sent = announce(config, dispatcher.db, spike, spike_message(spike, config.timezone))
         if sent and sent != "sent":
             log.error(t("log.spike_alert_failed", error=sent))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
 
 from planner.sandbox import video
@@ -28,7 +29,7 @@ UPLOAD_LIMIT = 50 * 1024 * 1024
 VIDEO_CONTAINERS = ("mp4",)
 ANIMATION_CONTAINERS = ("gif", "mp4")
 _TOKEN = re.compile(r"(?P<bot_id>\d+):(?P<secret>[A-Za-z0-9_-]{35})")
-_READ_METHODS = "getme|getchat|getchatmember"
+_READ_METHODS = "getme|getchat|getchatmember|getupdates|answercallbackquery"
 _SEND_METHODS = "sendmessage|sendphoto|sendmediagroup|sendvideo|sendanimation"
 
 
@@ -49,6 +50,7 @@ class TelegramEmulator(Emulator):
     def __init__(self, state):
         super().__init__(state)
         self._messages: dict[tuple[int, int], dict] = {}  # (chat id, message id) -> message
+        self.updates = UpdateQueue()  # what getUpdates hands out: taps and messages injected by tests
 
     def routes(self):
         pattern = r"/bot(?P<token>[^/]+)/(?P<method>(?i:{}))"
@@ -79,7 +81,8 @@ class TelegramEmulator(Emulator):
         handler = {"getme": self.get_me, "getchat": self.get_chat, "getchatmember": self.get_chat_member,
                    "sendmessage": self.send_message,
                    "sendphoto": self.send_photo, "sendmediagroup": self.send_media_group,
-                   "sendvideo": self.send_video, "sendanimation": self.send_animation}[method]
+                   "sendvideo": self.send_video, "sendanimation": self.send_animation,
+                   "getupdates": self.get_updates, "answercallbackquery": self.answer_callback_query}[method]
         try:
             return handler(request, bot_id)
         except (ValueError, TypeError, KeyError) as exc:  # unparsable JSON-serialised parameters
@@ -268,6 +271,11 @@ class TelegramEmulator(Emulator):
         if problem:
             return problem
         extra = {"reply_to_message": original} if original else {}
+        markup, problem = self._reply_markup(request)
+        if problem:
+            return problem
+        if markup:
+            extra["reply_markup"] = markup
         message = self._message(chat, text=text, **extra)
         self._record(chat_id, message, text,
                      {"reply_to": original["message_id"] if original else None})
@@ -348,3 +356,122 @@ class TelegramEmulator(Emulator):
 
 
 EMULATOR = TelegramEmulator
+
+
+# --- receiving updates: inline keyboards, callback queries, getUpdates ------------------------------------
+# https://core.telegram.org/bots/api#getupdates: updates are kept until confirmed by a call with a higher
+# offset; ``timeout`` makes the call wait (long polling) until one arrives. A button's callback_data is 1-64
+# bytes (#inlinekeyboardbutton); a tap arrives as an Update with a CallbackQuery, which the bot answers with
+# answerCallbackQuery (#answercallbackquery), else the user's client keeps showing a progress bar.
+CALLBACK_DATA_LIMIT = 64
+LONG_POLL_CAP = 5.0  # the sandbox waits at most this long, whatever timeout is asked for
+
+
+class UpdateQueue:
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._updates: list[dict] = []
+        self._next = 1
+        self.queries: dict[str, dict] = {}   # callback query id -> the query
+        self.answers: list[dict] = []        # answerCallbackQuery calls, in order
+
+    def push(self, **update) -> dict:
+        with self._cond:
+            update = {"update_id": self._next, **update}
+            self._next += 1
+            self._updates.append(update)
+            if "callback_query" in update:
+                self.queries[update["callback_query"]["id"]] = update["callback_query"]
+            self._cond.notify_all()
+            return update
+
+    def take(self, offset: int, limit: int, timeout: float, allowed: list | None) -> list[dict]:
+        deadline = time.monotonic() + min(timeout, LONG_POLL_CAP)
+        with self._cond:
+            if offset:
+                self._updates = [u for u in self._updates if u["update_id"] >= offset]  # confirmed: forgotten
+            while True:
+                found = [u for u in self._updates if not allowed or any(kind in u for kind in allowed)]
+                left = deadline - time.monotonic()
+                if found or left <= 0:
+                    return found[:limit]
+                self._cond.wait(left)
+
+
+def _user(user_id: int, first_name: str = "Pengguna", username: str | None = None) -> dict:
+    return {"id": user_id, "is_bot": False, "first_name": first_name, **({"username": username} if username else {}),
+            "language_code": "id"}
+
+
+def _sandbox_press(self, message: dict, data: str, *, user_id: int, first_name: str = "Pengguna",
+                   username: str | None = None) -> dict:
+    """Inject a tap on one of ``message``'s inline buttons by Telegram user ``user_id`` (tests, demo)."""
+    buttons = [b["callback_data"] for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
+               for b in row if "callback_data" in b]
+    if data not in buttons:
+        raise ValueError(f"message {message.get('message_id')} has no button {data!r}")
+    query = {"id": str(self.state.next_id() * 7919), "from": _user(user_id, first_name, username),
+             "message": message, "chat_instance": str(message["chat"]["id"]), "data": data}
+    return self.updates.push(callback_query=query)
+
+
+def _sandbox_say(self, chat_id, text: str, *, user_id: int, first_name: str = "Pengguna",
+                 username: str | None = None) -> dict:
+    """Inject a text message written in a chat by Telegram user ``user_id``."""
+    chat, _ = self._chat(chat_id)
+    message = {"message_id": self.state.next_id(), "from": _user(user_id, first_name, username),
+               "chat": chat or {"id": chat_id, "type": "group"}, "date": int(time.time()), "text": text}
+    return self.updates.push(message=message)
+
+
+def _sandbox_messages(self, chat_id) -> list[dict]:
+    """The messages sent to ``chat_id`` (as the bot sent them), oldest first."""
+    chat, _ = self._chat(chat_id)
+    with self.state.lock:
+        return [m for (cid, _mid), m in sorted(self._messages.items(), key=lambda kv: kv[0][1])
+                if chat and cid == chat["id"]]
+
+
+def _reply_markup(self, request: Request) -> tuple[dict | None, Response | None]:
+    markup = self._param(request, "reply_markup")
+    if markup in (None, ""):
+        return None, None
+    if not isinstance(markup, dict):
+        return None, _error(400, "Bad Request: can't parse reply keyboard markup JSON object")
+    for row in markup.get("inline_keyboard", []):
+        for button in row:
+            if not str(button.get("text") or "").strip():
+                return None, _error(400, "Bad Request: text buttons are unallowed in the inline keyboard")
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= CALLBACK_DATA_LIMIT:
+                return None, _error(400, "Bad Request: BUTTON_DATA_INVALID")
+    return markup, None
+
+
+def _get_updates(self, request: Request, bot_id: int) -> Response:
+    offset = int(request.arg("offset") or 0)
+    limit = max(1, min(100, int(request.arg("limit") or 100)))
+    timeout = max(0.0, float(request.arg("timeout") or 0))
+    allowed = self._param(request, "allowed_updates")
+    return _ok(self.updates.take(offset, limit, timeout, allowed if isinstance(allowed, list) else None))
+
+
+def _answer_callback_query(self, request: Request, bot_id: int) -> Response:
+    query_id = str(request.arg("callback_query_id") or "")
+    if query_id not in self.updates.queries:
+        return _error(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+    text = request.arg("text")
+    if text is not None and len(str(text)) > 200:
+        return _error(400, "Bad Request: MESSAGE_TOO_LONG")
+    with self.updates._cond:
+        self.updates.answers.append({"callback_query_id": query_id, "text": text,
+                                     "show_alert": bool(request.arg("show_alert"))})
+    return _ok(True)
+
+
+TelegramEmulator.press = _sandbox_press
+TelegramEmulator.say = _sandbox_say
+TelegramEmulator.messages_to = _sandbox_messages
+TelegramEmulator._reply_markup = _reply_markup
+TelegramEmulator.get_updates = _get_updates
+TelegramEmulator.answer_callback_query = _answer_callback_query

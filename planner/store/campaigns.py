@@ -168,6 +168,11 @@ def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict
     existing = {row["idempotency_key"]: row for row in db.query(
         "SELECT * FROM posts WHERE campaign_id = ?", [campaign.id])}
     start, end = campaign.window()
+    # Standby posts already released by `planner respond` keep their time and flag: re-applying the file
+    # must neither hold back an answer on its way nor send it again.
+    responded = {r[0] for r in conn.execute(
+        "SELECT post_id FROM response_posts JOIN posts ON posts.id = post_id WHERE posts.campaign_id = ?",
+        [campaign.id])}
     # Raw SQL, not sqlite-utils' upsert: its `with conn:` would COMMIT our open transaction.
     conn.execute(
         """INSERT INTO campaigns (id, name, owner, timezone, start_at, end_at, source_file, spec, applied_at,
@@ -195,14 +200,20 @@ def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict
             "media": _json_list(row["media"]), "thread": _json_list(row["thread"]),
             "platform": row["platform"], "fingerprint": row["fingerprint"],
         }
-        entry = PlanEntry(key, row["content_id"], row["channel"], values["due_at"])
         old = existing.get(key)
+        standby = 1 if row.get("standby") else 0
+        if old is not None and old["id"] in responded:
+            values["due_at"], standby = old["due_at"], 0
+        entry = PlanEntry(key, row["content_id"], row["channel"], values["due_at"])
         if old is None:
             plan.added.append(entry)
             new_rows.append([row["campaign_id"], row["content_id"], row["channel"], values["platform"],
                              row["occurrence"], key, values["due_at"], initial_state, values["text"], values["link"],
-                             values["media"], values["thread"], values["fingerprint"], now, now, actor])
+                             values["media"], values["thread"], values["fingerprint"], now, now, actor, standby])
             continue
+        if old["standby"] != standby and old["state"] not in ("published", *IN_FLIGHT):
+            # Standby became timed content or the other way round (its due_at changes with it, below).
+            conn.execute("UPDATE posts SET standby = ? WHERE id = ?", [standby, old["id"]])
         changes = tuple(name for name in COMPARED if old[name] != values[name])
         entry.changes = changes
         if old["state"] == "published" or old["thread_ids"]:  # live, whole or in part: the text stays
@@ -272,8 +283,8 @@ def _insert_posts(conn, rows: list[list], state: str, now: str, actor: str) -> N
     (last_id,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM posts").fetchone()
     conn.executemany(
         """INSERT INTO posts (campaign_id, content_id, channel, platform, occurrence, idempotency_key, due_at,
-                              state, text, link, media, thread, fingerprint, created_at, updated_at, author)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", rows)
+                              state, text, link, media, thread, fingerprint, created_at, updated_at, author, standby)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", rows)
     conn.execute("""INSERT INTO post_events (post_id, at, from_state, to_state, actor, detail)
                     SELECT id, ?, NULL, ?, ?, 'applied' FROM posts WHERE id > ?""", [now, state, actor, last_id])
 

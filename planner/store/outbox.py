@@ -70,7 +70,8 @@ def claim_due(db: sqlite_utils.Database, *, owner: str, now: datetime, lease: ti
     """
     excluded = list(exclude_channels)
     now_s = utc_iso(now)
-    clauses = [f"state IN ({_in(CLAIMABLE)})", "COALESCE(retry_at, due_at) <= ?"]
+    # Standby content (a prepared clarification) is never taken on its own: `planner respond` releases it.
+    clauses = [f"state IN ({_in(CLAIMABLE)})", "COALESCE(retry_at, due_at) <= ?", "standby = 0"]
     if approved_only:
         clauses.append("approved_hash IS NOT NULL")
     params: list = [*CLAIMABLE, now_s]

@@ -255,6 +255,42 @@ def m010_audit_os_user(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE audit_log ADD COLUMN os_user TEXT")
 
 
+def m011_standby_responses(conn: sqlite3.Connection) -> None:
+    run_script(conn,
+        """
+        -- Standby content (a prepared clarification): approved like any post, never claimed by the scheduler
+        -- while standby = 1 (its due_at is a far placeholder too). `planner respond` clears the flag, due now.
+        ALTER TABLE posts ADD COLUMN standby INTEGER NOT NULL DEFAULT 0;
+
+        -- A spike alert answered with a playbook's standby content, and the times of each step.
+        CREATE TABLE responses (
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER NOT NULL UNIQUE REFERENCES alerts(id),
+            campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+            playbook TEXT NOT NULL,
+            content_id TEXT NOT NULL,
+            requested_by TEXT NOT NULL,
+            requested_at TEXT NOT NULL,
+            links_sent_at TEXT                 -- the published links were reported to the staff chat
+        );
+        -- Each standby post is released by one response only: exactly once.
+        CREATE TABLE response_posts (
+            post_id INTEGER PRIMARY KEY REFERENCES posts(id),
+            response_id INTEGER NOT NULL REFERENCES responses(id)
+        );
+        -- What the staff chat was told about an alert (the playbook matched), and when.
+        CREATE TABLE alert_notices (
+            alert_id INTEGER PRIMARY KEY REFERENCES alerts(id),
+            playbook TEXT,
+            content_id TEXT,
+            sent_at TEXT NOT NULL,
+            chat_message_id INTEGER,
+            ignored_by TEXT
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_core,
     m002_publishing,
@@ -266,4 +302,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m008_approval_stamp,
     m009_send_started,
     m010_audit_os_user,
+    m011_standby_responses,
 ]

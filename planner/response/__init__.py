@@ -1,0 +1,1 @@
+"""Answering a hoax within minutes: standby clarifications, spike playbooks, approval from the staff chat."""

@@ -1,0 +1,58 @@
+"""A spike alert that a playbook answers: it names the clarification and the command, and in the staff
+chat it carries the buttons "Terbitkan klarifikasi" / "Abaikan"."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from planner.errors import PlannerError
+from planner.i18n import t
+from planner.platforms.base import PlatformError
+from planner.store.db import transaction, utc_iso
+
+log = logging.getLogger("planner.response")
+
+
+def playbook_lines(db, alert_id: int) -> tuple[list[str], object]:
+    """The lines the alert gains when a playbook matches it (else none), and the match."""
+    from planner.response.respond import match_alert
+
+    match = match_alert(db, alert_id)
+    if match is None:
+        return [], None
+    row = db.execute("SELECT text FROM content WHERE campaign_id = ? AND id = ?",
+                     [match.alert["campaign_id"], match.content_id]).fetchone()
+    preview = " ".join((row[0] if row else "")[:160].split())
+    lines = [t("response.alert_playbook", playbook=match.playbook.id, content=match.content_id, text=preview,
+               channels=", ".join(match.playbook.channels) or t("response.all_channels")),
+             t("response.alert_command", alert=alert_id, content=match.content_id)]
+    return lines, match
+
+
+def announce(config, db, spike, text: str, *, now: datetime | None = None, log_it: bool = True) -> tuple[str, str | None]:
+    """Log and send one spike alert (``text`` from listen.spike_message). Returns the full text and what
+    happened to the chat message: "sent", the reason it failed, or None when no chat is set."""
+    from planner.alerts import _audit_line
+    from planner.response.chat import chat_settings, send
+    from planner.response.respond import latest_alert_id
+
+    alert_id = latest_alert_id(db, spike.campaign_id, spike.keyword)
+    lines, match = playbook_lines(db, alert_id) if alert_id else ([], None)
+    full = "\n".join([text, *lines])
+    if log_it:
+        log.warning(full)
+    if chat_settings(config) is None:
+        return full, None
+    buttons = [(t("response.button_publish"), f"r:{alert_id}:p"), (t("response.button_ignore"), f"r:{alert_id}:x")] \
+        if match else None
+    try:
+        message_id = send(config, full + _audit_line(config), buttons)
+    except (PlatformError, PlannerError) as exc:
+        return full, exc.render() if isinstance(exc, PlannerError) else exc.message
+    now = now or datetime.now(timezone.utc)
+    with transaction(db) as conn:
+        conn.execute("INSERT OR IGNORE INTO alert_notices (alert_id, playbook, content_id, sent_at, chat_message_id) "
+                     "VALUES (?, ?, ?, ?, ?)", [alert_id, match.playbook.id if match else None,
+                                                match.content_id if match else None, utc_iso(now), message_id])
+    return full, "sent"
