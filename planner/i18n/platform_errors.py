@@ -42,6 +42,13 @@ _PATTERNS = [(re.compile(pattern, re.DOTALL), key) for pattern, key in (
     (r"^(?P<platform>[a-z]+): temporary error: (?P<text>.*)$", "temporary"),
     (r"^(?P<platform>[a-z]+): unexpected answer \(HTTP (?P<status>\d+)\)$", "unexpected_answer"),
     (r"^(?P<platform>[a-z]+): HTTP (?P<status>\d+)$", "http_status"),
+    (r"^x: the same text was already posted on this account and X refuses duplicate tweets \((?P<text>.*)\)$",
+     "x_duplicate"),
+    (r"^x: (?P<action>[a-z ]+) refused \((?P<status>\d+)\): (?P<text>.*)$", "x_refused"),
+    (r"^(?:(?P<platform>[a-z]+): )?cannot read (?:media file|media|image) (?P<file>.+): (?P<text>.*)$", "media_unreadable"),
+    (r"^(?P<platform>[a-z]+): (?:media(?: \S+)?|attachment .+) still processing(?: \((?P<text>[^)]*)\))? after "
+     r"(?P<seconds>[\d.]+) s$", "media_processing"),
+    (r"^instagram: a post needs at least one image$", "instagram_needs_image"),
 )]
 
 
