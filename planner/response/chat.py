@@ -27,8 +27,9 @@ from planner.store.db import transaction, utc_iso
 log = logging.getLogger("planner.response")
 
 OFFSET_KEY = "telegram_update_offset"
-LONG_POLL_S = 10          # getUpdates waits this long for a tap (short enough for a clean shutdown)
-POLL_EVERY_S = 1
+LONG_POLL_S = 10          # the job long-polls for this long (short enough for a clean shutdown) ...
+POLL_EVERY_S = 10         # ... and runs this often: a tap that comes between two runs waits in Telegram's queue
+POLL_GAP_S = 1.5          # the job ends this long before its next run, so the scheduler never skips one
 REVIEW_LIST_MAX = 10
 
 
@@ -95,7 +96,12 @@ def poll_once(config: Config, db, *, timeout: int = LONG_POLL_S, wake=None, now=
 
 
 def poll_job(config, dispatcher) -> None:
-    poll_once(config, dispatcher.db, wake=getattr(dispatcher, "on_change", None))
+    """Long polls back to back for one period (each returns as soon as a tap arrives)."""
+    import time
+
+    end = time.monotonic() + POLL_EVERY_S - POLL_GAP_S
+    while (left := end - time.monotonic()) >= 1:
+        poll_once(config, dispatcher.db, timeout=int(left), wake=getattr(dispatcher, "on_change", None))
 
 
 TELEGRAM_JOB = ("telegram-approvals", POLL_EVERY_S, poll_job, 0)
