@@ -200,8 +200,9 @@ class GraphClient:
                 if not _invalid_metric(exc):
                     raise
                 self.expand_insights = False
-                log.warning("%s: a metric was rejected (%s); asking insights post by post from now on",
-                            self.platform, exc.message)
+                from planner.i18n import t
+
+                log.warning(t("log.metric_rejected_batch", platform=self.platform, error=exc.message))
         objects = self.read_objects(ids, fields or "id")
         return {oid: (obj, self.insights(oid, metrics)) for oid, obj in objects.items()}
 
@@ -219,8 +220,10 @@ class GraphClient:
             if not _invalid_metric(exc):
                 raise
             if len(metrics) == 1:
-                log.warning("%s: metric %s rejected for %s: %s", self.platform, metrics[0], object_id,
-                            exc.message)
+                from planner.i18n import t
+
+                log.warning(t("log.metric_rejected", platform=self.platform, metric=metrics[0], post=object_id,
+                              error=exc.message))
                 return {}
             values: dict[str, Any] = {}
             for metric in metrics:

@@ -342,7 +342,7 @@ def test_after_a_rejected_metric_the_adapter_goes_straight_to_the_per_post_path(
     assert {"views", "reach", "clicks", "likes", "replies", "reposts"} <= names
     [read] = graph_requests(sandbox, "GET", "/v23.0/")[reads_before:]
     assert read["query"]["fields"] == [fb.OBJECT_FIELDS]  # no second try of the expansion
-    [warning] = [r for r in caplog.records if "post by post" in r.getMessage()]
+    [warning] = [r for r in caplog.records if "per unggahan" in r.getMessage()]  # the log line, in Indonesian
     assert warning.levelname == "WARNING" and "facebook" in warning.getMessage()
 
 
