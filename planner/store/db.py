@@ -68,17 +68,19 @@ def open_db(path: Path, *, create: bool = False, readonly: bool = False) -> sqli
                 raise PlannerError("store.not_found", path=str(path))
             _create(path)
         conn = connect(path, readonly=readonly)
+        conn.execute("SELECT COUNT(*) FROM sqlite_master")  # a foreign file fails here (SQLITE_NOTADB)
         db = sqlite_utils.Database(conn)
         if not readonly:
             migrate(db)
     except sqlite3.DatabaseError as exc:
         if is_lock_error(exc):
             raise DatabaseLocked(path) from None
+        if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == sqlite3.SQLITE_NOTADB:
+            from planner.i18n import t
+
+            raise PlannerError("store.unreadable", path=str(path), error=t("store.reason_not_sqlite")) from None
         raise PlannerError("store.unreadable", path=str(path), error=str(exc)) from None
     return db
-
-
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def _check_database_file(path: Path) -> bool:
@@ -95,15 +97,9 @@ def _check_database_file(path: Path) -> bool:
         raise PlannerError("store.unreadable", path=str(path), error=t("store.reason_not_a_file"))
     if info.st_size == 0:
         raise PlannerError("store.empty", path=str(path))
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        raise PlannerError("store.unreadable", path=str(path), error=exc.strerror or str(exc)) from None
-    if head != SQLITE_HEADER:
-        from planner.i18n import t
-
-        raise PlannerError("store.unreadable", path=str(path), error=t("store.reason_not_sqlite"))
+    # The header is not read here: closing any descriptor of the file would drop every POSIX lock this
+    # process's SQLite connections hold on it (another process then checkpoints and deletes the WAL under
+    # us). SQLite itself refuses a foreign file (SQLITE_NOTADB), which open_db reports.
     return True
 
 

@@ -350,3 +350,25 @@ def test_queue_rows_filters(workdir):
     assert len(queue_rows(db, campaign=None, start=None, end=None, states=[], limit=3)) == 3
     assert list(campaign_state_counts(db)) == [s for s in STATE_ORDER if s in ("queued", "published")]
     assert campaign_state_counts(db) == {"queued": 14, "published": 2}
+
+
+def test_opening_the_database_again_keeps_this_process_locks(tmp_path):
+    """Each dispatcher thread opens its own connection. Opening must not read the file with open()/close():
+    closing any descriptor drops this process's POSIX locks on it, and another process's close then
+    checkpoints and deletes the WAL under us (committed rows lost, 'disk I/O error')."""
+    import subprocess
+    import sys
+
+    from planner.store.db import open_db, transaction
+
+    path = tmp_path / "planner.db"
+    db = open_db(path, create=True)
+    with transaction(db) as conn:
+        conn.execute("INSERT INTO settings VALUES ('a', '1', 'x')")
+    open_db(path)  # a second connection in this process, as each publishing thread opens
+    peek = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print(c.execute('select key from settings order by key').fetchall()); c.close()"
+    subprocess.run([sys.executable, "-c", peek, str(path)], check=True, capture_output=True)
+    with transaction(db) as conn:
+        conn.execute("INSERT INTO settings VALUES ('b', '2', 'x')")
+    seen = subprocess.run([sys.executable, "-c", peek, str(path)], capture_output=True, text=True)
+    assert seen.stdout.strip() == "[('a',), ('b',)]", seen.stdout + seen.stderr
