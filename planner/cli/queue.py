@@ -69,7 +69,8 @@ def print_queue_table(rows: list[dict], zone) -> None:
 
     out = console()
     width = out.width
-    cells = [(f"#{row['id']}", format_moment(parse_utc(row["due_at"]), zone), row["channel"],
+    cells = [(f"#{row['id']}", t("response.standby_time") if row.get("standby") else
+              format_moment(parse_utc(row["due_at"]), zone), row["channel"],
               f"{row['campaign_id']}/{row['content_id']}", t("state." + row["state"]),
               " ".join(row["text"].split())) for row in rows]
     headers = [t("queue.col_id"), t("queue.col_when"), t("queue.col_channel"), t("queue.col_campaign"),

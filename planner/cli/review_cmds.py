@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
             length, limit = text_length(row["platform"], text), LIMITS[row["platform"]]["text_limit"]
             own = f" [yellow]{t('approval.yours')}[/]" if row["author"] == me else ""
             out.rule(f"#{row['id']} · {esc(row['channel'])} ({row['platform']}) · "
-                     f"{format_moment(parse_utc(row['due_at']), config.timezone)}")
+                     f"{t('response.standby_time') if row.get('standby') else format_moment(parse_utc(row['due_at']), config.timezone)}")
             out.print(f"{t('approval.author')}: {esc(row['author'] or '-')}{own} · {esc(row['campaign_id'])}/"
                       f"{esc(row['content_id'])} · {t('approval.length', length=length, limit=limit)}")
             out.print(esc(text))

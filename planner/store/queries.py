@@ -56,5 +56,5 @@ def queue_rows(db: sqlite_utils.Database, *, campaign: str | None, start: str | 
         params.extend(states)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     return list(db.query(
-        f"SELECT id, campaign_id, content_id, channel, platform, due_at, state, text, published_at "
+        f"SELECT id, campaign_id, content_id, channel, platform, due_at, state, text, published_at, standby "
         f"FROM posts {where} ORDER BY due_at, id LIMIT ?", [*params, limit]))
