@@ -25,7 +25,7 @@ from planner.config import Config
 from planner.errors import PlannerError
 from planner.i18n import t
 from planner.publishing.dispatcher import Dispatcher, utcnow
-from planner.store import outbox
+from planner.store import audit, outbox
 from planner.store.db import utc_iso
 
 log = logging.getLogger("planner.run")
@@ -100,6 +100,8 @@ class Service:
             "owner": self.dispatcher.owner, "pid": os.getpid(), "host": socket.gethostname(),
             "started_at": utc_iso(self.started_at), "at": utc_iso(datetime.now(timezone.utc)),
         }), now=datetime.now(timezone.utc))
+        # The audit chain's newest row, kept outside the database as the scheduler audits what it publishes.
+        audit.write_head_if_changed(self.dispatcher.db, audit.head_path(self.config.database))
 
     def _start_clock(self):
         from apscheduler.executors.pool import ThreadPoolExecutor

@@ -73,3 +73,19 @@ def test_approval_switched_on_later_sends_nothing_unapproved(office, sandbox):
     publish(root / "config.toml")
     assert set(states(root).values()) == {"pending_approval"}
     assert sandbox.posts()["posts"] == []
+
+
+def test_the_scheduler_keeps_the_audit_head_outside_the_database(office):
+    import json
+
+    from planner.publishing.service import Service
+
+    root, _make = office
+    (root / "audit.head").unlink(missing_ok=True)
+    service = Service(load_config(root / "config.toml"))
+    service.dispatcher.db  # noqa: B018  (open this thread's connection)
+    service.heartbeat()
+    head = json.loads((root / "audit.head").read_text())
+    with sqlite3.connect(root / "planner.db") as conn:
+        assert head["hash"] == conn.execute("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()[0]
+    service.dispatcher.shutdown(timeout=1)
