@@ -199,11 +199,16 @@ def test_a_reconnected_account_is_used_without_restarting_the_scheduler(office, 
 
     try:
         monkeypatch.setenv("HUMAS_SANDBOX_MASTODON_TOKEN", "expired-token-lama")
-        assert send_once() == ("failed", "permanent")
+        assert send_once() == ("held", None)  # refused for good: held for reconnection (issue 12), not failed
+        assert db.execute("SELECT hold_reason FROM posts WHERE id = ?", [post_id]).fetchone()[0] == \
+            "reconnect needed: kpu_mastodon"
         # Staff put a new token where the config points (here the environment; a keyring works alike) and
-        # ask for a retry: the running scheduler must read it, not reuse the refused one.
+        # the account is checked or connected again, which releases the post: the running scheduler must read
+        # the new token, not reuse the refused one.
         monkeypatch.setenv("HUMAS_SANDBOX_MASTODON_TOKEN", SANDBOX_SECRETS["HUMAS_SANDBOX_MASTODON_TOKEN"])
-        db.conn.execute("UPDATE posts SET state = 'queued' WHERE id = ?", [post_id])
+        from planner.store.account_holds import release_reconnected
+
+        assert release_reconnected(db, "kpu_mastodon", now=at, actor="test") == [post_id]
         assert send_once() == ("published", None)
     finally:
         dispatcher.shutdown(timeout=1)
