@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         out.print("  " + (", ".join(f"{t('state.' + s)}: {n}" for s, n in counts.items()) or "-"))
 
         upcoming = list(db.query("SELECT id, channel, due_at, text FROM posts WHERE state IN ('queued', "
-                                 "'failed_retryable') ORDER BY COALESCE(retry_at, due_at) LIMIT 5"))
+                                 "'failed_retryable') AND standby = 0 ORDER BY COALESCE(retry_at, due_at) LIMIT 5"))
         out.print(f"\n[bold]{t('status.next')}[/]")
         for row in upcoming:
             out.print(f"  #{row['id']} {format_moment(parse_utc(row['due_at']), zone)} {esc(row['channel'])}: "

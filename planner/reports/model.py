@@ -40,6 +40,7 @@ class Report:
     top_mentions: list[dict] = field(default_factory=list)
     reliability: dict = field(default_factory=dict)
     metrics_not_available: list[str] = field(default_factory=list)
+    fast_responses: dict = field(default_factory=dict)  # "respons cepat" (planner.response.report)
 
     def to_dict(self) -> dict:
         # Shallow: the fields hold plain dicts and lists already (asdict would deep-copy 100,000 posts).
@@ -132,6 +133,9 @@ def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None 
     report.reliability = dict(reliability)
     report.engagement_over_time = _engagement_over_time(db, campaign_id, start, end)
     report.mentions_over_time, report.spikes, report.top_mentions = _mentions(db, campaign_id, start, end)
+    from planner.response.report import fast_responses
+
+    report.fast_responses = fast_responses(db, campaign_id, start, end)
     return report
 
 

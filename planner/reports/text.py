@@ -92,3 +92,15 @@ def render_text(report: Report, console) -> None:
                       f"{format_moment(parse_utc(spike['at']), zone)}: {escape(detail)}")
     for mention in report.top_mentions[:3]:
         console.print(f"  “{escape(mention['text'][:120])}” — {escape(mention['author'])} ({mention['platform']})")
+    fast = report.fast_responses or {}
+    if fast.get("count"):
+        from planner.response.report import span as _span
+
+        console.print(f"\n[bold]{t('report.fast_title')}[/]")
+        console.print("  " + t("report.fast_summary", count=fast["count"], answered=fast["answered"],
+                               median=_span(fast["median_seconds"]), worst=_span(fast["worst_seconds"])))
+        for item in fast["responses"][-5:]:
+            console.print("  " + t("report.fast_item", alert=item["alert_id"], keyword=escape(item["keyword"]),
+                                   content=escape(item["content"]), took=_span(item["seconds_to_answer"]),
+                                   before=item["mentions_before"] if item["mentions_before"] is not None else "-",
+                                   after=item["mentions_after"] if item["mentions_after"] is not None else "-"))

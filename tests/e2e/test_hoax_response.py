@@ -212,6 +212,15 @@ def test_spike_alert_buttons_and_approval_from_the_chat(office):
     last = datetime.fromisoformat(times["last_published_at"].replace("Z", "+00:00"))
     print(f"\nspike -> last channel published: {(last - detected).total_seconds():.2f} s ({times})")
 
+    # The monitoring report's "respons cepat" section.
+    from planner.reports.model import build_report
+    from tests.e2e.helpers import cli
+
+    fast = build_report(db, "siaga-hoaks", now=datetime.now(timezone.utc)).fast_responses
+    assert (fast["count"], fast["answered"]) == (1, 1) and fast["responses"][0]["mentions_before"] > 0
+    shown = cli("report", "siaga-hoaks", env={"PLANNER_CONFIG": str(config.path)})
+    assert shown.exit_code == 0 and "Respons cepat" in shown.output, shown.output
+
 
 def test_ordinary_pending_post_approved_from_the_chat(office):
     config, db, sandbox, telegram, dispatcher = office

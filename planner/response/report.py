@@ -1,0 +1,59 @@
+"""The monitoring report's "respons cepat" section: each answered alert, how long it took from the spike to
+the clarification on the last channel, and the mentions in the hour before and after the answer."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime, timedelta
+
+from planner.store.db import parse_utc, utc_iso
+
+HOUR = timedelta(hours=1)
+
+
+def _mentions(db, campaign_id: str, keyword: str, start: datetime, end: datetime) -> int:
+    return db.execute("SELECT COUNT(*) FROM mentions WHERE campaign_id = ? AND keyword = ? AND created_at >= ? "
+                      "AND created_at < ?", [campaign_id, keyword, utc_iso(start), utc_iso(end)]).fetchone()[0]
+
+
+def fast_responses(db, campaign_id: str, start: datetime | None = None, end: datetime | None = None) -> dict:
+    from planner.response.respond import response_times
+
+    if "responses" not in db.table_names():
+        return {}
+    sql = ("SELECT r.id, a.keyword, r.playbook, r.content_id FROM responses r JOIN alerts a ON a.id = r.alert_id "
+           "WHERE r.campaign_id = ?")
+    params: list = [campaign_id]
+    if start:
+        sql += " AND a.at >= ?"
+        params.append(utc_iso(start))
+    if end:
+        sql += " AND a.at < ?"
+        params.append(utc_iso(end))
+    items = []
+    for response_id, keyword, playbook, content_id in db.execute(sql + " ORDER BY a.at", params).fetchall():
+        times = response_times(db, response_id)
+        item = {"alert_id": times["alert_id"], "keyword": keyword, "playbook": playbook, "content": content_id,
+                **times, "seconds_to_answer": None, "mentions_before": None, "mentions_after": None}
+        if times["last_published_at"] and times["published"] == times["posts"]:
+            answered = parse_utc(times["last_published_at"])
+            item["seconds_to_answer"] = (answered - parse_utc(times["detected_at"])).total_seconds()
+            item["mentions_before"] = _mentions(db, campaign_id, keyword, answered - HOUR, answered)
+            item["mentions_after"] = _mentions(db, campaign_id, keyword, answered, answered + HOUR)
+        items.append(item)
+    answered = [i["seconds_to_answer"] for i in items if i["seconds_to_answer"] is not None]
+    return {"responses": items, "count": len(items), "answered": len(answered),
+            "median_seconds": statistics.median(answered) if answered else None,
+            "worst_seconds": max(answered) if answered else None}
+
+
+def span(seconds: float | None) -> str:
+    """A time to answer in the user's language: "42,5 dtk", "3,2 mnt"."""
+    from planner.i18n import t
+    from planner.i18n.dates import format_number
+
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return t("report.fast_seconds", n=format_number(seconds, decimals=1))
+    return t("report.fast_minutes", n=format_number(seconds / 60, decimals=1))
