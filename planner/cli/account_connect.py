@@ -379,6 +379,13 @@ def token_state_lines(config, account) -> list[str]:
     if tokens is None:
         if account.platform == "x" and account.credentials.get("access_token_secret"):
             return [t("token.no_expiry_oauth1")]
+        # Tokens that `account connect` obtained (references into the tool's own store): their kind is known.
+        references = config.accounts[account.name].credentials.values() if account.name in config.accounts else ()
+        if any(r.startswith(("secrets:", "keyring:humas-planner/")) for r in references):
+            key = {"telegram": "token.no_expiry_telegram", "mastodon": "token.no_expiry_mastodon",
+                   "facebook": "token.no_expiry_page", "instagram": "token.no_expiry_page",
+                   "bluesky": "token.bluesky_sessions"}.get(account.platform)
+            return [t(key)] if key else []
         return []
     expires = tokens.expires_at(tokens.record())
     when = format_moment(expires, config.timezone) if expires else "?"

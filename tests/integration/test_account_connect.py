@@ -354,7 +354,8 @@ def test_connect_telegram_checks_the_bot_may_post_in_the_channel(sandbox, tmp_pa
     config = office.config.read_text("utf-8")
     assert 'bot_token = "secrets:kpu_telegram/bot_token"' in config and BOT_TOKEN not in config
     assert office.stored("kpu_telegram")["bot_token"] == BOT_TOKEN
-    office.planner("account", "check", "kpu_telegram", check=True)
+    checked = office.planner("account", "check", "kpu_telegram", check=True)
+    assert "token bot tidak kedaluwarsa" in checked.stdout
     for output in office.outputs:
         assert BOT_TOKEN not in output and BOT_TOKEN.split(":")[1] not in output
 
@@ -383,7 +384,8 @@ def test_connect_bluesky_takes_an_app_password_and_refuses_the_main_one(sandbox,
     assert "Akun kpu_bluesky tersambung sebagai @kpudemak.bsky.social" in result.stdout
     config = office.config.read_text("utf-8")
     assert 'app_password = "secrets:kpu_bluesky/app_password"' in config and APP_PASSWORD not in config
-    office.planner("account", "check", "kpu_bluesky", check=True)
+    checked = office.planner("account", "check", "kpu_bluesky", check=True)
+    assert "sesi diperbarui otomatis" in checked.stdout
     for output in office.outputs:
         assert APP_PASSWORD not in output and "kata-sandi-utama-kantor-2026" not in output
 
@@ -512,7 +514,8 @@ def test_connect_facebook_page_and_instagram_from_the_page_token(sandbox, tmp_pa
     config = office.config.read_text("utf-8")
     assert 'ig_user_id = "17841400000000001"' in config and 'access_token = "secrets:kpu_ig/access_token"' in config
     assert 'media_base_url = "https://kab-demak.kpu.go.id/media"' in config  # the rest of the account is kept
-    office.planner("account", "check", "kpu_ig", check=True)
+    checked = office.planner("account", "check", "kpu_ig", check=True)
+    assert "token Page tidak kedaluwarsa" in checked.stdout
     # Asked once: the second connection of kpu_fb takes the app secret from the store; two Pages, one chosen.
     again = _connect_facebook(office, "kpu_fb", "--page-id", "100000000000002")
     assert again.returncode == 0 and "PPID Kabupaten Demak" in again.stdout, again.stdout
