@@ -295,6 +295,9 @@ def _parse_users(table: Any, path: Path) -> dict[str, User]:
     bound = [u.os_user for u in users.values() if u.os_user]
     if len(bound) != len(set(bound)):
         raise ConfigError("config.os_user_twice", path=str(path))
+    telegram_ids = [u.telegram_id for u in users.values() if u.telegram_id is not None]
+    if len(telegram_ids) != len(set(telegram_ids)):  # one tap must name one person
+        raise ConfigError("config.telegram_id_twice", path=str(path))
     return users
 
 

@@ -297,3 +297,12 @@ def test_lists_show_standby_posts_without_trouble(office):
         result = cli(*args, env=env)
         assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.output)
         print(args, result.output[-600:])
+
+
+def test_one_telegram_id_is_one_user(tmp_path):
+    from planner.config import ConfigError
+
+    extra = CONFIG_EXTRA.replace(f"telegram_id = {BUDI}", f"telegram_id = {SARI}")
+    with pytest.raises(ConfigError) as refused:
+        load_config(write_sandbox_config(tmp_path, "http://127.0.0.1:9", extra=extra))
+    assert "telegram_id" in refused.value.render()
