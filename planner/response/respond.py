@@ -128,6 +128,8 @@ def respond(db, alert_id: int, *, actor: str, now: datetime, content_id: str | N
                          f"standby released: answer to alert {alert_id} (playbook {playbook.id})")
             outcome.released.append(row["id"])
             (outcome.queued if row["state"] == "queued" else outcome.waiting).append(row["id"])
+        if not outcome.released:  # nothing left to send (used or canceled): no response to count or report
+            conn.execute("DELETE FROM responses WHERE id = ?", [outcome.response_id])
         audit.record(conn, at=now_s, actor=actor, action="response.request", subject=f"alert:{alert_id}",
                      detail={"playbook": playbook.id, "content": content_id, "released": outcome.released,
                              "waiting_approval": outcome.waiting, **({"via": via} if via else {})})

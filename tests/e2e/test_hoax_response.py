@@ -306,3 +306,29 @@ def test_one_telegram_id_is_one_user(tmp_path):
     with pytest.raises(ConfigError) as refused:
         load_config(write_sandbox_config(tmp_path, "http://127.0.0.1:9", extra=extra))
     assert "telegram_id" in refused.value.render()
+
+
+def test_reapplying_the_file_keeps_a_released_answer_and_rearms_nothing(office, tmp_path):
+    config, db, sandbox, _telegram, dispatcher = office
+    file = tmp_path / "siaga.toml"
+    alert_id = raise_spike(config, db, sandbox, dispatcher)
+    released = respond(db, alert_id, actor="budi", now=datetime.now(timezone.utc)).released
+    before = db.execute("SELECT id, due_at, standby, state FROM posts ORDER BY id").fetchall()
+    loaded = load_campaign(file, config)
+    plans = apply_campaigns(db, [(loaded.campaign, desired_posts(loaded.campaign, file, config), str(file))],
+                            approval_required=True, actor="rina")
+    assert plans[0].changed == [] and plans[0].added == []
+    assert db.execute("SELECT id, due_at, standby, state FROM posts ORDER BY id").fetchall() == before
+    approval.approve(db, released, actor="sari", role="approver", now=datetime.now(timezone.utc))
+    drain(db, dispatcher, 3)
+    assert len(clarifications(sandbox)) == 3
+    # A later spike finds no standby content left: nothing is sent twice.
+    later = db.execute("INSERT INTO alerts (campaign_id, keyword, at, window_count, baseline, detail) VALUES "
+                       "('siaga-hoaks', 'hoaks DPT', ?, 50, 1, 'later') RETURNING id",
+                       [datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")]).fetchone()[0]
+    db.conn.commit()
+    assert respond(db, later, actor="budi", now=datetime.now(timezone.utc)).released == []
+    for _ in range(2):
+        dispatcher.run_once()
+    assert len(clarifications(sandbox)) == 3
+    assert db.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == 1   # the empty answer is not counted
