@@ -2,8 +2,9 @@
 
 Pure functions only: callers pass file names and sizes, nothing here touches the disk or the network.
 
-URL extraction and the X weighted length follow the rules of twitter-text 3.x
-(https://github.com/twitter/twitter-text, Apache-2.0): config v3 (280 weighted, scale 100,
+URL extraction and the X weighted length follow the rules of twitter-text 3.1
+(https://github.com/twitter/twitter-text, Apache-2.0; its conformance cases are in tests/data/twitter_text:
+extract_urls.json from 3.1, validate_weighted.json): config v3 (280 weighted, scale 100,
 default weight 200, weight 100 for _X_LIGHT_RANGES, URLs 23, emoji parsing on); weights are
 counted here as 1 and 2 directly.
 """
@@ -208,7 +209,8 @@ def _trie(words: list[str]) -> str:
 
 
 def _tld_pattern(tlds: str) -> str:
-    return f"(?:{_trie(tlds.split())}(?=[^0-9a-zA-Z@]|$))"
+    # twitter-text 3.1: a TLD followed by "+" or "-" ends no domain ("domain.com-that..." is no link).
+    return f"(?:{_trie(tlds.split())}(?=[^0-9a-zA-Z@+\\-]|$))"
 
 
 # Labels are capped at 63 characters (the DNS limit, also enforced by _valid_host) and sub-domains
@@ -227,7 +229,8 @@ _QUERY_END = r"[a-z0-9\-_&=#/]"
 _PRECEDING = f"(?:[^A-Za-z0-9@\uff20$#\uff03{_INVALID}]|[{_DIRECTIONAL}]|^)"
 
 # _URL_RE and the other compiled patterns sit at the end of the module, after the TLD lists.
-_TCO_RE = re.compile(r"https?://t\.co/([a-z0-9]+)", re.IGNORECASE)
+# A t.co link ends at its slug, or at its query when it has one (twitter-text 3.1's validTcoUrl).
+_TCO_RE = re.compile(f"https?://t\\.co/([a-z0-9]+)(?:\\?{_QUERY}*{_QUERY_END})?", re.IGNORECASE)
 _MAX_URL_LENGTH = 4096
 _MAX_TCO_SLUG_LENGTH = 40
 
@@ -269,7 +272,7 @@ def _find_urls(text: str) -> list[tuple[int, int, str]]:
         if protocol:
             tco = _TCO_RE.match(url)
             if tco:
-                # t.co links end at their slug, and a slug longer than 40 is no t.co link.
+                # t.co links end at their slug (or query), and a slug longer than 40 is no t.co link.
                 if len(tco.group(1)) > _MAX_TCO_SLUG_LENGTH:
                     continue
                 url, end = tco.group(0), start + tco.end()
@@ -277,14 +280,12 @@ def _find_urls(text: str) -> list[tuple[int, int, str]]:
             continue
         if before and before in "-_./":
             continue
-        # Without a scheme only ASCII domains count, and a bare "name.cc" (ccTLD other than
-        # .co/.tv, no path) is not taken for a link.
+        # Without a scheme only ASCII domains count. Since twitter-text 3.1 a bare two-part country
+        # domain ("b.id", "foo.jp", no path) is a link too: 2.x and 3.0 left it out unless .co or .tv.
         last = None
         for ascii_domain in _ASCII_DOMAIN_RE.finditer(domain):
-            name = ascii_domain.group()
-            last = (start + ascii_domain.start(), start + ascii_domain.end(), name)
-            if path or _SPECIAL_SHORT_DOMAIN_RE.fullmatch(name) or not _SHORT_DOMAIN_RE.fullmatch(name):
-                urls.append(last)
+            last = (start + ascii_domain.start(), start + ascii_domain.end(), ascii_domain.group())
+            urls.append(last)
         if last is not None and path:
             urls[-1] = (last[0], end, text[last[0]:end])
     return urls
@@ -637,6 +638,7 @@ anz anquan android analytics amsterdam amica amfam amex americanfamily americane
 ally allstate allfinanz alipay alibaba alfaromeo akdn airtel airforce airbus aigo aig agency agakhan
 africa afl afamilycompany aetna aero aeg adult ads adac actor active aco accountants accountant
 accenture academy abudhabi abogado able abc abbvie abbott abb abarth aarp aaa onion
+charity cpa gay inc llc llp sport
 """
 
 # --- compiled URL patterns ---------------------------------------------------------------------
@@ -650,5 +652,3 @@ _URL_RE = re.compile(
     f"(?:\\?{_QUERY}*{_QUERY_END})?)",
     re.IGNORECASE)
 _ASCII_DOMAIN_RE = re.compile(f"(?:[\\-a-z0-9{_LATIN}]+\\.)+(?:{_GTLD}|{_CCTLD}|{_PUNYCODE})", re.IGNORECASE)
-_SHORT_DOMAIN_RE = re.compile(f"{_DOMAIN_NAME}{_CCTLD}", re.IGNORECASE)
-_SPECIAL_SHORT_DOMAIN_RE = re.compile(f"{_DOMAIN_NAME}(?:co|tv)", re.IGNORECASE)

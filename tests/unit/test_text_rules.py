@@ -24,6 +24,7 @@ from planner.domain.text_rules import (
 
 DATA = Path(__file__).parent.parent / "data" / "twitter_text" / "validate_weighted.json"
 CONFORMANCE = json.loads(DATA.read_text(encoding="utf-8"))["cases"]
+EXTRACT = json.loads((DATA.parent / "extract_urls.json").read_text(encoding="utf-8"))["cases"]
 
 
 def codes(problems):
@@ -46,15 +47,32 @@ def test_twitter_text_conformance_weighted_length(case):
 
 # --- URL extraction ------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("case", EXTRACT, ids=[f"{c['section']}-{i}" for i, c in enumerate(EXTRACT)])
+def test_twitter_text_conformance_url_extraction(case):
+    # twitter-text 3.1's extract.yml: a bare two-part country domain (foo.jp, it.so) is a link.
+    found = find_urls(case["text"])
+    if case["expected"] and isinstance(case["expected"][0], dict):
+        assert [{"url": url, "indices": [start, end]} for start, end, url in found] == case["expected"]
+    else:
+        assert [url for _, _, url in found] == case["expected"]
+
+
+@pytest.mark.parametrize("text, weight", [
+    ("b.id", 23), ("Cek kpu.go.id", 4 + 23), ("Cek dpr.id, t.me/kpu dan bit.ly", 4 + 23 + 2 + 23 + 5 + 23),
+    ("halo.id\nitu", 23 + 4), ("Cek b.id/x.", 4 + 23 + 1), ("domain.com-foo", 14), ("1\u20e3", 2),
+])
+def test_a_bare_country_domain_counts_as_a_link_on_x(text, weight):
+    assert x_weighted_length(text) == weight
+
 @pytest.mark.parametrize("text, expected", [
     ("Hi http://test.co", ["http://test.co"]),
-    ("foo.baz foo.co.jp www.xxxxxxx.baz www.foo.co.uk foo.comm foo.jp", ["foo.co.jp", "www.foo.co.uk"]),
+    ("foo.baz foo.co.jp www.xxxxxxx.baz www.foo.co.uk foo.comm foo.jp", ["foo.co.jp", "www.foo.co.uk", "foo.jp"]),
     ("t.co/abcde bit.ly/abcde", ["t.co/abcde", "bit.ly/abcde"]),
     ("http://foo.jp http://fooooo.jp", ["http://foo.jp", "http://fooooo.jp"]),
     ("twitter.comこれは日本語です。example.com中国語t.co/abcde", ["twitter.com", "example.com", "t.co/abcde"]),
     ("Info: kominfo.go.id dan https://www.indonesia.go.id/berita?id=1.",
      ["kominfo.go.id", "https://www.indonesia.go.id/berita?id=1"]),
-    ("https://t.co/abcdefg?x=1", ["https://t.co/abcdefg"]),
+    ("https://t.co/abcdefg?x=1", ["https://t.co/abcdefg?x=1"]),
     ("https://t.co/" + "a" * 41, []),
     ("http://en.wikipedia.org/wiki/Primer_(film).", ["http://en.wikipedia.org/wiki/Primer_(film)"]),
     ("surel humas@example.go.id", []),
