@@ -29,6 +29,7 @@ PLATFORM_COLOURS = {"x": "#222222", "facebook": "#1877f2", "instagram": "#c13584
                     "bluesky": "#0a7aff", "telegram": "#229ed9"}
 ENGAGEMENT_COLOUR, REACH_COLOUR = "#1565c0", "#d84315"
 NUM_CLASS = ' class="num"'
+LONG_SECTIONS = ("breakdowns", "top-posts", "mentions", "fast-responses")  # may break across printed pages
 HEAT_LOW, HEAT_HIGH = (0xe3, 0xee, 0xfa), (0x0b, 0x3d, 0x91)
 
 CSS = """
@@ -132,12 +133,13 @@ def render_html(report: Report) -> str:
         ("top-posts", t("report.top_posts", c.lang), _top_posts(c)),
         ("best-times", c.tr("report_html.heatmap"), _heatmap(c)),
         ("mentions", t("report.mentions", c.lang), _mentions(c)),
+        ("fast-responses", t("report.fast_title", c.lang), _fast_responses(c)),
         ("reliability", t("report.reliability", c.lang), _reliability(c)),
         ("metrics-note", c.tr("report_html.metrics_note_title"), _metrics_note(c)),
     ]
     toc = " ".join(f'<a href="#{key}">{esc(title)}</a>' for key, title, _ in sections)
     body = "\n".join(
-        f'<section id="{key}" class="{"long" if key in ("breakdowns", "top-posts", "mentions") else ""}">'
+        f'<section id="{key}" class="{"long" if key in LONG_SECTIONS else ""}">'
         f"<h2>{esc(title)}</h2>\n{content}</section>"
         for key, title, content in sections)
     title = f"{t('report.title', c.lang)} — {report.campaign['name']}"
@@ -581,6 +583,61 @@ def _mentions(c: _Context) -> str:
                         f"<td>{esc(m['platform'])}</td><td>{esc(m.get('author') or '')}</td>"
                         f'<td class="text">{shown}</td></tr>')
         out.append(f'<table class="mentions">{head}<tbody>{"".join(rows)}</tbody></table>')
+    return "\n".join(out)
+
+
+# --- fast response ("respons cepat") --------------------------------------------------------------------
+def _fast_responses(c: _Context) -> str:
+    from planner.response.report import span
+
+    fast = c.report.fast_responses or {}
+    out = [f'<p class="note">{esc(c.tr("report.fast_note"))}</p>']
+    if not fast.get("count"):
+        out.append(f'<p class="note" id="fast-none">{esc(c.tr("report.fast_none"))}</p>')
+        return "\n".join(out)
+    facts = [("fast-count", "report.fast_responses", c.num(fast["count"])),
+             ("fast-answered", "report.fast_answered", c.num(fast["answered"])),
+             ("fast-median-first", "report.fast_median_first", span(fast.get("median_first_seconds"), c.lang)),
+             ("fast-worst-first", "report.fast_worst_first", span(fast.get("worst_first_seconds"), c.lang)),
+             ("fast-median-last", "report.fast_median_last", span(fast.get("median_seconds"), c.lang)),
+             ("fast-worst-last", "report.fast_worst_last", span(fast.get("worst_seconds"), c.lang))]
+    out.append('<dl class="facts fast-summary">' + "".join(
+        f'<dt>{esc(c.tr(key))}</dt><dd id="{dom_id}">{esc(value)}</dd>' for dom_id, key, value in facts) + "</dl>")
+    head = _thead(c, [("report.fast_col_alert", False), ("report_html.col_keyword", False),
+                      ("report.fast_col_playbook", False), ("report.fast_col_content", False),
+                      ("report.fast_col_detected", False), ("report.fast_col_first", True),
+                      ("report.fast_col_last", True), ("report.fast_col_before", True),
+                      ("report.fast_col_after", True)])
+    rows, links = [], []
+    for item in fast["responses"]:
+        text = " ".join((item.get("clarification") or "").split())
+        text = text if len(text) <= 240 else text[:239] + "…"
+        last = (span(item["seconds_to_answer"], c.lang) if item["seconds_to_answer"] is not None
+                else c.tr("report.fast_not_all"))
+        rows.append(f'<tr class="fast-row"><td class="num">#{esc(item["alert_id"])}</td>'
+                    f"<td>{esc(item['keyword'])}</td><td>{esc(item['playbook'])}</td>"
+                    f'<td class="text"><strong>{esc(item["content"])}</strong><br>{esc(text)}</td>'
+                    f"<td>{esc(c.moment(item['detected_at']))}</td>"
+                    f'<td class="num">{esc(span(item["seconds_to_first"], c.lang))}</td>'
+                    f'<td class="num">{esc(last)}</td>'
+                    f'<td class="num">{esc(c.num(item["mentions_before"]))}</td>'
+                    f'<td class="num">{esc(c.num(item["mentions_after"]))}</td></tr>')
+        for channel in item.get("channels") or []:
+            url = safe_url(channel.get("url"))
+            link = (f'<a href="{esc(url)}" rel="noopener noreferrer" target="_blank">{esc(url)}</a>' if url
+                    else esc(channel.get("url") or ""))
+            links.append(f'<tr class="fast-channel"><td class="num">#{esc(item["alert_id"])}</td>'
+                         f"<td>{esc(channel['channel'])} ({esc(channel['platform'])})</td>"
+                         f"<td>{esc(t('state.' + channel['state'], c.lang))}</td>"
+                         f"<td>{esc(c.moment(channel.get('published_at')))}</td>"
+                         f'<td class="link">{link}</td></tr>')
+    out.append(f'<table class="fast-responses">{head}<tbody>{"".join(rows)}</tbody></table>')
+    if links:
+        head = _thead(c, [("report.fast_col_alert", False), ("report_html.col_channel", False),
+                          ("report_xlsx.col_state", False), ("report_html.col_when", False),
+                          ("report_html.col_link", False)])
+        out.append(f"<h3>{esc(c.tr('report.fast_channels'))}</h3>")
+        out.append(f'<table class="fast-channels">{head}<tbody>{"".join(links)}</tbody></table>')
     return "\n".join(out)
 
 

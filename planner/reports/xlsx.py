@@ -54,6 +54,7 @@ def render_xlsx(report: Report, path: Path) -> None:
         w.posts()
         w.mentions()
         w.spikes()
+        w.fast_responses()
         w.latest_mentions()
         w.trend()
         w.best_times()
@@ -187,6 +188,53 @@ class _Writer:
                     [self.tr("report_html.col_keyword"), self.tr("report_xlsx.col_time"),
                      self.tr("report_html.col_window"), self.tr("report_html.col_baseline")], rows,
                     {2: MOMENT, 3: INT, 4: DEC})
+
+    def fast_responses(self) -> None:
+        """The "respons cepat" sheet: the figures, one row per answered alert, one per channel of each answer."""
+        fast, style = self.report.fast_responses or {}, self.book.style
+        ws = self.book.sheet(self.tr("report.fast_title"), widths={1: 40, 2: 18, 3: 18, 4: 18, 5: 60, 6: 18,
+                                                                    7: 16, 8: 16, 9: 14, 10: 14})
+        label, dec, integer = style(LABEL), style(number_format=DEC), style(number_format=INT)
+        ws.append([self.tr("report.fast_title")], style(TITLE))
+        ws.append([self.tr("report.fast_note")], style(WRAPPED))
+        if not fast.get("count"):
+            ws.append([self.tr("report.fast_none")])
+            return
+        for key, value, number in (("report.fast_responses", fast["count"], integer),
+                                   ("report.fast_answered", fast["answered"], integer),
+                                   ("report.fast_median_first", fast.get("median_first_seconds"), dec),
+                                   ("report.fast_worst_first", fast.get("worst_first_seconds"), dec),
+                                   ("report.fast_median_last", fast.get("median_seconds"), dec),
+                                   ("report.fast_worst_last", fast.get("worst_seconds"), dec)):
+            name = self.tr(key) if number == integer else self.tr("report.fast_in_seconds", label=self.tr(key))
+            ws.append([name, self.na if value is None else value], [label, number])
+        ws.append([])
+        ws.append([self.tr("report.fast_col_alert"), self.tr("report_html.col_keyword"),
+                   self.tr("report.fast_col_playbook"), self.tr("report.fast_col_content"),
+                   self.tr("report.fast_col_text"), self.tr("report.fast_col_detected_zone"),
+                   self.tr("report.fast_col_first_s"), self.tr("report.fast_col_last_s"),
+                   self.tr("report.fast_col_before"), self.tr("report.fast_col_after")], style(HEADER))
+        styles = [0, 0, 0, 0, style(WRAPPED), style(number_format=MOMENT), dec, dec, integer, integer]
+        for item in fast["responses"]:
+            ws.append([item["alert_id"], safe_cell(item["keyword"]), safe_cell(item["playbook"]),
+                       safe_cell(item["content"]), safe_cell(item.get("clarification")),
+                       self.local(item["detected_at"]), item["seconds_to_first"],
+                       item["seconds_to_answer"] if item["seconds_to_answer"] is not None
+                       else self.tr("report.fast_not_all"),
+                       item["mentions_before"], item["mentions_after"]], styles)
+        ws.append([])
+        ws.append([self.tr("report.fast_channels")], style(SECTION))
+        ws.append([self.tr("report.fast_col_alert"), self.tr("report_html.col_channel"),
+                   t("report.col_platform", self.lang), self.tr("report_xlsx.col_state"),
+                   self.tr("report_html.col_link"), self.tr("report_xlsx.col_published")], style(HEADER))
+        styles = [0, 0, 0, 0, style(HYPERLINK), style(number_format=MOMENT)]
+        for item in fast["responses"]:
+            for channel in item.get("channels") or []:
+                url = channel.get("url")
+                links = {5: url} if isinstance(url, str) and url.lower().startswith(("https://", "http://")) else None
+                ws.append([item["alert_id"], channel["channel"], channel["platform"],
+                           t("state." + channel["state"], self.lang), safe_cell(url),
+                           self.local(channel.get("published_at"))], styles, links)
 
     def latest_mentions(self) -> None:
         rows = [[self.local(m["created_at"]), m["keyword"], m["platform"], m.get("author"), m.get("text"),

@@ -332,3 +332,137 @@ def test_reapplying_the_file_keeps_a_released_answer_and_rearms_nothing(office, 
         dispatcher.run_once()
     assert len(clarifications(sandbox)) == 3
     assert db.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == 1   # the empty answer is not counted
+
+
+class _FastSection:
+    """The parts of the HTML report's "respons cepat" section a reader sees: texts by id, table rows by class."""
+
+    def __init__(self, text: str):
+        from html.parser import HTMLParser
+
+        section = text.split('<section id="fast-responses"', 1)[1].split("</section>", 1)[0]
+        self.html = section
+        self.by_id: dict[str, str] = {}
+        self.rows: dict[str, list[list[str]]] = {}
+        self.links: list[str] = []
+        ids, rows = self.by_id, self.rows
+        state = {"id": None, "row": None, "cell": None}
+
+        class Parser(HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                attrs = dict(attrs)
+                if attrs.get("id"):
+                    state["id"] = attrs["id"]
+                    ids[attrs["id"]] = ""
+                if tag == "tr" and attrs.get("class"):
+                    state["row"] = []
+                    rows.setdefault(attrs["class"], []).append(state["row"])
+                if tag == "td" and state["row"] is not None:
+                    state["cell"] = ""
+                if tag == "a":
+                    outer.links.append(attrs["href"])
+
+            def handle_endtag(self, tag):
+                if tag in ("dd", "p"):
+                    state["id"] = None
+                if tag == "td" and state["cell"] is not None:
+                    state["row"].append(state["cell"].strip())
+                    state["cell"] = None
+                if tag == "tr":
+                    state["row"] = None
+
+            def handle_data(self, data):
+                if state["id"]:
+                    ids[state["id"]] += data
+                if state["cell"] is not None:
+                    state["cell"] += data
+
+        outer = self
+        parser = Parser(convert_charrefs=True)
+        parser.feed(section)
+        parser.close()
+
+
+def test_monitoring_report_has_the_fast_response_section_in_html_and_xlsx(office, tmp_path):
+    import openpyxl
+
+    from planner.store.db import parse_utc, utc_iso
+    from tests.e2e.helpers import cli
+
+    config, db, sandbox, _telegram, dispatcher = office
+    ids = [r[0] for r in standby_rows(db)]
+    approval.approve(db, ids, actor="sari", role="approver", now=datetime.now(timezone.utc))
+    alert_id = raise_spike(config, db, sandbox, dispatcher)
+    respond(db, alert_id, actor="budi", now=datetime.now(timezone.utc))
+    drain(db, dispatcher, 3)
+    posts = db.execute("SELECT id, channel, url FROM posts WHERE state = 'published' ORDER BY channel").fetchall()
+    assert [p[1] for p in posts] == sorted(ANSWER_CHANNELS)
+    # Known figures: the clarification out 30 s, 95 s and 200 s after the spike; of the keyword's mentions,
+    # 5 in the hour before the answer (the last channel), 2 in the hour after, 1 long before (not counted).
+    spike = parse_utc(db.execute("SELECT at FROM alerts WHERE id = ?", [alert_id]).fetchone()[0])
+    for (post_id, _channel, _url), seconds in zip(posts, (30, 95, 200)):
+        db.execute("UPDATE posts SET published_at = ? WHERE id = ?",
+                   [utc_iso(spike + timedelta(seconds=seconds)), post_id])
+    answered = spike + timedelta(seconds=200)
+    db.execute("DELETE FROM mentions")
+    for i, minutes in enumerate((-50, -40, -30, -20, -1, 1, 59, -150)):
+        at = utc_iso(answered + timedelta(minutes=minutes))
+        db.execute("INSERT INTO mentions (campaign_id, platform, platform_id, keyword, text, author, url, "
+                   "created_at, seen_at) VALUES ('siaga-hoaks', 'x', ?, 'hoaks DPT', 'ubah DPT lewat WhatsApp', "
+                   "'warga', NULL, ?, ?)", [f"m{i}", at, at])
+    db.execute("UPDATE content SET text = text || ' <script>alert(1)</script>' WHERE id = 'klarifikasi-dpt'")
+    db.conn.commit()
+    env = {"PLANNER_CONFIG": str(config.path)}
+
+    out = tmp_path / "laporan.html"
+    shown = cli("report", "siaga-hoaks", "--format", "html", "--out", str(out), env=env)
+    assert shown.exit_code == 0, shown.output
+    text = out.read_text("utf-8")
+    assert "<script" not in text.lower() and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert '<a href="#fast-responses">Respons cepat</a>' in text
+    section = _FastSection(text)
+    assert section.by_id["fast-count"] == "1" and section.by_id["fast-answered"] == "1"
+    assert section.by_id["fast-median-first"] == section.by_id["fast-worst-first"] == "30,0 dtk"
+    assert section.by_id["fast-median-last"] == section.by_id["fast-worst-last"] == "3,3 mnt"
+    [row] = section.rows["fast-row"]
+    assert row[0] == f"#{alert_id}" and row[1:3] == ["hoaks DPT", "hoaks-dpt"]
+    assert row[3].startswith("klarifikasi-dpt") and CLARIFICATION in row[3] and "<script>alert(1)</script>" in row[3]
+    assert "WIB" in row[4]
+    assert row[5:] == ["30,0 dtk", "3,3 mnt", "5", "2"]
+    channels = section.rows["fast-channel"]
+    assert [r[1] for r in channels] == ["kpu_mastodon (mastodon)", "kpu_telegram (telegram)", "kpu_x (x)"]
+    assert {r[2] for r in channels} == {"terbit"}
+    assert section.links == [p[2] for p in posts] and all(link.startswith("http") for link in section.links)
+
+    book_file = tmp_path / "laporan.xlsx"
+    shown = cli("report", "siaga-hoaks", "--format", "xlsx", "--out", str(book_file), env=env)
+    assert shown.exit_code == 0, shown.output
+    book = openpyxl.load_workbook(book_file)
+    assert "Respons cepat" in book.sheetnames
+    sheet = book["Respons cepat"]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert rows[0][0] == "Respons cepat"
+    facts = {r[0]: r[1] for r in rows if r and isinstance(r[0], str) and r[1] is not None and len(
+        [v for v in r if v is not None]) == 2}
+    assert facts["Lonjakan dijawab"] == 1 and facts["Sudah terbit di semua kanal"] == 1
+    assert facts["Median sampai terbit di kanal pertama (detik)"] == 30
+    assert facts["Paling lama sampai terbit di kanal pertama (detik)"] == 30
+    assert facts["Median sampai terbit di kanal terakhir (detik)"] == 200
+    assert facts["Paling lama sampai terbit di kanal terakhir (detik)"] == 200
+    header = rows.index(next(r for r in rows if r[0] == "Peringatan" and r[1] == "Kata kunci"))
+    names, values = rows[header], rows[header + 1]
+    record = dict(zip(names, values))
+    assert record["Peringatan"] == alert_id and record["Kata kunci"] == "hoaks DPT"
+    assert record["Playbook"] == "hoaks-dpt" and record["Klarifikasi"] == "klarifikasi-dpt"
+    assert CLARIFICATION in record["Isi klarifikasi"]
+    detected = record["Lonjakan terdeteksi (WIB)"]
+    assert isinstance(detected, datetime)
+    assert abs((detected - spike.astimezone(config.timezone).replace(tzinfo=None)).total_seconds()) < 1
+    assert record["Sampai kanal pertama (detik)"] == 30 and record["Sampai kanal terakhir (detik)"] == 200
+    assert record["Penyebutan sejam sebelum"] == 5 and record["Penyebutan sejam sesudah"] == 2
+    first_link = header + 5   # blank row, section title, header
+    assert rows[first_link - 1][:2] == ["Peringatan", "Akun"]
+    links = rows[first_link:first_link + 3]
+    assert [r[1] for r in links] == sorted(ANSWER_CHANNELS) and [r[4] for r in links] == [p[2] for p in posts]
+    assert all(sheet.cell(first_link + 1 + i, 5).hyperlink.target == p[2] for i, p in enumerate(posts))
+    assert all(isinstance(r[5], datetime) for r in links)
