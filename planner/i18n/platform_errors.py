@@ -19,6 +19,8 @@ _PATTERNS = [(re.compile(pattern, re.DOTALL), key) for pattern, key in (
     (r"^telegram: request failed \((?P<text>[^)]*)\); check api_base_url$", "request_failed"),
     (rf"^mastodon: the instance refused the access token of account {_ACCOUNT} \((?P<text>.*)\); reconnect the "
      r"account$", "mastodon_token"),
+    (rf"^facebook account {_ACCOUNT}: the token belongs to (?P<owner>.+), not to the Page (?P<page>\d+) \(page_id\); "
+     r"reconnect the account \(planner account connect [^)]+\)$", "facebook_other_page"),
     (rf"^x account {_ACCOUNT}: X refused the credentials \((?P<text>.*)\); reconnect the account$", "x_credentials"),
     (r"^x: the account's 24-hour cap is reached on (?P<action>.+); waiting until (?P<reset>.+) UTC$",
      "x_daily_cap_user"),

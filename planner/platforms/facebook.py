@@ -26,6 +26,7 @@ from planner.domain.text_rules import append_link, media_rules
 from planner.platforms.base import (
     Account,
     AccountStatus,
+    CredentialsError,
     MetricSnapshot,
     Mention,
     NotSupported,
@@ -208,6 +209,14 @@ class FacebookAdapter:
         raise NotSupported("facebook: Pages have no public keyword search", platform=PLATFORM)
 
     def check_credentials(self) -> AccountStatus:
-        me = self.client.get("me", fields="id,name")  # a Page token answers as the Page
-        return AccountStatus(display_name=me.get("name") or "", handle=str(me.get("id") or self.page_id),
+        """The token must be a Page token of ``page_id``: Graph's ``/me`` is the token's owner (a Page token
+        answers as its Page, a user token as the person), so any other id is refused, naming both."""
+        me = self.client.get("me", fields="id,name")
+        owner = str(me.get("id") or "")
+        if owner != self.page_id:
+            said = f"{me.get('name')} ({owner})" if me.get("name") else owner or "?"
+            raise CredentialsError(f"facebook account {self.account.name!r}: the token belongs to {said}, not to "
+                                   f"the Page {self.page_id} (page_id); reconnect the account "
+                                   f"(planner account connect {self.account.name})", platform=PLATFORM)
+        return AccountStatus(display_name=me.get("name") or "", handle=owner,
                              rate_limit=self.client.usage_summary())

@@ -279,15 +279,14 @@ class GraphEmulator(Emulator):
 
     # --- nodes ----------------------------------------------------------------------------------------
     def me(self, request: Request) -> Response:
-        """A Page token answers as its Page; the sandbox derives a stable Page from the token (a token from the
-        Facebook Login flow, planner.sandbox.graph_oauth, answers as the Page it was issued for)."""
-        from planner.sandbox.graph_oauth import page_of_token
+        """``/me`` is the owner of the token: a Page token answers as its Page, a user token as the user, and a
+        token never issued is refused (planner.sandbox.graph_oauth.owner_of_token)."""
+        from planner.sandbox.graph_oauth import owner_of_token
 
-        digest = hashlib.sha256(request.params["token"].encode()).hexdigest()
-        page = page_of_token(self.state, request.params["token"]) or {
-            "id": str(100_000_000_000 + int(digest[:10], 16) % 900_000_000_000),
-            "name": f"Humas Sandbox {digest[:4].upper()}"}
-        return self._select_account(page, request.arg("fields"), PAGE_FIELDS | IG_USER_FIELDS)
+        owner = owner_of_token(self.state, request.params["token"])
+        if owner is None:
+            return _error("Invalid OAuth access token - Cannot parse access token", 190)
+        return self._select_account(owner, request.arg("fields"), PAGE_FIELDS | IG_USER_FIELDS)
 
     def node(self, request: Request) -> Response:
         obj, problem = self._object(request.params["id"], request.arg("fields"))

@@ -11,7 +11,10 @@ code gives a short-lived user token), facebook-login/guides/access-tokens/get-lo
 
 The consent page is a form a test submits over HTTP. The sandbox's Facebook user manages two Pages:
 "KPU Kabupaten Demak" (with an Instagram business account) and "PPID Kabupaten Demak" (without). The Graph
-emulator's ``/me`` asks ``page_of_token`` so a Page token issued here answers as its own Page.
+emulator's ``/me`` asks ``owner_of_token``: as Graph documents it (graph-api/overview, "/me" translates to the
+object whose access token is used), a Page token answers as its own Page and a user token as the user; a token
+the sandbox never issued is refused (code 190). Page tokens are issued by ``/me/accounts``, registered by a test
+with ``Sandbox.page_token``, or are the demo's own (``HUMAS_SANDBOX_FB_TOKEN``, the first Page).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ SHORT_LIFETIME = 3600
 LONG_LIFETIME = 60 * 24 * 3600
 PAGES = ({"id": "100000000000001", "name": "KPU Kabupaten Demak", "ig": "17841400000000001"},
          {"id": "100000000000002", "name": "PPID Kabupaten Demak", "ig": None})
+USER = {"id": "10000000000000042", "name": "Staf Humas Demak"}  # the sandbox's Facebook user
 
 
 class Registry:
@@ -38,6 +42,10 @@ class Registry:
         self.codes: dict[str, dict] = {}
         self.user_tokens: dict[str, dict] = {}   # token -> {kind: short|long, expires, app}
         self.page_tokens: dict[str, str] = {}    # page token -> page id
+        self.pages: dict[str, str] = {p["id"]: p["name"] for p in PAGES}  # page id -> name
+        from planner.sandbox.workspace import SANDBOX_SECRETS
+
+        self.page_tokens[SANDBOX_SECRETS["HUMAS_SANDBOX_FB_TOKEN"]] = PAGES[0]["id"]  # the demo's Page token
 
 
 def registry(state) -> Registry:
@@ -47,11 +55,31 @@ def registry(state) -> Registry:
         return state.graph_oauth
 
 
+def register_page_token(state, page_id: str, token: str, name: str | None = None) -> str:
+    """``token`` becomes a Page token of ``page_id`` (a Page named ``name`` when the sandbox has none yet)."""
+    reg = registry(state)
+    with reg.lock:
+        reg.pages.setdefault(str(page_id), name or f"Humas Sandbox {str(page_id)[-4:]}")
+        reg.page_tokens[token] = str(page_id)
+    return token
+
+
 def page_of_token(state, token: str) -> dict | None:
     reg = registry(state)
     with reg.lock:
         page_id = reg.page_tokens.get(token)
-    return next(({"id": p["id"], "name": p["name"]} for p in PAGES if p["id"] == page_id), None)
+        return {"id": page_id, "name": reg.pages[page_id]} if page_id in reg.pages else None
+
+
+def owner_of_token(state, token: str) -> dict | None:
+    """What ``/me`` is for this token: its Page, the Facebook user for a live user token, else None."""
+    page = page_of_token(state, token)
+    if page is not None:
+        return page
+    reg = registry(state)
+    with reg.lock:
+        user = reg.user_tokens.get(token)
+        return dict(USER) if user is not None and user["expires"] >= time.time() else None
 
 
 def _error(message: str, code: int, status: int = 400, type_: str = "OAuthException") -> Response:

@@ -121,6 +121,12 @@ class Sandbox:
     def posts(self) -> dict:
         return self.state.summary()
 
+    def page_token(self, page_id: str, token: str | None = None, *, name: str | None = None) -> str:
+        """A Facebook Page token of ``page_id`` (``token``, or a new one): Graph's ``/me`` answers as that Page."""
+        from planner.sandbox.graph_oauth import _token, register_page_token
+
+        return register_page_token(self.state, page_id, token or _token(), name)
+
     # --- HTTP control: /_sandbox/... ---------------------------------------------------------
     def serve_media(self, directory: Path) -> str:
         """Host the files of ``directory`` at ``/_sandbox/media/NAME``, standing in for the office's web

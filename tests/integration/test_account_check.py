@@ -25,3 +25,17 @@ def test_account_check_says_the_limits_in_indonesian_with_local_times(sandbox, t
     assert re.search(r"kuota panggilan terpakai [\d.]+%", lines["kpu_fb"]), lines["kpu_fb"]
     assert "sudah 0 dari 50 unggahan yang diizinkan dalam 24 jam" in lines["kpu_ig"], lines["kpu_ig"]
     assert "UTC" not in result.output and "requests left" not in result.output
+
+
+def test_account_check_refuses_a_page_token_of_another_page_naming_both(sandbox, tmp_path, monkeypatch):
+    """kpu_fb is page_id 100000000000001; a Page token of the office's other Page opens that Page instead."""
+    for name, value in SANDBOX_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HUMAS_SANDBOX_FB_TOKEN", sandbox.page_token("100000000000002"))
+    config = write_sandbox_config(tmp_path, sandbox.base_url)
+    result = CliRunner().invoke(build_app(), ["--config", str(config), "--lang", "id", "account", "check", "kpu_fb"],
+                                catch_exceptions=False)
+    assert result.exit_code != 0, result.output
+    said = " ".join(result.output.split())
+    assert "✗ kpu_fb" in said and "PPID Kabupaten Demak (100000000000002)" in said, said
+    assert "bukan milik Page 100000000000001" in said and "planner account connect kpu_fb" in said, said

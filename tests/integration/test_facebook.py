@@ -41,6 +41,7 @@ def make_post(text: str, link: str | None = None, media=(), key: str = "key-1") 
 
 @pytest.fixture
 def adapter(sandbox):
+    sandbox.page_token(PAGE, TOKEN, name="Humas Sandbox Page")  # TOKEN is the Page token of PAGE
     return fb.create(make_account(sandbox.base_url), timeout=5)
 
 
@@ -260,6 +261,7 @@ def test_base_url_is_per_account_not_global(sandbox):
     with socket.socket() as s:  # a port with nothing listening
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    sandbox.page_token(PAGE, TOKEN)
     good = fb.create(make_account(sandbox.base_url), timeout=5)
     bad = fb.create(make_account(dead), timeout=2)
 
@@ -420,6 +422,22 @@ def test_check_credentials_reports_the_page_and_usage(sandbox, adapter):
     assert status.rate_limit and 0 <= status.rate_limit.usage_percent <= 100
     [request] = graph_requests(sandbox, "GET", "/me")
     assert request["query"]["fields"] == ["id,name"]
+    assert status.handle == PAGE
+
+
+def test_check_refuses_a_token_of_another_page_naming_both(sandbox):
+    """/me with a Page token is that Page: a token of another Page (or a person's token) is not PAGE's."""
+    other = sandbox.page_token("104857600999", name="Dinas Kominfo Demak")
+    with pytest.raises(CredentialsError) as refused:
+        fb.create(make_account(sandbox.base_url, token=other), timeout=5).check_credentials()
+    message = refused.value.message
+    assert "Dinas Kominfo Demak (104857600999)" in message and f"not to the Page {PAGE}" in message
+    assert "planner account connect humas-fb" in message
+
+
+def test_check_refuses_a_token_the_sandbox_never_issued(sandbox):
+    with pytest.raises(CredentialsError, match="access token expired or invalid"):
+        fb.create(make_account(sandbox.base_url, token="EAAGnever-issued-0001"), timeout=5).check_credentials()
 
 
 def test_search_mentions_is_not_supported(adapter):
