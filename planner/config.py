@@ -419,6 +419,9 @@ def is_reference(value: str) -> bool:
 
 
 def _refuse_exposed_literal_secrets(accounts: dict[str, AccountConfig], path: Path) -> None:
+    for account in accounts.values():  # a literal token is known now: refused before anything uses it
+        if account.platform == "instagram" and not is_reference(account.credentials.get("access_token", "env:")):
+            refuse_instagram_login_token(account.name, account.credentials["access_token"])
     literal = [f"accounts.{a.name}.credentials.{k}" for a in accounts.values()
                for k, v in a.credentials.items() if not is_reference(v)]
     if not literal:
@@ -469,6 +472,8 @@ def resolve_account(config: Config, name: str):
     resolved: dict[str, str] = {}
     for key, reference in account.credentials.items():
         resolved[key] = resolve_secret(reference, account=name, key=key, config_path=config.path)
+    if account.platform == "instagram":
+        refuse_instagram_login_token(name, resolved.get("access_token"))
     sets = CREDENTIAL_SETS[account.platform]
     if not any(all(k in resolved for k in needed) for needed in sets):
         raise ConfigError("config.credentials_incomplete", account=name,
@@ -481,6 +486,14 @@ def resolve_account(config: Config, name: str):
     return Account(name=name, platform=account.platform, handle=account.handle,
                    api_base_url=account.api_base_url, credentials=resolved, options=dict(account.options),
                    tokens=tokens)
+
+
+def refuse_instagram_login_token(account: str, token: str | None) -> None:
+    """A token of "Instagram API with Instagram Login" (graph.instagram.com; Instagram User tokens begin with
+    "IG") is not used: it does not open graph.facebook.com and it runs out after 60 days. The account is
+    connected with Facebook Login instead, whose Page token serves Instagram and does not expire."""
+    if token and token.strip().startswith("IG"):
+        raise ConfigError("config.instagram_login_token", account=account)
 
 
 def _did_you_mean(word: str, choices) -> str:

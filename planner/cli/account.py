@@ -66,6 +66,16 @@ def add(
     elif not credentials:
         first_set = CREDENTIAL_SETS[platform][0]
         credentials = {key: _default_reference(name, key) for key in first_set}
+    if platform == "instagram" and credentials.get("access_token"):  # an Instagram Login token, already set?
+        from planner.config import refuse_instagram_login_token, resolve_secret
+
+        try:
+            refuse_instagram_login_token(name, resolve_secret(credentials["access_token"], account=name,
+                                                              key="access_token", config_path=path))
+        except PlannerError as exc:
+            if getattr(exc, "key", "") == "config.instagram_login_token":
+                fail(exc.render())
+            # not set yet (env variable, keyring entry): `account check` refuses it once it is
     if old_creds is not None:  # changed in place: the table keeps its place and comments in the file
         creds = old_creds
         for key in [k for k in creds if k not in credentials]:
