@@ -48,7 +48,7 @@ _TOP_KEYS = {"database", "timezone", "language", "campaigns_dir", "reports_dir",
 ROLES = ("staff", "approver", "admin")
 # Tables whose keys are known (the others are read by parts of the tool that check them).
 _TABLE_KEYS = {"publishing": {"grace", "workers", "lease", "pacing"}, "approval": {"required", "identity"},
-               "alerts": {"telegram_account", "chat_id"}, "backup": {"dir", "keep", "every"},
+               "alerts": {"telegram_account", "chat_id", "token_expiry_days"}, "backup": {"dir", "keep", "every"},
                "costs": {"x"}}  # [costs.x]: planner.platforms.x_cost
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
 
@@ -220,6 +220,9 @@ def parse_config(raw: dict, path: Path) -> Config:
     if alert_account is not None and (alert_account not in accounts or accounts[alert_account].platform != "telegram"
                                       or not raw["alerts"].get("chat_id")):
         raise ConfigError("config.bad_alerts", path=str(path), value=alert_account)
+    expiry_days = raw.get("alerts", {}).get("token_expiry_days", 7)
+    if not isinstance(expiry_days, int) or isinstance(expiry_days, bool) or not 0 <= expiry_days <= 365:
+        raise ConfigError("config.bad_expiry_days", path=str(path), value=expiry_days)
     backup_dir, backup_keep, backup_every = _parse_backup(raw.get("backup", {}), base, path)
     default_user = raw.get("user")
     if default_user is not None and (not isinstance(default_user, str) or not default_user.strip()):

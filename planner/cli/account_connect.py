@@ -382,6 +382,13 @@ def token_state_lines(config, account) -> list[str]:
         # Tokens that `account connect` obtained (references into the tool's own store): their kind is known.
         references = config.accounts[account.name].credentials.values() if account.name in config.accounts else ()
         if any(r.startswith(("secrets:", "keyring:humas-planner/")) for r in references):
+            from datetime import datetime, timezone
+
+            from planner.accounts.expiry import expiring
+
+            stored = dict(expiring(config, datetime.now(timezone.utc), days=36500)).get(account.name)
+            if stored is not None:  # an expiry without a refresh path: said, with what to do before then
+                return [t("token.expires_stored", time=format_moment(stored, config.timezone), name=account.name)]
             key = {"telegram": "token.no_expiry_telegram", "mastodon": "token.no_expiry_mastodon",
                    "facebook": "token.no_expiry_page", "instagram": "token.no_expiry_page",
                    "bluesky": "token.bluesky_sessions"}.get(account.platform)

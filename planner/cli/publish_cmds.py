@@ -50,6 +50,7 @@ def register(app: typer.Typer) -> None:
         debug: bool = typer.Option(False, "--debug", help=t("help.debug")),
         no_monitoring: bool = typer.Option(False, "--no-monitoring", help=t("help.no_monitoring")),
     ) -> None:
+        from planner.accounts.expiry import EXPIRY_JOB
         from planner.monitoring.jobs import MONITORING_JOBS
         from planner.publishing.dispatcher import Dispatcher
         from planner.publishing.backup_job import BACKUP_JOB
@@ -61,7 +62,7 @@ def register(app: typer.Typer) -> None:
         open_database(config)
         setup_logging(json_logs, logging.DEBUG if debug else logging.INFO, config.timezone)
         service = Service(config, ignore_lock=ignore_lock, dispatcher=Dispatcher(config, workers=workers),
-                          periodic=[PREFLIGHT_JOB, BACKUP_JOB, *([] if no_monitoring else MONITORING_JOBS),
+                          periodic=[PREFLIGHT_JOB, BACKUP_JOB, EXPIRY_JOB, *([] if no_monitoring else MONITORING_JOBS),
                                     *([TELEGRAM_JOB] if chat_settings(config) else [])])
         try:
             service.run()
