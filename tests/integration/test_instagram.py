@@ -255,7 +255,8 @@ def test_deprecated_impressions_metric_does_not_lose_the_others(sandbox, adapter
     assert {s.metric for s in adapter.fetch_metrics([ref])} == everything  # straight to the per-media path
     assert len(graph_requests(sandbox, "GET", "/v23.0/")) == 3
     assert graph_requests(sandbox, "GET", "/v23.0/")[-1]["query"]["fields"] == ["id"]
-    [warning] = [r for r in caplog.records if "post by post" in r.getMessage()]
+    # In the user's language (Indonesian by default): "... insights diminta per unggahan".
+    [warning] = [r for r in caplog.records if "post by post" in r.getMessage() or "per unggahan" in r.getMessage()]
     assert "instagram" in warning.getMessage()
 
 
