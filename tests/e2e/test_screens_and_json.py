@@ -318,7 +318,7 @@ def test_account_add_force_keeps_what_it_does_not_replace(tmp_path):
     assert "diperbarui" in result.output
     after = tomllib.loads(config.read_text("utf-8"))["accounts"]["kpu_x"]
     assert after == {**before, "handle": "humasdemak"}  # slots and credentials kept, only the handle replaced
-    assert "# posting slots for content with slot" in config.read_text("utf-8")  # comments kept too
+    assert "# slot unggah untuk konten dengan slot" in config.read_text("utf-8")  # comments kept too (init writes Indonesian)
     slots = cli("--config", str(config), "queue", "--slots", "--days", "7")
     assert slots.exit_code == 0 and "kpu_x" in slots.output and "08.00 WIB" in slots.output
 

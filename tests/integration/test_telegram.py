@@ -255,6 +255,8 @@ def test_token_never_appears_in_logs_errors_or_tracebacks(sandbox, caplog):
     root.setLevel(logging.DEBUG)
     root.addHandler(handler)
     caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore"):  # a CLI run earlier in the session may have quietened them
+        caplog.set_level(logging.DEBUG, logger=name)
     errors: list[BaseException] = []
     try:
         adapter(sandbox).publish(post())  # success
@@ -287,6 +289,8 @@ def test_redaction_filter_is_idempotent_and_blanks_tokens_in_records(caplog):
     install_redaction()
     assert sum(isinstance(f, RedactingFilter) for f in logging.getLogger("httpx").filters) == 1
     caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore", "httpcore.http11"):  # a CLI run earlier in the session may have quietened them
+        caplog.set_level(logging.DEBUG, logger=name)
     logging.getLogger("httpx").info("HTTP Request: %s %s", "POST", f"https://api.telegram.org/bot{TOKEN}/getMe")
     logging.getLogger("httpcore.http11").debug("url=%s", f"https://api.telegram.org/bot{TOKEN}/getMe")
     assert SECRET not in caplog.text
