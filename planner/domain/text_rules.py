@@ -360,8 +360,11 @@ def x_weighted_length(text: str) -> int:
 
 _MASTODON_URL_LENGTH = 23
 _HAS_SCHEME = re.compile(r"https?://", re.IGNORECASE)
+# Mastodon's Account::MENTION_RE (app/models/account.rb): the domain has at least two characters; a
+# mention followed by "@", a Latin accent or "://" is no mention (lib/extractor.rb, end_mention_match).
 _MASTODON_MENTION = re.compile(
-    r"(?<![=/\w])@(([a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?)(?:@\w+(?:[.-]+\w+)*)?)", re.IGNORECASE)
+    r"(?<![=/\w])@(([a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?)(?:@[\w.-]+\w+)?)", re.IGNORECASE)
+_MASTODON_MENTION_END = re.compile(f"[@\uff20{_LATIN}]|://")
 
 
 def mastodon_length(text: str) -> int:
@@ -374,7 +377,8 @@ def mastodon_length(text: str) -> int:
     pieces.append(text[position:])
     countable = "".join(pieces)
     if "@" in countable:
-        countable = _MASTODON_MENTION.sub(lambda m: "@" + m.group(2), countable)
+        countable = _MASTODON_MENTION.sub(
+            lambda m: m.group(0) if _MASTODON_MENTION_END.match(countable, m.end()) else "@" + m.group(2), countable)
     return grapheme_count(countable)
 
 

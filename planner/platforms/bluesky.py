@@ -545,7 +545,7 @@ def fetch_link_preview(url: str, *, timeout: float = LINK_CARD_TIMEOUT) -> dict:
                 if image is not None:
                     page["image"], page["image_type"] = image
             return page
-    except (httpx.HTTPError, ValueError, UnicodeError):
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError, UnicodeError):  # InvalidURL: "https://b.id🙏"
         return {}
 
 

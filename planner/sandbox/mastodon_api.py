@@ -43,7 +43,8 @@ def _snowflake(ts: float, low: int) -> int:
     return (int(ts * 1000) << 16) | (low & 0xFFFF)
 
 
-_MENTION_RE = re.compile(r"(?<![/\w])@(([a-z0-9_]+)(?:@[\w.\-]+\w+)?)", re.IGNORECASE)
+# Account::MENTION_RE of Mastodon 4 (app/models/account.rb): a username may hold "." and "-" inside.
+_MENTION_RE = re.compile(r"(?<![=/\w])@(([a-z0-9_]+(?:[a-z0-9_.\-]+[a-z0-9_]+)?)(?:@[\w.\-]+\w+)?)", re.IGNORECASE)
 _URL_PLACEHOLDER = "x" * 23
 
 

@@ -114,6 +114,17 @@ def test_mastodon_counts_links_as_23_and_remote_mentions_as_local():
     assert mastodon_length("\U0001F468\u200d\U0001F469\u200d\U0001F467") == 1
 
 
+@pytest.mark.parametrize("text, length", [
+    ("@kpu.ri@x.y", 7),  # a username may hold a dot
+    ("@kpu_ri@a", 9),  # a one-character domain is no domain (Account::MENTION_RE)
+    ("@kpu_ri@a@b.c", 13),  # followed by "@": no mention at all, counted whole
+    ("@u@host.com@x", 13),
+    ("a=@u@host.com", 13),  # after "=" no mention
+])
+def test_mastodon_mentions_as_mastodon_reads_them(text, length):
+    assert mastodon_length(text) == length
+
+
 def test_bluesky_counts_graphemes():
     assert bluesky_length("e\u0301") == 1
     assert bluesky_length("\U0001F1EE\U0001F1E9 Indonesia") == 11
