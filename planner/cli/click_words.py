@@ -118,9 +118,12 @@ def install() -> None:
     except ImportError:  # another Typer: its own (English) help
         return
 
-    for module_name in ("typer.core", "typer.rich_utils"):
-        module = __import__(module_name, fromlist=["_"])
-        if hasattr(module, "_"):
+    import sys
+
+    # typer.rich_utils costs ~50 ms to import and is only used when rich markup is on (planner turns it
+    # off): patch it only if something already loaded it.
+    for module in (tcore, sys.modules.get("typer.rich_utils")):
+        if module is not None and hasattr(module, "_"):
             module._ = _gettext
 
     formatter_cls = getattr(_click.formatting, "HelpFormatter", None)
