@@ -72,6 +72,8 @@ def register(app: typer.Typer) -> None:
         # Each account is searched once per campaign: name it (and each of its errors) once.
         searched = list(dict.fromkeys(result.searched))
         console().print(t("listen.done", new=result.new_mentions, channels=", ".join(searched) or "-"))
+        for notice in result.notices:
+            console().print(f"  [yellow]![/] {esc(notice)}")
         from planner.i18n.platform_errors import say_listed
 
         for error in dict.fromkeys(result.errors):
@@ -161,6 +163,12 @@ def register(app: typer.Typer) -> None:
             window_start, window_end = period_window(period, now, config.timezone)
         if fmt in ("html", "xlsx") and out is None and not all_campaigns:
             fail(t("report.need_out", format=fmt))
+        from planner.platforms.x_cost import PriceError, x_prices
+
+        try:
+            prices = x_prices(config)
+        except PriceError as exc:
+            fail(t("x_cost.bad_price", key=exc.args[0], value=exc.args[1]))
         for campaign_id in ids:
             target = out
             if all_campaigns:
@@ -168,7 +176,7 @@ def register(app: typer.Typer) -> None:
                 target = folder / f"{campaign_id}-{now.astimezone(config.timezone):%Y%m%d}.{'txt' if fmt == 'text' else fmt}"
             try:
                 written = write_report(db, campaign_id, fmt=fmt, now=now, start=window_start, end=window_end,
-                                       out=target, console=console(), delimiter=delimiter)
+                                       out=target, console=console(), delimiter=delimiter, prices=prices)
             except FileWriteError as exc:  # a folder, device or missing place as --out, a full disk...
                 fail(exc.render())
             if written:

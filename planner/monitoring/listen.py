@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from planner.config import Config, resolve_account
@@ -26,6 +26,9 @@ SEARCHABLE = ("x", "mastodon", "bluesky")
 WINDOW = timedelta(hours=1)        # a spike is measured over the last hour ...
 BASELINE = timedelta(hours=24)     # ... against the hourly average of the day before it
 MIN_SPIKE = 5                      # fewer mentions than this is never a spike
+# X bills each post read (planner.platforms.x_cost): the posts read today (UTC) by listening, and whether the
+# stop at [costs.x] daily_read_budget has been said today. JSON {"day": "2026-12-02", "reads": 0, "told": false}.
+X_READS_SETTING = "listen.x_reads"
 
 
 @dataclass
@@ -43,6 +46,7 @@ class ListenResult:
     searched: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     spikes: list[Spike] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # said once a day, e.g. X's daily read budget is spent
 
 
 def _campaigns(db, campaign: str | None) -> list[tuple[str, dict, list[str]]]:
@@ -76,6 +80,8 @@ def listen(config: Config, db, *, now: datetime, campaign: str | None = None,
             if account is None or account.platform not in SEARCHABLE or account.platform in searched_platforms:
                 continue
             searched_platforms.add(account.platform)
+            if account.platform == "x" and not _x_budget_left(config, db, now, channel, result):
+                continue
             pause()
             try:
                 mentions = make(channel).search_mentions(keywords, since)
@@ -86,6 +92,8 @@ def listen(config: Config, db, *, now: datetime, campaign: str | None = None,
                 result.errors.append(f"{channel}: {message}")
                 continue
             result.searched.append(channel)
+            if account.platform == "x":
+                _count_x_reads(db, now, len(mentions))
             pause()
             result.new_mentions += _store(db, campaign_id, mentions, now)
         threshold = float(monitoring.get("spike_threshold", 3.0))
@@ -96,6 +104,58 @@ def listen(config: Config, db, *, now: datetime, campaign: str | None = None,
                 pause()
                 _record_alert(db, spike, now)
     return result
+
+
+def _x_reads(db, now: datetime) -> dict:
+    """Today's (UTC) entry of X_READS_SETTING; a new day starts at zero."""
+    from planner.store.outbox import get_setting
+
+    day = now.astimezone(timezone.utc).date().isoformat()
+    try:
+        data = json.loads(get_setting(db, X_READS_SETTING) or "{}")
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict) or data.get("day") != day:
+        data = {"day": day, "reads": 0, "told": False}
+    return data
+
+
+def _count_x_reads(db, now: datetime, reads: int) -> None:
+    from planner.store.outbox import set_setting
+
+    data = _x_reads(db, now)
+    data["reads"] = int(data.get("reads") or 0) + reads
+    set_setting(db, X_READS_SETTING, json.dumps(data), now=now)
+
+
+def _x_budget_left(config: Config, db, now: datetime, channel: str, result: ListenResult) -> bool:
+    """Whether X may be asked for mentions now: today's reads times post_read are below [costs.x]
+    daily_read_budget (0: never). When not, says so once a day (log and ``result.notices``)."""
+    from planner.platforms.x_cost import PriceError, x_prices
+    from planner.store.outbox import set_setting
+
+    try:
+        prices = x_prices(config)
+    except PriceError as exc:
+        result.errors.append(f"{channel}: {t('x_cost.bad_price', key=exc.args[0], value=exc.args[1])}")
+        return False
+    budget = prices["daily_read_budget"]
+    data = _x_reads(db, now)
+    reads = int(data.get("reads") or 0)
+    spent = reads * prices["post_read"]
+    if budget > 0 and spent < budget:
+        return True
+    if not data.get("told"):
+        if budget > 0:
+            notice = t("x_cost.listen_budget_reached", reads=format_number(reads),
+                       spent=format_number(spent, decimals=2), budget=format_number(budget, decimals=2))
+        else:
+            notice = t("x_cost.listen_budget_zero")
+        log.warning(notice)
+        result.notices.append(notice)
+        data["told"] = True
+        set_setting(db, X_READS_SETTING, json.dumps(data), now=now)
+    return False
 
 
 def _store(db, campaign_id: str, mentions, now: datetime) -> int:

@@ -9,6 +9,7 @@ list, an Enterprise agreement) sets them in config.toml:
     post = 0.015            # USD per post (each part of a thread is a post)
     post_with_link = 0.200  # USD per post whose text holds a URL
     post_read = 0.005       # USD per post read (metrics, listening)
+    daily_read_budget = 1.00  # USD a day that listening may spend reading X (0: no listening on X)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from typing import Iterable
 
 DEFAULT_PRICES = {"post": 0.015, "post_with_link": 0.200, "post_read": 0.005}
+DEFAULT_DAILY_READ_BUDGET = 1.00  # USD: 200 mentions a day at the default post_read price
 
 
 class PriceError(ValueError):
@@ -23,11 +25,12 @@ class PriceError(ValueError):
 
 
 def x_prices(config) -> dict[str, float]:
-    """The prices in use: [costs.x] of config.toml over X's published defaults. Raises PriceError."""
+    """The prices in use: [costs.x] of config.toml over X's published defaults, with "daily_read_budget".
+    Raises PriceError."""
     table = ((getattr(config, "raw", None) or {}).get("costs") or {}).get("x") or {}
-    prices = dict(DEFAULT_PRICES)
+    prices = {**DEFAULT_PRICES, "daily_read_budget": DEFAULT_DAILY_READ_BUDGET}
     for key, value in table.items():
-        if key not in DEFAULT_PRICES or isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        if key not in prices or isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise PriceError(key, value)
         prices[key] = float(value)
     return prices

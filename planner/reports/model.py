@@ -41,6 +41,7 @@ class Report:
     reliability: dict = field(default_factory=dict)
     metrics_not_available: list[str] = field(default_factory=list)
     fast_responses: dict = field(default_factory=dict)  # "respons cepat" (planner.response.report)
+    x_cost: dict = field(default_factory=dict)  # estimated X cost (planner.platforms.x_cost); {} without X posts
 
     def to_dict(self) -> dict:
         # Shallow: the fields hold plain dicts and lists already (asdict would deep-copy 100,000 posts).
@@ -48,7 +49,8 @@ class Report:
 
 
 def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None = None,
-                 end: datetime | None = None, top: int = 10) -> Report | None:
+                 end: datetime | None = None, top: int = 10, prices: dict[str, float] | None = None) -> Report | None:
+    """``prices``: X's prices (planner.platforms.x_cost.x_prices of the config; None: the published defaults)."""
     row = db.execute("SELECT spec, start_at, end_at FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
     if row is None:
         return None
@@ -136,7 +138,29 @@ def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None 
     from planner.response.report import fast_responses
 
     report.fast_responses = fast_responses(db, campaign_id, start, end)
+    report.x_cost = x_cost(db, campaign_id, prices)
     return report
+
+
+# Posts that went out or may still go out; a canceled, failed or missed post costs nothing more.
+X_COST_STATES_EXCLUDED = ("canceled", "failed", "missed")
+
+
+def x_cost(db, campaign_id: str, prices: dict[str, float] | None) -> dict:
+    """The campaign's estimated X cost, published and planned posts alike (each thread part is a post, a post
+    with a URL at the URL price): {"posts", "with_link", "usd", "post", "post_with_link"}, {} without X posts."""
+    from planner.platforms.x_cost import DEFAULT_PRICES, estimate
+
+    prices = prices or DEFAULT_PRICES
+    marks = ",".join("?" * len(X_COST_STATES_EXCLUDED))
+    rows = [{"platform": "x", "text": text, "link": link, "thread": json.loads(thread or "[]")}
+            for text, link, thread in db.execute(
+                f"SELECT text, link, thread FROM posts WHERE campaign_id = ? AND platform = 'x' "
+                f"AND state NOT IN ({marks})", [campaign_id, *X_COST_STATES_EXCLUDED])]
+    found = estimate(rows, prices)
+    if not found["posts"]:
+        return {}
+    return {**found, "post": prices["post"], "post_with_link": prices["post_with_link"]}
 
 
 def platforms_without_metrics(db, campaign_id: str) -> set[str]:

@@ -83,6 +83,13 @@ def render_text(report: Report, console) -> None:
     console.print("  " + t("report.reliability_line", on_time=r.get("on_time", 0), late=r.get("late", 0),
                            failed=r.get("failed", 0), missed=r.get("missed", 0),
                            review=r.get("needs_review", 0), pending=r.get("pending", 0)))
+    cost = report.x_cost
+    if cost:
+        console.print(f"\n[bold]{t('x_cost.report_title')}[/]")
+        console.print("  " + t("x_cost.report_line", usd=format_number(cost["usd"], decimals=2),
+                               posts=format_number(cost["posts"]), with_link=format_number(cost["with_link"]),
+                               post=format_number(cost["post"], decimals=3),
+                               post_with_link=format_number(cost["post_with_link"], decimals=3)))
 
     total_mentions = sum(p["count"] for series in report.mentions_over_time.values() for p in series)
     console.print(f"\n[bold]{t('report.mentions')}[/] ({format_number(total_mentions)})")

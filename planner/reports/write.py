@@ -25,12 +25,13 @@ def period_window(period: str, now: datetime, zone) -> tuple[datetime, datetime]
 
 def write_report(db, campaign_id: str, *, fmt: str, now: datetime, start: datetime | None = None,
                  end: datetime | None = None, out: Path | None = None, console=None,
-                 delimiter: str | None = None) -> Path | None:
+                 delimiter: str | None = None, prices: dict[str, float] | None = None) -> Path | None:
     """The report on ``console``, or written to ``out`` whole or not at all (planner.files.safe_write: its
-    folders are made, 0700; a folder, device or FIFO as ``out`` is refused with a FileWriteError)."""
+    folders are made, 0700; a folder, device or FIFO as ``out`` is refused with a FileWriteError).
+    ``prices``: X's prices for the estimated X cost (planner.platforms.x_cost.x_prices)."""
     if out is not None:
         check_target(out, make_parents=True)  # a bad --out is refused before the report is built
-    report = build_report(db, campaign_id, now=now, start=start, end=end)
+    report = build_report(db, campaign_id, now=now, start=start, end=end, prices=prices)
     if report is None:
         return None
     if fmt == "text" and out is None:
