@@ -24,7 +24,9 @@ def kantor(tmp_path, sandbox):
     """A sandbox workspace (the six example accounts) with two campaigns that watch the same keyword."""
     from planner.sandbox.workspace import SANDBOX_SECRETS, write_sandbox_config
 
-    write_sandbox_config(tmp_path, sandbox.base_url)
+    # A read budget that two campaigns' X searches cannot spend: this workspace tests naming, not the budget
+    # (tests/integration/test_x_cost_report.py does).
+    write_sandbox_config(tmp_path, sandbox.base_url, extra="[costs.x]\ndaily_read_budget = 1000\n")
     workspace = Workspace(tmp_path, sandbox)
     workspace.env.update(SANDBOX_SECRETS)
     start = date.today() + timedelta(days=1)
