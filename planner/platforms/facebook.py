@@ -41,9 +41,9 @@ from planner.platforms.graph_common import (
     MAX_IDS,
     GraphClient,
     epoch,
+    find_with_comments,
     media_part,
     parse_graph_time,
-    match_comments,
     text_matches,
 )
 from planner.platforms.media_rules import refuse_unpublishable
@@ -144,17 +144,8 @@ class FacebookAdapter:
     def find_published(self, post: OutgoingPost, since: datetime) -> PublishedRef | None:
         """The post if the Page has it; for a thread, its comments are matched part by part after it
         (each found is reported through ``post.on_part``) and an incomplete thread answers None."""
-        if post.parts_done:
-            head: PublishedRef | None = self._ref(post.parts_done[0])
-        else:
-            head = self._find_head(post, since)
-            if head is None or not post.thread:
-                return head
-            post.part_live(head.platform_post_id)
-        live = list(post.parts_done) or [head.platform_post_id]
-        if not match_comments(self.client, live, post, text_field="message"):
-            return None
-        return head
+        return find_with_comments(self.client, post, since, head_of=self._ref, find_head=self._find_head,
+                                  text_field="message")
 
     def _find_head(self, post: OutgoingPost, since: datetime) -> PublishedRef | None:
         expected = [append_link(post.text, post.link), post.text]

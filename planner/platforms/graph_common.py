@@ -328,6 +328,21 @@ COMMENT_PAGE_SIZE = 100
 COMMENT_PAGES = 5
 
 
+def find_with_comments(client: "GraphClient", post: OutgoingPost, since, *, head_of, find_head,
+                       text_field: str):
+    """Reconciliation of a post whose thread became comments: the head (the first saved part, or found
+    by ``find_head``), then its comments matched part by part; an incomplete thread answers None."""
+    if post.parts_done:
+        head = head_of(post.parts_done[0])
+    else:
+        head = find_head(post, since)
+        if head is None or not post.thread:
+            return head
+        post.part_live(head.platform_post_id)
+    live = list(post.parts_done) or [head.platform_post_id]
+    return head if match_comments(client, live, post, text_field=text_field) else None
+
+
 def match_comments(client: "GraphClient", live: list[str], post: OutgoingPost, *, text_field: str) -> bool:
     """Finds a thread's later parts among the comments on its head (``live[0]``), oldest first.
 

@@ -44,7 +44,7 @@ from planner.platforms.graph_common import (
     GRAPH_VERSION,
     MAX_IDS,
     GraphClient,
-    match_comments,
+    find_with_comments,
     parse_graph_time,
     text_matches,
 )
@@ -193,17 +193,9 @@ class InstagramAdapter:
     def find_published(self, post: OutgoingPost, since: datetime) -> PublishedRef | None:
         """The media if the account has it; for a thread, its comments are matched part by part after it
         (each found is reported through ``post.on_part``) and an incomplete thread answers None."""
-        if post.parts_done:
-            head: PublishedRef | None = PublishedRef(post.parts_done[0], self._permalink(post.parts_done[0]))
-        else:
-            head = self._find_media(post, since)
-            if head is None or not post.thread:
-                return head
-            post.part_live(head.platform_post_id)
-        live = list(post.parts_done) or [head.platform_post_id]
-        if not match_comments(self.client, live, post, text_field="text"):
-            return None
-        return head
+        return find_with_comments(self.client, post, since,
+                                  head_of=lambda media_id: PublishedRef(media_id, self._permalink(media_id)),
+                                  find_head=self._find_media, text_field="text")
 
     def _find_media(self, post: OutgoingPost, since: datetime) -> PublishedRef | None:
         """Lists recent media (newest first). A drop on media_publish may have published it."""
