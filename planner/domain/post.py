@@ -44,6 +44,10 @@ class Action(str, Enum):
     RETRY = "retry"          # a failed post, once more
     REQUEUE = "requeue"      # a missed, reviewed or canceled post, deliberately, due now
     VOID = "void"            # an approval no longer matches the content: back to an approver
+    # A standby clarification released to answer a spike alert (`planner respond`): its standby flag is
+    # cleared and it becomes due now, in the state it had. An approved one goes out; one waiting for
+    # approval keeps waiting for an approver. Standby is a flag, not a state (docs/decisions.md).
+    RELEASE_STANDBY = "release_standby"
 
     def __str__(self) -> str:
         return self.value
@@ -61,6 +65,7 @@ TRANSITIONS: dict[tuple[Action, PostState], PostState] = {
     **{(Action.RETRY, state): S.QUEUED for state in (S.FAILED, S.FAILED_RETRYABLE)},
     **{(Action.REQUEUE, state): S.QUEUED for state in (S.MISSED, S.NEEDS_REVIEW, S.CANCELED)},
     **{(Action.VOID, state): S.PENDING_APPROVAL for state in (S.QUEUED, S.FAILED_RETRYABLE, S.HELD, S.PUBLISHING)},
+    **{(Action.RELEASE_STANDBY, state): state for state in (S.QUEUED, S.PENDING_APPROVAL)},
 }
 
 # States the scheduler takes posts from, and those it leaves to people.

@@ -27,6 +27,7 @@ from planner.errors import PlannerError
 from planner.i18n import t
 from planner.platforms.base import CredentialsError, PermanentError, PlatformError
 from planner.store.db import parse_utc, utc_iso
+from planner.store.posts import due_before
 
 OPEN_STATES = ("draft", "pending_approval", "queued", "failed_retryable", "held")
 APPROVAL_URGENT = timedelta(hours=2)
@@ -71,10 +72,7 @@ def check_readiness(config, db, *, now: datetime, hours: float = 24.0, scheduler
                     check_accounts: bool = True, make_adapter=None) -> Readiness:
     """``make_adapter(account_name)`` gives a connected adapter (default: a fresh one per account)."""
     result = Readiness(window_hours=hours)
-    rows = [dict(r) for r in db.query(
-        f"""SELECT id, channel, platform, state, due_at, media, hold_reason FROM posts
-            WHERE state IN ({','.join('?' * len(OPEN_STATES))}) AND COALESCE(retry_at, due_at) < ?
-            ORDER BY due_at, id""", [*OPEN_STATES, utc_iso(now + timedelta(hours=hours))])]
+    rows = due_before(db, now + timedelta(hours=hours), states=OPEN_STATES)
     result.posts = len(rows)
     if not rows:
         return result

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from planner.errors import PlannerError
 from planner.i18n import t
 from planner.platforms.base import PlatformError
-from planner.store.db import transaction, utc_iso
+from planner.store import alert_notices, campaigns
 
 log = logging.getLogger("planner.response")
 
@@ -21,9 +21,8 @@ def playbook_lines(db, alert_id: int) -> tuple[list[str], object]:
     match = match_alert(db, alert_id)
     if match is None:
         return [], None
-    row = db.execute("SELECT text FROM content WHERE campaign_id = ? AND id = ?",
-                     [match.alert["campaign_id"], match.content_id]).fetchone()
-    preview = " ".join((row[0] if row else "")[:160].split())
+    text = campaigns.content_text(db, match.alert["campaign_id"], match.content_id)
+    preview = " ".join((text or "")[:160].split())
     lines = [t("response.alert_playbook", playbook=match.playbook.id, content=match.content_id, text=preview,
                channels=", ".join(match.playbook.channels) or t("response.all_channels")),
              t("response.alert_command", alert=alert_id, content=match.content_id)]
@@ -50,9 +49,7 @@ def announce(config, db, spike, text: str, *, now: datetime | None = None, log_i
         message_id = send(config, full + _audit_line(config), buttons)
     except (PlatformError, PlannerError) as exc:
         return full, exc.render() if isinstance(exc, PlannerError) else exc.message
-    now = now or datetime.now(timezone.utc)
-    with transaction(db) as conn:
-        conn.execute("INSERT OR IGNORE INTO alert_notices (alert_id, playbook, content_id, sent_at, chat_message_id) "
-                     "VALUES (?, ?, ?, ?, ?)", [alert_id, match.playbook.id if match else None,
-                                                match.content_id if match else None, utc_iso(now), message_id])
+    alert_notices.record_sent(db, alert_id, playbook=match.playbook.id if match else None,
+                              content_id=match.content_id if match else None, chat_message_id=message_id,
+                              now=now or datetime.now(timezone.utc))
     return full, "sent"

@@ -13,7 +13,6 @@ the alert, ``a:<post>`` approve one pending post. A ``/review`` message lists pe
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime, timezone
 
@@ -21,7 +20,7 @@ from planner.config import Config, resolve_account
 from planner.errors import PlannerError
 from planner.i18n import t
 from planner.platforms.base import PlatformError
-from planner.store import approval, audit, outbox
+from planner.store import alert_notices, approval, audit, outbox, posts, responses
 from planner.store.db import transaction, utc_iso
 
 log = logging.getLogger("planner.response")
@@ -168,8 +167,8 @@ def _publish(config, db, alert_id: int, user: str, role: str, via: dict, now: da
         return exc.render(), None
     if outcome.already:
         # Asked for before (by the author, say): this press approves what still waits, nothing is sent twice.
-        outcome.waiting = [p for p in outcome.released
-                           if db.execute("SELECT state FROM posts WHERE id = ?", [p]).fetchone()[0] == "pending_approval"]
+        outcome.waiting = [row["id"] for row in posts.get_many(db, outcome.released)
+                           if row["state"] == "pending_approval"]
         if not outcome.waiting:
             return t("response.already", alert=alert_id), None
     decision = approval.approve(db, outcome.waiting, actor=user, role=role, now=now) if outcome.waiting else None
@@ -191,10 +190,7 @@ def _publish(config, db, alert_id: int, user: str, role: str, via: dict, now: da
 
 
 def _ignore(db, alert_id: int, user: str, via: dict, now: datetime) -> str:
-    with transaction(db) as conn:
-        conn.execute("UPDATE alert_notices SET ignored_by = ? WHERE alert_id = ?", [user, alert_id])
-        audit.record(conn, at=utc_iso(now), actor=user, action="response.ignore", subject=f"alert:{alert_id}",
-                     detail={"via": via})
+    alert_notices.ignore(db, alert_id, actor=user, now=now, via=via)
     return t("response.ignored", alert=alert_id)
 
 
@@ -221,8 +217,7 @@ def handle_message(config: Config, db, message: dict) -> None:
     if not ids:
         send(config, t("response.review_empty"))
         return
-    for row in db.query(f"SELECT id, channel, text FROM posts WHERE id IN ({','.join('?' * len(ids))}) ORDER BY id",
-                        ids):
+    for row in posts.get_many(db, ids):
         quote = " ".join(row["text"][:300].split())
         send(config, t("response.review_item", id=row["id"], channel=row["channel"], text=quote),
              [(t("response.button_approve_post", id=row["id"]), f"a:{row['id']}")])
@@ -230,19 +225,10 @@ def handle_message(config: Config, db, message: dict) -> None:
 
 def report_published(config: Config, db) -> None:
     """Once every post of a response is out, its links go to the staff chat (once)."""
-    rows = db.execute("SELECT r.id, r.alert_id FROM responses r WHERE r.links_sent_at IS NULL AND NOT EXISTS ("
-                      "SELECT 1 FROM response_posts rp JOIN posts p ON p.id = rp.post_id "
-                      "WHERE rp.response_id = r.id AND p.state != 'published') AND EXISTS ("
-                      "SELECT 1 FROM response_posts rp WHERE rp.response_id = r.id)").fetchall()
-    for response_id, alert_id in rows:
-        links = [f"{channel}: {url or '-'}" for channel, url in db.execute(
-            "SELECT p.channel, p.url FROM response_posts rp JOIN posts p ON p.id = rp.post_id "
-            "WHERE rp.response_id = ? ORDER BY p.id", [response_id])]
-        now = datetime.now(timezone.utc)
-        with transaction(db) as conn:
-            if conn.execute("UPDATE responses SET links_sent_at = ? WHERE id = ? AND links_sent_at IS NULL",
-                            [utc_iso(now), response_id]).rowcount != 1:
-                continue
+    for response_id, alert_id in responses.fully_published_unreported(db):
+        links = [f"{channel}: {url or '-'}" for channel, url in responses.links(db, response_id)]
+        if not responses.mark_links_sent(db, response_id, now=datetime.now(timezone.utc)):
+            continue
         try:
             send(config, t("response.links", alert=alert_id, links="\n".join(links)))
         except (PlatformError, PlannerError) as exc:

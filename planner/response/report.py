@@ -7,36 +7,24 @@ from __future__ import annotations
 import statistics
 from datetime import datetime, timedelta
 
-from planner.store.db import parse_utc, utc_iso
+from planner.store import campaigns, responses
+from planner.store.db import parse_utc
 
 HOUR = timedelta(hours=1)
 
 
-def _mentions(db, campaign_id: str, keyword: str, start: datetime, end: datetime) -> int:
-    return db.execute("SELECT COUNT(*) FROM mentions WHERE campaign_id = ? AND keyword = ? AND created_at >= ? "
-                      "AND created_at < ?", [campaign_id, keyword, utc_iso(start), utc_iso(end)]).fetchone()[0]
-
-
 def fast_responses(db, campaign_id: str, start: datetime | None = None, end: datetime | None = None) -> dict:
-    from planner.response.respond import response_times
-
-    if "responses" not in db.table_names():
+    answers = responses.of_campaign(db, campaign_id, start, end)
+    if answers is None:
         return {}
-    sql = ("SELECT r.id, a.keyword, r.playbook, r.content_id FROM responses r JOIN alerts a ON a.id = r.alert_id "
-           "WHERE r.campaign_id = ?")
-    params: list = [campaign_id]
-    if start:
-        sql += " AND a.at >= ?"
-        params.append(utc_iso(start))
-    if end:
-        sql += " AND a.at < ?"
-        params.append(utc_iso(end))
     items = []
-    for response_id, keyword, playbook, content_id in db.execute(sql + " ORDER BY a.at", params).fetchall():
-        times = response_times(db, response_id)
+    for answer in answers:
+        response_id, keyword, content_id = answer["id"], answer["keyword"], answer["content_id"]
+        times = responses.times(db, response_id)
         detected = parse_utc(times["detected_at"])
-        item = {"alert_id": times["alert_id"], "keyword": keyword, "playbook": playbook, "content": content_id,
-                "clarification": _clarification(db, campaign_id, content_id), "channels": _channels(db, response_id),
+        item = {"alert_id": times["alert_id"], "keyword": keyword, "playbook": answer["playbook"],
+                "content": content_id, "clarification": campaigns.content_text(db, campaign_id, content_id) or "",
+                "channels": responses.channel_posts(db, response_id),
                 **times, "seconds_to_first": None, "seconds_to_answer": None, "mentions_before": None,
                 "mentions_after": None}
         if times["first_published_at"]:
@@ -44,8 +32,8 @@ def fast_responses(db, campaign_id: str, start: datetime | None = None, end: dat
         if times["last_published_at"] and times["published"] == times["posts"]:
             answered = parse_utc(times["last_published_at"])
             item["seconds_to_answer"] = (answered - detected).total_seconds()
-            item["mentions_before"] = _mentions(db, campaign_id, keyword, answered - HOUR, answered)
-            item["mentions_after"] = _mentions(db, campaign_id, keyword, answered, answered + HOUR)
+            item["mentions_before"] = responses.mention_count(db, campaign_id, keyword, answered - HOUR, answered)
+            item["mentions_after"] = responses.mention_count(db, campaign_id, keyword, answered, answered + HOUR)
         items.append(item)
     answered = [i["seconds_to_answer"] for i in items if i["seconds_to_answer"] is not None]
     first = [i["seconds_to_first"] for i in items if i["seconds_to_first"] is not None]
@@ -54,20 +42,6 @@ def fast_responses(db, campaign_id: str, start: datetime | None = None, end: dat
             "worst_seconds": max(answered) if answered else None,
             "median_first_seconds": statistics.median(first) if first else None,
             "worst_first_seconds": max(first) if first else None}
-
-
-def _clarification(db, campaign_id: str, content_id: str) -> str:
-    row = db.execute("SELECT text FROM content WHERE campaign_id = ? AND id = ?", [campaign_id, content_id]).fetchone()
-    return row[0] if row else ""
-
-
-def _channels(db, response_id: int) -> list[dict]:
-    """The answer's posts: channel, platform, state, when published (UTC) and the link."""
-    rows = db.execute("SELECT p.id, p.channel, p.platform, p.state, p.published_at, p.url FROM response_posts rp "
-                      "JOIN posts p ON p.id = rp.post_id WHERE rp.response_id = ? ORDER BY p.channel, p.id",
-                      [response_id]).fetchall()
-    return [{"post_id": r[0], "channel": r[1], "platform": r[2], "state": r[3], "published_at": r[4], "url": r[5]}
-            for r in rows]
 
 
 def span(seconds: float | None, lang: str | None = None) -> str:

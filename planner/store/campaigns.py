@@ -300,3 +300,15 @@ def _update_post(conn, old: dict, values: dict, state: str, now: str, actor: str
     record_event(conn, old["id"], old["state"], state, now, actor, detail)
 
 
+
+
+def stored_spec(db: sqlite_utils.Database, campaign_id: str) -> str | None:
+    """The campaign as last applied (JSON, see ``campaign_spec``), or None for an unknown campaign."""
+    row = db.execute("SELECT spec FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
+    return row[0] if row else None
+
+
+def content_text(db: sqlite_utils.Database, campaign_id: str, content_id: str) -> str | None:
+    """A content item's text as last applied, or None for an unknown item."""
+    row = db.execute("SELECT text FROM content WHERE campaign_id = ? AND id = ?", [campaign_id, content_id]).fetchone()
+    return row[0] if row else None

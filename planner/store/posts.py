@@ -191,3 +191,50 @@ def void_unapproved(db, *, now: datetime, actor: str, post_ids: list[int] | None
                          detail={"from": row["state"], "had_approval": bool(row["approved_hash"])})
             voided.append(row["id"])
     return voided
+
+
+# --- standby clarifications (planner.response) -----------------------------------------------------
+def standby_releasable(row: dict) -> bool:
+    """A standby post the lifecycle lets `planner respond` release (see Action.RELEASE_STANDBY)."""
+    return bool(row["standby"]) and target(Action.RELEASE_STANDBY, row["state"]) is not None
+
+
+def release_standby(conn, row: dict, *, now: datetime, actor: str, detail: str) -> bool:
+    """Inside the caller's transaction: clear ``row``'s standby flag and make it due now, in the state the
+    lifecycle table gives (its own); guarded on the flag and the state it was read in. False if refused
+    or changed meanwhile."""
+    if not standby_releasable(row):
+        return False
+    to_state = target(Action.RELEASE_STANDBY, row["state"])
+    now_s = utc_iso(now)
+    cursor = conn.execute("UPDATE posts SET state = ?, standby = 0, due_at = ?, updated_at = ? "
+                          "WHERE id = ? AND standby = 1 AND state = ?",
+                          [to_state.value, now_s, now_s, row["id"], row["state"]])
+    if cursor.rowcount != 1:
+        return False
+    record_event(conn, row["id"], row["state"], to_state.value, now_s, actor, detail)
+    return True
+
+
+def first_occurrences(db, campaign_id: str, content_id: str) -> list[dict]:
+    """The posts of one content item's first occurrence, one per channel, by id."""
+    return list(db.query("SELECT * FROM posts WHERE campaign_id = ? AND content_id = ? AND occurrence = 0 "
+                         "ORDER BY id", [campaign_id, content_id]))
+
+
+def get_many(db, post_ids: list[int]) -> list[dict]:
+    """The posts with these ids, by id (unknown ids are left out)."""
+    if not post_ids:
+        return []
+    return list(db.query(f"SELECT * FROM posts WHERE id IN ({','.join('?' * len(post_ids))}) ORDER BY id",
+                         list(post_ids)))
+
+
+def due_before(db, before: datetime, *, states) -> list[dict]:
+    """Posts in ``states`` due (or, retrying, to be tried again) before ``before``, by due time: what they
+    send (channel, platform, media), when, and why held."""
+    states = [str(s) for s in states]
+    return [dict(r) for r in db.query(
+        f"""SELECT id, channel, platform, state, due_at, media, hold_reason FROM posts
+            WHERE state IN ({','.join('?' * len(states))}) AND COALESCE(retry_at, due_at) < ?
+            ORDER BY due_at, id""", [*states, utc_iso(before)])]
