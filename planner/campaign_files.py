@@ -673,11 +673,11 @@ def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config
     tagged by ``utm_for(text, link, platform, content_id)``); each problem reported once."""
     from planner.domain.campaign import render_thread
     from planner.domain.text_rules import MediaInfo, check_content, needs_dimensions
-    from planner.platforms.account_limits import remembered_text_limits
+    from planner.store.text_limits import remembered_in
 
     reported: set[tuple[str, str]] = set()
     if "text_limits" not in r.__dict__:  # read once per file: what `account check` learnt from the platforms
-        r.__dict__["text_limits"] = remembered_text_limits(config)
+        r.__dict__["text_limits"] = remembered_in(config.database if config else None)
     for channel in channels:
         account = config.accounts.get(channel)
         if account is None:

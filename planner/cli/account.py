@@ -207,9 +207,10 @@ def check(name: str = typer.Argument(None, help=t("help.account_name"))) -> None
         limit = f" · {t('account.rate_limit')}: {said}" if said else ""
         out.print(f"[green]✓[/] {account_name}: {esc(t('account.posting_as', name=status.display_name, handle=status.handle.lstrip('@')))}{esc(limit)}")
         if status.text_limit is not None:  # the platform's own limit (a Mastodon instance's), for validation
-            from planner.platforms.account_limits import remember_text_limit
+            from planner.store.db import now_utc
+            from planner.store.text_limits import remember_in
 
-            kept = remember_text_limit(config, account_name, status.text_limit)
+            kept = remember_in(config.database, account_name, status.text_limit, now=now_utc())
             out.print(f"  {esc(t('account.text_limit' if kept else 'account.text_limit_unsaved', limit=status.text_limit))}")
         other = _other_handle(account, status.handle)
         if other:  # the token opens another account than the one config.toml names: say both

@@ -38,10 +38,10 @@ def register(app: typer.Typer) -> None:
 def _print(campaign, rows: list[dict], config) -> None:
     from planner.domain.text_rules import LIMITS, append_link, text_length
     from planner.i18n.dates import format_moment
-    from planner.platforms.account_limits import remembered_text_limits
+    from planner.store.text_limits import remembered_in
 
     out = console()
-    own_limits = remembered_text_limits(config)
+    own_limits = remembered_in(config.database if config else None)
     resolvers: dict[str, object] = {}  # channel -> adapter that resolves its platform's handles
     issues = {item.id: item.issue for item in campaign.content}
     firsts: dict[tuple[str, str], dict] = {}

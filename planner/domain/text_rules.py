@@ -107,7 +107,7 @@ LIMITS: dict[str, dict] = {
     },
     "mastodon": {
         # 500 is Mastodon's default; each instance sets its own (configuration.statuses.max_characters,
-        # https://docs.joinmastodon.org/entities/Instance/), read by `account check` (account_limits).
+        # https://docs.joinmastodon.org/entities/Instance/), read by `account check` (store/text_limits).
         "text_limit": 500, "caption_limit": None, "max_media": 4, "media_required": False,
         "mixed_media": False, "max_hashtags": None, "max_mentions": None,
         "media": {
@@ -472,7 +472,7 @@ def check_content(platform: str, text: str, media: list[MediaInfo], link: str | 
     """Every way in which a post breaks the platform's rules (empty list when it is fine).
 
     ``text_limit``: the account's own limit where its platform told it (a Mastodon instance's
-    max_characters, see planner.platforms.account_limits), instead of the documented one."""
+    max_characters, see planner.store.text_limits), instead of the documented one."""
     if platform not in LIMITS:
         raise ValueError(f"unknown platform: {platform!r}")
     rules = LIMITS[platform]
