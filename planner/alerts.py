@@ -17,10 +17,12 @@ def notify_staff(config: Config, text: str) -> str | None:
     account_name, chat_id = alerts.get("telegram_account"), alerts.get("chat_id")
     if not account_name or not chat_id:
         return None
-    from planner.platforms.telegram import send_message
+    from planner.platforms import make_adapter
 
     try:
-        send_message(resolve_account(config, account_name), chat_id, text + _audit_line(config))
+        # The account is a Telegram bot (config validation says so): its adapter can write to any chat.
+        with make_adapter(resolve_account(config, account_name)) as adapter:
+            adapter.send_text(chat_id, text + _audit_line(config))
     except (PlatformError, PlannerError) as exc:
         return exc.render() if isinstance(exc, PlannerError) else exc.message
     return "sent"
