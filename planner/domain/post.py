@@ -44,6 +44,7 @@ class Action(str, Enum):
     RETRY = "retry"          # a failed post, once more
     REQUEUE = "requeue"      # a missed, reviewed or canceled post, deliberately, due now
     VOID = "void"            # an approval no longer matches the content: back to an approver
+    RELEASE = "release"      # a hold with an end (a blackout window) is over: back to the queue, due at its end
 
     def __str__(self) -> str:
         return self.value
@@ -61,6 +62,9 @@ TRANSITIONS: dict[tuple[Action, PostState], PostState] = {
     **{(Action.RETRY, state): S.QUEUED for state in (S.FAILED, S.FAILED_RETRYABLE)},
     **{(Action.REQUEUE, state): S.QUEUED for state in (S.MISSED, S.NEEDS_REVIEW, S.CANCELED)},
     **{(Action.VOID, state): S.PENDING_APPROVAL for state in (S.QUEUED, S.FAILED_RETRYABLE, S.HELD, S.PUBLISHING)},
+    # Straight to the queue: a post is held only from a claimable state, and an approval that stops
+    # matching while it is held is voided from 'held' (VOID above).
+    (Action.RELEASE, S.HELD): S.QUEUED,
 }
 
 # States the scheduler takes posts from, and those it leaves to people.
