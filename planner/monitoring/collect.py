@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import Callable
 
 from planner.config import Config, resolve_account
+from planner.domain.campaign import Monitoring
 from planner.errors import PlannerError
 from planner.i18n import t
 from planner.i18n.platform_errors import say
 from planner.platforms.base import NotSupported, PlatformError
-from planner.domain.campaign import Monitoring
 from planner.store import campaigns, metrics
 
 log = logging.getLogger("planner.metrics")
