@@ -104,17 +104,20 @@ _decoded: dict[tuple[str, str, int], AppliedCampaign] = {}
 def _read(db: sqlite_utils.Database, where: str, params: list) -> list[AppliedCampaign]:
     stamps = [tuple(row) for row in db.execute(
         f"SELECT id, applied_at, length(spec) FROM campaigns {where} ORDER BY rowid", params)]
-    if any(stamp not in _decoded for stamp in stamps):
-        if len(_decoded) > 1000:
-            _decoded.clear()
-        stamps = []
-        for campaign_id, applied_at, size, spec in db.execute(
-                f"SELECT id, applied_at, length(spec), spec FROM campaigns {where} ORDER BY rowid", params):
-            stamp = (campaign_id, applied_at, size)
-            if stamp not in _decoded:
-                _decoded[stamp] = from_spec(campaign_id, json.loads(spec))
-            stamps.append(stamp)
-    return [_decoded[stamp] for stamp in stamps]
+    found = [_decoded.get(stamp) for stamp in stamps]
+    if None not in found:
+        return found
+    if len(_decoded) > 1000:
+        _decoded.clear()
+    found = []
+    for campaign_id, applied_at, size, spec in db.execute(
+            f"SELECT id, applied_at, length(spec), spec FROM campaigns {where} ORDER BY rowid", params):
+        stamp = (campaign_id, applied_at, size)
+        campaign = _decoded.get(stamp)
+        if campaign is None:
+            campaign = _decoded[stamp] = from_spec(campaign_id, json.loads(spec))
+        found.append(campaign)
+    return found
 
 
 def from_spec(campaign_id: str, data: dict) -> AppliedCampaign:
