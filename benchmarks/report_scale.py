@@ -30,7 +30,7 @@ TARGET_S, TARGET_MB = 5.0, 500
 
 def build(directory: Path) -> Path:
     from planner.sandbox.workspace import write_sandbox_config
-    from planner.monitoring.collect import record_totals
+    from planner.store import metrics
     from planner.store.db import open_db, utc_iso
 
     config = write_sandbox_config(directory, "http://127.0.0.1:9")
@@ -80,7 +80,7 @@ def build(directory: Path) -> Path:
                          "ON CONFLICT (post_id, metric) DO UPDATE SET value = excluded.value, "
                          "collected_at = excluded.collected_at", rows)
         conn.execute("COMMIT")
-        record_totals(db, "skala", start + timedelta(days=60, hours=6 * c))
+        metrics.record_totals(db, "skala", now=start + timedelta(days=60, hours=6 * c))
     conn.execute("BEGIN")
     conn.executemany("INSERT INTO mentions (campaign_id, platform, platform_id, keyword, text, created_at, seen_at) "
                      "VALUES ('skala', 'x', ?, 'cek DPT', 'sebutan', ?, ?)",

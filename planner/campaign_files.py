@@ -450,16 +450,17 @@ def _audiences(r: _Reader, raw: Any) -> tuple[Audience, ...]:
 
 def _monitoring(r: _Reader, raw: Any) -> Monitoring:
     table = r.table(raw, "monitoring", MONITORING_KEYS)
-    threshold = table.get("spike_threshold", 3.0)
+    default = Monitoring()
+    threshold = table.get("spike_threshold", default.spike_threshold)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold <= 1:
         r.add("monitoring.spike_threshold", "bad_threshold", value=threshold)
-        threshold = 3.0
-    period = r.text(table, "report_period", "monitoring", default="weekly")
+        threshold = default.spike_threshold
+    period = r.text(table, "report_period", "monitoring", default=default.report_period)
     if period not in REPORT_PERIODS:
         r.add("monitoring.report_period", "bad_choice", value=period, hint="", choices=", ".join(REPORT_PERIODS))
     return Monitoring(
-        collect_every=r.duration(table, "collect_every", "monitoring", timedelta(hours=6)),
-        track_for=r.duration(table, "track_for", "monitoring", timedelta(days=7)),
+        collect_every=r.duration(table, "collect_every", "monitoring", default.collect_every),
+        track_for=r.duration(table, "track_for", "monitoring", default.track_for),
         keywords=r.texts(table, "keywords", "monitoring"),
         spike_threshold=float(threshold),
         report_period=period,

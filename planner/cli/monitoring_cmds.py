@@ -88,30 +88,20 @@ def register(app: typer.Typer) -> None:
         as_json: bool = json_option(),
     ) -> None:
         from planner.i18n.dates import format_moment
-        from planner.store.db import parse_utc, utc_iso
+        from planner.store import mentions as stored_mentions
+        from planner.store.db import parse_utc
 
         config = load_config()
         db = open_database(config)
-        clauses, params = [], []
-        if campaign:
-            clauses.append("campaign_id = ?")
-            params.append(campaign)
-        if since:
-            clauses.append("created_at >= ?")
-            params.append(utc_iso(parse_local_time(since, config.timezone, "--since")))
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        after = parse_local_time(since, config.timezone, "--since") if since else None
         if as_json:
-            rows = list(db.query(f"SELECT * FROM mentions {where} ORDER BY created_at DESC LIMIT ?", [*params, limit]))
             from planner.cli.json_lists import mentions_document
 
-            mentions_document(rows)
+            mentions_document(stored_mentions.listing(db, campaign=campaign, since=after, limit=limit))
             return
         # A mention found for several campaigns (or keywords) is stored once for each; on screen it is one
         # line naming its campaigns.
-        rows = list(db.query(
-            "SELECT platform, author, text, MAX(created_at) AS created_at, group_concat(DISTINCT keyword) AS keywords, "
-            f"group_concat(DISTINCT campaign_id) AS campaigns FROM mentions {where} GROUP BY platform, platform_id "
-            "ORDER BY created_at DESC, MIN(id) DESC LIMIT ?", [*params, limit]))
+        rows = stored_mentions.listing_by_post(db, campaign=campaign, since=after, limit=limit)
         if not rows:
             console().print(t("listen.none"))
             return
@@ -136,6 +126,7 @@ def register(app: typer.Typer) -> None:
         from planner.files import FileWriteError
         from planner.reports import FORMATS
         from planner.reports.write import period_window, write_report
+        from planner.store import campaigns
         from planner.store.db import now_utc
 
         if fmt not in FORMATS:
@@ -149,9 +140,10 @@ def register(app: typer.Typer) -> None:
             fail(t("report.usage"))
         config = load_config()
         db = open_database(config)
-        ids = [r[0] for r in db.execute("SELECT id FROM campaigns ORDER BY id")] if all_campaigns else [campaign]
-        if campaign and campaign not in [r[0] for r in db.execute("SELECT id FROM campaigns")]:
-            fail(t("campaign.not_found", id=campaign, known=", ".join(r[0] for r in db.execute("SELECT id FROM campaigns")) or "-"))
+        known = campaigns.ids(db)
+        ids = known if all_campaigns else [campaign]
+        if campaign and campaign not in known:
+            fail(t("campaign.not_found", id=campaign, known=", ".join(known) or "-"))
         now = now_utc()
         window_start = parse_local_time(start, config.timezone, "--from") if start else None
         window_end = parse_local_time(end, config.timezone, "--to") if end else None

@@ -115,9 +115,41 @@ class Campaign:
 
     def window(self) -> tuple[datetime, datetime]:
         """First and last moment of the campaign, aware, in its zone (end day inclusive)."""
-        start = datetime.combine(self.start, datetime.min.time(), self.timezone)
-        end = datetime.combine(self.end, datetime.max.time(), self.timezone)
-        return start, end
+        return _window(self.start, self.end, self.timezone)
+
+
+@dataclass(frozen=True)
+class AppliedCampaign:
+    """A campaign as last applied, read back from the store (planner.store.campaigns.get).
+
+    Its parts without the content items (they live in the content table) and the response playbooks
+    (planner.response.playbooks reads those). A part missing from a campaign applied by an older version
+    takes the default of its type above (Monitoring(), no blackouts...), so defaults live in one place.
+    """
+
+    id: str
+    name: str
+    owner: str
+    timezone: ZoneInfo
+    start: date
+    end: date
+    channels: tuple[str, ...] = ()
+    goal: Goal = Goal(objective="")
+    audiences: tuple[Audience, ...] = ()
+    monitoring: Monitoring = Monitoring()
+    blackouts: tuple[Blackout, ...] = ()   # each names this campaign (Blackout.campaign)
+
+    def window(self) -> tuple[datetime, datetime]:
+        """First and last moment of the campaign, aware, in its zone (end day inclusive)."""
+        return _window(self.start, self.end, self.timezone)
+
+    def deadline(self, kpi: Kpi) -> date:
+        """A KPI's last day: its own deadline, else the campaign's end."""
+        return kpi.deadline or self.end
+
+
+def _window(start: date, end: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    return datetime.combine(start, datetime.min.time(), zone), datetime.combine(end, datetime.max.time(), zone)
 
 
 def render_text(item: ContentItem, channel: str, platform: str) -> str:

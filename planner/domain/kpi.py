@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 RATE_METRICS = ("engagement_rate", "on_time_rate")
+ON_TIME_MS = 60_000  # published within a minute of its time counts as on time
 STATUSES = ("achieved", "on_track", "at_risk", "missed", "not_started")
 
 

@@ -48,6 +48,7 @@ class Action(str, Enum):
     # cleared and it becomes due now, in the state it had. An approved one goes out; one waiting for
     # approval keeps waiting for an approver. Standby is a flag, not a state (docs/decisions.md).
     RELEASE_STANDBY = "release_standby"
+    RELEASE = "release"      # a hold with an end (a blackout window) is over: back to the queue, due at its end
 
     def __str__(self) -> str:
         return self.value
@@ -66,6 +67,9 @@ TRANSITIONS: dict[tuple[Action, PostState], PostState] = {
     **{(Action.REQUEUE, state): S.QUEUED for state in (S.MISSED, S.NEEDS_REVIEW, S.CANCELED)},
     **{(Action.VOID, state): S.PENDING_APPROVAL for state in (S.QUEUED, S.FAILED_RETRYABLE, S.HELD, S.PUBLISHING)},
     **{(Action.RELEASE_STANDBY, state): state for state in (S.QUEUED, S.PENDING_APPROVAL)},
+    # Straight to the queue: a post is held only from a claimable state, and an approval that stops
+    # matching while it is held is voided from 'held' (VOID above).
+    (Action.RELEASE, S.HELD): S.QUEUED,
 }
 
 # States the scheduler takes posts from, and those it leaves to people.

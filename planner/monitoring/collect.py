@@ -7,19 +7,19 @@ metrics (Telegram) is recorded as not available, never as zeros.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Callable
 
 from planner.config import Config, resolve_account
+from planner.domain.campaign import Monitoring
 from planner.errors import PlannerError
 from planner.i18n import t
 from planner.i18n.platform_errors import say
 from planner.platforms.base import NotSupported, PlatformError
-from planner.store.db import parse_utc, transaction, utc_iso
+from planner.store import campaigns, metrics
 
 log = logging.getLogger("planner.metrics")
 
@@ -33,38 +33,20 @@ class CollectResult:
     campaigns: set[str] = field(default_factory=set)
 
 
-def _campaign_monitoring(db) -> dict[str, tuple[timedelta, timedelta]]:
-    """campaign id -> (collect_every, track_for)."""
-    found = {}
-    for campaign_id, spec in db.execute("SELECT id, spec FROM campaigns"):
-        monitoring = json.loads(spec).get("monitoring", {})
-        found[campaign_id] = (timedelta(seconds=monitoring.get("collect_every", 6 * 3600)),
-                              timedelta(seconds=monitoring.get("track_for", 7 * 86400)))
-    return found
-
-
 def posts_to_collect(db, *, now: datetime, campaign: str | None = None, force: bool = False) -> list[dict]:
     """Published posts inside their tracking window whose last collection is older than the period."""
-    windows = _campaign_monitoring(db)
-    params: list = []
-    where = "p.state = 'published' AND p.platform_post_id IS NOT NULL"
-    if campaign:
-        where += " AND p.campaign_id = ?"
-        params.append(campaign)
-    rows = db.execute(
-        f"""SELECT p.id, p.campaign_id, p.channel, p.platform, p.platform_post_id, p.published_at,
-                   s.last_collected_at, s.available
-            FROM posts p LEFT JOIN metric_status s ON s.post_id = p.id WHERE {where}""", params).fetchall()
+    settings = {c.id: c.monitoring for c in campaigns.list_all(db)}
     due = []
-    for post_id, campaign_id, channel, platform, ref, published_at, last, available in rows:
-        every, track_for = windows.get(campaign_id, (timedelta(hours=6), timedelta(days=7)))
-        if available == 0:
+    for post in metrics.collectable(db, campaign=campaign):
+        monitoring = settings.get(post.campaign_id, Monitoring())
+        if post.available is False:
             continue
-        if not force and parse_utc(published_at) + track_for < now:
+        if not force and post.published_at + monitoring.track_for < now:
             continue
-        if not force and last is not None and parse_utc(last) + every > now:
+        if not force and post.last_collected_at is not None and post.last_collected_at + monitoring.collect_every > now:
             continue
-        due.append({"id": post_id, "campaign_id": campaign_id, "channel": channel, "platform": platform, "ref": ref})
+        due.append({"id": post.id, "campaign_id": post.campaign_id, "channel": post.channel,
+                    "platform": post.platform, "ref": post.ref})
     return due
 
 
@@ -136,69 +118,12 @@ def collect_metrics(config: Config, db, *, now: datetime, campaign: str | None =
     for campaign_id in sorted(result.campaigns):
         if pause:
             pause()
-        record_totals(db, campaign_id, now)
+        metrics.record_totals(db, campaign_id, now=now)
     return result
 
 
 def _record(db, batch: list[dict], snapshots, now: datetime, *, available: bool, note: str | None = None) -> int:
     ids = {p["ref"]: p["id"] for p in batch}
-    now_s = utc_iso(now)
-    rows = [(ids[s.platform_post_id], now_s, s.metric, int(s.value)) for s in snapshots if s.platform_post_id in ids]
-    with transaction(db) as conn:
-        conn.executemany("INSERT INTO metric_snapshots (post_id, collected_at, metric, value) VALUES (?, ?, ?, ?)", rows)
-        conn.executemany(
-            "INSERT INTO metric_latest (post_id, collected_at, metric, value) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (post_id, metric) DO UPDATE SET value = excluded.value, collected_at = excluded.collected_at "
-            "WHERE excluded.collected_at >= metric_latest.collected_at", rows)
-        conn.executemany(
-            "INSERT INTO metric_status (post_id, last_collected_at, available, note) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (post_id) DO UPDATE SET last_collected_at = excluded.last_collected_at, "
-            "available = excluded.available, note = excluded.note",
-            [(p["id"], now_s, int(available), note) for p in batch])
-    return len(rows)
-
-
-# The campaign totals follow planner.domain.kpi.post_value: a post's engagements are its own
-# "engagements" figure if the platform gives one, else likes + reposts + replies + quotes + saves;
-# its reach is reach, else views, else impressions. (tests/integration/test_monitoring.py checks
-# this SQL against post_value.)
-_TOTALS_SQL = """
-    SELECT COALESCE(SUM(eng), 0), COALESCE(SUM(reach), 0) FROM (
-        SELECT COALESCE(MAX(CASE WHEN l.metric = 'engagements' THEN l.value END),
-                        SUM(CASE WHEN l.metric IN ('likes', 'reposts', 'replies', 'quotes', 'saves')
-                                 THEN l.value END)) AS eng,
-               COALESCE(MAX(CASE WHEN l.metric = 'reach' THEN l.value END),
-                        MAX(CASE WHEN l.metric = 'views' THEN l.value END),
-                        MAX(CASE WHEN l.metric = 'impressions' THEN l.value END)) AS reach
-        FROM metric_latest l JOIN posts p ON p.id = l.post_id
-        WHERE p.campaign_id = ? GROUP BY l.post_id)"""
-
-
-def record_totals(db, campaign_id: str, at: datetime) -> None:
-    """Append the campaign's totals as of this collection (the engagement-over-time series)."""
-    with transaction(db) as conn:
-        engagements, reach = conn.execute(_TOTALS_SQL, [campaign_id]).fetchone()
-        conn.execute("INSERT INTO metric_totals (campaign_id, collected_at, engagements, reach) VALUES (?, ?, ?, ?) "
-                     "ON CONFLICT (campaign_id, collected_at) DO UPDATE SET engagements = excluded.engagements, "
-                     "reach = excluded.reach", [campaign_id, utc_iso(at), engagements, reach])
-
-
-def latest_metrics(db, campaign: str | None = None, until: str | None = None) -> dict[int, dict[str, int]]:
-    """post id -> metric -> latest value (optionally as of ``until``, from the full history)."""
-    found: dict[int, dict[str, int]] = defaultdict(dict)
-    if until is None:
-        where, params = ("JOIN posts p ON p.id = l.post_id WHERE p.campaign_id = ?", [campaign]) if campaign else ("", [])
-        for post_id, metric, value in db.execute(f"SELECT l.post_id, l.metric, l.value FROM metric_latest l {where}",
-                                                 params):
-            found[post_id][metric] = value
-        return found
-    clauses, params = ["m.collected_at <= ?"], [until]
-    if campaign:
-        clauses.append("p.campaign_id = ?")
-        params.append(campaign)
-    # The newest snapshot per (post, metric) up to ``until``: MAX(collected_at) picks the row's value in SQLite.
-    for post_id, metric, value, _ in db.execute(
-            f"""SELECT m.post_id, m.metric, m.value, MAX(m.collected_at) FROM metric_snapshots m
-                JOIN posts p ON p.id = m.post_id WHERE {' AND '.join(clauses)} GROUP BY m.post_id, m.metric""", params):
-        found[post_id][metric] = value
-    return found
+    return metrics.record(db, [p["id"] for p in batch],
+                          [(ids[s.platform_post_id], s.metric, s.value) for s in snapshots if s.platform_post_id in ids],
+                          now=now, available=available, note=note)

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from planner.i18n import t
 from planner.i18n.platform_errors import say_listed
-from planner.store import outbox
+from planner.store import campaigns, outbox
 
 log = logging.getLogger("planner.monitoring")
 
@@ -50,8 +50,8 @@ def report_job(config, dispatcher) -> None:
     db = dispatcher.db
     now = datetime.now(timezone.utc)
     done = json.loads(outbox.get_setting(db, LAST_REPORT_KEY) or "{}")
-    for campaign_id, spec in db.execute("SELECT id, spec FROM campaigns").fetchall():
-        period = json.loads(spec).get("monitoring", {}).get("report_period", "weekly")
+    for campaign in campaigns.list_all(db):
+        campaign_id, period = campaign.id, campaign.monitoring.report_period
         start, end = period_window(period, now, config.timezone)
         stamp = f"{period}:{start.date().isoformat()}"
         if done.get(campaign_id) == stamp:

@@ -18,7 +18,10 @@ from planner.errors import PlannerError
 from planner.i18n import t
 from planner.i18n.dates import format_number
 from planner.platforms.base import NotSupported, PlatformError
-from planner.store.db import parse_utc, transaction, utc_iso
+from planner.domain.campaign import AppliedCampaign
+from planner.domain.timefmt import parse_utc
+from planner.store import campaigns
+from planner.store import mentions as mentions_store
 
 log = logging.getLogger("planner.listen")
 
@@ -49,14 +52,11 @@ class ListenResult:
     notices: list[str] = field(default_factory=list)  # said once a day, e.g. X's daily read budget is spent
 
 
-def _campaigns(db, campaign: str | None) -> list[tuple[str, dict, list[str]]]:
-    rows = db.execute("SELECT id, spec FROM campaigns" + (" WHERE id = ?" if campaign else ""),
-                      [campaign] if campaign else []).fetchall()
-    found = []
-    for campaign_id, spec in rows:
-        data = json.loads(spec)
-        found.append((campaign_id, data.get("monitoring", {}), data.get("channels", [])))
-    return found
+def _campaigns(db, campaign: str | None) -> list[AppliedCampaign]:
+    if campaign is None:
+        return campaigns.list_all(db)
+    found = campaigns.get(db, campaign)
+    return [found] if found else []
 
 
 def listen(config: Config, db, *, now: datetime, campaign: str | None = None,
@@ -68,14 +68,14 @@ def listen(config: Config, db, *, now: datetime, campaign: str | None = None,
     pause = pause or (lambda: None)
     make = adapter_factory or (lambda channel: make_adapter(resolve_account(config, channel)))
     result = ListenResult()
-    for campaign_id, monitoring, channels in _campaigns(db, campaign):
-        keywords = monitoring.get("keywords", [])
+    for applied in _campaigns(db, campaign):
+        campaign_id, keywords = applied.id, list(applied.monitoring.keywords)
         if not keywords:
             continue
-        last = db.execute("SELECT MAX(created_at) FROM mentions WHERE campaign_id = ?", [campaign_id]).fetchone()[0]
-        since = parse_utc(last) - timedelta(minutes=5) if last else now - BASELINE - WINDOW
+        last = mentions_store.newest_time(db, campaign_id)
+        since = last - timedelta(minutes=5) if last else now - BASELINE - WINDOW
         searched_platforms: set[str] = set()
-        for channel in channels:
+        for channel in applied.channels:
             account = config.accounts.get(channel)
             if account is None or account.platform not in SEARCHABLE or account.platform in searched_platforms:
                 continue
@@ -95,8 +95,8 @@ def listen(config: Config, db, *, now: datetime, campaign: str | None = None,
             if account.platform == "x":
                 _count_x_reads(db, now, len(mentions))
             pause()
-            result.new_mentions += _store(db, campaign_id, mentions, now)
-        threshold = float(monitoring.get("spike_threshold", 3.0))
+            result.new_mentions += mentions_store.record(db, campaign_id, mentions, now=now)
+        threshold = float(applied.monitoring.spike_threshold)
         for keyword in keywords:
             spike = detect_spike(db, campaign_id, keyword, now=now, threshold=threshold)
             if spike:
@@ -158,26 +158,12 @@ def _x_budget_left(config: Config, db, now: datetime, channel: str, result: List
     return False
 
 
-def _store(db, campaign_id: str, mentions, now: datetime) -> int:
-    now_s = utc_iso(now)
-    with transaction(db) as conn:
-        before = conn.total_changes
-        conn.executemany(
-            """INSERT OR IGNORE INTO mentions (campaign_id, platform, platform_id, keyword, text, author, url,
-                                               created_at, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [(campaign_id, m.platform, m.platform_id, m.keyword, m.text, m.author, m.url,
-              utc_iso(m.created_at) if m.created_at else now_s, now_s) for m in mentions])
-        return conn.total_changes - before
-
-
 def hourly_counts(db, campaign_id: str, keyword: str, *, start: datetime, end: datetime) -> list[int]:
     """Mentions per hour from ``start`` to ``end`` (oldest first)."""
     hours = max(1, int((end - start) / timedelta(hours=1)))
     counts = [0] * hours
-    for (created,) in db.execute("SELECT created_at FROM mentions WHERE campaign_id = ? AND keyword = ? AND "
-                                 "created_at >= ? AND created_at < ?",
-                                 [campaign_id, keyword, utc_iso(start), utc_iso(end)]):
-        index = int((parse_utc(created) - start) / timedelta(hours=1))
+    for created in mentions_store.times(db, campaign_id, keyword, start=start, end=end):
+        index = int((created - start) / timedelta(hours=1))
         if 0 <= index < hours:
             counts[index] += 1
     return counts
@@ -185,19 +171,14 @@ def hourly_counts(db, campaign_id: str, keyword: str, *, start: datetime, end: d
 
 def detect_spike(db, campaign_id: str, keyword: str, *, now: datetime, threshold: float) -> Spike | None:
     window_start = now - WINDOW
-    count = db.execute("SELECT COUNT(*) FROM mentions WHERE campaign_id = ? AND keyword = ? AND created_at >= ? "
-                       "AND created_at <= ?", [campaign_id, keyword, utc_iso(window_start), utc_iso(now)]).fetchone()[0]
+    count = mentions_store.count_since(db, campaign_id, keyword, since=window_start, now=now)
     baseline_counts = hourly_counts(db, campaign_id, keyword, start=window_start - BASELINE, end=window_start)
     baseline = sum(baseline_counts) / len(baseline_counts)
     if not is_spike(count, baseline, threshold):
         return None
-    already = db.execute("SELECT 1 FROM alerts WHERE campaign_id = ? AND keyword = ? AND at >= ?",
-                         [campaign_id, keyword, utc_iso(window_start)]).fetchone()
-    if already:
+    if mentions_store.spike_raised_since(db, campaign_id, keyword, since=window_start):
         return None
-    top = list(db.query("SELECT platform, author, text, url, created_at FROM mentions WHERE campaign_id = ? AND "
-                        "keyword = ? AND created_at >= ? ORDER BY created_at DESC LIMIT 3",
-                        [campaign_id, keyword, utc_iso(window_start)]))
+    top = mentions_store.newest_of_keyword(db, campaign_id, keyword, since=window_start, limit=3)
     return Spike(campaign_id, keyword, count, baseline, top)
 
 
@@ -208,10 +189,8 @@ def is_spike(count: int, baseline: float, threshold: float) -> bool:
 
 def _record_alert(db, spike: Spike, now: datetime) -> None:
     detail = f"{spike.count} mentions in the last hour, baseline {spike.baseline:.1f}/hour"
-    with transaction(db) as conn:
-        conn.execute("INSERT INTO alerts (campaign_id, keyword, at, window_count, baseline, detail) "
-                     "VALUES (?, ?, ?, ?, ?, ?)", [spike.campaign_id, spike.keyword, utc_iso(now), spike.count,
-                                                   spike.baseline, detail])
+    mentions_store.record_spike(db, spike.campaign_id, spike.keyword, now=now, count=spike.count,
+                                baseline=spike.baseline, detail=detail)
     log.warning(t("log.spike", campaign=spike.campaign_id, keyword=spike.keyword, count=spike.count,
                   baseline=format_number(spike.baseline, decimals=1)))
 

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import json
-
 from planner.config import Config
 from planner.domain.campaign import Blackout
-from planner.store import outbox
-from planner.store.db import parse_utc, transaction, utc_iso
+from planner.store import campaigns, outbox, posts
 
 PREFIX = "blackout: "
 
@@ -29,20 +26,8 @@ def apply_blackouts(db, config: Config, *, now: datetime, actor: str) -> None:
 
 def release_ended(db, *, now: datetime, actor: str) -> list[int]:
     """Blackout-held posts whose window is over go back to the queue, due at the window's end."""
-    now_s = utc_iso(now)
-    if not db.execute("SELECT 1 FROM posts WHERE state = 'held' AND hold_reason LIKE ? AND retry_at <= ? LIMIT 1",
-                      [PREFIX + "%", now_s]).fetchone():
-        return []
-    with transaction(db) as conn:
-        rows = conn.execute(
-            """UPDATE posts SET state = 'queued', due_at = retry_at, retry_at = NULL, hold_reason = NULL,
-                                updated_at = ?
-               WHERE state = 'held' AND hold_reason LIKE ? AND retry_at IS NOT NULL AND retry_at <= ?
-               RETURNING id, due_at""", [now_s, PREFIX + "%", now_s]).fetchall()
-        for post_id, due_at in rows:
-            outbox.record_event(conn, post_id, "held", "queued", now_s, actor,
-                                f"blackout over: rescheduled to {due_at}")
-    return [r[0] for r in rows]
+    return posts.release_ended_holds(db, reason_prefix=PREFIX, now=now, actor=actor,
+                                     detail="blackout over: rescheduled to {due_at}")
 
 
 def active(config: Config, now: datetime, db=None) -> list[Blackout]:
@@ -51,17 +36,6 @@ def active(config: Config, now: datetime, db=None) -> list[Blackout]:
     return [w for w in windows if w.start <= now < w.end]
 
 
-_cache: dict[tuple[str, str], list[Blackout]] = {}
-
-
 def campaign_windows(db) -> list[Blackout]:
-    """Each campaign's windows from its stored spec (parsed again only when the campaign is re-applied)."""
-    found = []
-    for campaign_id, applied_at, spec in db.execute("SELECT id, applied_at, json_extract(spec, '$.blackouts') "
-                                                    "FROM campaigns"):
-        key = (campaign_id, applied_at)
-        if key not in _cache:
-            _cache[key] = [Blackout(start=parse_utc(w["start"]), end=parse_utc(w["end"]), reason=w["reason"],
-                                    campaign=campaign_id) for w in json.loads(spec or "[]")]
-        found += _cache[key]
-    return found
+    """Each campaign's own windows, as last applied."""
+    return [window for campaign in campaigns.list_all(db) for window in campaign.blackouts]

@@ -6,17 +6,15 @@ the model; renderers show them in the campaign's zone.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from planner.domain.kpi import ENGAGEMENT_PARTS, post_value
-from planner.monitoring.best_time import engagement_grid
-from planner.monitoring.collect import latest_metrics
-from planner.monitoring.kpi import ON_TIME_MS, evaluate
-from planner.store.db import parse_utc, utc_iso
+from planner.domain.best_time import engagement_grid
+from planner.domain.kpi import ENGAGEMENT_PARTS, ON_TIME_MS, post_value
+from planner.domain.timefmt import parse_utc, utc_iso
+from planner.reports.kpi import evaluate
+from planner.store import campaigns, mentions, metrics, reporting
 
 PLATFORM_METRICS = ("reach", "views", "engagements", "clicks", *ENGAGEMENT_PARTS)
 
@@ -51,20 +49,19 @@ class Report:
 def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None = None,
                  end: datetime | None = None, top: int = 10, prices: dict[str, float] | None = None) -> Report | None:
     """``prices``: X's prices (planner.platforms.x_cost.x_prices of the config; None: the published defaults)."""
-    row = db.execute("SELECT spec, start_at, end_at FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
-    if row is None:
+    campaign = campaigns.get(db, campaign_id)
+    if campaign is None:
         return None
-    spec = json.loads(row[0])
-    zone = ZoneInfo(spec["timezone"])
     report = Report(
-        campaign={"id": spec["id"], "name": spec["name"], "owner": spec["owner"],
-                  "objective": spec["goal"]["objective"], "timezone": spec["timezone"],
-                  "start": spec["start"], "end": spec["end"], "keywords": spec["monitoring"]["keywords"]},
+        campaign={"id": campaign.id, "name": campaign.name, "owner": campaign.owner,
+                  "objective": campaign.goal.objective, "timezone": campaign.timezone.key,
+                  "start": campaign.start.isoformat(), "end": campaign.end.isoformat(),
+                  "keywords": list(campaign.monitoring.keywords)},
         generated_at=utc_iso(now),
         period_from=utc_iso(start) if start else None,
         period_to=utc_iso(end) if end else None,
     )
-    latest = latest_metrics(db, campaign_id, utc_iso(end) if end and end < now else None)
+    latest = metrics.latest(db, campaign_id, until=end if end and end < now else None)
     for result in evaluate(db, campaign_id, now=end or now, latest=latest):
         a = result.assessment
         report.kpis.append({"metric": result.metric, "platform": result.platform,
@@ -72,24 +69,20 @@ def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None 
                             "percent": a.percent, "projected": a.projected, "status": a.status,
                             "elapsed": a.elapsed, "posts_counted": result.posts_counted,
                             "posts_without_data": result.posts_without_data})
-    content = {r["id"]: {"issue": r["issue"], "audiences": json.loads(r["audiences"])}
-               for r in db.query("SELECT id, issue, audiences FROM content WHERE campaign_id = ?", [campaign_id])}
-    clauses, params = _period("due_at", start, end)
-    posts = db.execute(f"SELECT id, content_id, channel, platform, state, due_at, published_at, late_ms, url, "
-                       f"text, last_error FROM posts WHERE campaign_id = ?{clauses} ORDER BY due_at, id",
-                       [campaign_id, *params]).fetchall()
+    content = reporting.content_tags(db, campaign_id)
     platform_rows: dict[str, dict] = {}
     audience_rows: dict[str, dict] = defaultdict(lambda: {"posts": 0, "engagements": None, "reach": None})
     issue_rows: dict[str, dict] = defaultdict(lambda: {"posts": 0, "engagements": None, "reach": None})
-    no_metrics = platforms_without_metrics(db, campaign_id)
+    no_metrics = metrics.platforms_without_metrics(db, campaign_id)
     best_samples: list[tuple[str, int]] = []
     reliability = defaultdict(int)
-    for post_id, content_id, channel, platform, state, due_at, published_at, late_ms, url, text, error in posts:
+    for record in reporting.posts(db, campaign_id, start=start, end=end):
+        post_id, content_id, platform, state = record["id"], record["content_id"], record["platform"], record["state"]
         values = latest.get(post_id, {})
         engagements = post_value("engagements", values) if values else None
         reach = post_value("reach", values) if values else None
         if state == "published":
-            reliability["on_time" if (late_ms or 0) <= ON_TIME_MS else "late"] += 1
+            reliability["on_time" if (record["late_ms"] or 0) <= ON_TIME_MS else "late"] += 1
         elif state in ("failed", "missed", "needs_review", "canceled"):
             reliability[state] += 1
         else:
@@ -100,9 +93,7 @@ def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None 
             entry = platform_rows[platform] = {"platform": platform, "published": 0,
                                                "metrics_available": platform not in no_metrics,
                                                **{m: None for m in PLATFORM_METRICS}}
-        record = {"id": post_id, "content_id": content_id, "channel": channel, "platform": platform,
-                  "state": state, "due_at": due_at, "published_at": published_at, "late_ms": late_ms, "url": url,
-                  "text": text, "error": error, "engagements": engagements, "reach": reach, "metrics": values}
+        record.update(engagements=engagements, reach=reach, metrics=values)
         report.posts.append(record)
         if state != "published":
             continue
@@ -123,15 +114,15 @@ def build_report(db, campaign_id: str, *, now: datetime, start: datetime | None 
                 bucket["engagements"] = (bucket["engagements"] or 0) + engagements
             if reach is not None:
                 bucket["reach"] = (bucket["reach"] or 0) + reach
-        if engagements is not None and published_at:
-            best_samples.append((published_at, engagements))
+        if engagements is not None and record["published_at"]:
+            best_samples.append((record["published_at"], engagements))
     report.platforms = sorted(platform_rows.values(), key=lambda r: r["platform"])
     report.metrics_not_available = [r["platform"] for r in report.platforms if not r["metrics_available"]]
     report.audiences = [{"audience": k, **v} for k, v in sorted(audience_rows.items())]
     report.issues = [{"issue": k, **v} for k, v in sorted(issue_rows.items())]
     ranked = [p for p in report.posts if p["state"] == "published" and p["engagements"] is not None]
     report.top_posts = sorted(ranked, key=lambda p: p["engagements"], reverse=True)[:top]
-    report.best_times = engagement_grid(best_samples, zone)
+    report.best_times = engagement_grid(best_samples, campaign.timezone)
     report.reliability = dict(reliability)
     report.engagement_over_time = _engagement_over_time(db, campaign_id, start, end)
     report.mentions_over_time, report.spikes, report.top_mentions = _mentions(db, campaign_id, start, end)
@@ -152,61 +143,27 @@ def x_cost(db, campaign_id: str, prices: dict[str, float] | None) -> dict:
     from planner.platforms.x_cost import DEFAULT_PRICES, estimate
 
     prices = prices or DEFAULT_PRICES
-    marks = ",".join("?" * len(X_COST_STATES_EXCLUDED))
-    rows = [{"platform": "x", "text": text, "link": link, "thread": json.loads(thread or "[]")}
-            for text, link, thread in db.execute(
-                f"SELECT text, link, thread FROM posts WHERE campaign_id = ? AND platform = 'x' "
-                f"AND state NOT IN ({marks})", [campaign_id, *X_COST_STATES_EXCLUDED])]
-    found = estimate(rows, prices)
+    found = estimate(reporting.texts_on(db, campaign_id, "x", excluding=X_COST_STATES_EXCLUDED), prices)
     if not found["posts"]:
         return {}
     return {**found, "post": prices["post"], "post_with_link": prices["post_with_link"]}
 
 
-def platforms_without_metrics(db, campaign_id: str) -> set[str]:
-    """Platforms whose posts the collector found to have no metrics at all (e.g. Telegram)."""
-    rows = db.execute("""SELECT p.platform, MAX(s.available) FROM metric_status s JOIN posts p ON p.id = s.post_id
-                         WHERE p.campaign_id = ? GROUP BY p.platform""", [campaign_id]).fetchall()
-    return {platform for platform, available in rows if not available}
-
-
 def _engagement_over_time(db, campaign_id: str, start: datetime | None, end: datetime | None) -> list[dict]:
     """Campaign totals after each collection (recorded by the collector), at most about 60 points."""
-    clauses, params = _period("collected_at", start, end)
-    rows = db.execute(f"SELECT collected_at, engagements, reach FROM metric_totals WHERE campaign_id = ?{clauses} "
-                      f"ORDER BY collected_at", [campaign_id, *params]).fetchall()
+    rows = metrics.totals_over_time(db, campaign_id, start=start, end=end)
     if len(rows) > 60:  # keep charts readable: sample evenly, always keeping the last point
         step = len(rows) / 60
         rows = [rows[int(i * step)] for i in range(60)] + [rows[-1]]
-    return [{"at": at, "engagements": engagements, "reach": reach} for at, engagements, reach in rows]
-
-
-def _period(column: str, start: datetime | None, end: datetime | None) -> tuple[str, list]:
-    """SQL (" AND column >= ? AND column < ?") and parameters for the report's period."""
-    clauses, params = "", []
-    if start:
-        clauses += f" AND {column} >= ?"
-        params.append(utc_iso(start))
-    if end:
-        clauses += f" AND {column} < ?"
-        params.append(utc_iso(end))
-    return clauses, params
+    return rows
 
 
 def _mentions(db, campaign_id: str, start: datetime | None, end: datetime | None):
-    clauses, period = _period("created_at", start, end)
-    params = [campaign_id, *period]
     over_time: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for keyword, created in db.execute(f"SELECT keyword, created_at FROM mentions WHERE campaign_id = ?{clauses}",
-                                       params):
+    for keyword, created in mentions.keyword_times(db, campaign_id, start=start, end=end):
         hour = parse_utc(created).replace(minute=0, second=0, microsecond=0)
         over_time[keyword][utc_iso(hour)] += 1
     series = {k: [{"at": t, "count": n} for t, n in sorted(v.items())] for k, v in over_time.items()}
-    spike_clauses, _ = _period("at", start, end)
-    spikes = [dict(r) for r in db.query(
-        f"SELECT keyword, at, window_count, baseline, detail FROM alerts WHERE campaign_id = ?{spike_clauses} "
-        f"ORDER BY at", params)]
-    top = [dict(r) for r in db.query(
-        f"SELECT platform, keyword, author, text, url, created_at FROM mentions WHERE campaign_id = ?{clauses} "
-        f"ORDER BY created_at DESC LIMIT 10", params)]
+    spikes = mentions.spikes(db, campaign_id, start=start, end=end)
+    top = mentions.newest(db, campaign_id, start=start, end=end, limit=10)
     return series, spikes, top

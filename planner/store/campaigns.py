@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from planner.domain.campaign import Campaign
+from planner.domain.campaign import AppliedCampaign, Audience, Blackout, Campaign, Goal, Kpi, Monitoring
 from planner.store import audit
 from planner.errors import PlannerError
 from planner.store.db import now_utc, parse_utc, transaction, utc_iso
@@ -71,6 +71,79 @@ def campaign_spec(campaign: Campaign) -> str:
     data["timezone"] = campaign.timezone.key
     data["content_count"] = len(campaign.content)
     return json.dumps(data, default=_jsonable, ensure_ascii=False)
+
+
+# --- reading campaigns back -------------------------------------------------------------------------
+def get(db: sqlite_utils.Database, campaign_id: str) -> AppliedCampaign | None:
+    """The campaign as last applied, or None when no campaign has this id."""
+    found = _read(db, "WHERE id = ?", [campaign_id])
+    return found[0] if found else None
+
+
+def list_all(db: sqlite_utils.Database) -> list[AppliedCampaign]:
+    """Every applied campaign, in the order they were first applied."""
+    return _read(db, "", [])
+
+
+def ids(db: sqlite_utils.Database) -> list[str]:
+    return [row[0] for row in db.execute("SELECT id FROM campaigns ORDER BY id")]
+
+
+def content_items(db: sqlite_utils.Database, campaign_id: str) -> list[dict]:
+    """The campaign's current content items ({"id", "issue", "text"}), in file order."""
+    return list(db.query("SELECT id, issue, text FROM content WHERE campaign_id = ? AND removed_at IS NULL "
+                         "ORDER BY rowid", [campaign_id]))
+
+
+# Decoded specs by (id, applied_at, size). A changed spec always comes with a new applied_at (the apply's
+# upsert writes nothing when nothing changed), so a campaign is decoded again only after it was re-applied;
+# the dispatcher reads the campaigns' blackout windows before every claim.
+_decoded: dict[tuple[str, str, int], AppliedCampaign] = {}
+
+
+def _read(db: sqlite_utils.Database, where: str, params: list) -> list[AppliedCampaign]:
+    stamps = [tuple(row) for row in db.execute(
+        f"SELECT id, applied_at, length(spec) FROM campaigns {where} ORDER BY rowid", params)]
+    found = [_decoded.get(stamp) for stamp in stamps]
+    if None not in found:
+        return found
+    if len(_decoded) > 1000:
+        _decoded.clear()
+    found = []
+    for campaign_id, applied_at, size, spec in db.execute(
+            f"SELECT id, applied_at, length(spec), spec FROM campaigns {where} ORDER BY rowid", params):
+        stamp = (campaign_id, applied_at, size)
+        campaign = _decoded.get(stamp)
+        if campaign is None:
+            campaign = _decoded[stamp] = from_spec(campaign_id, json.loads(spec))
+        found.append(campaign)
+    return found
+
+
+def from_spec(campaign_id: str, data: dict) -> AppliedCampaign:
+    """The stored spec (campaign_spec's JSON, decoded) as an AppliedCampaign. Parts a campaign applied by an
+    older version lacks take their type's defaults (planner.domain.campaign)."""
+    goal = data.get("goal") or {}
+    monitoring = data.get("monitoring") or {}
+    durations = {name: timedelta(seconds=monitoring[name]) for name in ("collect_every", "track_for")
+                 if monitoring.get(name) is not None}
+    settings = {name: monitoring[name] for name in ("spike_threshold", "report_period")
+                if monitoring.get(name) is not None}
+    return AppliedCampaign(
+        id=campaign_id, name=data["name"], owner=data.get("owner") or "", timezone=ZoneInfo(data["timezone"]),
+        start=date.fromisoformat(data["start"]), end=date.fromisoformat(data["end"]),
+        channels=tuple(data.get("channels") or ()),
+        goal=Goal(objective=goal.get("objective") or "", kpis=tuple(
+            Kpi(metric=k["metric"], target=k["target"], platform=k.get("platform") or "all",
+                deadline=date.fromisoformat(k["deadline"]) if k.get("deadline") else None)
+            for k in goal.get("kpis") or ())),
+        audiences=tuple(Audience(a["id"], a.get("description") or "", tuple(a.get("platforms") or ()))
+                        for a in data.get("audiences") or ()),
+        monitoring=Monitoring(keywords=tuple(monitoring.get("keywords") or ()), **durations, **settings),
+        # A campaign's own window holds only its posts, on all its channels.
+        blackouts=tuple(Blackout(start=parse_utc(w["start"]), end=parse_utc(w["end"]), reason=w["reason"],
+                                 campaign=campaign_id) for w in data.get("blackouts") or ()),
+    )
 
 
 def content_spec(item) -> str:

@@ -160,6 +160,26 @@ def requeue(db, post_id: int, *, actor: str, now: datetime, approval_required: b
                    detail=f"requeued by hand (was due {was_due})", audit_detail={"was_due": was_due}, due_now=True)
 
 
+def release_ended_holds(db, *, reason_prefix: str, now: datetime, actor: str, detail: str) -> list[int]:
+    """Held posts whose hold (reason starting with ``reason_prefix``) had an end that has passed go back to
+    the queue, due at that end (kept in ``retry_at`` while held). ``detail``: their history line, with
+    {due_at}. Returns their ids."""
+    now_s = utc_iso(now)
+    # A cheap read first: no write lock when nothing is to be released.
+    if not db.execute("SELECT 1 FROM posts WHERE state = 'held' AND hold_reason LIKE ? AND retry_at <= ? LIMIT 1",
+                      [reason_prefix + "%", now_s]).fetchone():
+        return []
+    to_state = target(Action.RELEASE, PostState.HELD)
+    with transaction(db) as conn:
+        rows = conn.execute(
+            """UPDATE posts SET state = ?, due_at = retry_at, retry_at = NULL, hold_reason = NULL, updated_at = ?
+               WHERE state = 'held' AND hold_reason LIKE ? AND retry_at IS NOT NULL AND retry_at <= ?
+               RETURNING id, due_at""", [to_state.value, now_s, reason_prefix + "%", now_s]).fetchall()
+        for post_id, due_at in rows:
+            record_event(conn, post_id, PostState.HELD.value, to_state.value, now_s, actor, detail.format(due_at=due_at))
+    return [row[0] for row in rows]
+
+
 def void_unapproved(db, *, now: datetime, actor: str, post_ids: list[int] | None = None) -> list[int]:
     """With approval required: posts on their way out whose stamp is missing or no longer matches
     their content (a media file replaced, approval switched on later) go back to an approver."""

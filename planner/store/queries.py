@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlite_utils
+
+from planner.store.db import utc_iso
 
 STATE_ORDER = ("draft", "pending_approval", "queued", "held", "publishing", "unknown", "needs_review",
                "failed_retryable", "failed", "missed", "published", "canceled")
@@ -58,3 +62,15 @@ def queue_rows(db: sqlite_utils.Database, *, campaign: str | None, start: str | 
     return list(db.query(
         f"SELECT id, campaign_id, content_id, channel, platform, due_at, state, text, published_at, standby "
         f"FROM posts {where} ORDER BY due_at, id LIMIT ?", [*params, limit]))
+
+
+def period_sql(column: str, start: datetime | None, end: datetime | None) -> tuple[str, list]:
+    """SQL (" AND column >= ? AND column < ?") and its parameters for the period [start, end); either open."""
+    clauses, params = "", []
+    if start:
+        clauses += f" AND {column} >= ?"
+        params.append(utc_iso(start))
+    if end:
+        clauses += f" AND {column} < ?"
+        params.append(utc_iso(end))
+    return clauses, params

@@ -13,15 +13,16 @@ from hypothesis import strategies as st
 from planner.campaign_files import desired_posts, load_campaign
 from planner.config import load_config
 from planner.domain.kpi import STATUSES, assess
-from planner.monitoring.collect import collect_metrics, latest_metrics
-from planner.monitoring.kpi import evaluate
+from planner.monitoring.collect import collect_metrics
 from planner.monitoring.listen import detect_spike, is_spike, listen
 from planner.publishing.dispatcher import Dispatcher
+from planner.reports.kpi import evaluate
 from planner.reports.model import build_report
 from planner.sandbox import Sandbox
 from planner.sandbox.workspace import export_sandbox_secrets, write_sandbox_config
 from planner.store.campaigns import apply_campaigns
 from planner.store.db import open_db
+from planner.store.metrics import latest as latest_metrics
 
 CHANNELS = ["kpu_x", "kpu_fb", "kpu_mastodon", "kpu_bluesky", "kpu_telegram"]
 
@@ -148,7 +149,7 @@ def test_kpis_and_report_from_real_figures(published):
     engagements, reach = db.execute("SELECT engagements, reach FROM metric_totals ORDER BY collected_at DESC").fetchone()
     assert engagements == sum(post_value("engagements", v) or 0 for v in latest.values()) > 0
     assert reach == sum(post_value("reach", v) or 0 for v in latest.values()) > 0
-    assert latest == latest_metrics(db, "uji", until="9999-01-01T00:00:00.000Z")  # rollup == full history
+    assert latest == latest_metrics(db, "uji", until=datetime(9999, 1, 1, tzinfo=timezone.utc))  # rollup == full history
     report = build_report(db, "uji", now=datetime.now(timezone.utc))
     assert report.metrics_not_available == ["telegram"]
     assert report.engagement_over_time[-1]["engagements"] == engagements

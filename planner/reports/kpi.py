@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
 
-from planner.domain.kpi import Assessment, assess, post_value
-from planner.monitoring.collect import latest_metrics
-from planner.store.db import parse_utc
-
-ON_TIME_MS = 60_000  # published within a minute of its time counts as on time
+from planner.domain.kpi import ON_TIME_MS, Assessment, assess, post_value
+from planner.store import campaigns, mentions, metrics, reporting
 
 
 @dataclass(frozen=True)
@@ -26,10 +21,8 @@ class KpiResult:
 
 def platform_totals(db, campaign_id: str, latest: dict[int, dict[str, int]]) -> dict[str, dict]:
     """Per platform (and 'all'): the posts' latest figures, counts of published/on-time/failed posts."""
-    posts = db.execute("SELECT id, platform, state, late_ms FROM posts WHERE campaign_id = ?",
-                       [campaign_id]).fetchall()
     totals: dict[str, dict] = {}
-    for post_id, platform, state, late_ms in posts:
+    for post_id, platform, state, late_ms in reporting.outcomes(db, campaign_id):
         for key in (platform, "all"):
             bucket = totals.get(key)
             if bucket is None:
@@ -71,28 +64,26 @@ def metric_total(bucket: dict, metric: str) -> tuple[float, int, int]:
 
 def evaluate(db, campaign_id: str, *, now: datetime, latest: dict[int, dict[str, int]] | None = None
              ) -> list[KpiResult]:
-    """``latest``: the posts' latest figures if the caller has them already (see latest_metrics)."""
-    row = db.execute("SELECT spec, start_at FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
-    if row is None:
+    """``latest``: the posts' latest figures if the caller has them already (planner.store.metrics.latest)."""
+    campaign = campaigns.get(db, campaign_id)
+    if campaign is None:
         return []
-    spec = json.loads(row[0])
-    zone = ZoneInfo(spec["timezone"])
-    start = parse_utc(row[1])
-    totals = platform_totals(db, campaign_id, latest if latest is not None else latest_metrics(db, campaign_id))
-    mentions = db.execute("SELECT COUNT(*) FROM mentions WHERE campaign_id = ?", [campaign_id]).fetchone()[0]
+    start, _ = campaign.window()
+    totals = platform_totals(db, campaign_id, latest if latest is not None else metrics.latest(db, campaign_id))
+    mention_count = mentions.count(db, campaign_id)
     results = []
-    for kpi in spec["goal"]["kpis"]:
-        deadline_day = date.fromisoformat(kpi["deadline"] or spec["end"])
-        deadline = datetime.combine(deadline_day, time.max, zone)
-        bucket = totals.get(kpi["platform"], {"published": 0, "on_time": 0, "due": 0, "posts": [], "latest": []})
-        if kpi["metric"] == "mentions":
-            actual, counted, without = float(mentions), mentions, 0
+    for kpi in campaign.goal.kpis:
+        deadline_day = campaign.deadline(kpi)
+        deadline = datetime.combine(deadline_day, time.max, campaign.timezone)
+        bucket = totals.get(kpi.platform, {"published": 0, "on_time": 0, "due": 0, "posts": [], "latest": []})
+        if kpi.metric == "mentions":
+            actual, counted, without = float(mention_count), mention_count, 0
         else:
-            actual, counted, without = metric_total(bucket, kpi["metric"])
-        assessment = assess(kpi["metric"], actual, kpi["target"], start, deadline, now)
-        if kpi["metric"] == "posts_published":
-            assessment = _scheduled_projection(db, campaign_id, kpi["platform"], assessment, deadline, now)
-        results.append(KpiResult(kpi["metric"], kpi["platform"], deadline_day, assessment, counted, without))
+            actual, counted, without = metric_total(bucket, kpi.metric)
+        assessment = assess(kpi.metric, actual, kpi.target, start, deadline, now)
+        if kpi.metric == "posts_published":
+            assessment = _scheduled_projection(db, campaign_id, kpi.platform, assessment, deadline, now)
+        results.append(KpiResult(kpi.metric, kpi.platform, deadline_day, assessment, counted, without))
     return results
 
 
@@ -104,17 +95,10 @@ def _scheduled_projection(db, campaign_id: str, platform: str, assessment: Asses
                           now: datetime) -> Assessment:
     """Posts are scheduled, not a pace: the projection of posts_published is what is published plus what is
     still scheduled before the deadline (21 published in the first minute is not "413 by the deadline")."""
-    from dataclasses import replace
-
-    from planner.store.db import utc_iso
-
     if assessment.status in ("achieved", "missed"):
         return replace(assessment, projected=assessment.actual)
-    marks = ",".join("?" * len(_STILL_TO_COME))
-    where = "" if platform == "all" else " AND platform = ?"
-    coming = db.execute(f"SELECT COUNT(*) FROM posts WHERE campaign_id = ? AND state IN ({marks}) AND due_at <= ?"
-                        f"{where}", [campaign_id, *_STILL_TO_COME, utc_iso(deadline),
-                                     *([] if platform == "all" else [platform])]).fetchone()[0]
+    coming = reporting.count_due_by(db, campaign_id, states=_STILL_TO_COME, until=deadline,
+                                    platform=None if platform == "all" else platform)
     projected = assessment.actual + coming
     status = "on_track" if projected >= assessment.target else "at_risk"
     if assessment.status == "not_started" and not coming:
