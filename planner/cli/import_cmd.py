@@ -1,7 +1,7 @@
 """`planner import FILE.csv --campaign ID`: content rows from a spreadsheet appended to the campaign FILE.
 
 All or nothing (planner.importer checks the whole resulting file first); the database is only changed with
---apply, through the same path as `planner campaign apply`.
+--apply, through the same library function as `planner campaign apply` (planner.services.apply).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from planner.i18n import t
 
 def _from_database(config, campaign_id: str) -> tuple[str | None, set[str], dict[str, set[str]]]:
     """(source file, published content ids, content id -> due times) of an applied campaign. Read-only."""
+    from planner.store.campaign_lookup import source_file
     from planner.store.campaigns import applied_times, published_content_ids
     from planner.store.db import open_db
 
@@ -26,9 +27,7 @@ def _from_database(config, campaign_id: str) -> tuple[str | None, set[str], dict
     except Exception:
         return None, set(), {}
     try:
-        row = db.execute("SELECT source_file FROM campaigns WHERE id = ?", [campaign_id]).fetchone() \
-            if "campaigns" in db.table_names() else None
-        return (row[0] if row else None), published_content_ids(db, campaign_id), applied_times(db, campaign_id)
+        return source_file(db, campaign_id), published_content_ids(db, campaign_id), applied_times(db, campaign_id)
     finally:
         db.conn.close()
 
@@ -141,8 +140,9 @@ def register(app: typer.Typer) -> None:
         _print_rows(plan)
         out.print(esc(t("import.done", count=len(plan.rows), file=str(campaign_file))))
         if apply:
-            from planner.cli.campaign import apply as apply_campaign
+            from planner.cli.campaign import apply_and_print
+            from planner.services.apply import check_files
 
-            apply_campaign(files=[campaign_file], dry_run=False)
+            apply_and_print(config, check_files(config, [campaign_file]), dry_run=False)
         else:
             out.print(esc(t("import.next_apply", file=str(campaign_file))))
