@@ -14,24 +14,6 @@ from planner.cli.common import EXIT_PROBLEMS, console, esc, fail, load_config
 from planner.i18n import t
 
 
-def _from_database(config, campaign_id: str) -> tuple[str | None, set[str], dict[str, set[str]]]:
-    """(source file, published content ids, content id -> due times) of an applied campaign. Read-only."""
-    from planner.store.campaign_lookup import source_file
-    from planner.store.campaigns import applied_times, published_content_ids
-    from planner.store.db import open_db
-
-    if not config.database.exists():
-        return None, set(), {}
-    try:
-        db = open_db(config.database, readonly=True)
-    except Exception:
-        return None, set(), {}
-    try:
-        return source_file(db, campaign_id), published_content_ids(db, campaign_id), applied_times(db, campaign_id)
-    finally:
-        db.conn.close()
-
-
 def _where(problem, headers: dict[str, str] | None = None) -> str:
     if problem.row is None and problem.where:
         return t("import.in_campaign_file", where=problem.where)
@@ -101,22 +83,23 @@ def register(app: typer.Typer) -> None:
         apply: bool = typer.Option(False, "--apply", help=t("help.import_apply")),
     ) -> None:
         from planner.importer import ImportRefused, plan_import, write_atomically
+        from planner.services.apply import on_record
 
         if dry_run and apply:
             fail(t("import.dry_run_and_apply"))
         config = load_config()
-        source, published, times = _from_database(config, campaign)
+        record = on_record(config, campaign)
         if file is not None:
             campaign_file = file.expanduser()
-        elif source:
-            campaign_file = Path(source)
+        elif record.source_file:
+            campaign_file = Path(record.source_file)
         else:
             fail(t("import.no_source", id=campaign))
         if not csv_file.is_file():
             fail(t("import.csv_missing", path=str(csv_file)))
         try:
-            plan = plan_import(csv_file, campaign_file, config, campaign_id=campaign, published=published,
-                               applied_times=times)
+            plan = plan_import(csv_file, campaign_file, config, campaign_id=campaign, published=record.published,
+                               applied_times=record.times)
         except ImportRefused as exc:
             fail(t(exc.key, **exc.params))
         out = console()

@@ -1,8 +1,9 @@
 """Checking campaign files and applying them to the outbox (`planner campaign validate|apply`, and
-`planner import --apply`)."""
+`planner import --apply`), and what the database already holds of a campaign (for `planner import`)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,32 +17,55 @@ class Applied:
     approvers: list[str]   # who may approve them: approvers and admins other than the one who applied
 
 
-def _published_lookup(config):
-    """campaign id -> (published content ids, content id -> due times in the outbox), read-only, and a close
-    function. Validation never writes, but must know what a running campaign already holds."""
-    from planner.store.campaigns import applied_times, published_content_ids
+@dataclass(frozen=True)
+class OnRecord:
+    """What the database holds of one campaign, for planning an import into its file."""
+    source_file: str | None           # the file it was last applied from
+    published: set[str]               # content ids already published
+    times: dict[str, set[str]]        # content id -> due times (UTC text) of its posts in the outbox
+
+
+@contextmanager
+def _read_only_database(config):
+    """The database opened read-only, or None when there is none (yet) or it cannot be read: checking and
+    planning never write, but must know what a running campaign already holds."""
     from planner.store.db import open_db
 
-    if config is None or not config.database.exists():
-        return None, lambda: None
+    db = None
+    if config is not None and config.database.exists():
+        try:
+            db = open_db(config.database, readonly=True)
+        except Exception:
+            db = None
     try:
-        db = open_db(config.database, readonly=True)
-    except Exception:
-        return None, lambda: None
-    return (lambda campaign_id: (published_content_ids(db, campaign_id), applied_times(db, campaign_id)),
-            db.conn.close)
+        yield db
+    finally:
+        if db is not None:
+            db.conn.close()
+
+
+def on_record(config, campaign_id: str) -> OnRecord:
+    """The campaign as the database holds it; empty when there is no database (yet)."""
+    from planner.store.campaign_lookup import source_file
+    from planner.store.campaigns import applied_times, published_content_ids
+
+    with _read_only_database(config) as db:
+        if db is None:
+            return OnRecord(None, set(), {})
+        return OnRecord(source_file(db, campaign_id), published_content_ids(db, campaign_id),
+                        applied_times(db, campaign_id))
 
 
 def check_files(config, files: list[Path], *, now: datetime | None = None) -> list:
     """Each file parsed and checked (planner.campaign_files.Loaded, with its problems); a campaign id used by
     two of the files is a problem of the second. ``config`` may be None: everything else is still checked."""
     from planner.campaign_files import Problem, load_campaign
+    from planner.store.campaigns import applied_times, published_content_ids
 
-    lookup, close = _published_lookup(config)
-    try:
+    with _read_only_database(config) as db:
+        lookup = None if db is None else \
+            (lambda campaign_id: (published_content_ids(db, campaign_id), applied_times(db, campaign_id)))
         results = [load_campaign(file, config, now=now, known_for=lookup) for file in files]
-    finally:
-        close()
     seen: dict[str, Path] = {}
     for result in results:
         if result.campaign is None:

@@ -90,6 +90,21 @@ def test_apply_writes_posts_and_a_dry_run_writes_nothing(tmp_path):
     assert applied.waiting == 0 and applied.approvers == []  # no approval in this office
 
 
+def test_on_record_reads_what_the_database_holds_of_a_campaign(tmp_path):
+    config = load_config(write_config(tmp_path))
+    assert apply_service.on_record(config, "kampanye-a") == apply_service.OnRecord(None, set(), {})  # no database
+    db = open_db(config.database, create=True)
+    file = write_campaign(tmp_path, "kampanye-a")
+    apply_service.apply_checked(db, config, apply_service.check_files(config, [file], now=CHECKED_AT), actor="budi")
+    [post] = outbox.claim_due(db, owner="uji", now=FIRST_DUE, lease=timedelta(minutes=2), limit=1)
+    outbox.mark_published(db, post, "uji", platform_post_id="p1", url=None, published_at=FIRST_DUE)
+    record = apply_service.on_record(config, "kampanye-a")
+    assert record.source_file == str(file.resolve())
+    assert record.published == {"satu"}
+    assert record.times == {"satu": {utc_iso(FIRST_DUE)}, "dua": {utc_iso(FIRST_DUE + timedelta(days=1))}}
+    assert apply_service.on_record(config, "kampanye-x").source_file is None
+
+
 def test_apply_with_approval_says_how_many_wait_and_who_else_may_approve(tmp_path):
     config = load_config(write_config(tmp_path, approval=True))
     db = open_db(config.database, create=True)
