@@ -55,35 +55,15 @@ def _mark(state: str) -> str:
     return f"[{style}]{sign}[/]" if style else sign
 
 
-def calendar_rows(db, *, campaign: str | None, start: datetime | None = None,
-                  end: datetime | None = None) -> list[dict]:
-    """Posts in [start, end) (aware datetimes; None: open), every state but canceled, in time order."""
-    from planner.store.db import utc_iso
-
-    clauses, params = ["state != 'canceled'"], []
-    if campaign:
-        clauses.append("campaign_id = ?")
-        params.append(campaign)
-    if start is not None:
-        clauses.append("due_at >= ?")
-        params.append(utc_iso(start))
-    if end is not None:
-        clauses.append("due_at < ?")
-        params.append(utc_iso(end))
-    return list(db.query(
-        "SELECT id, campaign_id, content_id, channel, platform, occurrence, idempotency_key, due_at, state, "
-        f"text, link, url, published_at, updated_at FROM posts WHERE {' AND '.join(clauses)} "
-        "ORDER BY due_at, channel, id", params))
-
-
 def _zone_for(db, config, campaign: str | None) -> ZoneInfo:
+    from planner.store.campaign_lookup import CampaignNotFound, timezone_name
+
     if not campaign:
         return config.timezone
-    row = db.execute("SELECT timezone FROM campaigns WHERE id = ?", [campaign]).fetchone()
-    if row is None:
-        known = [r[0] for r in db.execute("SELECT id FROM campaigns ORDER BY id")]
-        fail(t("campaign.not_found", id=campaign, known=", ".join(known) or "-"))
-    return ZoneInfo(row[0])
+    try:
+        return ZoneInfo(timezone_name(db, campaign))
+    except CampaignNotFound as exc:
+        fail(exc.render())
 
 
 def _period(day: date, month: bool) -> tuple[date, date]:
@@ -285,6 +265,8 @@ def register(app: typer.Typer) -> None:
         day: str = typer.Option(None, "--date", help=t("help.calendar_date"), show_default=False),
         ics: Path = typer.Option(None, "--ics", help=t("help.calendar_ics"), show_default=False),
     ) -> None:
+        from planner.store.queries import calendar_rows
+
         if week and month:
             fail(t("calendar.week_and_month"))
         config = load_config()

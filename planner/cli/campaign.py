@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -28,51 +27,13 @@ def _optional_config():
         return None, exc.render()
 
 
-def _database_lookup(config):
-    """campaign id -> (published content ids, content id -> due times in the outbox), read-only.
-
-    Validation never writes, but must know what a running campaign already holds.
-    """
-    from planner.store.campaigns import applied_times, published_content_ids
-    from planner.store.db import open_db
-
-    if config is None or not config.database.exists():
-        return None, lambda: None
-    try:
-        db = open_db(config.database, readonly=True)
-    except Exception:
-        return None, lambda: None
-    return (lambda campaign_id: (published_content_ids(db, campaign_id), applied_times(db, campaign_id)),
-            db.conn.close)
-
-
 def _check_files(files: list[Path]):
-    from planner.campaign_files import load_campaign
+    from planner.services.apply import check_files
 
     config, config_error = _optional_config()
     if config_error:
         fail(config_error)
-    lookup, close = _database_lookup(config)
-    try:
-        results = [load_campaign(file, config, known_for=lookup) for file in files]
-    finally:
-        close()
-    _refuse_duplicate_ids(results)
-    return config, results
-
-
-def _refuse_duplicate_ids(results) -> None:
-    from planner.campaign_files import Problem
-
-    seen: dict[str, Path] = {}
-    for result in results:
-        if result.campaign is None:
-            continue
-        other = seen.get(result.campaign.id)
-        if other is not None:
-            result.problems.append(Problem(str(result.file), "campaign.id", "duplicate_campaign",
-                                           {"value": result.campaign.id, "other": str(other)}))
-        seen.setdefault(result.campaign.id, result.file)
+    return config, check_files(config, files)
 
 
 def _print_problems(results) -> int:
@@ -112,56 +73,41 @@ def apply(
     files: list[Path] = typer.Argument(..., help=t("help.campaign_files")),
     dry_run: bool = typer.Option(False, "--dry-run", help=t("help.dry_run")),
 ) -> None:
-    from planner.campaign_files import desired_posts
-    from planner.errors import PlannerError
-    from planner.store.campaigns import apply_campaigns
-
     config, results = _check_files(files)
     if config is None:
         from planner.config import find_config_path
 
         fail(t("config.not_found", path=str(find_config_path(options.config))))
+    apply_and_print(config, results, dry_run=dry_run)
+
+
+def apply_and_print(config, results, *, dry_run: bool) -> None:
+    """Checked campaign files applied (planner.services.apply) and the outcome printed; refused with their
+    problems. Shared by `campaign apply` and `import --apply`."""
+    from planner.errors import PlannerError
+    from planner.services.apply import apply_checked
+
     if _print_problems(results):
         console().print(t("apply.refused"))
         raise typer.Exit(EXIT_PROBLEMS)
     db = open_database(config)
-    batch = [(r.campaign, desired_posts(r.campaign, r.file, config), str(r.file.resolve())) for r in results]
     try:
-        plans = apply_campaigns(db, batch, approval_required=config.approval_required, actor=actor_name(config),
-                                dry_run=dry_run, slots=account_slots(config))
+        applied = apply_checked(db, config, results, actor=actor_name(config), dry_run=dry_run)
     except PlannerError as exc:  # e.g. no free slot left: the transaction was rolled back
         fail(exc.render(), EXIT_PROBLEMS)
-    _print_plans(plans, config, dry_run)
+    _print_plans(applied.plans, config, dry_run)
     if dry_run:
-        _print_x_cost(config, [row for _, rows, _ in batch for row in rows])
-    if config.approval_required and not dry_run:
-        print_waiting_for_approval(db, config, [plan.campaign_id for plan in plans])
+        _print_x_cost(config, applied.rows)
+    if applied.waiting:
+        _print_waiting_for_approval(applied.waiting, applied.approvers)
 
 
-def print_waiting_for_approval(db, config, campaign_ids: list[str]) -> None:
-    """With approval on: how many posts of these campaigns wait for an approver, and who can approve them
-    (users with the approver or admin role, other than the one who applied: four eyes)."""
-    if not campaign_ids:
-        return
-    marks = ",".join("?" * len(campaign_ids))
-    count = db.execute(f"SELECT COUNT(*) FROM posts WHERE state = 'pending_approval' AND campaign_id IN ({marks})",
-                       campaign_ids).fetchone()[0]
-    if not count:
-        return
-    me = actor_name(config)
-    approvers = [u.name for u in config.users.values() if u.role in ("approver", "admin") and u.name != me]
+def _print_waiting_for_approval(count: int, approvers: list[str]) -> None:
+    """With approval on: how many posts wait for an approver, and who can approve them (four eyes)."""
     if approvers:
         console().print(esc(t("approval_notice.waiting", count=count, approvers=", ".join(approvers))))
     else:
         console().print(f"[yellow]{esc(t('approval_notice.waiting_nobody', count=count))}[/]")
-
-
-def account_slots(config) -> dict:
-    """channel -> (parsed posting slots, the office's zone) for accounts that have slots."""
-    from planner.domain.slots import parse_slot
-
-    return {name: ([parse_slot(spec) for spec in account.options["slots"]], config.timezone)
-            for name, account in config.accounts.items() if account.options.get("slots")}
 
 
 def _print_x_cost(config, rows: list[dict]) -> None:
@@ -215,12 +161,13 @@ def list_campaigns(as_json: bool = json_option()) -> None:
     from rich.table import Table
 
     from planner.i18n.dates import format_date
+    from planner.store.campaign_lookup import summaries
     from planner.store.db import parse_utc
     from planner.store.queries import campaign_state_counts
 
     config = load_config()
     db = open_database(config)
-    rows = list(db.query("SELECT id, name, owner, timezone, start_at, end_at FROM campaigns ORDER BY start_at"))
+    rows = summaries(db)
     if as_json:
         emit("campaigns", campaigns=[
             {"id": row["id"], "name": row["name"], "owner": row["owner"], "timezone": row["timezone"],
@@ -253,12 +200,12 @@ def list_campaigns(as_json: bool = json_option()) -> None:
 @app.command("show", help=t("help.campaign_show"))
 def show(campaign_id: str = typer.Argument(..., help=t("help.campaign_id"))) -> None:
     from planner.cli.render import print_campaign
+    from planner.store.campaign_lookup import CampaignNotFound, spec
 
     config = load_config()
     db = open_database(config)
-    row = db.execute("SELECT spec FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
-    if row is None:
-        known = [r[0] for r in db.execute("SELECT id FROM campaigns")]
-        fail(t("campaign.not_found", id=campaign_id, known=", ".join(known) or "-"))
-    print_campaign(db, json.loads(row[0]), config)
-
+    try:
+        stored = spec(db, campaign_id)
+    except CampaignNotFound as exc:
+        fail(exc.render())
+    print_campaign(db, stored, config)

@@ -145,7 +145,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _counts(db) -> dict[str, int]:
-    return dict(db.execute("SELECT state, COUNT(*) FROM posts GROUP BY state").fetchall())
+    from planner.store.queries import campaign_state_counts
+
+    return campaign_state_counts(db)
 
 
 def _run_scheduler(config, out) -> bool:
@@ -212,7 +214,9 @@ def _monitor(config, out, workspace: Path) -> None:
     out.print(t("listen.done", new=heard.new_mentions, channels=", ".join(heard.searched) or "-"))
     from planner.reports.model import build_report
 
-    for (campaign_id,) in db.execute("SELECT id FROM campaigns ORDER BY id").fetchall():
+    from planner.store.campaign_lookup import ids as campaign_ids
+
+    for campaign_id in campaign_ids(db):
         render_text(build_report(db, campaign_id, now=now), out)
         try:
             path = write_report(db, campaign_id, fmt="html", now=now, out=workspace / "reports" / f"{campaign_id}.html")
@@ -223,13 +227,14 @@ def _monitor(config, out, workspace: Path) -> None:
 
 def _check_sandbox(config, sandbox, out) -> bool:
     """The sandbox's own record is the judge: one platform post per published outbox row."""
-    from planner.store.db import open_db
-
     import json
+
+    from planner.store.db import open_db
+    from planner.store.queries import published_platform_refs
 
     record = sandbox.posts()
     db = open_db(config.database)
-    rows = db.execute("SELECT platform_post_id, thread, thread_ids FROM posts WHERE state = 'published'").fetchall()
+    rows = published_platform_refs(db)
     received_ids = {p["id"] for p in record["posts"]}
     recorded = [ref for ref, _, parts in rows for ref in ([ref, *json.loads(parts)[1:]] if parts else [ref])]
     missing = [ref for ref in recorded if ref not in received_ids]

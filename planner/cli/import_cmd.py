@@ -1,7 +1,7 @@
 """`planner import FILE.csv --campaign ID`: content rows from a spreadsheet appended to the campaign FILE.
 
 All or nothing (planner.importer checks the whole resulting file first); the database is only changed with
---apply, through the same path as `planner campaign apply`.
+--apply, through the same library function as `planner campaign apply` (planner.services.apply).
 """
 
 from __future__ import annotations
@@ -12,25 +12,6 @@ import typer
 
 from planner.cli.common import EXIT_PROBLEMS, console, esc, fail, load_config
 from planner.i18n import t
-
-
-def _from_database(config, campaign_id: str) -> tuple[str | None, set[str], dict[str, set[str]]]:
-    """(source file, published content ids, content id -> due times) of an applied campaign. Read-only."""
-    from planner.store.campaigns import applied_times, published_content_ids
-    from planner.store.db import open_db
-
-    if not config.database.exists():
-        return None, set(), {}
-    try:
-        db = open_db(config.database, readonly=True)
-    except Exception:
-        return None, set(), {}
-    try:
-        row = db.execute("SELECT source_file FROM campaigns WHERE id = ?", [campaign_id]).fetchone() \
-            if "campaigns" in db.table_names() else None
-        return (row[0] if row else None), published_content_ids(db, campaign_id), applied_times(db, campaign_id)
-    finally:
-        db.conn.close()
 
 
 def _where(problem, headers: dict[str, str] | None = None) -> str:
@@ -102,22 +83,23 @@ def register(app: typer.Typer) -> None:
         apply: bool = typer.Option(False, "--apply", help=t("help.import_apply")),
     ) -> None:
         from planner.importer import ImportRefused, plan_import, write_atomically
+        from planner.services.apply import on_record
 
         if dry_run and apply:
             fail(t("import.dry_run_and_apply"))
         config = load_config()
-        source, published, times = _from_database(config, campaign)
+        record = on_record(config, campaign)
         if file is not None:
             campaign_file = file.expanduser()
-        elif source:
-            campaign_file = Path(source)
+        elif record.source_file:
+            campaign_file = Path(record.source_file)
         else:
             fail(t("import.no_source", id=campaign))
         if not csv_file.is_file():
             fail(t("import.csv_missing", path=str(csv_file)))
         try:
-            plan = plan_import(csv_file, campaign_file, config, campaign_id=campaign, published=published,
-                               applied_times=times)
+            plan = plan_import(csv_file, campaign_file, config, campaign_id=campaign, published=record.published,
+                               applied_times=record.times)
         except ImportRefused as exc:
             fail(t(exc.key, **exc.params))
         out = console()
@@ -141,8 +123,9 @@ def register(app: typer.Typer) -> None:
         _print_rows(plan)
         out.print(esc(t("import.done", count=len(plan.rows), file=str(campaign_file))))
         if apply:
-            from planner.cli.campaign import apply as apply_campaign
+            from planner.cli.campaign import apply_and_print
+            from planner.services.apply import check_files
 
-            apply_campaign(files=[campaign_file], dry_run=False)
+            apply_and_print(config, check_files(config, [campaign_file]), dry_run=False)
         else:
             out.print(esc(t("import.next_apply", file=str(campaign_file))))

@@ -16,36 +16,27 @@ NEXT_COMMAND = {"failed": "planner post retry {id}", "missed": "planner post req
 
 def status_document(db, config) -> bool:
     """Print `planner status --json`; True when some post needs a person (the command then exits 1)."""
-    from datetime import timedelta
+    from dataclasses import asdict
 
     from planner.publishing.service import heartbeat_state
-    from planner.store import outbox
-    from planner.store.db import now_utc, utc_iso
+    from planner.services.pausing import paused_reason
+    from planner.services.status import lateness_last_day
+    from planner.store import dashboard
+    from planner.store.db import now_utc
     from planner.store.queries import campaign_state_counts
 
     beat = heartbeat_state(db)
     scheduler = {"running": bool(beat), "host": beat.get("host") if beat else None,
                  "pid": beat.get("pid") if beat else None,
                  "heartbeat_age_s": round(beat["age_s"], 1) if beat else None}
-    upcoming = list(db.query("SELECT id, campaign_id, content_id, channel, platform, state, due_at, retry_at, text "
-                             "FROM posts WHERE state IN ('queued', 'failed_retryable') "
-                             "ORDER BY COALESCE(retry_at, due_at) LIMIT 5"))
-    attention = list(db.query("SELECT id, campaign_id, content_id, channel, platform, state, due_at, last_error "
-                              "FROM posts WHERE state IN ('needs_review', 'missed', 'failed', 'unknown') "
-                              "ORDER BY due_at"))
-    retrying = list(db.query("SELECT id, campaign_id, content_id, channel, platform, state, due_at, retry_at, "
-                             "last_error, updated_at FROM posts WHERE state = 'failed_retryable' "
-                             "ORDER BY updated_at DESC LIMIT 5"))
-    since = utc_iso(now_utc() - timedelta(hours=24))
-    late = [r[0] for r in db.execute("SELECT late_ms FROM posts WHERE state = 'published' AND published_at >= ? "
-                                     "AND late_ms IS NOT NULL ORDER BY late_ms", [since])]
-    lateness = None
-    if late:
-        lateness = {"count": len(late), "p50_s": late[len(late) // 2] / 1000,
-                    "p99_s": late[min(len(late) - 1, int(len(late) * 0.99))] / 1000, "worst_s": late[-1] / 1000}
+    upcoming = dashboard.upcoming(db, include_standby=True)
+    attention = dashboard.needing_attention(db)
+    retrying = dashboard.recent_retries(db)
+    late = lateness_last_day(db, now=now_utc())
+    lateness = asdict(late) if late else None
     emit("status",
          scheduler=scheduler,
-         paused=outbox.get_setting(db, "paused"),
+         paused=paused_reason(db),
          counts=campaign_state_counts(db),
          next=[{**post_item(r), "retry_at": utc(r["retry_at"]), "text": r["text"]} for r in upcoming],
          attention=[{**post_item(r), "last_error": r["last_error"],

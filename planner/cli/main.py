@@ -132,14 +132,13 @@ def run() -> None:
 def _show_failure(exc: Exception) -> int:
     """An error no command turned into a message: said plainly, never as a traceback (PLANNER_DEBUG=1 shows
     it). A locked or failing database is the common case; its transaction has been rolled back by then."""
-    import sqlite3
-
     from planner.cli.common import EXIT_ERROR, err_console, esc
     from planner.errors import PlannerError
+    from planner.store.db import is_database_error
 
     if isinstance(exc, PlannerError):
         message = exc.render()
-    elif isinstance(exc, sqlite3.DatabaseError):
+    elif is_database_error(exc):
         from planner.store.db import database_error_message
 
         message = database_error_message(exc, _database_path())

@@ -76,8 +76,8 @@ def register(app: typer.Typer) -> None:
         now: bool = typer.Option(False, "--now", help=t("help.publish_now")),
         json_logs: bool = typer.Option(False, "--json-logs", help=t("help.json_logs")),
     ) -> None:
-        from planner.publishing.dispatcher import Dispatcher
-        from planner.store import outbox
+        from planner.errors import PlannerError
+        from planner.services.publishing import publish_due, publish_now
         from planner.store.db import now_utc
 
         if due == (post_id is not None):
@@ -87,79 +87,45 @@ def register(app: typer.Typer) -> None:
         config = load_config()
         db = open_database(config)
         setup_logging(json_logs, zone=config.timezone)
-        dispatcher = Dispatcher(config)
-        # Events after this one belong to this pass: they decide the exit code (see _pass_problems).
-        first_event = db.execute("SELECT COALESCE(MAX(id), 0) FROM post_events").fetchone()[0]
-        if due:
-            result = dispatcher.run_once()
-        else:
-            row = db.execute("SELECT state FROM posts WHERE id = ?", [post_id]).fetchone()
-            if row is None:
-                fail(t("post.not_found", id=post_id))
-            if row[0] not in outbox.CLAIMABLE:
-                fail(t("publish.not_queued", id=post_id, state=t("state." + row[0])))
-            if outbox.get_setting(db, "paused") is not None:
-                fail(t("publish.paused"))
-            outbox.bring_forward(db, post_id, now=now_utc(), actor=actor_name(config))
-            claimed = outbox.claim_due(db, owner=dispatcher.owner, now=now_utc(), lease=config.lease, limit=1,
-                                       only_ids=[post_id])
-            if not claimed:
-                fail(t("publish.not_claimed", id=post_id))
-            dispatcher.send(db, claimed[0])
-            dispatcher.reconcile()
-            result = None
-        dispatcher.shutdown(0)
-        _print_outcome(db, config, result)
-        problems = _pass_problems(db, first_event)
-        if problems:
-            console().print(f"[bold red]{esc(t('publish_exit.failed', ids=', '.join(f'#{i}' for i in problems)))}[/]")
+        try:
+            done = publish_due(config, db) if due else \
+                publish_now(config, db, post_id, actor=actor_name(config), now=now_utc())
+        except PlannerError as exc:
+            fail(exc.render())
+        _print_outcome(db, config, done.result)
+        if done.problems:
+            console().print(f"[bold red]{esc(t('publish_exit.failed', ids=', '.join(f'#{i}' for i in done.problems)))}[/]")
             raise typer.Exit(EXIT_PROBLEMS)
 
     @app.command("pause", help=t("help.pause"))
     def pause(reason: str = typer.Option(..., "--reason", help=t("help.pause_reason"))) -> None:
-        from planner.store import outbox
+        from planner.errors import PlannerError
+        from planner.services.pausing import pause as pause_publishing
         from planner.store.db import now_utc
 
         config = load_config()
         db = open_database(config)
-        if not reason.strip():
-            fail(t("pause.need_reason"))
-        outbox.set_setting(db, "paused", f"{reason.strip()} ({actor_name(config)})", now=now_utc(),
-                           audit_as=(actor_name(config), "publishing.pause"))
-        held = outbox.hold_due(db, now=now_utc(), reason=f"pause: {reason.strip()}", actor=actor_name(config))
-        console().print(f"[bold red]{esc(t('pause.done', reason=reason.strip()))}[/]")
-        if held:
-            console().print(t("pause.held", count=len(held)))
+        try:
+            paused = pause_publishing(db, reason, actor=actor_name(config), now=now_utc())
+        except PlannerError as exc:
+            fail(exc.render())
+        console().print(f"[bold red]{esc(t('pause.done', reason=paused.reason))}[/]")
+        if paused.held:
+            console().print(t("pause.held", count=len(paused.held)))
 
     @app.command("resume", help=t("help.resume"))
     def resume(reschedule: bool = typer.Option(False, "--reschedule", help=t("help.resume_reschedule"))) -> None:
-        from planner.store import outbox
+        from planner.services.pausing import resume as resume_publishing
         from planner.store.db import now_utc
 
         config = load_config()
         db = open_database(config)
-        was = outbox.get_setting(db, "paused")
-        outbox.set_setting(db, "paused", None, now=now_utc(), audit_as=(actor_name(config), "publishing.resume"))
-        released = outbox.release_held(db, now=now_utc(), actor=actor_name(config), reason_prefix="pause:",
-                                       reschedule_to=now_utc() if reschedule else None,
-                                       detail="resumed" + (" and rescheduled to now" if reschedule else ""))
-        console().print(t("resume.done") if was else t("resume.not_paused"))
-        if released:
-            console().print(t("resume.released", count=len(released)))
-            if not reschedule:
+        resumed = resume_publishing(db, actor=actor_name(config), now=now_utc(), reschedule=reschedule)
+        console().print(t("resume.done") if resumed.was_paused else t("resume.not_paused"))
+        if resumed.released:
+            console().print(t("resume.released", count=len(resumed.released)))
+            if not resumed.rescheduled:
                 console().print(t("resume.grace_hint"))
-
-
-# States a post reaches in a pass that need a person: `planner publish` then exits 1 (for cron and scripts).
-# A temporary failure (failed_retryable) is retried by the next pass and does not count.
-PASS_PROBLEMS = ("failed", "needs_review", "missed")
-
-
-def _pass_problems(db, after_event: int) -> list[int]:
-    """Posts that became failed, needs_review or missed in this pass (post events after ``after_event``)."""
-    marks = ",".join("?" * len(PASS_PROBLEMS))
-    return [r[0] for r in db.execute(f"SELECT DISTINCT post_id FROM post_events WHERE id > ? AND to_state IN ({marks}) "
-                                     "ORDER BY post_id", [after_event, *PASS_PROBLEMS])]
 
 
 def _print_outcome(db, config, result) -> None:

@@ -145,11 +145,12 @@ def _print_slots(days: int) -> None:
     account's past engagement at that weekday and hour, so staff can pick the better ones."""
     from datetime import timedelta
 
-    from planner.cli.campaign import account_slots
+    from planner.domain.slots import slot_times
     from planner.i18n.dates import format_moment, format_number
     from planner.monitoring.best_time import account_grid
-    from planner.domain.slots import slot_times
-    from planner.store.db import now_utc, parse_utc, utc_iso
+    from planner.services.apply import account_slots
+    from planner.store.db import now_utc, parse_utc
+    from planner.store.queries import channel_posts_from
 
     config = load_config()
     db = open_database(config)
@@ -162,8 +163,7 @@ def _print_slots(days: int) -> None:
     until = (now.astimezone(config.timezone) + timedelta(days=days)).date()
     for channel, (slots_, zone) in per_account.items():
         used = {}
-        for row in db.query("SELECT id, content_id, due_at, state FROM posts WHERE channel = ? AND state != 'canceled' "
-                            "AND due_at >= ?", [channel, utc_iso(now)]):
+        for row in channel_posts_from(db, channel, now):
             used[parse_utc(row["due_at"])] = row
         grid = account_grid(db, channel, zone)
         out.rule(esc(channel))

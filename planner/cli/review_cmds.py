@@ -11,29 +11,32 @@ from planner.cli.json_out import json_option
 from planner.i18n import t
 
 
-def _ids(db, post_ids: list[int] | None, campaign: str | None) -> list[int]:
-    from planner.store.approval import pending_ids
-
-    if bool(post_ids) == bool(campaign):
-        fail(t("approval.usage"))
-    if post_ids:
-        return list(post_ids)
-    require_campaign(db, campaign)
-    ids = pending_ids(db, campaign)
-    if not ids:  # said plainly: a silent exit 0 reads as "done"
-        console().print(t("approval_notice.nothing_in", campaign=campaign))
-        raise typer.Exit(0)
-    return ids
-
-
 def require_campaign(db, campaign: str | None) -> None:
     """A --campaign that names no campaign (a typo) is an error naming the known ones, never an empty result."""
-    if campaign and db.execute("SELECT 1 FROM campaigns WHERE id = ?", [campaign]).fetchone() is None:
-        known = [r[0] for r in db.execute("SELECT id FROM campaigns ORDER BY id")]
-        fail(t("campaign.not_found", id=campaign, known=", ".join(known) or "-"))
+    from planner.store.campaign_lookup import CampaignNotFound, require
+
+    if campaign:
+        try:
+            require(db, campaign)
+        except CampaignNotFound as exc:
+            fail(exc.render())
 
 
-def _report(decision, verb_key: str) -> None:
+def _decide(decide, campaign: str | None, verb_key: str, **arguments) -> None:
+    """Approve or reject (a function of planner.services.approval) and say what was done and refused."""
+    from planner.errors import PlannerError
+    from planner.store.db import now_utc
+
+    config = load_config()
+    db = open_database(config)
+    actor = actor_name(config)
+    try:
+        decision = decide(db, campaign=campaign, actor=actor, role=config.role_of(actor), now=now_utc(), **arguments)
+    except PlannerError as exc:
+        fail(exc.render())
+    if decision.nothing_waiting:  # said plainly: a silent exit 0 reads as "done"
+        console().print(t("approval_notice.nothing_in", campaign=campaign))
+        raise typer.Exit(0)
     out = console()
     if decision.done:
         out.print(t(verb_key, count=len(decision.done), ids=", ".join(f"#{i}" for i in decision.done)))
@@ -53,6 +56,7 @@ def register(app: typer.Typer) -> None:
         from planner.domain.text_rules import LIMITS, append_link, text_length
         from planner.i18n.dates import format_moment
         from planner.store.db import parse_utc
+        from planner.store.queries import awaiting_approval
 
         described: dict[str, dict] = {}
 
@@ -87,12 +91,7 @@ def register(app: typer.Typer) -> None:
         config = load_config()
         db = open_database(config)
         require_campaign(db, campaign)
-        sql = "SELECT * FROM posts WHERE state = 'pending_approval'"
-        params: list = []
-        if campaign:
-            sql += " AND campaign_id = ?"
-            params.append(campaign)
-        rows = list(db.query(sql + " ORDER BY due_at, id", params))
+        rows = awaiting_approval(db, campaign)
         if as_json:
             from planner.cli.json_lists import review_document
 
@@ -122,15 +121,9 @@ def register(app: typer.Typer) -> None:
         campaign: str = typer.Option(None, "--campaign", help=t("help.opt_campaign")),
         override: bool = typer.Option(False, "--override-four-eyes", help=t("help.override")),
     ) -> None:
-        from planner.store.approval import approve as approve_posts
-        from planner.store.db import now_utc
+        from planner.services.approval import approve as approve_posts
 
-        config = load_config()
-        db = open_database(config)
-        actor = actor_name(config)
-        decision = approve_posts(db, _ids(db, post_ids, campaign), actor=actor, role=config.role_of(actor),
-                                 now=now_utc(), override=override)
-        _report(decision, "approval.approved")
+        _decide(approve_posts, campaign, "approval.approved", post_ids=post_ids, override=override)
 
     @app.command("reject", help=t("help.reject"))
     def reject(
@@ -138,17 +131,11 @@ def register(app: typer.Typer) -> None:
         campaign: str = typer.Option(None, "--campaign", help=t("help.opt_campaign")),
         reason: str = typer.Option(..., "--reason", help=t("help.reject_reason")),
     ) -> None:
-        from planner.store.approval import reject as reject_posts
-        from planner.store.db import now_utc
+        from planner.services.approval import reject as reject_posts
 
         if not reason.strip():
             fail(t("approval.need_reason"))
-        config = load_config()
-        db = open_database(config)
-        actor = actor_name(config)
-        decision = reject_posts(db, _ids(db, post_ids, campaign), actor=actor, role=config.role_of(actor),
-                                reason=reason.strip(), now=now_utc())
-        _report(decision, "approval.rejected")
+        _decide(reject_posts, campaign, "approval.rejected", post_ids=post_ids, reason=reason)
 
     @app.command("audit", help=t("help.audit"))
     def audit_cmd(
@@ -158,7 +145,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = json_option(),
     ) -> None:
         from planner.i18n.dates import format_moment
-        from planner.store.audit import verify as verify_chain
+        from planner.store.audit import newest_entries, verify as verify_chain
         from planner.store.db import parse_utc, utc_iso
 
         config = load_config()
@@ -188,12 +175,8 @@ def register(app: typer.Typer) -> None:
             out.print(t("audit.intact_heads", heads=len(heads), head=newest.short()) if newest
                       else t("audit.no_heads"))
             return
-        params: list = []
-        sql = "SELECT * FROM audit_log"
-        if since:
-            sql += " WHERE at >= ?"
-            params.append(utc_iso(parse_local_time(since, config.timezone, "--since")))
-        rows = list(db.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]))
+        start = utc_iso(parse_local_time(since, config.timezone, "--since")) if since else None
+        rows = newest_entries(db, since=start, limit=limit)
         if as_json:
             from planner.cli.json_lists import audit_document
 

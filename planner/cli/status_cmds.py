@@ -16,13 +16,13 @@ post_app = typer.Typer(no_args_is_help=True)
 def register(app: typer.Typer) -> None:
     @app.command("status", help=t("help.status"))
     def status(as_json: bool = json_option()) -> None:
-        from datetime import timedelta
-
         from planner.i18n.dates import format_moment
         from planner.i18n.platform_errors import say
         from planner.publishing.service import heartbeat_state
-        from planner.store import outbox
-        from planner.store.db import now_utc, parse_utc, utc_iso
+        from planner.services.pausing import paused_reason
+        from planner.services.status import lateness_last_day
+        from planner.store import dashboard
+        from planner.store.db import now_utc, parse_utc
         from planner.store.queries import campaign_state_counts
 
         config = load_config()
@@ -40,15 +40,14 @@ def register(app: typer.Typer) -> None:
             out.print(f"[green]●[/] {t('status.running', host=beat['host'], pid=beat['pid'], age=round(beat['age_s']))}")
         else:
             out.print(f"[red]●[/] {t('status.not_running')}")
-        paused = outbox.get_setting(db, "paused")
+        paused = paused_reason(db)
         if paused:
             out.print(f"[bold red]{esc(t('status.paused', reason=paused))}[/]")
         counts = campaign_state_counts(db)
         out.print(f"\n[bold]{t('status.counts')}[/]")
         out.print("  " + (", ".join(f"{t('state.' + s)}: {n}" for s, n in counts.items()) or "-"))
 
-        upcoming = list(db.query("SELECT id, channel, due_at, text FROM posts WHERE state IN ('queued', "
-                                 "'failed_retryable') AND standby = 0 ORDER BY COALESCE(retry_at, due_at) LIMIT 5"))
+        upcoming = dashboard.upcoming(db)
         out.print(f"\n[bold]{t('status.next')}[/]")
         for row in upcoming:
             out.print(f"  #{row['id']} {format_moment(parse_utc(row['due_at']), zone)} {esc(row['channel'])}: "
@@ -56,8 +55,7 @@ def register(app: typer.Typer) -> None:
         if not upcoming:
             out.print("  -")
 
-        attention = list(db.query("SELECT id, state, channel, due_at, last_error FROM posts WHERE state IN "
-                                  "('needs_review', 'missed', 'failed', 'unknown') ORDER BY due_at"))
+        attention = dashboard.needing_attention(db)
         if attention:
             out.print(f"\n[bold red]{t('status.attention', count=len(attention))}[/]")
             for row in attention[:30]:
@@ -67,25 +65,21 @@ def register(app: typer.Typer) -> None:
                           + f"\n     [dim]→ {esc(t('status_hint.' + row['state'], id=row['id']))}[/]")
             out.print(f"  {t('status_hint.general')}")
 
-        errors = list(db.query("SELECT id, channel, last_error, updated_at FROM posts WHERE state = "
-                               "'failed_retryable' ORDER BY updated_at DESC LIMIT 5"))
+        errors = dashboard.recent_retries(db)
         if errors:
             out.print(f"\n[bold]{t('status.last_errors')}[/]")
             for row in errors:
                 out.print(f"  #{row['id']} {esc(row['channel'])}: {esc(say(row['last_error']))}")
 
-        since = utc_iso(now_utc() - timedelta(hours=24))
-        late = [r[0] for r in db.execute("SELECT late_ms FROM posts WHERE state = 'published' AND published_at >= ? "
-                                         "AND late_ms IS NOT NULL ORDER BY late_ms", [since])]
+        late = lateness_last_day(db, now=now_utc())
         out.print(f"\n[bold]{t('status.lateness')}[/]")
         if late:
-            p50 = late[len(late) // 2] / 1000
-            p99 = late[min(len(late) - 1, int(len(late) * 0.99))] / 1000
             from planner.i18n.dates import format_number
 
             # Numbers as the language writes them ("0,14 dtk" beside "6,0 jam"), like every other figure.
-            out.print("  " + t("status.lateness_values", count=len(late), p50=format_number(p50, decimals=2),
-                               p99=format_number(p99, decimals=2), worst=format_number(late[-1] / 1000, decimals=2)))
+            out.print("  " + t("status.lateness_values", count=late.count, p50=format_number(late.p50_s, decimals=2),
+                               p99=format_number(late.p99_s, decimals=2),
+                               worst=format_number(late.worst_s, decimals=2)))
         else:
             out.print("  -")
         if attention:
@@ -93,16 +87,19 @@ def register(app: typer.Typer) -> None:
 
 
 def _post_or_fail(db, post_id: int) -> dict:
-    rows = list(db.query("SELECT * FROM posts WHERE id = ?", [post_id]))
-    if not rows:
+    from planner.store.posts import get
+
+    row = get(db, post_id)
+    if row is None:
         fail(t("post.not_found", id=post_id))
-    return rows[0]
+    return row
 
 
 @post_app.command("show", help=t("help.post_show"))
 def show(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
     from planner.i18n.dates import format_moment
     from planner.i18n.events import describe
+    from planner.store import post_history
     from planner.store.db import parse_utc
 
     config = load_config()
@@ -141,7 +138,7 @@ def show(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
     if media:
         out.print(f"{t('post.media')}: {esc(', '.join(media))}")
     out.print(f"\n[bold]{t('post.history')}[/]")
-    for event in db.query("SELECT * FROM post_events WHERE post_id = ? ORDER BY id", [post_id]):
+    for event in post_history.of_post(db, post_id):
         before = t("state." + event["from_state"]) if event["from_state"] else "-"
         out.print(f"  {format_moment(parse_utc(event['at']), zone)}  {before} → {t('state.' + event['to_state'])}"
                   f"  [dim]{esc(event['actor'])}[/]  {esc(describe(event['detail'], zone))}")
@@ -164,7 +161,8 @@ def _print_parts(out, row, thread: list[str], live: list[str]) -> None:
 
 
 def _hand_change(change, post_id: int, message_key: str, *, releases: bool = True) -> None:
-    """One change by hand through the store's lifecycle; ``releases``: it may put the post in the queue."""
+    """One change by hand (a function of planner.services.posts); ``releases``: it may put the post in the
+    queue."""
     from planner.store.db import now_utc
     from planner.store.posts import TransitionRefused
 
@@ -175,7 +173,7 @@ def _hand_change(change, post_id: int, message_key: str, *, releases: bool = Tru
         changed = change(db, post_id, actor=actor_name(config), now=now_utc(), **extra)
     except TransitionRefused as exc:
         fail(exc.render())
-    if changed.to_state == "pending_approval":
+    if changed.back_to_approval:
         console().print(t("post.back_to_approval", id=post_id))
         return
     console().print(t(message_key, id=post_id))
@@ -183,14 +181,14 @@ def _hand_change(change, post_id: int, message_key: str, *, releases: bool = Tru
 
 @post_app.command("cancel", help=t("help.post_cancel"))
 def cancel(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
-    from planner.store.posts import cancel as cancel_post
+    from planner.services.posts import cancel as cancel_post
 
     _hand_change(cancel_post, post_id, "post.canceled", releases=False)
 
 
 @post_app.command("retry", help=t("help.post_retry"))
 def retry(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
-    from planner.store.posts import retry as retry_post
+    from planner.services.posts import retry as retry_post
 
     _hand_change(retry_post, post_id, "post.retried")
 
@@ -198,6 +196,6 @@ def retry(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
 @post_app.command("requeue", help=t("help.post_requeue"))
 def requeue(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
     """A missed post, or one a person checked (needs_review: certainly not on the platform), goes out now."""
-    from planner.store.posts import requeue as requeue_post
+    from planner.services.posts import requeue as requeue_post
 
     _hand_change(requeue_post, post_id, "post.requeued")

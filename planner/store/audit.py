@@ -71,6 +71,15 @@ class Head:
         return f"#{self.last_id} {self.hash[:16]}"
 
 
+def newest_entries(db, *, since: str | None = None, limit: int) -> list[dict]:
+    """At most ``limit`` audit rows (from ``since``, UTC text, when given), newest first."""
+    sql, params = "SELECT * FROM audit_log", []
+    if since:
+        sql += " WHERE at >= ?"
+        params.append(since)
+    return list(db.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]))
+
+
 def head(db) -> Head:
     row = db.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM audit_log").fetchone()
     last = db.execute("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()

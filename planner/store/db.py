@@ -258,6 +258,11 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
         raise
 
 
+def is_database_error(exc: BaseException) -> bool:
+    """An error the database itself raised (locked, full, corrupt...): ``database_error_message`` says it."""
+    return isinstance(exc, sqlite3.DatabaseError)
+
+
 def database_error_message(exc: sqlite3.DatabaseError, path: Path | str) -> str:
     """What to tell the user about an SQLite error that reached the top of a command."""
     from planner.i18n import t

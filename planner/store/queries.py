@@ -74,3 +74,52 @@ def period_sql(column: str, start: datetime | None, end: datetime | None) -> tup
         clauses += f" AND {column} < ?"
         params.append(utc_iso(end))
     return clauses, params
+
+
+def calendar_rows(db: sqlite_utils.Database, *, campaign: str | None, start: datetime | None = None,
+                  end: datetime | None = None) -> list[dict]:
+    """Posts due in [start, end) (aware datetimes; None: open), every state but canceled, in time order."""
+    clauses, params = ["state != 'canceled'"], []
+    if campaign:
+        clauses.append("campaign_id = ?")
+        params.append(campaign)
+    if start is not None:
+        clauses.append("due_at >= ?")
+        params.append(utc_iso(start))
+    if end is not None:
+        clauses.append("due_at < ?")
+        params.append(utc_iso(end))
+    return list(db.query(
+        "SELECT id, campaign_id, content_id, channel, platform, occurrence, idempotency_key, due_at, state, "
+        f"text, link, url, published_at, updated_at FROM posts WHERE {' AND '.join(clauses)} "
+        "ORDER BY due_at, channel, id", params))
+
+
+def awaiting_approval(db: sqlite_utils.Database, campaign: str | None = None) -> list[dict]:
+    """Whole rows of the posts waiting for an approver (of one campaign, or all), by due time."""
+    sql = "SELECT * FROM posts WHERE state = 'pending_approval'"
+    params: list = []
+    if campaign:
+        sql += " AND campaign_id = ?"
+        params.append(campaign)
+    return list(db.query(sql + " ORDER BY due_at, id", params))
+
+
+def count_awaiting_approval(db: sqlite_utils.Database, campaign_ids: list[str]) -> int:
+    if not campaign_ids:
+        return 0
+    marks = ",".join("?" * len(campaign_ids))
+    return db.execute(f"SELECT COUNT(*) FROM posts WHERE state = 'pending_approval' AND campaign_id IN ({marks})",
+                      campaign_ids).fetchone()[0]
+
+
+def channel_posts_from(db: sqlite_utils.Database, channel: str, since: datetime) -> list[dict]:
+    """id, content_id, due_at, state of the account's posts due from ``since`` on, canceled ones left out."""
+    return list(db.query("SELECT id, content_id, due_at, state FROM posts WHERE channel = ? AND state != 'canceled' "
+                         "AND due_at >= ?", [channel, utc_iso(since)]))
+
+
+def published_platform_refs(db: sqlite_utils.Database) -> list[tuple[str, str, str | None]]:
+    """(platform post id, thread JSON, thread part ids JSON) of every published post."""
+    return [tuple(r) for r in db.execute(
+        "SELECT platform_post_id, thread, thread_ids FROM posts WHERE state = 'published'").fetchall()]
