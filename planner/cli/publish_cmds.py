@@ -126,7 +126,9 @@ def register(app: typer.Typer) -> None:
             fail(t("pause.need_reason"))
         outbox.set_setting(db, "paused", f"{reason.strip()} ({actor_name(config)})", now=now_utc(),
                            audit_as=(actor_name(config), "publishing.pause"))
-        held = outbox.hold_due(db, now=now_utc(), reason=f"pause: {reason.strip()}", actor=actor_name(config))
+        from planner.domain.post import Hold, HoldKind
+
+        held = outbox.hold_due(db, now=now_utc(), hold=Hold(HoldKind.PAUSE, reason.strip()), actor=actor_name(config))
         console().print(f"[bold red]{esc(t('pause.done', reason=reason.strip()))}[/]")
         if held:
             console().print(t("pause.held", count=len(held)))
@@ -140,9 +142,12 @@ def register(app: typer.Typer) -> None:
         db = open_database(config)
         was = outbox.get_setting(db, "paused")
         outbox.set_setting(db, "paused", None, now=now_utc(), audit_as=(actor_name(config), "publishing.resume"))
-        released = outbox.release_held(db, now=now_utc(), actor=actor_name(config), reason_prefix="pause:",
+        from planner.domain.events import EventCode, event
+        from planner.domain.post import HoldKind
+
+        released = outbox.release_held(db, now=now_utc(), actor=actor_name(config), kind=HoldKind.PAUSE,
                                        reschedule_to=now_utc() if reschedule else None,
-                                       detail="resumed" + (" and rescheduled to now" if reschedule else ""))
+                                       what=event(EventCode.RESUMED_RESCHEDULED if reschedule else EventCode.RESUMED))
         console().print(t("resume.done") if was else t("resume.not_paused"))
         if released:
             console().print(t("resume.released", count=len(released)))

@@ -14,15 +14,15 @@ import json
 
 from planner.config import Config
 from planner.domain.campaign import Blackout
+from planner.domain.events import EventCode, event
+from planner.domain.post import Hold, HoldKind
 from planner.store import outbox
 from planner.store.db import parse_utc, transaction, utc_iso
-
-PREFIX = "blackout: "
 
 
 def apply_blackouts(db, config: Config, *, now: datetime, actor: str) -> None:
     for window in active(config, now, db):
-        outbox.hold_due(db, now=now, reason=f"{PREFIX}{window.reason}", actor=actor,
+        outbox.hold_due(db, now=now, hold=Hold(HoldKind.BLACKOUT, window.reason), actor=actor,
                         channels=list(window.channels) or None, until=window.end, campaign=window.campaign)
     release_ended(db, now=now, actor=actor)
 
@@ -30,18 +30,18 @@ def apply_blackouts(db, config: Config, *, now: datetime, actor: str) -> None:
 def release_ended(db, *, now: datetime, actor: str) -> list[int]:
     """Blackout-held posts whose window is over go back to the queue, due at the window's end."""
     now_s = utc_iso(now)
-    if not db.execute("SELECT 1 FROM posts WHERE state = 'held' AND hold_reason LIKE ? AND retry_at <= ? LIMIT 1",
-                      [PREFIX + "%", now_s]).fetchone():
+    if not db.execute("SELECT 1 FROM posts WHERE state = 'held' AND hold_kind = ? AND retry_at <= ? LIMIT 1",
+                      [HoldKind.BLACKOUT.value, now_s]).fetchone():
         return []
     with transaction(db) as conn:
         rows = conn.execute(
-            """UPDATE posts SET state = 'queued', due_at = retry_at, retry_at = NULL, hold_reason = NULL,
-                                updated_at = ?
-               WHERE state = 'held' AND hold_reason LIKE ? AND retry_at IS NOT NULL AND retry_at <= ?
-               RETURNING id, due_at""", [now_s, PREFIX + "%", now_s]).fetchall()
+            f"""UPDATE posts SET state = 'queued', due_at = retry_at, retry_at = NULL, {outbox.CLEAR_HOLD},
+                                 updated_at = ?
+                WHERE state = 'held' AND hold_kind = ? AND retry_at IS NOT NULL AND retry_at <= ?
+                RETURNING id, due_at""", [now_s, HoldKind.BLACKOUT.value, now_s]).fetchall()
         for post_id, due_at in rows:
             outbox.record_event(conn, post_id, "held", "queued", now_s, actor,
-                                f"blackout over: rescheduled to {due_at}")
+                                event(EventCode.BLACKOUT_OVER, due=due_at))
     return [r[0] for r in rows]
 
 

@@ -16,6 +16,7 @@ from planner.errors import PlannerError
 from planner.response.playbooks import Playbook, matches, playbooks_of
 from planner.store import audit
 from planner.store.db import transaction, utc_iso
+from planner.domain.events import EventCode, event
 from planner.store.outbox import record_event
 
 WINDOW = timedelta(hours=1)   # the mentions an alert quotes: its last hour (as planner.monitoring.listen)
@@ -125,7 +126,7 @@ def respond(db, alert_id: int, *, actor: str, now: datetime, content_id: str | N
             conn.execute("INSERT INTO response_posts (post_id, response_id) VALUES (?, ?)",
                          [row["id"], outcome.response_id])
             record_event(conn, row["id"], row["state"], row["state"], now_s, actor,
-                         f"standby released: answer to alert {alert_id} (playbook {playbook.id})")
+                         event(EventCode.STANDBY_RELEASED, alert=alert_id, playbook=playbook.id))
             outcome.released.append(row["id"])
             (outcome.queued if row["state"] == "queued" else outcome.waiting).append(row["id"])
         if not outcome.released:  # nothing left to send (used or canceled): no response to count or report
