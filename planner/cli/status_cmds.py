@@ -98,7 +98,7 @@ def _post_or_fail(db, post_id: int) -> dict:
 @post_app.command("show", help=t("help.post_show"))
 def show(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
     from planner.i18n.dates import format_moment
-    from planner.i18n.events import describe
+    from planner.i18n.events import describe, describe_hold
     from planner.store import post_history
     from planner.store.db import parse_utc
 
@@ -110,7 +110,7 @@ def show(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
     out.print(f"[bold]#{row['id']}[/] {esc(row['campaign_id'])}/{esc(row['content_id'])} → {esc(row['channel'])} "
               f"({row['platform']})")
     out.print(f"{t('post.state')}: [bold]{t('state.' + row['state'])}[/]"
-              + (f" ({esc(describe(row['hold_reason'], zone))})" if row.get("hold_reason") else ""))
+              + (f" ({esc(describe_hold(row, zone))})" if row.get("hold_kind") else ""))
     out.print(f"{t('post.due')}: {format_moment(parse_utc(row['due_at']), zone)}")
     if row["published_at"]:
         from planner.i18n.dates import format_number
@@ -141,7 +141,7 @@ def show(post_id: int = typer.Argument(..., help=t("help.post_id"))) -> None:
     for event in post_history.of_post(db, post_id):
         before = t("state." + event["from_state"]) if event["from_state"] else "-"
         out.print(f"  {format_moment(parse_utc(event['at']), zone)}  {before} → {t('state.' + event['to_state'])}"
-                  f"  [dim]{esc(event['actor'])}[/]  {esc(describe(event['detail'], zone))}")
+                  f"  [dim]{esc(event['actor'])}[/]  {esc(describe(event, zone))}")
 
 
 def _print_parts(out, row, thread: list[str], live: list[str]) -> None:

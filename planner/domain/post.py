@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from enum import Enum
 from typing import Iterable, Sequence
+
+from planner.domain.events import Event, EventCode
 
 
 class PostState(str, Enum):
@@ -76,6 +79,32 @@ TRANSITIONS: dict[tuple[Action, PostState], PostState] = {
 CLAIMABLE = (S.QUEUED, S.FAILED_RETRYABLE)
 IN_FLIGHT = (S.PUBLISHING, S.UNKNOWN, S.NEEDS_REVIEW)
 BEFORE_APPROVAL = (S.DRAFT, S.PENDING_APPROVAL)
+
+
+class HoldKind(str, Enum):
+    """Why a post is 'held' (posts.hold_kind); what it waits for is in posts.hold_detail."""
+    PAUSE = "pause"            # publishing is paused; detail: the pause's reason. `planner resume` ends it
+    BLACKOUT = "blackout"      # a blackout window; detail: its reason. Its end (posts.retry_at) ends it
+    RECONNECT = "reconnect"    # the account refused its token; detail: the account. `account connect` ends it
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_HOLD_EVENTS = {HoldKind.PAUSE: (EventCode.PAUSED, "reason"), HoldKind.BLACKOUT: (EventCode.BLACKOUT, "reason"),
+                HoldKind.RECONNECT: (EventCode.RECONNECT_NEEDED, "account")}
+
+
+@dataclass(frozen=True)
+class Hold:
+    kind: HoldKind
+    detail: str
+
+    @property
+    def event(self) -> Event:
+        """The history event of a post held for this reason (also how the hold is shown)."""
+        code, param = _HOLD_EVENTS[self.kind]
+        return Event(code, {param: self.detail})
 
 
 def allowed_from(action: Action) -> tuple[PostState, ...]:

@@ -1,71 +1,50 @@
-"""Post history details in the user's language.
+"""Post history and holds in the reader's language.
 
-Details are stored as short English sentences (they also go to logs and the audit log). They are
-translated when shown: each known sentence maps to a message key; times in them (UTC) are shown in
-the user's zone. A platform's own error text is shown as the platform wrote it.
+History is stored as an event code with parameters (planner.domain.events); each code has a message
+``event.<code>`` in the catalogue. Times among the parameters (UTC) are shown in the reader's zone,
+and a platform's own text is said through platform_errors.say.
 """
 
 from __future__ import annotations
 
-import re
+from typing import Mapping
 
+from planner.domain.events import PLATFORM_TEXT_PARAMS, TIME_PARAMS, Event, EventCode
+from planner.domain.post import Hold, HoldKind
 from planner.i18n import t
 from planner.i18n.platform_errors import say
 
-_PATTERNS = [(re.compile(pattern), key) for pattern, key in (
-    (r"^applied$", "event.applied"),
-    (r"^attempt (?P<n>\d+)$", "event.attempt"),
-    (r"^published$", "event.published"),
-    (r"^reconciled: found on the platform$", "event.reconciled_found"),
-    (r"^reconciled: not on the platform, queued again$", "event.reconciled_absent"),
-    (r"^reconciled: (?P<live>\d+) of (?P<total>\d+) thread parts are on the platform, queued again to post the "
-     r"rest$", "event.reconciled_thread"),
-    (r"^released at shutdown, never sent$", "event.released"),
-    (r"^lease expired$", "event.lease_expired"),
-    (r"^lease expired, never sent: queued again$", "event.lease_expired_unsent"),
-    (r"^claimed by a process that is gone, never sent: queued again$", "event.owner_gone_unsent"),
-    (r"^claimed by a process that is gone, may have been sent$", "event.owner_gone_sent"),
-    (r"^not published within its grace period \(due (?P<due>[^)]+)\)$", "event.missed"),
-    (r"^publish now requested \(was due (?P<due>[^)]+)\)$", "event.publish_now"),
-    (r"^removed from the campaign file$", "event.removed"),
-    (r"^restored$", "event.restored"),
-    (r"^edited: (?P<fields>.+)$", "event.edited"),
-    (r"^approved$", "event.approved"),
-    (r"^approved \(admin override of the four-eyes rule\)$", "event.approved_override"),
-    (r"^rejected: (?P<reason>.+)$", "event.rejected"),
-    (r"^canceled by hand$", "event.canceled"),
-    (r"^retry requested$", "event.retry"),
-    (r"^approval void: content changed since it was approved$", "event.approval_void"),
-    (r"^approval required: no valid approval$", "event.approval_missing"),
-    (r"^requeued by hand \(was due (?P<due>[^)]+)\)$", "event.requeued"),
-    (r"^resumed$", "event.resumed"),
-    (r"^resumed and rescheduled to now$", "event.resumed_rescheduled"),
-    (r"^blackout over: rescheduled to (?P<due>.+)$", "event.blackout_over"),
-    (r"^pause: (?P<reason>.+)$", "event.paused"),
-    (r"^blackout: (?P<reason>.+)$", "event.blackout"),
-    (r"^cannot tell whether it was published: (?P<detail>.+)$", "event.cannot_tell"),
-    (r"^reconnect needed: (?P<account>.+)$", "event.reconnect_needed"),
-    (r"^account reconnected: (?P<account>.+)$", "event.reconnected"),
-)]
+
+def render(what: Event, zone) -> str:
+    """One event as the reader should read it."""
+    params = dict(what.params)
+    for name in TIME_PARAMS & params.keys():
+        params[name] = _moment(params[name], zone)
+    for name in PLATFORM_TEXT_PARAMS & params.keys():
+        params[name] = say(params[name])
+    if what.code is EventCode.ERROR:
+        return params["error"]
+    return t(f"event.{what.code.value}", **params)
 
 
-def describe(detail: str | None, zone) -> str:
-    """The stored detail as the user should read it."""
-    if not detail:
+def describe(row: Mapping, zone) -> str:
+    """A stored history row (``post_events``: code, params) as the reader should read it."""
+    what = Event.stored(row.get("code"), row.get("params"))
+    return render(what, zone) if what is not None else ""
+
+
+def describe_hold(row: Mapping, zone) -> str:
+    """Why a post is held (``posts``: hold_kind, hold_detail), or "" when it is not."""
+    if not row.get("hold_kind"):
         return ""
-    from planner.i18n.dates import format_moment
-    from planner.store.db import parse_utc
+    return render(Hold(HoldKind(row["hold_kind"]), row.get("hold_detail") or "").event, zone)
 
-    for pattern, key in _PATTERNS:
-        match = pattern.match(detail)
-        if match:
-            params = match.groupdict()
-            if "due" in params:
-                try:
-                    params["due"] = format_moment(parse_utc(params["due"]), zone)
-                except ValueError:
-                    pass
-            if "detail" in params:
-                params["detail"] = say(params["detail"])
-            return t(key, **params)
-    return say(detail)  # a platform's error summary, in the user's words
+
+def _moment(value: str, zone) -> str:
+    from planner.i18n.dates import format_moment
+    from planner.domain.timefmt import parse_utc
+
+    try:
+        return format_moment(parse_utc(value), zone)
+    except (TypeError, ValueError):
+        return str(value)

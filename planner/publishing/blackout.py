@@ -12,22 +12,22 @@ from datetime import datetime
 
 from planner.config import Config
 from planner.domain.campaign import Blackout
+from planner.domain.events import EventCode, event
+from planner.domain.post import Hold, HoldKind
 from planner.store import campaigns, outbox, posts
-
-PREFIX = "blackout: "
 
 
 def apply_blackouts(db, config: Config, *, now: datetime, actor: str) -> None:
     for window in active(config, now, db):
-        outbox.hold_due(db, now=now, reason=f"{PREFIX}{window.reason}", actor=actor,
+        outbox.hold_due(db, now=now, hold=Hold(HoldKind.BLACKOUT, window.reason), actor=actor,
                         channels=list(window.channels) or None, until=window.end, campaign=window.campaign)
     release_ended(db, now=now, actor=actor)
 
 
 def release_ended(db, *, now: datetime, actor: str) -> list[int]:
     """Blackout-held posts whose window is over go back to the queue, due at the window's end."""
-    return posts.release_ended_holds(db, reason_prefix=PREFIX, now=now, actor=actor,
-                                     detail="blackout over: rescheduled to {due_at}")
+    return posts.release_ended_holds(db, kind=HoldKind.BLACKOUT, now=now, actor=actor,
+                                     what=lambda due_at: event(EventCode.BLACKOUT_OVER, due=due_at))
 
 
 def active(config: Config, now: datetime, db=None) -> list[Blackout]:

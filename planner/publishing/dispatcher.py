@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Callable
 
 from planner.config import Config, resolve_account
+from planner.domain.events import Event, EventCode, event
+from planner.domain.post import Hold, HoldKind
 from planner.errors import PlannerError
 from planner.i18n import t
 from planner.i18n.platform_errors import say
@@ -260,7 +262,7 @@ class Dispatcher:
             return 0
         reason = self.paused()
         if reason is not None:
-            held = outbox.hold_due(self.db, now=self.clock(), reason=f"pause: {reason}", actor=self.owner)
+            held = outbox.hold_due(self.db, now=self.clock(), hold=Hold(HoldKind.PAUSE, reason), actor=self.owner)
             if held:
                 log.warning(t("log.paused_held", reason=reason, count=len(held)))
             return 0
@@ -396,7 +398,7 @@ class Dispatcher:
         except UnknownOutcomeError as exc:
             message = redact(exc.message)
             outbox.mark_unknown(db, post, self.owner, now=self.clock(), error=message)
-            self._log(post, "unknown", message)
+            self._log(post, "unknown", event(EventCode.ERROR, error=message))
         except (PermanentError, PlatformError) as exc:
             if isinstance(exc, CredentialsError):
                 self.adapters.forget(post.channel)  # a retry after reconnecting reads the new credentials
@@ -409,7 +411,7 @@ class Dispatcher:
                 return
             message = redact(exc.message)
             outbox.mark_failed(db, post, self.owner, now=self.clock(), error=message)
-            self._log(post, "failed", message)
+            self._log(post, "failed", event(EventCode.ERROR, error=message))
         else:
             now = self.clock()
             if outbox.mark_published(db, post, self.owner, platform_post_id=ref.platform_post_id, url=ref.url,
@@ -441,21 +443,26 @@ class Dispatcher:
         if self.policy.exhausted(post.attempt):
             outbox.mark_failed(db, post, self.owner, now=now,
                                error=f"gave up after {post.attempt} attempts: {message}")
-            self._log(post, "failed", message)
+            self._log(post, "failed", event(EventCode.ERROR, error=message))
             return
         delay = self.policy.delay(post.attempt, retry_after, self._rng)
         outbox.mark_retry(db, post, self.owner, now=now, retry_at=now + delay, error=message)
         self._log(post, "retry", t("log.retry_detail", error=say(message), seconds=f"{delay.total_seconds():.0f}"))
 
-    def _log(self, post: outbox.ClaimedPost, outcome: str, detail: str, now: datetime | None = None) -> None:
+    def _log(self, post: outbox.ClaimedPost, outcome: str, what: Event | str, now: datetime | None = None) -> None:
+        """``what``: the event as recorded in the post's history, or a text already in the reader's words."""
         late = ((now or self.clock()) - post.due_at).total_seconds()
         level = logging.INFO if outcome == "published" else logging.WARNING
         from planner.i18n.dates import format_number
-        from planner.i18n.events import describe
+        from planner.i18n.events import render
 
+        if isinstance(what, Event):
+            shown, detail = render(what, self.config.timezone), what.sentence
+        else:
+            shown = detail = what
         log.log(level, t("log.post_outcome", post=post.id, campaign=post.campaign_id, content=post.content_id,
                          channel=post.channel, late=format_number(late, decimals=3),
-                         outcome=t(f"log.outcome.{outcome}"), detail=describe(detail, self.config.timezone)),
+                         outcome=t(f"log.outcome.{outcome}"), detail=shown),
                 extra={"post_id": post.id, "channel": post.channel, "campaign": post.campaign_id,
                        "content": post.content_id, "late_s": round(late, 3), "outcome": outcome,
                        "detail": detail, "attempt": post.attempt})
@@ -480,25 +487,24 @@ class Dispatcher:
                 continue
             except (PlatformError, PlannerError) as exc:
                 detail = exc.render() if isinstance(exc, PlannerError) else exc.message
-                detail = redact(f"cannot tell whether it was published: {detail}")
-                outbox.needs_review(self.db, post, self.owner, now=self.clock(), detail=detail)
-                self._log(post, "needs_review", detail)
+                what = event(EventCode.CANNOT_TELL, detail=redact(detail))
+                outbox.needs_review(self.db, post, self.owner, now=self.clock(), what=what)
+                self._log(post, "needs_review", what)
                 if result:
                     result.needs_review += 1
                 continue
             if ref is not None:
                 outbox.mark_published(self.db, post, self.owner, platform_post_id=ref.platform_post_id, url=ref.url,
                                       published_at=ref.published_at or self.clock(), from_state="unknown",
-                                      detail="reconciled: found on the platform")
+                                      what=event(EventCode.RECONCILED_FOUND))
                 self._log(post, "published", t("log.reconciled_found", ref=ref.url or ref.platform_post_id))
             elif live:
-                detail = (f"reconciled: {len(live)} of {len(post.thread) + 1} thread parts are on the platform, "
-                          f"queued again to post the rest")
-                outbox.requeue_unknown(self.db, post, self.owner, now=self.clock(), detail=detail)
-                self._log(post, "requeued", detail)
+                what = event(EventCode.RECONCILED_THREAD, live=len(live), total=len(post.thread) + 1)
+                outbox.requeue_unknown(self.db, post, self.owner, now=self.clock(), what=what)
+                self._log(post, "requeued", what)
             else:
                 outbox.requeue_unknown(self.db, post, self.owner, now=self.clock(),
-                                       detail="reconciled: not on the platform, queued again")
+                                       what=event(EventCode.RECONCILED_ABSENT))
                 self._log(post, "requeued", t("log.reconciled_absent"))
             if result:
                 result.reconciled += 1

@@ -111,10 +111,10 @@ def _approval_and_holds(rows: list[dict], result: Readiness, now: datetime) -> N
             result.findings.append(Finding(level, code, post_ids=_ids(group),
                                            params={"count": len(group), "first_due": group[0]["due_at"]}))
     held = [r for r in rows if r["state"] == "held"]
-    for reason in sorted({r["hold_reason"] or "" for r in held}):
-        group = [r for r in held if (r["hold_reason"] or "") == reason]
+    for why in sorted({(r["hold_kind"] or "", r["hold_detail"] or "") for r in held}):
+        group = [r for r in held if (r["hold_kind"] or "", r["hold_detail"] or "") == why]
         result.findings.append(Finding(WARNING, "held", post_ids=_ids(group),
-                                       params={"count": len(group), "reason": reason}))
+                                       params={"count": len(group), "hold_kind": why[0], "hold_detail": why[1]}))
 
 
 def _media(rows: list[dict], result: Readiness) -> None:
@@ -222,7 +222,7 @@ def _redacted(exc: PlatformError) -> str:
 def describe(result, zone) -> list[tuple[str, str]]:
     """(sentence, level) for each finding, then each note, in the current language, times in ``zone``."""
     from planner.i18n.dates import format_moment
-    from planner.i18n.events import describe as describe_detail
+    from planner.i18n.events import describe_hold
 
     lines = []
     for f in [*result.findings, *result.notes]:
@@ -239,8 +239,8 @@ def describe(result, zone) -> list[tuple[str, str]]:
         for key in ("due", "first_due"):
             if params.get(key):
                 params[key] = format_moment(parse_utc(params[key]), zone)
-        if "reason" in params:
-            params["reason"] = describe_detail(params["reason"], zone) or "-"
+        if f.code == "held":
+            params["reason"] = describe_hold(params, zone) or "-"
         lines.append((t(f"check.{f.code}", **params), f.level))
     return lines
 

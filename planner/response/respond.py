@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from planner.errors import PlannerError
 from planner.response.playbooks import Playbook, matches, playbooks_of
+from planner.domain.events import EventCode, event
 from planner.store import campaigns, responses
 
 WINDOW = timedelta(hours=1)   # the mentions an alert quotes: its last hour (as planner.monitoring.listen)
@@ -90,7 +91,7 @@ def respond(db, alert_id: int, *, actor: str, now: datetime, content_id: str | N
                            known=", ".join(playbook.content))
     opened = responses.open(db, alert_id, campaign_id=match.alert["campaign_id"], playbook=playbook.id,
                             content_id=content_id, channels=playbook.channels, actor=actor, now=now, via=via,
-                            event=f"standby released: answer to alert {alert_id} (playbook {playbook.id})")
+                            event=event(EventCode.STANDBY_RELEASED, alert=alert_id, playbook=playbook.id))
     return Outcome(opened.response_id, alert_id, opened.content_id, released=opened.released, queued=opened.queued,
                    waiting=opened.waiting, skipped=opened.skipped, already=opened.already)
 

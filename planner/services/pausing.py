@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from planner.domain.events import EventCode, event
+from planner.domain.post import Hold, HoldKind
 from planner.errors import PlannerError
 from planner.store import outbox
 
 PAUSED = "paused"          # the setting that holds the pause's reason while paused
-HOLD_PREFIX = "pause:"     # hold reasons of posts held by the pause
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def pause(db, reason: str, *, actor: str, now: datetime) -> Paused:
     if not reason:
         raise PlannerError("pause.need_reason")
     outbox.set_setting(db, PAUSED, f"{reason} ({actor})", now=now, audit_as=(actor, "publishing.pause"))
-    held = outbox.hold_due(db, now=now, reason=f"{HOLD_PREFIX} {reason}", actor=actor)
+    held = outbox.hold_due(db, now=now, hold=Hold(HoldKind.PAUSE, reason), actor=actor)
     return Paused(reason, held)
 
 
@@ -45,7 +46,7 @@ def resume(db, *, actor: str, now: datetime, reschedule: bool = False) -> Resume
     moves them to now."""
     was = paused_reason(db)
     outbox.set_setting(db, PAUSED, None, now=now, audit_as=(actor, "publishing.resume"))
-    released = outbox.release_held(db, now=now, actor=actor, reason_prefix=HOLD_PREFIX,
+    released = outbox.release_held(db, now=now, actor=actor, kind=HoldKind.PAUSE,
                                    reschedule_to=now if reschedule else None,
-                                   detail="resumed" + (" and rescheduled to now" if reschedule else ""))
+                                   what=event(EventCode.RESUMED_RESCHEDULED if reschedule else EventCode.RESUMED))
     return Resumed(was_paused=was is not None, released=released, rescheduled=reschedule)

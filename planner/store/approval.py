@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Sequence
 
+from planner.domain.events import EventCode, event
 from planner.store import audit
 from planner.store.db import transaction, utc_iso
 from planner.store.outbox import record_event
@@ -73,8 +74,8 @@ def approve(db, post_ids: Sequence[int], *, actor: str, role: str, now: datetime
             conn.execute("UPDATE posts SET state = 'queued', approved_by = ?, approved_at = ?, approved_hash = ?, "
                          "updated_at = ? WHERE id = ? AND state = 'pending_approval'",
                          [actor, now_s, stamp, now_s, post_id])
-            detail = "approved" + (" (admin override of the four-eyes rule)" if author == actor else "")
-            record_event(conn, post_id, "pending_approval", "queued", now_s, actor, detail)
+            record_event(conn, post_id, "pending_approval", "queued", now_s, actor,
+                         event(EventCode.APPROVED_OVERRIDE if author == actor else EventCode.APPROVED))
             audit.record(conn, at=now_s, actor=actor, action="post.approve", subject=f"post:{post_id}",
                          detail={"author": author, "override": author == actor, "stamp": stamp})
             decision.done.append(post_id)
@@ -94,7 +95,8 @@ def reject(db, post_ids: Sequence[int], *, actor: str, role: str, reason: str, n
             conn.execute("UPDATE posts SET state = 'draft', last_error = ?, approved_by = NULL, approved_at = NULL, "
                          "approved_hash = NULL, updated_at = ? WHERE id = ? AND state = 'pending_approval'",
                          [f"rejected by {actor}: {reason}", now_s, post_id])
-            record_event(conn, post_id, "pending_approval", "draft", now_s, actor, f"rejected: {reason}")
+            record_event(conn, post_id, "pending_approval", "draft", now_s, actor,
+                         event(EventCode.REJECTED, reason=reason))
             audit.record(conn, at=now_s, actor=actor, action="post.reject", subject=f"post:{post_id}",
                          detail={"author": author, "reason": reason})
             decision.done.append(post_id)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from planner.domain.campaign import AppliedCampaign, Audience, Blackout, Campaign, Goal, Kpi, Monitoring
+from planner.domain.events import Event, EventCode, event
 from planner.store import audit
 from planner.errors import PlannerError
 from planner.store.db import now_utc, parse_utc, transaction, utc_iso
@@ -301,13 +302,13 @@ def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict
                 plan.unchanged += 1
         elif old["state"] == "canceled":
             plan.added.append(entry)
-            _update_post(conn, old, values, initial_state, now, actor, "restored")
+            _update_post(conn, old, values, initial_state, now, actor, event(EventCode.RESTORED))
         elif changes:
             plan.changed.append(entry)
             # A held post stays held (pause / blackout): editing its text must not release it. An edit
             # always voids an approval: the new text goes back to an approver (four-eyes).
             state = old["state"] if old["state"] in ("draft", "held") and not approval_required else initial_state
-            _update_post(conn, old, values, state, now, actor, "edited: " + ", ".join(changes))
+            _update_post(conn, old, values, state, now, actor, event(EventCode.EDITED, fields=", ".join(changes)))
         else:
             plan.unchanged += 1
     _insert_posts(conn, new_rows, initial_state, now, actor)
@@ -323,7 +324,7 @@ def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict
             continue
         plan.canceled.append(entry)
         conn.execute("UPDATE posts SET state = 'canceled', updated_at = ? WHERE id = ?", [now, old["id"]])
-        record_event(conn, old["id"], old["state"], "canceled", now, actor, "removed from the campaign file")
+        record_event(conn, old["id"], old["state"], "canceled", now, actor, event(EventCode.REMOVED))
     if plan.has_writes or plan.new_campaign:
         audit.record(conn, at=now, actor=actor, action="campaign.apply", subject=f"campaign:{campaign.id}",
                      detail={"added": len(plan.added), "changed": len(plan.changed), "canceled": len(plan.canceled),
@@ -358,11 +359,13 @@ def _insert_posts(conn, rows: list[list], state: str, now: str, actor: str) -> N
         """INSERT INTO posts (campaign_id, content_id, channel, platform, occurrence, idempotency_key, due_at,
                               state, text, link, media, thread, fingerprint, created_at, updated_at, author, standby)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", rows)
-    conn.execute("""INSERT INTO post_events (post_id, at, from_state, to_state, actor, detail)
-                    SELECT id, ?, NULL, ?, ?, 'applied' FROM posts WHERE id > ?""", [now, state, actor, last_id])
+    applied = event(EventCode.APPLIED)
+    conn.execute("""INSERT INTO post_events (post_id, at, from_state, to_state, actor, detail, code)
+                    SELECT id, ?, NULL, ?, ?, ?, ? FROM posts WHERE id > ?""",
+                 [now, state, actor, applied.sentence, applied.code.value, last_id])
 
 
-def _update_post(conn, old: dict, values: dict, state: str, now: str, actor: str, detail: str) -> None:
+def _update_post(conn, old: dict, values: dict, state: str, now: str, actor: str, what: Event) -> None:
     conn.execute(
         """UPDATE posts SET due_at = ?, text = ?, link = ?, media = ?, thread = ?, platform = ?, fingerprint = ?,
                             state = ?, retry_at = NULL, last_error = NULL, error_kind = NULL, updated_at = ?,
@@ -370,7 +373,7 @@ def _update_post(conn, old: dict, values: dict, state: str, now: str, actor: str
            WHERE id = ? AND state = ?""",
         [values["due_at"], values["text"], values["link"], values["media"], values["thread"], values["platform"],
          values["fingerprint"], state, now, actor, old["id"], old["state"]])
-    record_event(conn, old["id"], old["state"], state, now, actor, detail)
+    record_event(conn, old["id"], old["state"], state, now, actor, what)
 
 
 

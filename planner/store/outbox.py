@@ -16,6 +16,8 @@ from typing import Iterable, Sequence
 
 import sqlite_utils
 
+from planner.domain.events import Event, EventCode, event
+from planner.domain.post import Hold, HoldKind
 from planner.store import audit
 from planner.store.db import parse_utc, transaction, utc_iso
 
@@ -48,10 +50,22 @@ class ClaimedPost:
                    attempt=row["attempt"], parts_done=tuple(json.loads(row.get("thread_ids") or "[]")))
 
 
+# Set with the state when a post leaves 'held'.
+CLEAR_HOLD = "hold_kind = NULL, hold_detail = NULL, hold_reason = NULL"
+
+
+def hold_columns(hold: Hold) -> dict[str, str]:
+    """The columns of a held post that say why. hold_reason keeps the English sentence, for people reading
+    the database; queries use the kind and detail."""
+    return {"hold_kind": hold.kind.value, "hold_detail": hold.detail, "hold_reason": hold.event.sentence}
+
+
 def record_event(conn, post_id: int, from_state: str | None, to_state: str, at: str, actor: str,
-                 detail: str | None) -> None:
-    conn.execute("INSERT INTO post_events (post_id, at, from_state, to_state, actor, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                 [post_id, at, from_state, to_state, actor, detail])
+                 what: Event) -> None:
+    """One line of the post's history: its code and parameters, and the English sentence for people and logs."""
+    conn.execute("INSERT INTO post_events (post_id, at, from_state, to_state, actor, detail, code, params) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 [post_id, at, from_state, to_state, actor, what.sentence, what.code.value, what.params_json()])
 
 
 def _in(values: Sequence[str]) -> str:
@@ -114,12 +128,13 @@ def claim_due(db: sqlite_utils.Database, *, owner: str, now: datetime, lease: ti
         columns = [d[0] for d in conn.execute("SELECT * FROM posts LIMIT 0").description]
         claimed = [dict(zip(columns, row)) for row in rows]
         for row in claimed:
-            record_event(conn, row["id"], before[row["id"]], "publishing", now_s, owner, f"attempt {row['attempt']}")
+            record_event(conn, row["id"], before[row["id"]], "publishing", now_s, owner,
+                         event(EventCode.ATTEMPT, n=row["attempt"]))
     claimed.sort(key=lambda r: (r["due_at"], r["id"]))
     return [ClaimedPost.from_row(r) for r in claimed]
 
 
-def _finish(db, post_id: int, owner: str, from_state: str, to_state: str, now: datetime, detail: str | None,
+def _finish(db, post_id: int, owner: str, from_state: str, to_state: str, now: datetime, what: Event,
             **columns) -> bool:
     """Guarded transition: only if the post is still ``from_state`` under our lease."""
     sets = ", ".join(f"{name} = ?" for name in columns)
@@ -132,17 +147,19 @@ def _finish(db, post_id: int, owner: str, from_state: str, to_state: str, now: d
             [to_state, now_s, *columns.values(), post_id, from_state, owner])
         if cursor.rowcount != 1:
             return False
-        record_event(conn, post_id, from_state, to_state, now_s, owner, detail)
+        record_event(conn, post_id, from_state, to_state, now_s, owner, what)
         if to_state in AUDITED_OUTCOMES:
             audit.record(conn, at=now_s, actor=owner, action=f"post.{to_state}", subject=f"post:{post_id}",
-                         detail={"detail": detail, **{k: v for k, v in columns.items() if k in ("url", "last_error")}})
+                         detail={"detail": what.sentence,
+                                 **{k: v for k, v in columns.items() if k in ("url", "last_error")}})
     return True
 
 
 def mark_published(db, post: ClaimedPost, owner: str, *, platform_post_id: str, url: str | None,
-                   published_at: datetime, from_state: str = "publishing", detail: str = "published") -> bool:
+                   published_at: datetime, from_state: str = "publishing",
+                   what: Event = event(EventCode.PUBLISHED)) -> bool:
     late_ms = max(0, int((published_at - post.due_at).total_seconds() * 1000))
-    return _finish(db, post.id, owner, from_state, "published", published_at, detail,
+    return _finish(db, post.id, owner, from_state, "published", published_at, what,
                    platform_post_id=platform_post_id, url=url, published_at=utc_iso(published_at),
                    late_ms=late_ms, last_error=None, error_kind=None, retry_at=None)
 
@@ -203,16 +220,18 @@ def record_thread_parts(db, post_id: int, owner: str, *, state: str, parts: Sequ
 
 def mark_retry(db, post: ClaimedPost, owner: str, *, now: datetime, retry_at: datetime, error: str,
                from_state: str = "publishing") -> bool:
-    return _finish(db, post.id, owner, from_state, "failed_retryable", now, error,
+    return _finish(db, post.id, owner, from_state, "failed_retryable", now, event(EventCode.ERROR, error=error),
                    retry_at=utc_iso(retry_at), last_error=error, error_kind="retryable")
 
 
 def mark_failed(db, post: ClaimedPost, owner: str, *, now: datetime, error: str) -> bool:
-    return _finish(db, post.id, owner, "publishing", "failed", now, error, last_error=error, error_kind="permanent")
+    return _finish(db, post.id, owner, "publishing", "failed", now, event(EventCode.ERROR, error=error),
+                   last_error=error, error_kind="permanent")
 
 
 def mark_unknown(db, post: ClaimedPost, owner: str, *, now: datetime, error: str) -> bool:
-    return _finish(db, post.id, owner, "publishing", "unknown", now, error, last_error=error, error_kind="unknown")
+    return _finish(db, post.id, owner, "publishing", "unknown", now, event(EventCode.ERROR, error=error),
+                   last_error=error, error_kind="unknown")
 
 
 def release(db, post_ids: Sequence[int], owner: str, *, now: datetime) -> int:
@@ -231,7 +250,7 @@ def release(db, post_ids: Sequence[int], owner: str, *, now: datetime) -> int:
                   AND send_started_at IS NULL RETURNING id""",
             [now_s, *post_ids, owner]).fetchall()
         for (post_id,) in rows:
-            record_event(conn, post_id, "publishing", "queued", now_s, owner, "released at shutdown, never sent")
+            record_event(conn, post_id, "publishing", "queued", now_s, owner, event(EventCode.RELEASED))
     return len(rows)
 
 
@@ -246,7 +265,7 @@ class Interrupted:
         return bool(self.requeued or self.unknown or self.freed)
 
 
-def _interrupted(conn, where: str, params: Sequence, *, now_s: str, actor: str, never_sent: str, sent: str,
+def _interrupted(conn, where: str, params: Sequence, *, now_s: str, actor: str, never_sent: Event, sent: Event,
                  last_error: str) -> Interrupted:
     """Move the 'publishing' posts matching ``where`` on: back to 'queued' when their request certainly never
     left (no send mark, no thread part saved), else to 'unknown' for reconciliation (inside one transaction).
@@ -278,7 +297,7 @@ def expire_leases(db, *, now: datetime, actor: str) -> Interrupted:
         return Interrupted([], [], [])
     with transaction(db) as conn:
         return _interrupted(conn, "lease_until < ?", [now_s], now_s=now_s, actor=actor,
-                            never_sent="lease expired, never sent: queued again", sent="lease expired",
+                            never_sent=event(EventCode.LEASE_EXPIRED_UNSENT), sent=event(EventCode.LEASE_EXPIRED),
                             last_error="interrupted while publishing (lease expired)")
 
 
@@ -294,8 +313,7 @@ def release_dead_owner(db, owner: str, *, now: datetime, actor: str) -> Interrup
     now_s = utc_iso(now)
     with transaction(db) as conn:
         moved = _interrupted(conn, "lease_owner = ?", [owner], now_s=now_s, actor=actor,
-                             never_sent="claimed by a process that is gone, never sent: queued again",
-                             sent="claimed by a process that is gone, may have been sent",
+                             never_sent=event(EventCode.OWNER_GONE_UNSENT), sent=event(EventCode.OWNER_GONE_SENT),
                              last_error="interrupted while publishing (its process is gone)")
         moved.freed = [r[0] for r in conn.execute(
             "UPDATE posts SET lease_owner = NULL, lease_until = NULL WHERE state = 'unknown' AND lease_owner = ? "
@@ -318,12 +336,12 @@ def claim_unknown(db, *, owner: str, now: datetime, lease: timedelta, settle: ti
     return [ClaimedPost.from_row(dict(zip(columns, row))) for row in rows]
 
 
-def requeue_unknown(db, post: ClaimedPost, owner: str, *, now: datetime, detail: str) -> bool:
-    return _finish(db, post.id, owner, "unknown", "queued", now, detail, retry_at=None)
+def requeue_unknown(db, post: ClaimedPost, owner: str, *, now: datetime, what: Event) -> bool:
+    return _finish(db, post.id, owner, "unknown", "queued", now, what, retry_at=None)
 
 
-def needs_review(db, post: ClaimedPost, owner: str, *, now: datetime, detail: str) -> bool:
-    return _finish(db, post.id, owner, "unknown", "needs_review", now, detail, last_error=detail,
+def needs_review(db, post: ClaimedPost, owner: str, *, now: datetime, what: Event) -> bool:
+    return _finish(db, post.id, owner, "unknown", "needs_review", now, what, last_error=what.sentence,
                    error_kind="unknown")
 
 
@@ -350,8 +368,7 @@ def mark_missed(db, *, now: datetime, default_grace: timedelta, actor: str) -> l
                 RETURNING id, state, due_at""",
             [now_s, *CLAIMABLE, now_s, *CLAIMABLE, now_s, int(default_grace.total_seconds()), now_s]).fetchall()
         for post_id, _state, due_at in rows:
-            record_event(conn, post_id, None, "missed", now_s, actor,
-                         f"not published within its grace period (due {due_at})")
+            record_event(conn, post_id, None, "missed", now_s, actor, event(EventCode.MISSED, due=due_at))
             audit.record(conn, at=now_s, actor=actor, action="post.missed", subject=f"post:{post_id}",
                          detail={"due_at": due_at})
     return [r[0] for r in rows]
@@ -405,9 +422,9 @@ def set_setting(db, key: str, value: str | None, *, now: datetime, audit_as: tup
                          [key, value, utc_iso(now)])
 
 
-def hold_due(db, *, now: datetime, reason: str, actor: str, channels: Sequence[str] | None = None,
+def hold_due(db, *, now: datetime, hold: Hold, actor: str, channels: Sequence[str] | None = None,
              until: datetime | None = None, campaign: str | None = None) -> list[int]:
-    """Pause/blackout: due posts become 'held' (never dropped) with the reason."""
+    """Pause, blackout, account to reconnect: due posts become 'held' (never dropped) with the reason."""
     now_s = utc_iso(now)
     clauses = [f"state IN ({_in(CLAIMABLE)})", "COALESCE(retry_at, due_at) <= ?"]
     params: list = [*CLAIMABLE, now_s]
@@ -417,34 +434,36 @@ def hold_due(db, *, now: datetime, reason: str, actor: str, channels: Sequence[s
     if campaign is not None:
         clauses.append("campaign_id = ?")
         params.append(campaign)
+    why = hold_columns(hold)
     with transaction(db) as conn:
         before = dict(conn.execute(f"SELECT id, state FROM posts WHERE {' AND '.join(clauses)}", params).fetchall())
         rows = conn.execute(
-            f"""UPDATE posts SET state = 'held', hold_reason = ?, retry_at = ?, updated_at = ?
+            f"""UPDATE posts SET state = 'held', {', '.join(f'{name} = ?' for name in why)}, retry_at = ?,
+                                 updated_at = ?
                 WHERE {' AND '.join(clauses)} RETURNING id""",
-            [reason, utc_iso(until) if until else None, now_s, *params]).fetchall()
+            [*why.values(), utc_iso(until) if until else None, now_s, *params]).fetchall()
         for (post_id,) in rows:
-            record_event(conn, post_id, before.get(post_id), "held", now_s, actor, reason)
+            record_event(conn, post_id, before.get(post_id), "held", now_s, actor, hold.event)
     return [r[0] for r in rows]
 
 
-def release_held(db, *, now: datetime, actor: str, reason_prefix: str, reschedule_to: datetime | None = None,
-                 detail: str) -> list[int]:
-    """Held posts go back to the queue; with ``reschedule_to`` their time moves there (keeping order)."""
+def release_held(db, *, now: datetime, actor: str, kind: HoldKind, reschedule_to: datetime | None = None,
+                 what: Event) -> list[int]:
+    """Posts held for ``kind`` go back to the queue; with ``reschedule_to`` their time moves there."""
     now_s = utc_iso(now)
     with transaction(db) as conn:
         if reschedule_to is None:
             rows = conn.execute(
-                """UPDATE posts SET state = 'queued', hold_reason = NULL, retry_at = NULL, updated_at = ?
-                   WHERE state = 'held' AND hold_reason LIKE ? RETURNING id""",
-                [now_s, reason_prefix + "%"]).fetchall()
+                f"""UPDATE posts SET state = 'queued', {CLEAR_HOLD}, retry_at = NULL, updated_at = ?
+                    WHERE state = 'held' AND hold_kind = ? RETURNING id""",
+                [now_s, kind.value]).fetchall()
         else:
             rows = conn.execute(
-                """UPDATE posts SET state = 'queued', hold_reason = NULL, retry_at = NULL, due_at = ?, updated_at = ?
-                   WHERE state = 'held' AND hold_reason LIKE ? RETURNING id""",
-                [utc_iso(reschedule_to), now_s, reason_prefix + "%"]).fetchall()
+                f"""UPDATE posts SET state = 'queued', {CLEAR_HOLD}, retry_at = NULL, due_at = ?, updated_at = ?
+                    WHERE state = 'held' AND hold_kind = ? RETURNING id""",
+                [utc_iso(reschedule_to), now_s, kind.value]).fetchall()
         for (post_id,) in rows:
-            record_event(conn, post_id, "held", "queued", now_s, actor, detail)
+            record_event(conn, post_id, "held", "queued", now_s, actor, what)
     return [r[0] for r in rows]
 
 
@@ -455,6 +474,6 @@ def bring_forward(db, post_id: int, *, now: datetime, actor: str) -> None:
         row = conn.execute("SELECT due_at, state FROM posts WHERE id = ?", [post_id]).fetchone()
         conn.execute("UPDATE posts SET due_at = ?, retry_at = NULL, updated_at = ? WHERE id = ? AND state IN ('queued', "
                      "'failed_retryable')", [now_s, now_s, post_id])
-        record_event(conn, post_id, row[1], row[1], now_s, actor, f"publish now requested (was due {row[0]})")
+        record_event(conn, post_id, row[1], row[1], now_s, actor, event(EventCode.PUBLISH_NOW, due=row[0]))
         audit.record(conn, at=now_s, actor=actor, action="post.publish_now", subject=f"post:{post_id}",
                      detail={"was_due": row[0]})

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from planner.domain.post import CLAIMABLE, Action, PostState, allowed_from, approval_stamp, release_state, target
+from planner.domain.events import Event, EventCode, event
+from planner.domain.post import CLAIMABLE, Action, HoldKind, PostState, allowed_from, approval_stamp, release_state, target
 from planner.errors import PlannerError
 from planner.store import audit
 from planner.store.db import transaction, utc_iso
-from planner.store.outbox import record_event
+from planner.store.outbox import CLEAR_HOLD, record_event
 
 
 class TransitionRefused(PlannerError):
@@ -102,8 +103,7 @@ def void_claimed(db, post_id: int, owner: str, *, now: datetime) -> bool:
             "WHERE id = ? AND state = 'publishing' AND lease_owner = ?", [to_state.value, now_s, post_id, owner])
         if cursor.rowcount != 1:
             return False
-        record_event(conn, post_id, "publishing", to_state.value, now_s, owner,
-                     "approval void: content changed since it was approved")
+        record_event(conn, post_id, "publishing", to_state.value, now_s, owner, event(EventCode.APPROVAL_VOID))
         audit.record(conn, at=now_s, actor=owner, action="post.approval_void", subject=f"post:{post_id}",
                      detail={"from": "publishing", "had_approval": True})
     return True
@@ -116,7 +116,7 @@ def _refuse(post_id: int, state: str, action: Action):
 
 
 def _change(db, post_id: int, action: Action, *, actor: str, now: datetime, approval_required: bool,
-            detail: str, audit_detail: dict, due_now: bool = False) -> Changed:
+            what: Event, audit_detail: dict, due_now: bool = False) -> Changed:
     row = get(db, post_id)
     if row is None:
         raise TransitionRefused("post.not_found", id=post_id)
@@ -126,7 +126,7 @@ def _change(db, post_id: int, action: Action, *, actor: str, now: datetime, appr
     if to_state is PostState.QUEUED:
         to_state = release_state(approval_required=approval_required, stamp_valid=stamp_valid(row))
     now_s = utc_iso(now)
-    sets = "state = ?, retry_at = NULL, lease_owner = NULL, lease_until = NULL, hold_reason = NULL, updated_at = ?"
+    sets = f"state = ?, retry_at = NULL, lease_owner = NULL, lease_until = NULL, {CLEAR_HOLD}, updated_at = ?"
     params: list = [to_state.value, now_s]
     if due_now:
         # Due now, so the grace rule measures lateness from this deliberate decision.
@@ -136,7 +136,7 @@ def _change(db, post_id: int, action: Action, *, actor: str, now: datetime, appr
         cursor = conn.execute(f"UPDATE posts SET {sets} WHERE id = ? AND state = ?", [*params, post_id, row["state"]])
         if cursor.rowcount != 1:
             raise TransitionRefused("post.changed_meanwhile", id=post_id)
-        record_event(conn, post_id, row["state"], to_state.value, now_s, actor, detail)
+        record_event(conn, post_id, row["state"], to_state.value, now_s, actor, what)
         audit.record(conn, at=now_s, actor=actor, action=f"post.{action.value}", subject=f"post:{post_id}",
                      detail={"from": row["state"], "to": to_state.value, **audit_detail})
     return Changed(post_id, PostState(row["state"]), to_state)
@@ -144,12 +144,12 @@ def _change(db, post_id: int, action: Action, *, actor: str, now: datetime, appr
 
 def cancel(db, post_id: int, *, actor: str, now: datetime) -> Changed:
     return _change(db, post_id, Action.CANCEL, actor=actor, now=now, approval_required=False,
-                   detail="canceled by hand", audit_detail={"detail": "canceled by hand"})
+                   what=event(EventCode.CANCELED), audit_detail={"detail": event(EventCode.CANCELED).sentence})
 
 
 def retry(db, post_id: int, *, actor: str, now: datetime, approval_required: bool) -> Changed:
     return _change(db, post_id, Action.RETRY, actor=actor, now=now, approval_required=approval_required,
-                   detail="retry requested", audit_detail={"detail": "retry requested"})
+                   what=event(EventCode.RETRY), audit_detail={"detail": event(EventCode.RETRY).sentence})
 
 
 def requeue(db, post_id: int, *, actor: str, now: datetime, approval_required: bool) -> Changed:
@@ -157,26 +157,25 @@ def requeue(db, post_id: int, *, actor: str, now: datetime, approval_required: b
     row = get(db, post_id)
     was_due = row["due_at"] if row else None
     return _change(db, post_id, Action.REQUEUE, actor=actor, now=now, approval_required=approval_required,
-                   detail=f"requeued by hand (was due {was_due})", audit_detail={"was_due": was_due}, due_now=True)
+                   what=event(EventCode.REQUEUED, due=was_due), audit_detail={"was_due": was_due}, due_now=True)
 
 
-def release_ended_holds(db, *, reason_prefix: str, now: datetime, actor: str, detail: str) -> list[int]:
-    """Held posts whose hold (reason starting with ``reason_prefix``) had an end that has passed go back to
-    the queue, due at that end (kept in ``retry_at`` while held). ``detail``: their history line, with
-    {due_at}. Returns their ids."""
+def release_ended_holds(db, *, kind: HoldKind, now: datetime, actor: str, what) -> list[int]:
+    """Posts held for ``kind`` whose hold had an end that has passed go back to the queue, due at that end
+    (kept in ``retry_at`` while held). ``what(due_at)`` gives their history event. Returns their ids."""
     now_s = utc_iso(now)
     # A cheap read first: no write lock when nothing is to be released.
-    if not db.execute("SELECT 1 FROM posts WHERE state = 'held' AND hold_reason LIKE ? AND retry_at <= ? LIMIT 1",
-                      [reason_prefix + "%", now_s]).fetchone():
+    if not db.execute("SELECT 1 FROM posts WHERE state = 'held' AND hold_kind = ? AND retry_at <= ? LIMIT 1",
+                      [kind.value, now_s]).fetchone():
         return []
     to_state = target(Action.RELEASE, PostState.HELD)
     with transaction(db) as conn:
         rows = conn.execute(
-            """UPDATE posts SET state = ?, due_at = retry_at, retry_at = NULL, hold_reason = NULL, updated_at = ?
-               WHERE state = 'held' AND hold_reason LIKE ? AND retry_at IS NOT NULL AND retry_at <= ?
-               RETURNING id, due_at""", [to_state.value, now_s, reason_prefix + "%", now_s]).fetchall()
+            f"""UPDATE posts SET state = ?, due_at = retry_at, retry_at = NULL, {CLEAR_HOLD}, updated_at = ?
+               WHERE state = 'held' AND hold_kind = ? AND retry_at IS NOT NULL AND retry_at <= ?
+               RETURNING id, due_at""", [to_state.value, now_s, kind.value, now_s]).fetchall()
         for post_id, due_at in rows:
-            record_event(conn, post_id, PostState.HELD.value, to_state.value, now_s, actor, detail.format(due_at=due_at))
+            record_event(conn, post_id, PostState.HELD.value, to_state.value, now_s, actor, what(due_at))
     return [row[0] for row in rows]
 
 
@@ -200,13 +199,12 @@ def void_unapproved(db, *, now: datetime, actor: str, post_ids: list[int] | None
         for row in stale:
             cursor = conn.execute(
                 "UPDATE posts SET state = 'pending_approval', approved_by = NULL, approved_at = NULL, "
-                "approved_hash = NULL, hold_reason = NULL, retry_at = NULL, updated_at = ? WHERE id = ? AND state = ?",
+                f"approved_hash = NULL, {CLEAR_HOLD}, retry_at = NULL, updated_at = ? WHERE id = ? AND state = ?",
                 [now_s, row["id"], row["state"]])
             if cursor.rowcount != 1:
                 continue
-            reason = "approval void: content changed since it was approved" if row["approved_hash"] else \
-                "approval required: no valid approval"
-            record_event(conn, row["id"], row["state"], "pending_approval", now_s, actor, reason)
+            why = event(EventCode.APPROVAL_VOID if row["approved_hash"] else EventCode.APPROVAL_MISSING)
+            record_event(conn, row["id"], row["state"], "pending_approval", now_s, actor, why)
             audit.record(conn, at=now_s, actor=actor, action="post.approval_void", subject=f"post:{row['id']}",
                          detail={"from": row["state"], "had_approval": bool(row["approved_hash"])})
             voided.append(row["id"])
@@ -219,7 +217,7 @@ def standby_releasable(row: dict) -> bool:
     return bool(row["standby"]) and target(Action.RELEASE_STANDBY, row["state"]) is not None
 
 
-def release_standby(conn, row: dict, *, now: datetime, actor: str, detail: str) -> bool:
+def release_standby(conn, row: dict, *, now: datetime, actor: str, what: Event) -> bool:
     """Inside the caller's transaction: clear ``row``'s standby flag and make it due now, in the state the
     lifecycle table gives (its own); guarded on the flag and the state it was read in. False if refused
     or changed meanwhile."""
@@ -232,7 +230,7 @@ def release_standby(conn, row: dict, *, now: datetime, actor: str, detail: str) 
                           [to_state.value, now_s, now_s, row["id"], row["state"]])
     if cursor.rowcount != 1:
         return False
-    record_event(conn, row["id"], row["state"], to_state.value, now_s, actor, detail)
+    record_event(conn, row["id"], row["state"], to_state.value, now_s, actor, what)
     return True
 
 
@@ -255,6 +253,6 @@ def due_before(db, before: datetime, *, states) -> list[dict]:
     send (channel, platform, media), when, and why held."""
     states = [str(s) for s in states]
     return [dict(r) for r in db.query(
-        f"""SELECT id, channel, platform, state, due_at, media, hold_reason FROM posts
+        f"""SELECT id, channel, platform, state, due_at, media, hold_kind, hold_detail FROM posts
             WHERE state IN ({','.join('?' * len(states))}) AND COALESCE(retry_at, due_at) < ?
             ORDER BY due_at, id""", [*states, utc_iso(before)])]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from planner.domain.events import Event
 from planner.store import audit, posts
 from planner.store.db import parse_utc, transaction, utc_iso
 
@@ -56,7 +57,7 @@ def mention_count(db, campaign_id: str, keyword: str, start: datetime, end: date
 
 # --- answering ---------------------------------------------------------------------------------------
 def open(db, alert_id: int, *, campaign_id: str, playbook: str, content_id: str, channels, actor: str,
-         now: datetime, event: str, via: dict | None = None) -> Opened:
+         now: datetime, event: Event, via: dict | None = None) -> Opened:
     """Answer ``alert_id`` with ``content_id``: release its first occurrence's standby posts on ``channels``
     (all when empty), in one transaction with the response row, each post's history ``event`` and the audit
     row ``response.request``. An alert already answered releases nothing more; an answer that released
@@ -78,7 +79,7 @@ def open(db, alert_id: int, *, campaign_id: str, playbook: str, content_id: str,
             if not posts.standby_releasable(row):
                 opened.skipped.append((row["id"], row["state"] if not row["standby"] else "draft"))
                 continue
-            if not posts.release_standby(conn, row, now=now, actor=actor, detail=event):
+            if not posts.release_standby(conn, row, now=now, actor=actor, what=event):
                 continue
             conn.execute("INSERT INTO response_posts (post_id, response_id) VALUES (?, ?)",
                          [row["id"], opened.response_id])

@@ -7,6 +7,8 @@ so they sort as text and read well in Datasette.
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 from typing import Callable
 
@@ -291,6 +293,87 @@ def m011_standby_responses(conn: sqlite3.Connection) -> None:
     )
 
 
+# How post history and holds were written before m012 (English sentences), read once by m012 to give each
+# old row its code and parameters. Frozen with the migration: later code writes codes, never these.
+_OLD_EVENT_SENTENCES = (
+    (r"^applied$", "applied"),
+    (r"^attempt (?P<n>\d+)$", "attempt"),
+    (r"^published$", "published"),
+    (r"^reconciled: found on the platform$", "reconciled_found"),
+    (r"^reconciled: not on the platform, queued again$", "reconciled_absent"),
+    (r"^reconciled: (?P<live>\d+) of (?P<total>\d+) thread parts are on the platform, queued again to post the "
+     r"rest$", "reconciled_thread"),
+    (r"^released at shutdown, never sent$", "released"),
+    (r"^lease expired$", "lease_expired"),
+    (r"^lease expired, never sent: queued again$", "lease_expired_unsent"),
+    (r"^claimed by a process that is gone, never sent: queued again$", "owner_gone_unsent"),
+    (r"^claimed by a process that is gone, may have been sent$", "owner_gone_sent"),
+    (r"^not published within its grace period \(due (?P<due>[^)]+)\)$", "missed"),
+    (r"^publish now requested \(was due (?P<due>[^)]+)\)$", "publish_now"),
+    (r"^removed from the campaign file$", "removed"),
+    (r"^restored$", "restored"),
+    (r"^edited: (?P<fields>.+)$", "edited"),
+    (r"^approved$", "approved"),
+    (r"^approved \(admin override of the four-eyes rule\)$", "approved_override"),
+    (r"^rejected: (?P<reason>.+)$", "rejected"),
+    (r"^canceled by hand$", "canceled"),
+    (r"^retry requested$", "retry"),
+    (r"^approval void: content changed since it was approved$", "approval_void"),
+    (r"^approval required: no valid approval$", "approval_missing"),
+    (r"^requeued by hand \(was due (?P<due>[^)]+)\)$", "requeued"),
+    (r"^resumed$", "resumed"),
+    (r"^resumed and rescheduled to now$", "resumed_rescheduled"),
+    (r"^blackout over: rescheduled to (?P<due>.+)$", "blackout_over"),
+    (r"^pause: (?P<reason>.+)$", "paused"),
+    (r"^blackout: (?P<reason>.+)$", "blackout"),
+    (r"^cannot tell whether it was published: (?P<detail>.+)$", "cannot_tell"),
+    (r"^reconnect needed: (?P<account>.+)$", "reconnect_needed"),
+    (r"^account reconnected: (?P<account>.+)$", "reconnected"),
+    (r"^standby released: answer to alert (?P<alert>\d+) \(playbook (?P<playbook>.+)\)$", "standby_released"),
+)
+_OLD_HOLD_PREFIXES = (("pause", "pause: "), ("blackout", "blackout: "), ("reconnect", "reconnect needed: "))
+
+
+def _old_event(detail: str) -> tuple[str, str | None]:
+    for pattern, code in _OLD_EVENT_SENTENCES:
+        match = re.match(pattern, detail, re.DOTALL)
+        if match:
+            params = match.groupdict()
+            for name in ("n", "live", "total", "alert"):
+                if name in params:
+                    params[name] = int(params[name])
+            return code, (json.dumps(params, ensure_ascii=False, sort_keys=True) if params else None)
+    # Anything else was a platform's error summary (or a problem already worded): shown as it was.
+    return "error", json.dumps({"error": detail}, ensure_ascii=False)
+
+
+def m012_structured_history(conn: sqlite3.Connection) -> None:
+    # Post history as a code with parameters (planner.domain.events), shown in the reader's language from
+    # the catalogue; ``detail`` keeps the English sentence for people and logs. A held post's reason as a
+    # kind (pause | blackout | reconnect) and the detail it needs (the pause's or blackout's reason, the
+    # account); ``hold_reason`` keeps the English sentence.
+    run_script(conn,
+        """
+        ALTER TABLE post_events ADD COLUMN code TEXT;
+        ALTER TABLE post_events ADD COLUMN params TEXT;   -- JSON object, NULL when the event has none
+        ALTER TABLE posts ADD COLUMN hold_kind TEXT;
+        ALTER TABLE posts ADD COLUMN hold_detail TEXT;
+        """
+    )
+    known: dict[str, tuple[str, str | None]] = {}
+    updates = []
+    for event_id, detail in conn.execute("SELECT id, detail FROM post_events WHERE detail IS NOT NULL "
+                                         "AND detail != ''"):
+        if detail not in known:
+            known[detail] = _old_event(detail)
+        updates.append((*known[detail], event_id))
+    conn.executemany("UPDATE post_events SET code = ?, params = ? WHERE id = ?", updates)
+    for kind, prefix in _OLD_HOLD_PREFIXES:
+        conn.execute("UPDATE posts SET hold_kind = ?, hold_detail = substr(hold_reason, ?) "
+                     "WHERE hold_reason IS NOT NULL AND substr(hold_reason, 1, ?) = ?",
+                     [kind, len(prefix) + 1, len(prefix), prefix])
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_core,
     m002_publishing,
@@ -303,4 +386,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m009_send_started,
     m010_audit_os_user,
     m011_standby_responses,
+    m012_structured_history,
 ]

@@ -64,6 +64,103 @@ def test_a_missing_migration_is_applied_later(tmp_path, monkeypatch):
     assert names == [m.__name__ for m in MIGRATIONS]
 
 
+# History as English sentences (before m012_structured_history) and the code and parameters each becomes.
+OLD_HISTORY = [
+    ("attempt 3", "attempt", {"n": 3}),
+    ("requeued by hand (was due 2027-02-01T02:00:00.000Z)", "requeued", {"due": "2027-02-01T02:00:00.000Z"}),
+    ("not published within its grace period (due 2027-02-01T02:00:00.000Z)", "missed",
+     {"due": "2027-02-01T02:00:00.000Z"}),
+    ("blackout over: rescheduled to 2027-02-02T00:00:00.000Z", "blackout_over", {"due": "2027-02-02T00:00:00.000Z"}),
+    ("reconciled: 2 of 3 thread parts are on the platform, queued again to post the rest", "reconciled_thread",
+     {"live": 2, "total": 3}),
+    ("pause: Hari berkabung (sari)", "paused", {"reason": "Hari berkabung (sari)"}),
+    ("blackout: Masa tenang", "blackout", {"reason": "Masa tenang"}),
+    ("reconnect needed: kpu_x", "reconnect_needed", {"account": "kpu_x"}),
+    ("account reconnected: kpu_x", "reconnected", {"account": "kpu_x"}),
+    ("edited: text, due_at", "edited", {"fields": "text, due_at"}),
+    ("rejected: typo di paragraf 2", "rejected", {"reason": "typo di paragraf 2"}),
+    ("cannot tell whether it was published: x: HTTP 500", "cannot_tell", {"detail": "x: HTTP 500"}),
+    ("standby released: answer to alert 4 (playbook hoaks)", "standby_released", {"alert": 4, "playbook": "hoaks"}),
+    ("x: 403 You are not allowed to create a Tweet with duplicate content.", "error",
+     {"error": "x: 403 You are not allowed to create a Tweet with duplicate content."}),
+]
+
+
+def test_migration_gives_old_english_history_and_holds_codes(tmp_path, monkeypatch):
+    """A database from before structured history: its English rows get codes and parameters once, are shown
+    in the reader's language, and its held posts are released by the hold queries."""
+    from zoneinfo import ZoneInfo
+
+    from planner.domain.events import SENTENCES, Event, EventCode
+    from planner.domain.post import HoldKind
+    from planner.i18n import set_language
+    from planner.i18n.events import describe, describe_hold
+    from planner.store import db as db_module
+    from planner.store.account_holds import release_reconnected
+    from planner.store.outbox import release_held
+    from planner.store.schema import m012_structured_history
+
+    path = tmp_path / "planner.db"
+    monkeypatch.setattr(db_module, "MIGRATIONS", MIGRATIONS[:MIGRATIONS.index(m012_structured_history)])
+    old = open_db(path, create=True)
+    old.conn.execute("INSERT INTO campaigns (id, name, timezone, start_at, end_at, spec, applied_at) "
+                     "VALUES ('c', 'C', 'Asia/Jakarta', '2027-01-01T00:00:00.000Z', '2027-03-01T00:00:00.000Z', "
+                     "'{}', '2027-01-01T00:00:00.000Z')")
+    old.conn.execute("INSERT INTO content (campaign_id, id, spec) VALUES ('c', 'k', '{}')")
+    holds = {1: "pause: Hari berkabung (sari)", 2: "blackout: Masa tenang", 3: "reconnect needed: kpu_x", 4: None}
+    for post_id, reason in holds.items():
+        old.conn.execute(
+            "INSERT INTO posts (id, campaign_id, content_id, channel, platform, occurrence, idempotency_key, due_at, "
+            "state, text, fingerprint, created_at, updated_at, hold_reason, retry_at) VALUES (?, 'c', 'k', 'kpu_x', "
+            "'x', ?, ?, '2027-02-01T02:00:00.000Z', ?, 't', 'f', '2027-01-01T00:00:00.000Z', "
+            "'2027-01-01T00:00:00.000Z', ?, ?)",
+            [post_id, post_id, f"c:k:kpu_x:{post_id}", "held" if reason else "queued", reason,
+             "2027-02-02T00:00:00.000Z" if post_id == 2 else None])
+    plain = [(sentence, code.value, {}) for code, sentence in SENTENCES.items() if "{" not in sentence]
+    rows = OLD_HISTORY + plain + [(None, None, None)]
+    old.conn.executemany("INSERT INTO post_events (post_id, at, from_state, to_state, actor, detail) "
+                         "VALUES (1, '2027-01-01T00:00:00.000Z', NULL, 'queued', 'test', ?)",
+                         [[detail] for detail, _, _ in rows])
+    assert "code" not in {c[1] for c in old.conn.execute("PRAGMA table_info(post_events)")}
+    old.conn.close()
+
+    monkeypatch.setattr(db_module, "MIGRATIONS", MIGRATIONS)
+    db = open_db(path)
+    stored = list(db.query("SELECT detail, code, params FROM post_events ORDER BY id"))
+    assert len(stored) == len(rows)
+    for (detail, code, params), row in zip(rows, stored):
+        assert row["detail"] == detail, row  # the English sentence stays, for people and logs
+        assert row["code"] == code, row
+        if code is not None:
+            what = Event.stored(row["code"], row["params"])
+            assert what.params == params and what.sentence == detail, row
+
+    zone = ZoneInfo("Asia/Jakarta")
+    shown = {row["detail"]: row for row in stored}
+    set_language("id")
+    try:
+        assert describe(shown["attempt 3"], zone) == "percobaan ke-3"
+        assert "Senin, 1 Februari 2027 09.00 WIB" in describe(shown[OLD_HISTORY[1][0]], zone)
+        assert describe(shown["pause: Hari berkabung (sari)"], zone) == (
+            "ditahan karena penerbitan dihentikan: Hari berkabung (sari)")
+        assert describe(shown[OLD_HISTORY[-1][0]], zone).startswith("x: 403")
+        assert describe(shown[None], zone) == ""
+        posts = {r["id"]: r for r in db.query("SELECT * FROM posts")}
+        assert [(posts[i]["hold_kind"], posts[i]["hold_detail"]) for i in (1, 2, 3, 4)] == [
+            ("pause", "Hari berkabung (sari)"), ("blackout", "Masa tenang"), ("reconnect", "kpu_x"), (None, None)]
+        assert describe_hold(posts[2], zone) == "ditahan karena masa jeda: Masa tenang"
+        set_language("en")
+        assert describe(shown["attempt 3"], zone) == "attempt 3"
+        assert describe(shown["canceled by hand"], zone) == "canceled by staff"
+        assert describe_hold(posts[3], zone) == "the account must be connected again: planner account connect kpu_x"
+    finally:
+        set_language("id")
+
+    assert release_held(db, now=NOW, actor="test", kind=HoldKind.PAUSE, what=Event(EventCode.RESUMED)) == [1]
+    assert release_reconnected(db, "kpu_x", now=NOW, actor="test") == [3]
+    assert db.execute("SELECT state, hold_kind FROM posts WHERE id = 2").fetchone() == ("held", "blackout")
+
+
 def _open_at_once(path: Path, count: int = 4) -> list[Exception]:
     barrier = threading.Barrier(count)
     errors: list[Exception] = []
