@@ -26,7 +26,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests run with --import-mode=importlib
 from helpers import cli  # noqa: E402
 
-from planner.clock import OffsetClock
+from planner.clock import OffsetClock  # noqa: E402
 from planner.config import load_config  # noqa: E402
 from planner.publishing.dispatcher import Dispatcher  # noqa: E402
 from planner.sandbox import Sandbox  # noqa: E402

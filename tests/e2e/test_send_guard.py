@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests run with --imp
 from helpers import cli  # noqa: E402
 from test_approval_property import REPO, ZONE, campaign_text  # noqa: E402
 
-from planner.clock import OffsetClock
+from planner.clock import OffsetClock  # noqa: E402
 from planner.config import load_config  # noqa: E402
 from planner.publishing.dispatcher import Dispatcher  # noqa: E402
 from planner.sandbox.workspace import export_sandbox_secrets, write_sandbox_config  # noqa: E402
