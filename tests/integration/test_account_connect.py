@@ -210,22 +210,22 @@ def test_connect_refused_consent_and_wrong_state_change_nothing(sandbox, tmp_pat
 
 
 def test_a_campaign_longer_than_several_token_lifetimes_publishes_every_post_once(sandbox, tmp_path):
-    registry(sandbox.state).access_lifetime = 4  # seconds: X's two hours, compressed
+    registry(sandbox.state).access_lifetime = 2  # seconds: X's two hours, compressed
     office = Office(tmp_path / "kantor", sandbox)
     assert office.connect(paste=True).returncode == 0
     start = _now_local() + timedelta(seconds=3)
-    office.apply("panjang", [start + timedelta(seconds=3 * i) for i in range(6)])  # ~18 s: 4+ lifetimes
+    office.apply("panjang", [start + timedelta(seconds=2 * i) for i in range(6)])  # ~10 s: 5 lifetimes
     run = subprocess.Popen([sys.executable, "-m", "planner", "run"], env=office.env, cwd=office.root,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 90
         # Not polled meanwhile: the database is read once the campaign's time is over.
-        time.sleep(max(0.0, (start + timedelta(seconds=20) - _now_local()).total_seconds()))
+        time.sleep(max(0.0, (start + timedelta(seconds=11) - _now_local()).total_seconds()))
         while time.monotonic() < deadline:
             states = [r["state"] for r in office.rows("SELECT state FROM posts")]
             if states and all(s == "published" for s in states):
                 break
-            time.sleep(2)
+            time.sleep(0.5)
     finally:
         run.terminate()
         out, _ = run.communicate(timeout=60)
