@@ -36,7 +36,7 @@ def test_thread_on_facebook_and_instagram_becomes_comments_once_each_in_order(ma
                       method="POST", after=1, count=1)
     sandbox.add_fault("drop", platform="graph", path=r"^/v[0-9.]+/179[0-9]+/comments$", method="POST",
                       after=1, count=1)
-    at = ph.local_now() + timedelta(seconds=4)
+    at = ph.local_now() + timedelta(hours=1)
     item = ph.Item(id="utas-meta", text="Sudah cek DPT? Ikuti langkahnya di komentar (1/4)", at=at,
                    thread=thread, media=["cek-dpt-poster.jpg"])
     campaign = ws.apply("utas-meta", [item], channels=["kpu_fb", "kpu_ig"])
@@ -45,6 +45,7 @@ def test_thread_on_facebook_and_instagram_becomes_comments_once_each_in_order(ma
     assert preview.count("komentar 2") == 2 and preview.count("komentar 4") == 2, preview
     assert "bagian utas" not in preview, preview
 
+    ws.due_now()  # its time comes now, not in an hour
     run = ws.start("run")
 
     def settled() -> bool:
