@@ -1,8 +1,9 @@
 """`planner run`: the long-running scheduler.
 
-APScheduler (in memory only) is the clock: a one-off job wakes the dispatcher at the next due
+APScheduler (in memory only) does the waking: a one-off job wakes the dispatcher at the next due
 time, interval jobs keep a heartbeat and run the periodic work other parts register. The
-outbox table stays the only truth: nothing about a post lives in the scheduler's memory.
+outbox table stays the only truth: nothing about a post lives in the scheduler's memory. Time is
+read from one injected clock (planner.clock), shared with the dispatcher and the periodic jobs.
 
 Publishing comes first. The wake-up and the heartbeat have their own executor thread, so periodic
 jobs never hold up the clock; periodic jobs run at a lower OS priority, start only while no post is
