@@ -22,10 +22,10 @@ import threading
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+from planner.clock import SYSTEM, Clock
 from planner.config import Config
 from planner.errors import PlannerError
 from planner.i18n import t
-from planner.clock import SYSTEM, Clock
 from planner.publishing.dispatcher import Dispatcher
 from planner.store import audit, outbox
 from planner.store.db import utc_iso
@@ -136,6 +136,8 @@ class Service:
 
     def _machine_time(self, moment: datetime) -> datetime:
         """A moment on our clock as APScheduler, which runs on the machine's clock, must be given it."""
+        if self.clock is SYSTEM:
+            return moment
         return SYSTEM.now() + (moment - self.clock.now())
 
     def _background(self, func: Callable) -> Callable[[], None]:
