@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from planner import clock
 from planner.config import PLATFORMS, Config, parse_duration
 from planner.domain.campaign import (
     KPI_METRICS,
@@ -272,7 +273,7 @@ def load_campaign(file: Path, config: Config | None, *, now: datetime | None = N
     known = {content_id: {"*"} for content_id in published}
     for content_id, times in (applied_times or {}).items():
         known.setdefault(content_id, set()).update(times)
-    campaign = _build(reader, raw, file, config, now or datetime.now(timezone.utc), known)
+    campaign = _build(reader, raw, file, config, now or clock.now(), known)
     return Loaded(file, campaign if not reader.problems else None, reader.problems)
 
 

@@ -64,7 +64,7 @@ def expiry_job(config, dispatcher, *, now: datetime | None = None) -> None:
     from planner.i18n.dates import format_moment
     from planner.store import outbox
 
-    now = now or datetime.now(timezone.utc)
+    now = now or dispatcher.clock.now()
     db = dispatcher.db
     try:
         warned = json.loads(outbox.get_setting(db, WARNED_KEY) or "{}")

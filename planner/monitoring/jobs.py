@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
 
 from planner.i18n import t
 from planner.i18n.platform_errors import say_listed
@@ -22,7 +21,7 @@ LAST_REPORT_KEY = "last_report_period"
 def collect_job(config, dispatcher) -> None:
     from planner.monitoring.collect import collect_metrics
 
-    result = collect_metrics(config, dispatcher.db, now=datetime.now(timezone.utc), workers=COLLECT_JOB_WORKERS,
+    result = collect_metrics(config, dispatcher.db, now=dispatcher.clock.now(), workers=COLLECT_JOB_WORKERS,
                              pause=dispatcher.yield_to_publishing)
     if result.posts or result.errors:
         log.info(t("log.metrics", posts=result.posts, figures=result.snapshots,
@@ -33,7 +32,7 @@ def listen_job(config, dispatcher) -> None:
     from planner.alerts import notify_staff
     from planner.monitoring.listen import listen, spike_message
 
-    result = listen(config, dispatcher.db, now=datetime.now(timezone.utc), pause=dispatcher.yield_to_publishing)
+    result = listen(config, dispatcher.db, now=dispatcher.clock.now(), pause=dispatcher.yield_to_publishing)
     from planner.response.alerting import announce
 
     for spike in result.spikes:
@@ -48,7 +47,7 @@ def report_job(config, dispatcher) -> None:
     from planner.reports.write import period_window, write_report
 
     db = dispatcher.db
-    now = datetime.now(timezone.utc)
+    now = dispatcher.clock.now()
     done = json.loads(outbox.get_setting(db, LAST_REPORT_KEY) or "{}")
     for campaign in campaigns.list_all(db):
         campaign_id, period = campaign.id, campaign.monitoring.report_period

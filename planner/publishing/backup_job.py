@@ -14,7 +14,7 @@ import logging
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from planner.i18n import t
@@ -83,7 +83,7 @@ def backup_job(config, dispatcher) -> None:
     if config.backup_every is None:
         return
     db = dispatcher.db
-    now = datetime.now(timezone.utc)
+    now = dispatcher.clock.now()
     last = outbox.get_setting(db, LAST_BACKUP_KEY)
     if last and now - parse_utc(last) < config.backup_every:
         return

@@ -23,10 +23,11 @@ import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
+from planner.clock import SYSTEM, Clock
 from planner.config import Config, resolve_account
 from planner.domain.events import Event, EventCode, event
 from planner.domain.post import Hold, HoldKind
@@ -129,10 +130,6 @@ def owner_gone(owner: str) -> bool:
     return state in ("Z", "X")  # killed, not yet reaped by its parent
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 @dataclass
 class PassResult:
     claimed: int = 0
@@ -164,7 +161,7 @@ class ProgressNotSaved(Exception):
 class Dispatcher:
     def __init__(self, config: Config, *, owner: str | None = None, workers: int | None = None,
                  pacer: Pacer | None = None, policy: RetryPolicy | None = None, timeout: float = 30.0,
-                 settle: timedelta = timedelta(seconds=2), clock: Callable[[], datetime] = utcnow,
+                 settle: timedelta = timedelta(seconds=2), clock: Clock = SYSTEM,
                  on_change: Callable[[], None] | None = None):
         self.config = config
         self.owner = owner or new_owner()
@@ -198,7 +195,7 @@ class Dispatcher:
     def housekeeping(self) -> list[int]:
         """Blackouts; leases of dead processes on this host and leases that ran out are taken back (never
         sent -> queued, maybe sent -> 'unknown'); posts beyond their grace become 'missed'."""
-        now = self.clock()
+        now = self.clock.now()
         apply_blackouts(self.db, self.config, now=now, actor=self.owner)
         if self.config.approval_required:  # approval switched on later, or a stamp from before stamps existed
             for post_id in posts.void_unapproved(self.db, now=now, actor=self.owner):
@@ -216,7 +213,7 @@ class Dispatcher:
         not after the lease: a restarted scheduler goes on within a second. Returns those owners."""
         gone = [o for o in outbox.lease_owners(self.db) if o != self.owner and owner_gone(o)]
         for owner in gone:
-            moved = outbox.release_dead_owner(self.db, owner, now=now or self.clock(), actor=self.owner)
+            moved = outbox.release_dead_owner(self.db, owner, now=now or self.clock.now(), actor=self.owner)
             self._log_interrupted(moved, t("log.why_gone", owner=owner))
         return gone
 
@@ -239,7 +236,7 @@ class Dispatcher:
         with self._lock:
             if self._inflight:
                 return True
-        now = self.clock()
+        now = self.clock.now()
         with self._gate_lock:  # asked from short-lived threads (a job's request pool): one connection for all
             if self._gate_db is None:
                 self._gate_db = open_db(self.config.database)
@@ -262,7 +259,7 @@ class Dispatcher:
             return 0
         reason = self.paused()
         if reason is not None:
-            held = outbox.hold_due(self.db, now=self.clock(), hold=Hold(HoldKind.PAUSE, reason), actor=self.owner)
+            held = outbox.hold_due(self.db, now=self.clock.now(), hold=Hold(HoldKind.PAUSE, reason), actor=self.owner)
             if held:
                 log.warning(t("log.paused_held", reason=reason, count=len(held)))
             return 0
@@ -270,9 +267,9 @@ class Dispatcher:
         # waiting instead of idling until this loop wakes (a claimed post keeps its lease meanwhile).
         with self._lock:
             free = 2 * self.workers - len(self._inflight)
-        if free <= 0 or not outbox.any_due(self.db, self.clock()):
+        if free <= 0 or not outbox.any_due(self.db, self.clock.now()):
             return 0
-        now = self.clock()
+        now = self.clock.now()
         excluded, quiet_campaigns = self.pacer.unavailable(), []
         for window in active_blackouts(self.config, now, self.db):
             if window.campaign:
@@ -343,7 +340,7 @@ class Dispatcher:
             try:
                 self.pacer.acquire(post.channel, self.stopping)
                 if self.stopping.is_set():
-                    outbox.release(db, [post.id], self.owner, now=self.clock())
+                    outbox.release(db, [post.id], self.owner, now=self.clock.now())
                     return
                 with self._lock:
                     self._started.add(post.id)
@@ -363,11 +360,11 @@ class Dispatcher:
         approval still matches the content, media bytes included. Otherwise the post does not leave."""
         problem = posts.media_escaped(post.media)
         if problem is not None:
-            outbox.mark_failed(db, post, self.owner, now=self.clock(), error=t("log.media_escaped", file=problem))
+            outbox.mark_failed(db, post, self.owner, now=self.clock.now(), error=t("log.media_escaped", file=problem))
             self._log(post, "failed", t("log.media_escaped", file=problem))
             return False
         if self.config.approval_required and not posts.approval_holds(db, post.id):
-            if posts.void_claimed(db, post.id, self.owner, now=self.clock()):
+            if posts.void_claimed(db, post.id, self.owner, now=self.clock.now()):
                 log.warning(t("log.approval_void", post=post.id), extra={"post_id": post.id, "outcome": "voided"})
             return False
         return True
@@ -381,7 +378,7 @@ class Dispatcher:
             adapter = self.adapters.get(post.channel)
             # The mark goes into the database before the request leaves: from here on, a crash sends the
             # post to reconciliation; before it, the post is certainly unsent and simply queued again.
-            now = self.clock()
+            now = self.clock.now()
             if not outbox.mark_send_started(db, post.id, self.owner, now=now, lease_until=now + self.config.lease):
                 log.error(t("log.lease_lost_before_send", post=post.id))
                 return
@@ -397,7 +394,7 @@ class Dispatcher:
             self._retry(db, post, exc.message, exc.retry_after)
         except UnknownOutcomeError as exc:
             message = redact(exc.message)
-            outbox.mark_unknown(db, post, self.owner, now=self.clock(), error=message)
+            outbox.mark_unknown(db, post, self.owner, now=self.clock.now(), error=message)
             self._log(post, "unknown", event(EventCode.ERROR, error=message))
         except (PermanentError, PlatformError) as exc:
             if isinstance(exc, CredentialsError):
@@ -406,14 +403,14 @@ class Dispatcher:
                 from planner.store.account_holds import hold_for_reconnect
 
                 message = redact(exc.message)
-                held = hold_for_reconnect(db, post, self.owner, now=self.clock(), error=message)
+                held = hold_for_reconnect(db, post, self.owner, now=self.clock.now(), error=message)
                 self._log(post, "held", t("log.held_detail", error=say(message), count=len(held), channel=post.channel))
                 return
             message = redact(exc.message)
-            outbox.mark_failed(db, post, self.owner, now=self.clock(), error=message)
+            outbox.mark_failed(db, post, self.owner, now=self.clock.now(), error=message)
             self._log(post, "failed", event(EventCode.ERROR, error=message))
         else:
-            now = self.clock()
+            now = self.clock.now()
             if outbox.mark_published(db, post, self.owner, platform_post_id=ref.platform_post_id, url=ref.url,
                                      published_at=now):
                 self._log(post, "published", ref.url or ref.platform_post_id, now=now)
@@ -428,7 +425,7 @@ class Dispatcher:
         def saved(platform_id: str) -> None:
             live.append(platform_id)
             if not outbox.record_thread_parts(db, post.id, self.owner, state=state, parts=live,
-                                              lease_until=self.clock() + self.config.lease):
+                                              lease_until=self.clock.now() + self.config.lease):
                 raise ProgressNotSaved(f"post {post.id}: thread part {platform_id} is live but the post is no "
                                        f"longer ours")
 
@@ -439,7 +436,7 @@ class Dispatcher:
 
     def _retry(self, db, post: outbox.ClaimedPost, message: str, retry_after: float | None) -> None:
         message = redact(message)
-        now = self.clock()
+        now = self.clock.now()
         if self.policy.exhausted(post.attempt):
             outbox.mark_failed(db, post, self.owner, now=now,
                                error=f"gave up after {post.attempt} attempts: {message}")
@@ -451,7 +448,7 @@ class Dispatcher:
 
     def _log(self, post: outbox.ClaimedPost, outcome: str, what: Event | str, now: datetime | None = None) -> None:
         """``what``: the event as recorded in the post's history, or a text already in the reader's words."""
-        late = ((now or self.clock()) - post.due_at).total_seconds()
+        late = ((now or self.clock.now()) - post.due_at).total_seconds()
         level = logging.INFO if outcome == "published" else logging.WARNING
         from planner.i18n.dates import format_number
         from planner.i18n.events import render
@@ -470,7 +467,7 @@ class Dispatcher:
     # --- reconciliation ----------------------------------------------------------------------
     def reconcile(self, result: PassResult | None = None) -> None:
         """Ask the platforms about every 'unknown' post: published, certainly absent, or a person decides."""
-        now = self.clock()
+        now = self.clock.now()
         for post in outbox.claim_unknown(self.db, owner=self.owner, now=now, lease=self.config.lease,
                                          settle=self.settle):
             outgoing, live = self._outgoing(self.db, post, state="unknown")
@@ -488,22 +485,22 @@ class Dispatcher:
             except (PlatformError, PlannerError) as exc:
                 detail = exc.render() if isinstance(exc, PlannerError) else exc.message
                 what = event(EventCode.CANNOT_TELL, detail=redact(detail))
-                outbox.needs_review(self.db, post, self.owner, now=self.clock(), what=what)
+                outbox.needs_review(self.db, post, self.owner, now=self.clock.now(), what=what)
                 self._log(post, "needs_review", what)
                 if result:
                     result.needs_review += 1
                 continue
             if ref is not None:
                 outbox.mark_published(self.db, post, self.owner, platform_post_id=ref.platform_post_id, url=ref.url,
-                                      published_at=ref.published_at or self.clock(), from_state="unknown",
+                                      published_at=ref.published_at or self.clock.now(), from_state="unknown",
                                       what=event(EventCode.RECONCILED_FOUND))
                 self._log(post, "published", t("log.reconciled_found", ref=ref.url or ref.platform_post_id))
             elif live:
                 what = event(EventCode.RECONCILED_THREAD, live=len(live), total=len(post.thread) + 1)
-                outbox.requeue_unknown(self.db, post, self.owner, now=self.clock(), what=what)
+                outbox.requeue_unknown(self.db, post, self.owner, now=self.clock.now(), what=what)
                 self._log(post, "requeued", what)
             else:
-                outbox.requeue_unknown(self.db, post, self.owner, now=self.clock(),
+                outbox.requeue_unknown(self.db, post, self.owner, now=self.clock.now(),
                                        what=event(EventCode.RECONCILED_ABSENT))
                 self._log(post, "requeued", t("log.reconciled_absent"))
             if result:
@@ -518,5 +515,5 @@ class Dispatcher:
         with self._lock:
             never_started = [pid for pid in self._inflight if pid not in self._started]
         if never_started:
-            outbox.release(self.db, never_started, self.owner, now=self.clock())
+            outbox.release(self.db, never_started, self.owner, now=self.clock.now())
         self._pool.shutdown(wait=False, cancel_futures=True)

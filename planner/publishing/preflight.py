@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from planner.errors import PlannerError
@@ -261,7 +261,7 @@ def preflight_job(config, dispatcher) -> None:
     from planner.store import outbox
 
     log = logging.getLogger("planner.preflight")
-    now = datetime.now(timezone.utc)
+    now = dispatcher.clock.now()
     # Fresh adapters: the credentials are read as they are now, not as the scheduler read them at start.
     result = check_readiness(config, dispatcher.db, now=now, scheduler_running=True)
     lines = describe(result, config.timezone)

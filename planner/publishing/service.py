@@ -1,8 +1,9 @@
 """`planner run`: the long-running scheduler.
 
-APScheduler (in memory only) is the clock: a one-off job wakes the dispatcher at the next due
+APScheduler (in memory only) does the waking: a one-off job wakes the dispatcher at the next due
 time, interval jobs keep a heartbeat and run the periodic work other parts register. The
-outbox table stays the only truth: nothing about a post lives in the scheduler's memory.
+outbox table stays the only truth: nothing about a post lives in the scheduler's memory. Time is
+read from one injected clock (planner.clock), shared with the dispatcher and the periodic jobs.
 
 Publishing comes first. The wake-up and the heartbeat have their own executor thread, so periodic
 jobs never hold up the clock; periodic jobs run at a lower OS priority, start only while no post is
@@ -21,10 +22,11 @@ import threading
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+from planner.clock import SYSTEM, Clock
 from planner.config import Config
 from planner.errors import PlannerError
 from planner.i18n import t
-from planner.publishing.dispatcher import Dispatcher, utcnow
+from planner.publishing.dispatcher import Dispatcher
 from planner.store import audit, outbox
 from planner.store.db import utc_iso
 
@@ -62,16 +64,20 @@ def _lower_priority() -> None:
 
 class Service:
     def __init__(self, config: Config, *, ignore_lock: bool = False, shutdown_timeout: float = 20.0,
-                 dispatcher: Dispatcher | None = None, periodic: list[PeriodicJob] = ()):
+                 dispatcher: Dispatcher | None = None, periodic: list[PeriodicJob] = (), clock: Clock | None = None):
         self.config = config
         self.periodic = list(periodic)
         self.ignore_lock = ignore_lock
         self.shutdown_timeout = shutdown_timeout
         self.wake_event = threading.Event()
         self.stop_event = threading.Event()
-        self.dispatcher = dispatcher or Dispatcher(config, on_change=self.wake)
+        self.dispatcher = dispatcher or Dispatcher(config, on_change=self.wake, clock=clock or SYSTEM)
         self.dispatcher.on_change = self.wake
-        self.started_at = datetime.now(timezone.utc)
+        # One clock for the loop, the dispatcher and the periodic jobs (which read dispatcher.clock).
+        if clock is not None:
+            self.dispatcher.clock = clock
+        self.clock = self.dispatcher.clock
+        self.started_at = self.clock.now()
         self._lock = None
         self._scheduler = None
 
@@ -96,10 +102,11 @@ class Service:
             self._lock = None
 
     def heartbeat(self) -> None:
+        now = self.clock.now()
         outbox.set_setting(self.dispatcher.db, HEARTBEAT_KEY, json.dumps({
             "owner": self.dispatcher.owner, "pid": os.getpid(), "host": socket.gethostname(),
-            "started_at": utc_iso(self.started_at), "at": utc_iso(datetime.now(timezone.utc)),
-        }), now=datetime.now(timezone.utc))
+            "started_at": utc_iso(self.started_at), "at": utc_iso(now),
+        }), now=now)
         # The audit chain's newest row, kept outside the database as the scheduler audits what it publishes.
         audit.write_head_if_changed(self.dispatcher.db, audit.head_path(self.config.database))
 
@@ -116,15 +123,22 @@ class Service:
                                         job_defaults={"coalesce": True, "max_instances": 1,
                                                       "misfire_grace_time": 60})
         scheduler.add_job(self._safe(self.heartbeat), "interval", seconds=HEARTBEAT_EVERY, id="heartbeat",
-                          next_run_time=datetime.now(timezone.utc))
+                          next_run_time=self._machine_time(self.clock.now()))
         for name, seconds, func, *first_after in self.periodic:
             first = first_after[0] if first_after else seconds
             if not isinstance(first, datetime):
-                first = datetime.now(timezone.utc) + timedelta(seconds=first)
+                first = self.clock.now() + timedelta(seconds=first)
+            first = self._machine_time(first)
             scheduler.add_job(self._safe(self._background(func)), "interval", seconds=seconds, id=name,
                               next_run_time=first, executor=PERIODIC_EXECUTOR)
         scheduler.start()
         return scheduler
+
+    def _machine_time(self, moment: datetime) -> datetime:
+        """A moment on our clock as APScheduler, which runs on the machine's clock, must be given it."""
+        if self.clock is SYSTEM:
+            return moment
+        return SYSTEM.now() + (moment - self.clock.now())
 
     def _background(self, func: Callable) -> Callable[[], None]:
         """A periodic job as it runs: at a lower OS priority, once publishing leaves room for it."""
@@ -146,7 +160,7 @@ class Service:
 
     def _schedule_wake(self) -> float:
         """Ask the clock to wake us at the next due time; returns the seconds to wait at most."""
-        now = utcnow()
+        now = self.clock.now()
         next_due = outbox.next_due(self.dispatcher.db)
         wait = POLL_EVERY
         if next_due is not None:
@@ -155,7 +169,8 @@ class Service:
                 unblock = self.dispatcher.pacer.next_unblock()
                 wait = min(POLL_EVERY, unblock if unblock is not None else 0.25, 1.0)
             else:
-                self._scheduler.add_job(self.wake, "date", run_date=next_due, id="wake", replace_existing=True)
+                self._scheduler.add_job(self.wake, "date", run_date=self._machine_time(next_due), id="wake",
+                                        replace_existing=True)
                 # Our own timeout is the fallback should the clock's thread be late.
                 wait = min(POLL_EVERY, (next_due - now).total_seconds() + 0.05)
         return max(0.01, wait)
@@ -175,32 +190,32 @@ class Service:
             last_chores = datetime.min.replace(tzinfo=timezone.utc)
             while not self.stop_event.is_set():
                 self.wake_event.clear()
-                now = utcnow()
+                now = self.clock.now()
                 # Every finished send wakes the loop: the chores need not run that often.
                 if now - last_chores >= timedelta(seconds=1):
                     self.dispatcher.housekeeping()
                     self.dispatcher.reconcile()
                     last_chores = now
                 self.dispatcher.dispatch()
-                self.wake_event.wait(self._schedule_wake())
+                self.clock.wait(self.wake_event, self._schedule_wake())
         finally:
             log.info(t("log.stopping", seconds=f"{self.shutdown_timeout:.0f}"))
             self.dispatcher.shutdown(self.shutdown_timeout)
             self._scheduler.shutdown(wait=False)
-            outbox.set_setting(self.dispatcher.db, HEARTBEAT_KEY, None, now=utcnow())
+            outbox.set_setting(self.dispatcher.db, HEARTBEAT_KEY, None, now=self.clock.now())
             if self._lock is not None:
                 self._lock.release()
             log.info(t("log.stopped"))
 
 
-def heartbeat_state(db, *, stale_after: float = 3 * HEARTBEAT_EVERY) -> dict | None:
-    """The running scheduler's heartbeat if it is fresh, else None."""
+def heartbeat_state(db, *, stale_after: float = 3 * HEARTBEAT_EVERY, clock: Clock = SYSTEM) -> dict | None:
+    """The running scheduler's heartbeat if it is fresh (on ``clock``), else None."""
     from planner.store.db import parse_utc
 
     raw = outbox.get_setting(db, HEARTBEAT_KEY)
     if not raw:
         return None
     beat = json.loads(raw)
-    age = (datetime.now(timezone.utc) - parse_utc(beat["at"])).total_seconds()
+    age = (clock.now() - parse_utc(beat["at"])).total_seconds()
     beat["age_s"] = age
     return beat if age <= stale_after else None

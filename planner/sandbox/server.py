@@ -19,6 +19,8 @@ from planner.sandbox.core import (
     _Server,
 )
 
+STOP_POLL_S = 0.05  # how soon a started sandbox notices stop()
+
 # Each module defines EMULATOR, an Emulator subclass.
 EMULATOR_MODULES = (
     "planner.sandbox.x_api",
@@ -75,7 +77,9 @@ class Sandbox:
         return f"http://{self._server.server_address[0]}:{self.port}"
 
     def start(self) -> "Sandbox":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox", daemon=True)
+        # serve_forever looks for shutdown() once per poll interval: 0.5 s by default, which every stop waited.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": STOP_POLL_S},
+                                        name="sandbox", daemon=True)
         self._thread.start()
         return self
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from planner import clock
+
 NAME = re.compile(r"^planner-\d{8}T\d{9}Z\.db$")  # UTC time to the millisecond: names sort by age
 HEAD_SUFFIX = ".audit-head"
 
@@ -33,7 +35,7 @@ def backup_database(database: Path, directory: Path, *, keep: int, now: datetime
     planner.files.safe_write: whole or not at all, and a failure leaves no temporary file behind."""
     from planner.files import FileWriteError, make_private_dirs, safe_write
 
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    now = (now or clock.now()).astimezone(timezone.utc)
     final = directory / f"planner-{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z.db"
     try:
         make_private_dirs(directory)

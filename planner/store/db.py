@@ -9,13 +9,14 @@ import stat
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
 import sqlite_utils
 
 from planner.domain.timefmt import parse_utc, utc_iso  # noqa: F401  (re-exported for the store)
+from planner.clock import now as clock_now
 from planner.errors import PlannerError
 from planner.store.schema import MIGRATIONS
 
@@ -23,7 +24,8 @@ BUSY_TIMEOUT_MS = 30_000
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    """Now in UTC from the real clock (planner.clock is its home; this name stays for the store's callers)."""
+    return clock_now()
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:

@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,8 +172,18 @@ class Workspace:
         """Start a command that runs until stopped; after a few seconds it must still run (or have ended
         well); Ctrl-C must then stop it cleanly (exit 0, no traceback)."""
         parts = words(command.line)
-        if parts[:3] == ["planner", "sandbox", "serve"] and not _port_free(_port_of(parts)):
-            return subprocess.CompletedProcess(parts, 0, "skipped: port in use", "")
+        if parts[:3] == ["planner", "sandbox", "serve"]:
+            # The documented fixed port: one test process at a time serves it (pytest-xdist runs several).
+            from filelock import FileLock
+
+            port = _port_of(parts)
+            with FileLock(os.path.join(tempfile.gettempdir(), f"humas-planner-test-port-{port}.lock")):
+                if not _port_free(port):
+                    return subprocess.CompletedProcess(parts, 0, "skipped: port in use", "")
+                return self._start_and_interrupt(command, parts)
+        return self._start_and_interrupt(command, parts)
+
+    def _start_and_interrupt(self, command: Command, parts: list[str]) -> subprocess.CompletedProcess:
         process = subprocess.Popen(["bash", "-c", f"exec {command.line}"], cwd=self.cwd, env=self.env,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    start_new_session=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 import tomlkit
+import typer.testing
 from typer.testing import CliRunner
 
 from planner.cli import common
@@ -27,10 +30,29 @@ MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "Au
 PLAIN_CHANNELS = ["kpu_x", "kpu_fb", "kpu_mastodon", "kpu_bluesky", "kpu_telegram"]
 
 
-def cli(*args: str, env: dict | None = None, input: str | None = None):
-    """Run `planner ARGS` in-process, with the module-level state a fresh process would have."""
+@functools.cache
+def _planner_command():
+    """`planner` as Click sees it, built once per test process, in Indonesian as every call built it before.
+    Typer turns each command's signature into Click parameters whenever it is handed the app: that took most
+    of an in-process call's time. Nothing in the tree depends on the call (options are read when it runs)."""
+    from typer.main import get_command
+
     from planner.cli.main import build_app
 
+    set_language("id")
+    return get_command(build_app())
+
+
+class _Runner(CliRunner):
+    """Typer's test runner, handed the prebuilt command instead of converting the app on every call."""
+
+    def invoke(self, command, *args, **kwargs):
+        with mock.patch.object(typer.testing, "_get_command", lambda _app: command):
+            return super().invoke(None, *args, **kwargs)
+
+
+def cli(*args: str, env: dict | None = None, input: str | None = None):
+    """Run `planner ARGS` in-process, with the module-level state a fresh process would have."""
     common.options.config = None
     common.options.lang = None
     common.options.actor = None
@@ -38,7 +60,7 @@ def cli(*args: str, env: dict | None = None, input: str | None = None):
     full_env = {"PLANNER_CONFIG": None, "PLANNER_LANG": None, "COLUMNS": "250"}
     full_env.update(env or {})
     try:
-        return CliRunner().invoke(build_app(), list(args), env=full_env, input=input)
+        return _Runner().invoke(_planner_command(), list(args), env=full_env, input=input)
     finally:
         set_language("id")
         common.options.lang = None

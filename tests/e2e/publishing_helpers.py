@@ -239,6 +239,10 @@ class Workspace:
         marks = ",".join("?" * len(post_ids))
         self.execute(f"UPDATE posts SET due_at = ? WHERE id IN ({marks})", [utc_iso(due), *post_ids])
 
+    def due_now(self, where: str = "1") -> None:
+        """The posts' time comes now: moved forward rather than waited for (campaign files name future times)."""
+        self.set_due([p["id"] for p in self.posts(where)], datetime.now(timezone.utc))
+
     def skip_retry_waits(self) -> int:
         """Make retry waits end now (the chaos test judges duplicates and losses, not backoff)."""
         now = utc_iso(datetime.now(timezone.utc))

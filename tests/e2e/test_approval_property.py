@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests run with --import-mode=importlib
 from helpers import cli  # noqa: E402
 
+from planner.clock import OffsetClock  # noqa: E402
 from planner.config import load_config  # noqa: E402
 from planner.publishing.dispatcher import Dispatcher  # noqa: E402
 from planner.sandbox import Sandbox  # noqa: E402
@@ -70,7 +71,7 @@ class StaffWalk(RuleBasedStateMachine):
         self.claims = self.claim_counts()
         # The scheduler's clock runs 20 minutes ahead: every post is due (the files must name future times).
         self.dispatcher = Dispatcher(load_config(self.config), workers=2,
-                                     clock=lambda: datetime.now(timezone.utc) + timedelta(minutes=20))
+                                     clock=OffsetClock(timedelta(minutes=20)))
 
     def teardown(self):
         self.dispatcher.shutdown(timeout=5)

@@ -20,7 +20,6 @@ from helpers import (  # noqa: E402
     dump,
     execute,
     future_monday_in_february,
-    init_workspace,
     rows,
     write_campaign,
 )
@@ -42,10 +41,9 @@ def at(day_offset: int, hour: int, minute: int = 0) -> datetime:
 
 
 @pytest.fixture
-def ws(tmp_path):
+def ws(kantor):
     """A workspace with campaign 'uji' (comments in its file) applied; returns the folder."""
-    folder = tmp_path / "kantor"
-    init_workspace(folder)
+    folder = kantor
     media = folder / "campaigns" / "media"
     media.mkdir(parents=True)
     (media / "poster.jpg").write_bytes(b"\xff\xd8" + b"\0" * 2048)

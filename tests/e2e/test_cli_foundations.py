@@ -46,10 +46,9 @@ def tables(db_path: Path) -> list[str]:
 
 
 @pytest.fixture
-def ws(tmp_path):
+def ws(kantor):
     """An initialised workspace with media files; returns its folder."""
-    folder = tmp_path / "kantor"
-    init_workspace(folder)
+    folder = kantor
     media = folder / "campaigns" / "media"
     media.mkdir(parents=True)
     (media / "poster.jpg").write_bytes(b"\xff\xd8" + b"\0" * 2048)

@@ -27,10 +27,8 @@ START = future_monday_in_february()
 
 
 @pytest.fixture
-def ws(tmp_path):
-    folder = tmp_path / "kantor"
-    init_workspace(folder)
-    return folder
+def ws(kantor):
+    return kantor
 
 
 def planner_main(capsys, *args: str) -> tuple[int, str]:

@@ -18,7 +18,6 @@ from helpers import (  # noqa: E402
     campaign_doc,
     cli,
     future_monday_in_february,
-    init_workspace,
     rows,
     write_campaign,
 )
@@ -28,10 +27,10 @@ POSTER = EXAMPLE_CAMPAIGNS / "media" / "cek-dpt-poster.jpg"   # a real JPEG, 108
 
 
 @pytest.fixture
-def ws(tmp_path):
+def ws(kantor):
     """An initialised workspace, approval required, with campaigns/media/poster.jpg (a real JPEG)."""
-    folder = tmp_path / "kantor"
-    config = init_workspace(folder)
+    folder = kantor
+    config = folder / "config.toml"
     config.write_text(config.read_text("utf-8").replace("required = false", "required = true", 1), "utf-8")
     (folder / "campaigns" / "media").mkdir(parents=True)
     shutil.copy(POSTER, folder / "campaigns" / "media" / "poster.jpg")

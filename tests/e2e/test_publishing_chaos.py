@@ -13,21 +13,11 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import publishing_helpers as ph  # noqa: E402
 
 from planner.sandbox import Sandbox  # noqa: E402
-
-
-@pytest.fixture
-def cleanup():
-    made: list[ph.Workspace] = []
-    yield made.append
-    for ws in made:
-        ws.cleanup()
 
 
 def _publishing_now(ws: ph.Workspace) -> int:
@@ -41,14 +31,12 @@ MAYBE_SENT = "claimed by a process that is gone, may have been sent"
 TAKEN_BACK = (NEVER_SENT, MAYBE_SENT, "lease expired, never sent: queued again", "lease expired")
 
 
-def test_kill9_at_random_moments_publishes_everything_exactly_once(tmp_path, cleanup):
+def test_kill9_at_random_moments_publishes_everything_exactly_once(make_ws):
     seed = random.randrange(1_000_000)
     rng = random.Random(seed)
     with Sandbox(seed=seed, latency_ms=10) as sb:
         # Lease 3 s: a killed scheduler's claims expire quickly and go to reconciliation.
-        ws = ph.Workspace(tmp_path / "ws", sb.base_url,
-                          publishing=ph.publishing_toml(lease="3s", grace="6h", rate=8, burst=4, max_in_flight=3))
-        cleanup(ws)
+        ws = make_ws(ph.publishing_toml(lease="3s", grace="6h", rate=8, burst=4, max_in_flight=3), sb=sb)
         start = ph.local_now() + timedelta(seconds=3)
         contents = ph.items("kacau", 52, lambda i: start + timedelta(seconds=i // 3))  # 3 items a second
         ws.apply("kacau", contents, channels=ph.RECONCILABLE)
@@ -90,12 +78,10 @@ def test_kill9_at_random_moments_publishes_everything_exactly_once(tmp_path, cle
 
 
 # --- 2. two schedulers (--ignore-lock) and a publish pass on one database -------------------------------------------
-def test_two_schedulers_and_a_publish_pass_never_publish_twice(tmp_path, cleanup):
+def test_two_schedulers_and_a_publish_pass_never_publish_twice(make_ws):
     with Sandbox(seed=21, latency_ms=5) as sb:
         # Slow pacing per process, posts falling due over 6 s: a backlog builds up that all three share.
-        ws = ph.Workspace(tmp_path / "ws", sb.base_url,
-                          publishing=ph.publishing_toml(lease="30s", rate=1, burst=1, max_in_flight=2))
-        cleanup(ws)
+        ws = make_ws(ph.publishing_toml(lease="30s", rate=1, burst=1, max_in_flight=2), sb=sb)
         at = ph.local_now() + timedelta(seconds=5)
         ws.apply("bersama", ph.items("bersama", 26, lambda i: at + timedelta(seconds=i % 6)),
                  channels=ph.RECONCILABLE)
@@ -124,13 +110,11 @@ def test_two_schedulers_and_a_publish_pass_never_publish_twice(tmp_path, cleanup
 
 
 # --- 3. kill -9: the next scheduler on this host takes the dead one's claims back at once ----------------------
-def test_kill9_restart_takes_back_the_dead_schedulers_claims_at_once(tmp_path, cleanup):
+def test_kill9_restart_takes_back_the_dead_schedulers_claims_at_once(make_ws):
     with Sandbox(seed=31, slow_seconds=3) as sb:
         # A 10-minute lease: waiting for it to run out, nothing the dead process held would move for 10 minutes.
         # One token per account every 4 s: each account's second post is claimed, then waits for a token.
-        ws = ph.Workspace(tmp_path / "ws", sb.base_url,
-                          publishing=ph.publishing_toml(lease="10m", rate=0.25, burst=1, max_in_flight=2))
-        cleanup(ws)
+        ws = make_ws(ph.publishing_toml(lease="10m", rate=0.25, burst=1, max_in_flight=2), sb=sb)
         sb.add_fault("slow", platform="mastodon", path=r"^/api/v1/statuses$", method="POST", count=1)
         at = ph.local_now() + timedelta(seconds=4)
         ws.apply("pulih", ph.items("pulih", 3, at), channels=ph.RECONCILABLE)

@@ -1,6 +1,7 @@
 """End-to-end tests of the publishing engine: real `planner` processes, the sandbox as the judge.
 
-Each test writes a campaign whose posts fall due a few seconds from now, applies it with
+Each test writes a campaign whose posts fall due a few seconds from now (or an hour ahead, then moved to
+now before the scheduler starts, where waiting for the time would prove nothing), applies it with
 `planner campaign apply`, runs `planner run` / `planner publish` as subprocesses and then compares
 the database (states, history) with what the sandbox actually received.
 """
@@ -29,22 +30,16 @@ def sandbox():
         yield sb
 
 
-@pytest.fixture
-def make_ws(tmp_path, sandbox):
-    made: list[ph.Workspace] = []
+def _wait_settled(ws: ph.Workspace, procs, timeout: float = 60, where: str = "1", skip_retry_waits: bool = False
+                  ) -> None:
+    """Until no post is on its way; ``skip_retry_waits`` ends each retry's backoff at once (tests/unit/test_retry.py
+    holds the policy's waits; such a test judges what the retry does, not when)."""
+    def settled() -> bool:
+        if skip_retry_waits:
+            ws.skip_retry_waits()
+        return ws.open_count(where) == 0
 
-    def make(publishing: str | None = None, sb: Sandbox | None = None) -> ph.Workspace:
-        ws = ph.Workspace(tmp_path / f"ws{len(made)}", (sb or sandbox).base_url, publishing=publishing)
-        made.append(ws)
-        return ws
-
-    yield make
-    for ws in made:
-        ws.cleanup()
-
-
-def _wait_settled(ws: ph.Workspace, procs, timeout: float = 60, where: str = "1") -> None:
-    ph.wait_for(lambda: ws.open_count(where) == 0, timeout, f"no post left in {ph.OPEN_STATES}", procs=procs)
+    ph.wait_for(settled, timeout, f"no post left in {ph.OPEN_STATES}", procs=procs)
 
 
 # --- 3. one scheduler per database ---------------------------------------------------------------------
@@ -102,12 +97,13 @@ def test_thread_cut_short_is_finished_not_repeated(make_ws, sandbox):
     # X: the 3rd tweet meets a 5xx (retried); Mastodon: the 2nd status is stored but its answer is lost.
     sandbox.add_fault("server_error", platform="x", path=r"^/2/tweets$", method="POST", after=2, count=1)
     sandbox.add_fault("drop", platform="mastodon", path=r"^/api/v1/statuses$", method="POST", after=1, count=1)
-    at = ph.local_now() + timedelta(seconds=4)
+    at = ph.local_now() + timedelta(hours=1)
     item = ph.Item(id="utas-0", text="Pemilih pemula, sudah cek DPT? (1/3)", at=at, thread=thread)
     ws.apply("utas", [item], channels=["kpu_x", "kpu_mastodon"])
+    ws.due_now()
 
     run = ws.start("run")
-    _wait_settled(ws, [run], timeout=60)
+    _wait_settled(ws, [run], timeout=60, skip_retry_waits=True)
     assert run.stop() == 0
 
     summary = sandbox.posts()
@@ -145,8 +141,9 @@ def test_rate_limit_storm_waits_for_reset(make_ws, sandbox):
     ws = make_ws(ph.publishing_toml(lease="60s"))
     for platform, (path, _tol) in STORM.items():
         sandbox.add_fault("rate_limit", platform=platform, path=path, method="POST", count=5, reset_in=RESET_IN)
-    at = ph.local_now() + timedelta(seconds=4)
+    at = ph.local_now() + timedelta(hours=1)
     ws.apply("badai", ph.items("badai", 4, at), channels=["kpu_x", "kpu_mastodon", "kpu_bluesky", "kpu_telegram"])
+    ws.due_now()
 
     run = ws.start("run")
     _wait_settled(ws, [run], timeout=90)
@@ -217,9 +214,10 @@ def test_downtime_late_within_grace_missed_beyond(make_ws, sandbox):
 def test_pause_holds_due_posts_until_resume(make_ws, sandbox):
     ws = make_ws()
     now = ph.local_now()
-    before = ph.items("sebelum", 2, now + timedelta(seconds=4), channels=["kpu_x", "kpu_bluesky"])
-    during = ph.items("berkabung", 3, now + timedelta(seconds=14), channels=["kpu_x", "kpu_bluesky"])
+    before = ph.items("sebelum", 2, now + timedelta(hours=1), channels=["kpu_x", "kpu_bluesky"])
+    during = ph.items("berkabung", 3, now + timedelta(hours=1), channels=["kpu_x", "kpu_bluesky"])
     ws.apply("jeda", before + during, channels=["kpu_x", "kpu_bluesky"])
+    ws.due_now("content_id LIKE 'sebelum-%'")
     held_where = "content_id LIKE 'berkabung-%'"
 
     run = ws.start("run")
@@ -230,6 +228,7 @@ def test_pause_holds_due_posts_until_resume(make_ws, sandbox):
     status = ws.planner("status")
     assert "Hari berkabung" in status.stdout
 
+    ws.due_now(held_where)  # their hour comes while paused
     ph.wait_for(lambda: ws.states(held_where) == {"held": 6}, 30, "the posts due while paused to be held",
                 procs=[run])
     for post in ws.posts(held_where):
@@ -299,8 +298,9 @@ def test_debug_run_leaks_no_secret(make_ws, sandbox):
     bad_telegram = "987654321:badTelegramTokenForTheLeakTest00042"  # well formed, refused: 401
     sandbox.add_fault("drop", platform="x", path=r"^/2/tweets$", method="POST", count=1)
     sandbox.add_fault("drop", platform="mastodon", path=r"^/api/v1/statuses$", method="POST", count=1)
-    at = ph.local_now() + timedelta(seconds=4)
+    at = ph.local_now() + timedelta(hours=1)
     ws.apply("rahasia", ph.items("rahasia", 2, at, media=["cek-fakta.jpg"]), channels=ph.ALL_SIX)
+    ws.due_now()
 
     run = ws.start("run", "--debug", env={"HUMAS_SANDBOX_TELEGRAM_TOKEN": bad_telegram})
     _wait_settled(ws, [run], timeout=60)
@@ -333,8 +333,9 @@ def test_sigterm_releases_unsent_claims_and_restart_finishes(make_ws):
         # One token per account every 4 s: each account's second post is claimed, then waits for a token.
         ws = make_ws(ph.publishing_toml(lease="60s", rate=0.25, burst=1, max_in_flight=2), sb=sb)
         sb.add_fault("slow", platform="mastodon", path=r"^/api/v1/statuses$", method="POST", count=1)
-        at = ph.local_now() + timedelta(seconds=4)
+        at = ph.local_now() + timedelta(hours=1)
         ws.apply("henti", ph.items("henti", 3, at), channels=ph.RECONCILABLE)
+        ws.due_now()
 
         run = ws.start("run")
         ph.wait_for(lambda: ws.states("channel = 'kpu_x'").get("published"), 30, "the first post on X",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests run with --imp
 from helpers import cli  # noqa: E402
 from test_approval_property import REPO, ZONE, campaign_text  # noqa: E402
 
+from planner.clock import OffsetClock  # noqa: E402
 from planner.config import load_config  # noqa: E402
 from planner.publishing.dispatcher import Dispatcher  # noqa: E402
 from planner.sandbox.workspace import export_sandbox_secrets, write_sandbox_config  # noqa: E402
@@ -40,7 +41,7 @@ def office(tmp_path, sandbox, monkeypatch):
 
 def publish(config: Path) -> None:
     dispatcher = Dispatcher(load_config(config), workers=2,
-                            clock=lambda: datetime.now(timezone.utc) + timedelta(minutes=20))
+                            clock=OffsetClock(timedelta(minutes=20)))
     try:
         dispatcher.run_once()
     finally:

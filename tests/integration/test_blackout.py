@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import time
 from datetime import datetime, timedelta
 
 from planner.campaign_files import desired_posts, load_campaign
+from planner.clock import FakeClock
 from planner.config import load_config
 from planner.publishing.dispatcher import Dispatcher
 from planner.sandbox.workspace import export_sandbox_secrets, write_sandbox_config
@@ -49,9 +49,9 @@ def test_a_campaign_blackout_holds_only_that_campaign_then_releases(tmp_path, sa
         assert loaded.ok, loaded.problems
         batch.append((loaded.campaign, desired_posts(loaded.campaign, file, config), str(file)))
     apply_campaigns(db, batch, approval_required=False, actor="uji")
-    time.sleep(2.5)
 
-    dispatcher = Dispatcher(config)
+    clock = FakeClock(first + timedelta(seconds=0.5))  # both posts due, the blackout still on
+    dispatcher = Dispatcher(config, clock=clock)
     dispatcher.run_once()
     states = dict(db.execute("SELECT campaign_id, state FROM posts").fetchall())
     assert states == {"sunyi": "held", "biasa": "published"}
@@ -59,7 +59,7 @@ def test_a_campaign_blackout_holds_only_that_campaign_then_releases(tmp_path, sa
     reason = db.execute("SELECT hold_reason FROM posts WHERE campaign_id = 'sunyi'").fetchone()[0]
     assert "Hari berkabung" in reason
 
-    time.sleep(max(0.0, (now + timedelta(seconds=6) - datetime.now(config.timezone)).total_seconds()) + 0.5)
+    clock.set(now + timedelta(seconds=6.5))  # the window is over
     dispatcher.run_once()
     dispatcher.shutdown(0)
     row = db.execute("SELECT state, due_at FROM posts WHERE campaign_id = 'sunyi'").fetchone()

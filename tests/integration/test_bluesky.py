@@ -373,7 +373,9 @@ def test_slow_answers_time_out(tmp_path):
         slow.add_fault("slow", platform="bluesky", path="getPosts", count=1)
         with pytest.raises(RetryableError):
             adapter.fetch_metrics(["at://did:plc:x/app.bsky.feed.post/3jzfcijpj2z2a"])
-        time.sleep(2)  # the slow create finishes storing; reconciliation finds it
+        deadline = time.monotonic() + 10  # the slow create finishes storing; reconciliation finds it
+        while not slow.posts()["total"] and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert adapter.find_published(post(key="slow"), since=datetime.now(timezone.utc)) is not None
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import tomlkit
 
+from planner.clock import FakeClock
 from planner.campaign_files import desired_posts, load_campaign
 from planner.config import load_config
 from planner.platforms.base import MetricSnapshot, PublishedRef
@@ -109,7 +110,7 @@ def _sending(config, db, events: Events) -> tuple[Dispatcher, SlowSend]:
     db.conn.execute("UPDATE posts SET state = 'published', platform_post_id = 'x' || id, published_at = ? "
                     "WHERE id != ?", [utc_iso(at), first])
     slow = SlowSend(events)
-    dispatcher = Dispatcher(config, workers=2, clock=lambda: at + timedelta(seconds=1))
+    dispatcher = Dispatcher(config, workers=2, clock=FakeClock(at + timedelta(seconds=1)))
     dispatcher.adapters = AdapterPool(lambda channel: slow)
     assert dispatcher.dispatch() == 1
     assert slow.started.wait(10)
@@ -134,7 +135,7 @@ def test_publishing_is_busy_while_a_post_is_in_hand_or_about_to_fall_due(office)
     ids = [r[0] for r in db.execute("SELECT id FROM posts ORDER BY id")]
 
     def busy_at(now: datetime) -> bool:
-        dispatcher = Dispatcher(config, workers=1, clock=lambda: now)
+        dispatcher = Dispatcher(config, workers=1, clock=FakeClock(now))
         try:
             return dispatcher.publishing_busy()
         finally:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import tomlkit
 
+from planner.clock import FakeClock
 from planner.campaign_files import desired_posts, load_campaign
 from planner.config import load_config
 from planner.platforms.base import PublishedRef
@@ -157,7 +158,7 @@ class FakeAdapter:
 
 def _dispatcher(config, at: datetime, owner: str | None = None) -> tuple[Dispatcher, FakeAdapter]:
     fake = FakeAdapter(config)
-    dispatcher = Dispatcher(config, owner=owner, workers=1, clock=lambda: at)
+    dispatcher = Dispatcher(config, owner=owner, workers=1, clock=FakeClock(at))
     dispatcher.adapters = AdapterPool(lambda channel: fake)
     return dispatcher, fake
 
