@@ -59,3 +59,36 @@ def _child(data: bytes, start: int, end: int, wanted: bytes) -> tuple[int, int] 
             return position + header, position + size
         position += size
     return None
+
+
+def gif_shape(data: bytes) -> tuple[int, int, int] | None:
+    """(width, height, frames) of a GIF: the logical screen's size and the number of image descriptors, read
+    by walking the blocks of the GIF89a specification (extensions and image data as sub-block chains); None
+    when the bytes are not a GIF or end before the trailer is found."""
+    if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
+        return None
+    width, height, packed = struct.unpack_from("<HHB", data, 6)
+    position = 13 + (3 * 2 ** ((packed & 7) + 1) if packed & 0x80 else 0)  # after the global colour table
+    frames = 0
+    try:
+        while True:
+            introducer = data[position]
+            if introducer == 0x3B:  # trailer
+                return width, height, frames
+            if introducer == 0x21:  # extension: label, then sub-blocks
+                position = _skip_sub_blocks(data, position + 2)
+            elif introducer == 0x2C:  # image descriptor, local colour table, LZW minimum size, sub-blocks
+                frames += 1
+                local = data[position + 9]
+                position += 10 + (3 * 2 ** ((local & 7) + 1) if local & 0x80 else 0)
+                position = _skip_sub_blocks(data, position + 1)
+            else:
+                return None
+    except IndexError:
+        return None
+
+
+def _skip_sub_blocks(data: bytes, position: int) -> int:
+    while data[position]:
+        position += data[position] + 1
+    return position + 1

@@ -33,9 +33,9 @@ def mp4_bytes(seconds: float, *, payload: bytes = b"\x00" * 64, brand: bytes = b
     return ftyp + _box(b"moov", _box(b"mvhd", mvhd)) + _box(b"mdat", payload)
 
 
-def gif_bytes(frames: int = 2) -> bytes:
-    """An animated 1x1 GIF89a (NETSCAPE loop, ``frames`` frames)."""
-    head = b"GIF89a" + struct.pack("<HH", 1, 1) + b"\x80\x00\x00" + b"\x00\x00\x00\xff\xff\xff"
+def gif_bytes(frames: int = 2, width: int = 1, height: int = 1) -> bytes:
+    """An animated GIF89a of ``width`` x ``height`` pixels (NETSCAPE loop, ``frames`` frames of one pixel each)."""
+    head = b"GIF89a" + struct.pack("<HH", width, height) + b"\x80\x00\x00" + b"\x00\x00\x00\xff\xff\xff"
     loop = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
     frame = b"\x21\xf9\x04\x04\x0a\x00\x00\x00" + b"\x2c" + struct.pack("<HHHH", 0, 0, 1, 1) + b"\x00" \
         + b"\x02\x02\x44\x01\x00"
@@ -368,6 +368,10 @@ def workspace(tmp_path_factory):
     write(media / "quicktime.mp4", mp4_bytes(30, brand=b"qt  "))
     write(media / "tanpa-header.mp4", b"\0\0\0\x18ftypmp42" + b"\0" * 100)
     write(media / "animasi.gif", gif_bytes())
+    write(media / "lebar.gif", gif_bytes(2, 1281, 1080))  # X: at most 1280x1080
+    write(media / "banyak-bingkai.gif", gif_bytes(351))  # X: at most 350 frames
+    write(media / "berat.gif", gif_bytes(220, 1280, 1080))  # X: 304 million pixels over all frames, at most 300
+    write(media / "pas.gif", gif_bytes(217, 1280, 1080))  # 299.98 million: just fits
     write(media / "poster.png", png_bytes())
     write(media / "foto.jpg", b"\xff\xd8\xff\xe0" + b"\0" * 64)
     return root, load_config(config_path)
@@ -407,8 +411,9 @@ def problems(loaded) -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize("channel, media", [
-    ("kpu_x", ["klip.mp4"]), ("kpu_x", ["animasi.gif"]), ("kpu_fb", ["klip.mp4"]), ("kpu_ig", ["klip.mp4"]),
+    ("kpu_x", ["klip.mp4"]), ("kpu_x", ["animasi.gif"]), ("kpu_x", ["pas.gif"]), ("kpu_fb", ["klip.mp4"]), ("kpu_ig", ["klip.mp4"]),
     ("kpu_telegram", ["klip.mp4"]), ("kpu_telegram", ["animasi.gif"]), ("kpu_telegram", ["poster.png", "klip.mp4"]),
+    ("kpu_telegram", ["lebar.gif"]), ("kpu_telegram", ["banyak-bingkai.gif"]),  # X's GIF limits are X's only
     ("kpu_mastodon", ["klip.mp4"]), ("kpu_bluesky", ["klip.mp4"]),
 ])
 def test_validation_accepts_what_each_platform_takes(workspace, channel, media):
@@ -419,6 +424,62 @@ def test_validation_refuses_a_video_too_long_for_x_with_both_lengths(workspace):
     [(code, indonesian, english)] = problems(validate(workspace, "kpu_x", ["panjang.mp4"]))
     assert code == "media_too_long"
     assert "141" in indonesian and "140 detik" in indonesian and "140 seconds" in english
+
+
+def test_validation_refuses_a_gif_larger_than_x_takes_naming_the_limit(workspace):
+    [(code, indonesian, english)] = problems(validate(workspace, "kpu_x", ["lebar.gif"]))
+    assert code == "media_pixels"
+    assert "1281×1080" in indonesian and "1280×1080" in indonesian and "lebar.gif" in indonesian
+    assert "at most 1280×1080 pixels" in english
+
+
+def test_validation_refuses_a_gif_with_more_frames_than_x_takes(workspace):
+    [(code, indonesian, english)] = problems(validate(workspace, "kpu_x", ["banyak-bingkai.gif"]))
+    assert code == "media_frames"
+    assert "351 bingkai" in indonesian and "paling banyak 350 bingkai" in indonesian and "350 frames" in english
+
+
+def test_validation_refuses_a_gif_over_x_total_pixels(workspace):
+    [(code, indonesian, _)] = problems(validate(workspace, "kpu_x", ["berat.gif"]))
+    assert code == "media_total_pixels"
+    assert "305 juta" in indonesian and "300 juta" in indonesian and "220 bingkai" in indonesian
+
+
+def test_x_adapter_refuses_an_oversized_gif_before_any_upload(sandbox, tmp_path):
+    gif = write(tmp_path / "lebar.gif", gif_bytes(2, 1281, 1080))
+    with pytest.raises(PermanentError) as caught:
+        x_adapter(sandbox).publish(outgoing("Jadwal coblosan (animasi).", [gif]))
+    assert "1280×1080" in caught.value.message
+    assert not [r for r in sandbox.state.requests if r["path"] == "/2/media/upload"]
+
+
+@pytest.mark.parametrize("data, reason", [
+    (gif_bytes(2, 1281, 1080), "1281x1080 exceeds 1280x1080"),
+    (gif_bytes(351), "351 frames, more than 350"),
+    (gif_bytes(220, 1280, 1080), "more than 300000000"),
+])
+def test_x_sandbox_fails_processing_of_a_gif_over_x_limits(sandbox, data, reason):
+    import time
+
+    media_id = _x_init(sandbox, "image/gif", len(data), "tweet_gif").json()["data"]["id"]
+    assert _x_append(sandbox, media_id, 0, data).status_code == 200
+    assert _x_upload(sandbox, files={"command": (None, "FINALIZE"), "media_id": (None, media_id)}).status_code == 200
+    time.sleep(1.1)  # the sandbox's processing time (check_after_secs)
+    status = _x_upload(sandbox, method="GET", params={"command": "STATUS", "media_id": media_id}).json()
+    info = status["data"]["processing_info"]
+    assert info["state"] == "failed" and reason in info["error"]["message"]
+
+
+def test_x_sandbox_processes_a_gif_within_x_limits(sandbox):
+    import time
+
+    data = gif_bytes(217, 1280, 1080)
+    media_id = _x_init(sandbox, "image/gif", len(data), "tweet_gif").json()["data"]["id"]
+    assert _x_append(sandbox, media_id, 0, data).status_code == 200
+    assert _x_upload(sandbox, files={"command": (None, "FINALIZE"), "media_id": (None, media_id)}).status_code == 200
+    time.sleep(1.1)
+    status = _x_upload(sandbox, method="GET", params={"command": "STATUS", "media_id": media_id}).json()
+    assert status["data"]["processing_info"]["state"] == "succeeded"
 
 
 def test_validation_refuses_a_reel_under_three_seconds(workspace):
