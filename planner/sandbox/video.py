@@ -1,7 +1,7 @@
 """What the sandbox's emulators read from uploaded video and GIF bytes, as the platforms do on their side.
 
 The sandbox's own reader, written from ISO/IEC 14496-12 (the 'ftyp' box, 'moov' > 'mvhd' with its
-timescale and duration) and the GIF89a header: it does not use the tool's planner.domain.media, so that a
+timescale and duration), the GIF89a blocks and a JPEG's frame header (ITU T.81 SOFn): it does not use the tool's planner.domain.media, so that a
 mistake there shows as a disagreement here.
 """
 
@@ -92,3 +92,28 @@ def _skip_sub_blocks(data: bytes, position: int) -> int:
     while data[position]:
         position += data[position] + 1
     return position + 1
+
+
+def jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's first SOFn marker segment, None when the bytes hold none."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    position = 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            position += 2
+            continue
+        length = struct.unpack_from(">H", data, position + 2)[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if position + 9 > len(data):
+                return None
+            height, width = struct.unpack_from(">HH", data, position + 5)
+            return width, height
+        position += 2 + length
+    return None
