@@ -540,8 +540,11 @@ def test_bluesky_video_goes_through_the_video_service_then_the_video_embed(sandb
     assert calls[-4:] == ["app.bsky.video.uploadVideo", "app.bsky.video.getJobStatus",
                           "app.bsky.video.getJobStatus", "com.atproto.repo.createRecord"]
     assert "com.atproto.server.getServiceAuth" in calls and "com.atproto.repo.uploadBlob" not in calls
-    [auth] = [r for r in sandbox.state.requests if r["path"].endswith("getServiceAuth")]
+    # Two service tokens: one for the upload limits (asked first), one for the upload itself.
+    limits, auth = [r for r in sandbox.state.requests if r["path"].endswith("getServiceAuth")]
+    assert limits["query"]["lxm"] == ["app.bsky.video.getUploadLimits"]
     assert auth["query"]["lxm"] == ["com.atproto.repo.uploadBlob"] and auth["query"]["aud"][0].startswith("did:web:")
+    assert calls.index("app.bsky.video.getUploadLimits") < calls.index("app.bsky.video.uploadVideo")
     [stored] = posts_of(sandbox, "bluesky")
     assert stored["id"] == ref.platform_post_id
     embed = stored["extra"]["embed"]
@@ -555,6 +558,67 @@ def test_bluesky_video_over_three_minutes_is_refused_before_any_request(sandbox,
         bsky_adapter(sandbox).publish(outgoing("Video sosialisasi.", [video]))
     assert "181" in caught.value.message and "180" in caught.value.message
     assert bsky_calls(sandbox) == []
+
+
+@pytest.mark.parametrize("limit, reason", [
+    ("email", "User is not allowed to upload videos"),
+    ("daily", "You have reached your daily upload limit"),
+])
+def test_bluesky_video_is_refused_when_the_account_may_not_upload_today(sandbox, tmp_path, limit, reason):
+    from planner.i18n import set_language
+
+    emulator = next(e for e in sandbox.emulators if e.name == "bluesky")
+    if limit == "email":
+        emulator.unverified_email.add("kpudemak.bsky.social")
+    else:
+        import time
+
+        did = bsky_adapter(sandbox)._me().did
+        emulator.video_uploads[(did, time.strftime("%Y-%m-%d", time.gmtime()))] = [25, 25 * 1_000_000]
+    video = write(tmp_path / "klip.mp4", mp4_bytes(30))
+    set_language("id")
+    with pytest.raises(PermanentError) as caught:
+        bsky_adapter(sandbox).publish(outgoing("Video sosialisasi.", [video]))
+    message = caught.value.message
+    assert "tidak boleh mengunggah video 'klip.mp4'" in message and reason in message and "kpu-demak-bsky" in message
+    calls = bsky_calls(sandbox)
+    assert "app.bsky.video.getUploadLimits" in calls
+    assert "app.bsky.video.uploadVideo" not in calls and "com.atproto.repo.createRecord" not in calls
+    assert posts_of(sandbox, "bluesky") == []
+
+
+def test_bluesky_sandbox_counts_daily_video_uploads(sandbox, tmp_path):
+    import requests
+
+    adapter = bsky_adapter(sandbox)
+    adapter.publish(outgoing("Video sosialisasi.", [write(tmp_path / "klip.mp4", mp4_bytes(30))]))
+    session = requests.post(f"{sandbox.base_url}/xrpc/com.atproto.server.createSession",
+                            json={"identifier": "kpudemak.bsky.social", "password": "abcd-efgh-ijkl-mnop"},
+                            timeout=5).json()
+    bearer = {"Authorization": f"Bearer {session['accessJwt']}"}
+
+    def service_token(lxm: str) -> str:
+        return requests.get(f"{sandbox.base_url}/xrpc/com.atproto.server.getServiceAuth", headers=bearer,
+                            params={"aud": "did:web:video.bsky.app", "lxm": lxm}, timeout=5).json()["token"]
+
+    limits_url = f"{sandbox.base_url}/xrpc/app.bsky.video.getUploadLimits"
+    wrong = requests.get(limits_url, headers={"Authorization": f"Bearer {service_token('app.bsky.feed.getTimeline')}"},
+                         timeout=5)
+    assert wrong.status_code == 401
+    limits = requests.get(limits_url, headers={"Authorization": f"Bearer {service_token('app.bsky.video.getUploadLimits')}"},
+                          timeout=5).json()
+    assert limits["canUpload"] is True and limits["remainingDailyVideos"] == 24
+    assert limits["remainingDailyBytes"] == 10_000_000_000 - len(mp4_bytes(30))
+    # Past the limit, uploadVideo itself refuses, whatever the client asked before.
+    emulator = next(e for e in sandbox.emulators if e.name == "bluesky")
+    for key in emulator.video_uploads:
+        emulator.video_uploads[key][0] = 25
+    refused = requests.post(f"{sandbox.base_url}/xrpc/app.bsky.video.uploadVideo",
+                            params={"did": session["did"], "name": "a.mp4"}, data=mp4_bytes(3),
+                            headers={"Content-Type": "video/mp4",
+                                     "Authorization": f"Bearer {service_token('com.atproto.repo.uploadBlob')}"},
+                            timeout=5)
+    assert refused.status_code == 400 and "daily" in refused.text
 
 
 def test_bluesky_sandbox_video_service_is_strict(sandbox):
