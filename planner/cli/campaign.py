@@ -125,7 +125,8 @@ def _print_mention_warnings(config, results, offline: bool) -> None:
         return
     found = check_mentions(config, rows)
     for content, channel, handle in found.unknown:
-        out.print(f"[yellow]![/] {esc(t('validate_mentions.unknown', content=content, channel=channel, handle=handle))}")
+        warning = t("validate_mentions.unknown", content=content, channel=channel, handle=handle)
+        out.print(f"[yellow]![/] {esc(warning)}")
     for channel, why, server in found.unchecked:
         reason = t(f"validate_mentions.reason_{why}", server=server, seconds=f"{SERVER_BUDGET:g}",
                    timeout=f"{REQUEST_TIMEOUT:g}")

@@ -1,8 +1,9 @@
-"""What the sandbox's emulators read from uploaded video and GIF bytes, as the platforms do on their side.
+"""What the sandbox's emulators read from uploaded video, GIF and JPEG bytes, as the platforms do on their side.
 
 The sandbox's own reader, written from ISO/IEC 14496-12 (the 'ftyp' box, 'moov' > 'mvhd' with its
-timescale and duration), the GIF89a blocks and a JPEG's frame header (ITU T.81 SOFn): it does not use the tool's planner.domain.media, so that a
-mistake there shows as a disagreement here.
+timescale and duration), the GIF89a blocks and a JPEG's frame header (ITU T.81 SOFn): it does not use the
+tool's planner.domain.media (nor Pillow, which validation reads GIFs with), so that a mistake there shows as a
+disagreement here.
 """
 
 from __future__ import annotations

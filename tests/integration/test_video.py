@@ -411,7 +411,8 @@ def problems(loaded) -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize("channel, media", [
-    ("kpu_x", ["klip.mp4"]), ("kpu_x", ["animasi.gif"]), ("kpu_x", ["pas.gif"]), ("kpu_fb", ["klip.mp4"]), ("kpu_ig", ["klip.mp4"]),
+    ("kpu_x", ["klip.mp4"]), ("kpu_x", ["animasi.gif"]), ("kpu_x", ["pas.gif"]), ("kpu_fb", ["klip.mp4"]),
+    ("kpu_ig", ["klip.mp4"]),
     ("kpu_telegram", ["klip.mp4"]), ("kpu_telegram", ["animasi.gif"]), ("kpu_telegram", ["poster.png", "klip.mp4"]),
     ("kpu_telegram", ["lebar.gif"]), ("kpu_telegram", ["banyak-bingkai.gif"]),  # X's GIF limits are X's only
     ("kpu_mastodon", ["klip.mp4"]), ("kpu_bluesky", ["klip.mp4"]),
@@ -602,11 +603,11 @@ def test_bluesky_sandbox_counts_daily_video_uploads(sandbox, tmp_path):
                             params={"aud": "did:web:video.bsky.app", "lxm": lxm}, timeout=5).json()["token"]
 
     limits_url = f"{sandbox.base_url}/xrpc/app.bsky.video.getUploadLimits"
-    wrong = requests.get(limits_url, headers={"Authorization": f"Bearer {service_token('app.bsky.feed.getTimeline')}"},
-                         timeout=5)
-    assert wrong.status_code == 401
-    limits = requests.get(limits_url, headers={"Authorization": f"Bearer {service_token('app.bsky.video.getUploadLimits')}"},
-                          timeout=5).json()
+    def limits_with(lxm: str):
+        return requests.get(limits_url, headers={"Authorization": f"Bearer {service_token(lxm)}"}, timeout=5)
+
+    assert limits_with("app.bsky.feed.getTimeline").status_code == 401
+    limits = limits_with("app.bsky.video.getUploadLimits").json()
     assert limits["canUpload"] is True and limits["remainingDailyVideos"] == 24
     assert limits["remainingDailyBytes"] == 10_000_000_000 - len(mp4_bytes(30))
     # Past the limit, uploadVideo itself refuses, whatever the client asked before.
