@@ -210,7 +210,8 @@ def test_x_gifs_validation_accepts_the_sandbox_processes_and_the_rest_it_fails(p
         time.sleep(1.05)
         state = requests.get(upload, headers=auth, timeout=5, params={"command": "STATUS", "media_id": media_id}
                              ).json()["data"]["processing_info"]["state"]
-        assert state == "failed", f"validation refused {width}x{height}, {frames} frames ({problems[0].code}); X took it"
+        assert state == "failed", \
+            f"validation refused {width}x{height}, {frames} frames ({problems[0].code}); X took it"
 
     check()
     assert seen["accepted"] and seen["refused"], seen
