@@ -674,7 +674,7 @@ def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config
     """Text and media rules for every channel the item goes to, on the text as published (links
     tagged by ``utm_for(text, link, platform, content_id)``); each problem reported once."""
     from planner.domain.campaign import render_thread
-    from planner.domain.text_rules import MediaInfo, check_content, needs_dimensions
+    from planner.domain.text_rules import MediaInfo, check_content, needs_dimensions, needs_frames
     from planner.store.text_limits import remembered_in
 
     reported: set[tuple[str, str]] = set()
@@ -695,9 +695,10 @@ def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config
             # Each file was checked by _check_media (confined, regular, content as named); one that is not
             # is still counted (size unknown), so that the other rules are checked too.
             check = _media_check(r, file, config, name)
-            width, height = _image_dimensions(r, name, check) if needs_dimensions(platform, name) else (None, None)
+            width, height, frames = (_image_shape(r, name, check, needs_frames(platform, name))
+                                     if needs_dimensions(platform, name) else (None, None, None))
             infos.append(MediaInfo(name=name, size_bytes=check.size or 0, format=check.kind if check.ok else None,
-                                   duration=check.duration, width=width, height=height))
+                                   duration=check.duration, width=width, height=height, frames=frames))
         text, link = utm_for(_longest_occurrence_text(render_text(item, channel, platform), config.language),
                              item.link, platform, item.id)
         own_limit = r.__dict__["text_limits"].get(channel)
@@ -739,21 +740,21 @@ def _media_check(r: _Reader, file: Path, config: Config | None, name: str):
     return check
 
 
-def _image_dimensions(r: _Reader, name: str, check) -> tuple[int | None, int | None]:
-    """(width, height) in pixels from the image's header (planner.domain.media.describe_media), read once
-    per file; (None, None) when the file could not be checked or read."""
-    from planner.domain.media import describe_media
+def _image_shape(r: _Reader, name: str, check, frames: bool) -> tuple[int | None, int | None, int | None]:
+    """(width, height, frames) of an image (planner.domain.media.image_shape; frames only when ``frames``),
+    read once per file; Nones when the file could not be checked or read."""
+    from planner.domain.media import image_shape
 
-    cache = r.__dict__.setdefault("media_dimensions", {})
-    if name not in cache:
-        cache[name] = (None, None)
+    cache = r.__dict__.setdefault("media_shapes", {})
+    key = (name, frames)
+    if key not in cache:
+        cache[key] = (None, None, None)
         if check.ok and check.path is not None:
             try:
-                described = describe_media(check.path)
-                cache[name] = (described["width"], described["height"])
+                cache[key] = image_shape(check.path, frames=frames)
             except OSError:
                 pass
-    return cache[name]
+    return cache[key]
 
 
 def _check_media(r: _Reader, item: ContentItem, path: str, file: Path, config: Config | None) -> None:

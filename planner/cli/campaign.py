@@ -53,8 +53,9 @@ def _print_problems(results) -> int:
 
 
 @app.command("validate", help=t("help.campaign_validate"))
-def validate(files: list[Path] = typer.Argument(..., help=t("help.campaign_files"))) -> None:
-    _, results = _check_files(files)
+def validate(files: list[Path] = typer.Argument(..., help=t("help.campaign_files")),
+             offline: bool = typer.Option(False, "--offline", help=t("help.validate_offline"))) -> None:
+    config, results = _check_files(files)
     total = _print_problems(results)
     out = console()
     for result in results:
@@ -62,10 +63,35 @@ def validate(files: list[Path] = typer.Argument(..., help=t("help.campaign_files
             c = result.campaign
             out.print(esc(t("validate.ok", file=str(result.file), id=c.id, content=len(c.content),
                         channels=len(c.channels))))
+    _print_mention_warnings(config, [r for r in results if r.ok], offline)
     if total:
         bad = sum(1 for r in results if r.problems)
         out.print(t("validate.summary_bad", problems=total, files=bad))
         raise typer.Exit(EXIT_PROBLEMS)
+
+
+def _print_mention_warnings(config, results, offline: bool) -> None:
+    """Bluesky @handles that their account's server does not know, as warnings (planner.platforms.mention_check);
+    what could not be checked is said, never silently passed."""
+    from planner.campaign_files import desired_posts
+    from planner.platforms.mention_check import REQUEST_TIMEOUT, SERVER_BUDGET, bluesky_mentions, check_mentions
+
+    if config is None or not results:
+        return
+    rows = [row for r in results for row in desired_posts(r.campaign, r.file, config)]
+    out = console()
+    if offline:
+        if bluesky_mentions(rows):
+            out.print(f"[yellow]![/] {esc(t('validate_mentions.offline'))}")
+        return
+    found = check_mentions(config, rows)
+    for content, channel, handle in found.unknown:
+        warning = t("validate_mentions.unknown", content=content, channel=channel, handle=handle)
+        out.print(f"[yellow]![/] {esc(warning)}")
+    for channel, why, server in found.unchecked:
+        reason = t(f"validate_mentions.reason_{why}", server=server, seconds=f"{SERVER_BUDGET:g}",
+                   timeout=f"{REQUEST_TIMEOUT:g}")
+        out.print(f"[yellow]![/] {esc(t('validate_mentions.unchecked', channel=channel, reason=reason))}")
 
 
 @app.command("apply", help=t("help.campaign_apply"))

@@ -9,7 +9,8 @@
   for every extension the platforms accept. Unknown extensions are left to the text rules, which refuse
   them on every platform (``media_type``).
 - **Description.** ``media_digest`` (SHA-256 of the bytes, streamed) and ``describe_media`` (size,
-  dimensions read from the image headers, digest, format), for the approval hash and ``planner review``.
+  dimensions read from the image headers, digest, format), for the approval hash and ``planner review``;
+  ``image_shape`` (width, height and, when a platform counts them, an animation's frames, read with Pillow).
 
 Nothing here prints; problems are (code, params) pairs rendered from the ``problem.*`` catalogue.
 """
@@ -291,6 +292,26 @@ def _movie_duration(handle: BinaryIO, size: int) -> float | None:
             return duration / timescale
         return None
     return None
+
+
+def image_shape(path: str | os.PathLike, *, frames: bool = False) -> tuple[int | None, int | None, int | None]:
+    """(width, height, frames) of an image: width and height from its header (``describe_media``); with
+    ``frames``, all three read with Pillow (an animated GIF's ``n_frames``; 1 for a still image), the header's
+    size kept when Pillow cannot read the file. None where unknown. Raises OSError when unreadable."""
+    described = describe_media(path)
+    if frames:
+        import warnings
+
+        from PIL import Image
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(path) as image:
+                    return image.width, image.height, int(getattr(image, "n_frames", 1))
+        except Exception:  # not an image Pillow reads, damaged frames, a decompression bomb: no frame count
+            pass
+    return described["width"], described["height"], None
 
 
 def video_duration(path: str | os.PathLike) -> float | None:

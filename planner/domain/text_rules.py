@@ -41,6 +41,10 @@ PROBLEM_CODES = frozenset({
     "media_duration_unknown",
     "media_format",
     "media_alone",
+    # Pixel and frame limits of an animation (messages in planner/i18n/*/animation.toml).
+    "media_pixels",
+    "media_frames",
+    "media_total_pixels",
 })
 
 MiB = 1024 * 1024
@@ -57,7 +61,9 @@ _VIDEO = ("mp4", "mov")
 #              what the extension allows; "min_seconds"/"max_seconds": the video's length (its 'mvhd');
 #   "alone": the file must be the post's only media; "refused": the kind cannot be published on this
 #            platform by this tool: the problem code whose message gives the reason;
-#   "via": how the adapter sends it (the API's own words, shown by `campaign preview`).
+#   "via": how the adapter sends it (the API's own words, shown by `campaign preview`);
+#   "min_aspect"/"max_aspect": width / height; "max_width"/"max_height": pixels; "max_frames": an animation's
+#            frames; "max_total_pixels": width * height * frames.
 LIMITS: dict[str, dict] = {
     "x": {
         "text_limit": 280, "caption_limit": None, "max_media": 4, "media_required": False,
@@ -69,7 +75,12 @@ LIMITS: dict[str, dict] = {
         # (tweet_video). GIF and video go through the chunked upload only, one per post.
         "media": {
             "image": {"extensions": _IMAGE, "max_bytes": 5 * MiB, "max_count": 4},
+            # Animated GIF (https://docs.x.com/x-api/media/quickstart/best-practices, "Animated GIF
+            # recommendations": "A GIF may fail during Post creation even if it is within the file size
+            # limit"): resolution <= 1280x1080 (width x height), <= 350 frames, and width * height * frames
+            # <= 300 million pixels. Read with Pillow at validation (planner.domain.media.image_shape).
             "gif": {"extensions": ("gif",), "max_bytes": 15 * MiB, "max_count": 1, "alone": True,
+                    "max_width": 1280, "max_height": 1080, "max_frames": 350, "max_total_pixels": 300_000_000,
                     "via": "chunked upload, tweet_gif"},
             "video": {"extensions": _VIDEO, "max_bytes": 512 * MiB, "max_count": 1, "alone": True,
                       "min_seconds": 0.5, "max_seconds": 140, "via": "chunked upload, tweet_video"},
@@ -165,6 +176,7 @@ class MediaInfo:
     duration: float | None = None  # seconds of a video, None when not read
     width: int | None = None  # pixels, None when not read (only read where a rule needs them)
     height: int | None = None
+    frames: int | None = None  # an animation's frames, None when not read (only where a rule needs them)
 
 
 def media_rules(platform: str, name: str) -> tuple[str | None, dict]:
@@ -447,13 +459,53 @@ def _media_file_problems(platform: str, index: int, item: MediaInfo, kind: str, 
     return problems
 
 
+_SHAPE_RULES = ("min_aspect", "max_aspect", "max_width", "max_height", "max_frames", "max_total_pixels")
+_FRAME_RULES = ("max_frames", "max_total_pixels")
+
+
 def needs_dimensions(platform: str, name: str) -> bool:
     """Whether the platform's rules for this file look at its pixels (so they are worth reading)."""
     spec = media_rules(platform, name)[1]
-    return "min_aspect" in spec or "max_aspect" in spec
+    return any(rule in spec for rule in _SHAPE_RULES)
+
+
+def needs_frames(platform: str, name: str) -> bool:
+    """Whether the platform's rules for this file count its frames (an animated GIF on X)."""
+    spec = media_rules(platform, name)[1]
+    return any(rule in spec for rule in _FRAME_RULES)
 
 
 def _shape_problems(platform: str, index: int, item: MediaInfo, kind: str, spec: dict) -> list[Problem]:
+    """The image's aspect ratio, pixels and frames against the kind's rules, as far as they were read."""
+    return _aspect_problems(platform, index, item, kind, spec) + _size_problems(platform, index, item, kind, spec)
+
+
+def _size_problems(platform: str, index: int, item: MediaInfo, kind: str, spec: dict) -> list[Problem]:
+    """Width and height against "max_width"/"max_height", frames against "max_frames", all of them together
+    against "max_total_pixels"."""
+    base = {"platform": platform, "name": item.name, "kind": kind}
+    problems = []
+    max_width, max_height = spec.get("max_width"), spec.get("max_height")
+    if (max_width or max_height) and item.width and item.height and (
+            (max_width and item.width > max_width) or (max_height and item.height > max_height)):
+        problems.append(Problem(f"media[{index}]", "media_pixels", {
+            **base, "width": item.width, "height": item.height, "max_width": max_width or "-",
+            "max_height": max_height or "-"}))
+    max_frames = spec.get("max_frames")
+    if max_frames and item.frames and item.frames > max_frames:
+        problems.append(Problem(f"media[{index}]", "media_frames", {
+            **base, "frames": item.frames, "limit_frames": max_frames}))
+    max_total = spec.get("max_total_pixels")
+    if max_total and item.width and item.height and item.frames:
+        total = item.width * item.height * item.frames
+        if total > max_total:
+            problems.append(Problem(f"media[{index}]", "media_total_pixels", {
+                **base, "width": item.width, "height": item.height, "frames": item.frames,
+                "million": -(-total // 1_000_000), "limit_million": max_total // 1_000_000}))
+    return problems
+
+
+def _aspect_problems(platform: str, index: int, item: MediaInfo, kind: str, spec: dict) -> list[Problem]:
     """The image's aspect ratio (width / height) against the kind's "min_aspect"/"max_aspect", when read."""
     low, high = spec.get("min_aspect"), spec.get("max_aspect")
     if (low is None and high is None) or not item.width or not item.height:

@@ -338,8 +338,9 @@ class BlueskyAdapter:
         return answer.blob
 
     def _upload_video(self, path: Path) -> BlobRef:
-        """The video through Bluesky's video service, processed before the post exists: a service token
-        from the PDS (for com.atproto.repo.uploadBlob, audience the PDS's did:web), uploadVideo, then
+        """The video through Bluesky's video service, processed before the post exists: the account's upload
+        limits first (getUploadLimits), then a service token from the PDS (for com.atproto.repo.uploadBlob,
+        audience the PDS's did:web), uploadVideo, then
         getJobStatus until the job is completed; its blob goes in app.bsky.embed.video. Nothing here is
         public: a failure leaves no post, and the next attempt uploads again."""
         try:
@@ -347,11 +348,12 @@ class BlueskyAdapter:
         except OSError as exc:
             raise PermanentError(f"{PLATFORM}: cannot read {path.name}: {exc.strerror}", platform=PLATFORM) from None
         session = self._me()
-        host = urlsplit(session.pds_endpoint or self.account.api_base_url or DEFAULT_BASE_URL).netloc
-        auth = self._call(lambda: self._client.com.atproto.server.get_service_auth(params={
-            "aud": f"did:web:{host}", "lxm": "com.atproto.repo.uploadBlob", "exp": int(time.time()) + 1800}))
         service = str(self.account.options.get("video_service_url") or VIDEO_SERVICE).rstrip("/")
         with httpx.Client(timeout=max(self._timeout, 60.0)) as http:
+            self._refuse_over_upload_limits(http, service, path.name, len(data))
+            host = urlsplit(session.pds_endpoint or self.account.api_base_url or DEFAULT_BASE_URL).netloc
+            auth = self._call(lambda: self._client.com.atproto.server.get_service_auth(params={
+                "aud": f"did:web:{host}", "lxm": "com.atproto.repo.uploadBlob", "exp": int(time.time()) + 1800}))
             answer = self._video_call(http, "POST", f"{service}/xrpc/app.bsky.video.uploadVideo",
                                       params={"did": session.did, "name": path.name}, content=data,
                                       headers={"Authorization": f"Bearer {auth.token}", "Content-Type": "video/mp4"})
@@ -375,6 +377,41 @@ class BlueskyAdapter:
                                           params={"jobId": job["jobId"]})
                 job = answer.get("jobStatus") or {}
         return BlobRef.model_validate(job["blob"])
+
+    def _refuse_over_upload_limits(self, http: httpx.Client, service: str, name: str, size: int) -> None:
+        """Ask the video service whether this account may upload this video today (app.bsky.video.getUploadLimits,
+        lexicon lexicons/app/bsky/video/getUploadLimits.json of bluesky-social/atproto: canUpload,
+        remainingDailyVideos, remainingDailyBytes, message, error), with a service token for that method whose
+        audience is the video service's did:web, as Bluesky's own app does. PermanentError (nothing was sent, the
+        message says why) when it may not; a service that does not implement the method is not held to it."""
+        from planner.i18n import t
+
+        auth = self._call(lambda: self._client.com.atproto.server.get_service_auth(params={
+            "aud": f"did:web:{urlsplit(service).netloc}", "lxm": "app.bsky.video.getUploadLimits"}))
+        try:
+            limits = self._video_call(http, "GET", f"{service}/xrpc/app.bsky.video.getUploadLimits",
+                                      headers={"Authorization": f"Bearer {auth.token}"})
+        except PermanentError as exc:
+            if exc.status in (404, 501):  # an older or other video service without the method
+                return
+            raise
+        reason = None
+        if limits.get("canUpload") is False:
+            reason = str(limits.get("message") or limits.get("error") or "")
+        elif isinstance(limits.get("remainingDailyVideos"), int) and limits["remainingDailyVideos"] < 1:
+            reason = t("bluesky_video.no_videos_left")
+        elif isinstance(limits.get("remainingDailyBytes"), int) and limits["remainingDailyBytes"] < size:
+            reason = t("bluesky_video.no_bytes_left", left=limits["remainingDailyBytes"], size=size)
+        if reason is not None:
+            raise PermanentError(t("bluesky_video.cannot_upload", account=self.account.name, name=name,
+                                   reason=self._scrub_reason(reason)), platform=PLATFORM)
+
+    @staticmethod
+    def _scrub_reason(reason: str) -> str:
+        from planner.i18n import t
+
+        reason = " ".join(reason.split())[:300]
+        return reason or t("bluesky_video.no_reason")
 
     def _video_call(self, http: httpx.Client, method: str, url: str, **kwargs) -> dict:
         """One request to the video service; its failures as PlatformErrors (nothing there is public)."""

@@ -17,8 +17,8 @@ def refuse_unpublishable(platform: str, account: str, paths: Sequence[Path | str
     """Raise PermanentError when the files break ``platform``'s media rules; the message is the catalogue's."""
     from dataclasses import replace
 
-    from planner.domain.media import describe_media, media_info
-    from planner.domain.text_rules import MediaInfo, check_content, media_rules, needs_dimensions
+    from planner.domain.media import image_shape, media_info
+    from planner.domain.text_rules import MediaInfo, check_content, media_rules, needs_dimensions, needs_frames
     from planner.i18n import t
 
     # Images are left to validation (and to the platform's own answer), as before video came; a post with
@@ -33,8 +33,8 @@ def refuse_unpublishable(platform: str, account: str, paths: Sequence[Path | str
         try:
             info = media_info(path)
             if shape:
-                described = describe_media(path)
-                info = replace(info, width=described["width"], height=described["height"])
+                width, height, frames = image_shape(path, frames=needs_frames(platform, Path(path).name))
+                info = replace(info, width=width, height=height, frames=frames)
             infos.append(info)
         except OSError:  # judged by its name only; the upload itself says why it cannot be read
             infos.append(MediaInfo(name=Path(path).name, size_bytes=0))

@@ -134,6 +134,7 @@ def render_html(report: Report) -> str:
         ("best-times", c.tr("report_html.heatmap"), _heatmap(c)),
         ("mentions", t("report.mentions", c.lang), _mentions(c)),
         ("fast-responses", t("report.fast_title", c.lang), _fast_responses(c)),
+        *([("x-cost", c.tr("x_cost.report_title"), _x_cost(c))] if report.x_cost else []),
         ("reliability", t("report.reliability", c.lang), _reliability(c)),
         ("metrics-note", c.tr("report_html.metrics_note_title"), _metrics_note(c)),
     ]
@@ -639,6 +640,20 @@ def _fast_responses(c: _Context) -> str:
         out.append(f"<h3>{esc(c.tr('report.fast_channels'))}</h3>")
         out.append(f'<table class="fast-channels">{head}<tbody>{"".join(links)}</tbody></table>')
     return "\n".join(out)
+
+
+# --- estimated X cost (planner.reports.model.x_cost) ------------------------------------------------------
+def _x_cost(c: _Context) -> str:
+    cost = c.report.x_cost
+    line = c.tr("x_cost.report_line", usd=c.num(cost["usd"], 2), posts=c.num(cost["posts"]),
+                with_link=c.num(cost["with_link"]), post=c.num(cost["post"], 3),
+                post_with_link=c.num(cost["post_with_link"], 3))
+    facts = [("x-cost-usd", "x_cost.sheet_usd", f"US$ {c.num(cost['usd'], 2)}"),
+             ("x-cost-posts", "x_cost.sheet_posts", c.num(cost["posts"])),
+             ("x-cost-with-link", "x_cost.sheet_with_link", c.num(cost["with_link"]))]
+    return ('<dl class="facts x-cost-summary">' + "".join(
+        f'<dt>{esc(c.tr(key))}</dt><dd id="{dom_id}">{esc(value)}</dd>' for dom_id, key, value in facts) + "</dl>"
+        f'<p id="x-cost-line">{esc(line)}</p>')
 
 
 # --- reliability --------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from planner.i18n import get_language, t
-from planner.i18n.dates import format_date, format_moment
+from planner.i18n.dates import format_date, format_moment, format_number
 from planner.reports.model import Report
 from planner.reports.tabular import FORMULA_START, safe_cell
 from planner.reports.text import kpi_explanation
@@ -26,6 +26,8 @@ from planner.store.db import parse_utc
 INT = "#,##0"
 DEC = "#,##0.0"
 PERCENT = "0.0%"
+USD = "#,##0.00"
+PRICE = "#,##0.000"
 MOMENT = "yyyy-mm-dd hh:mm"
 DAY = "yyyy-mm-dd"
 HEADER_FILL = "0B4F8A"
@@ -126,6 +128,26 @@ class _Writer:
                        date.fromisoformat(kpi["deadline"]), t("report.status_" + kpi["status"], self.lang),
                        kpi_explanation(kpi)],
                       [0, 0, number, number, percent, number, day, status, wrapped])
+        if r.x_cost:
+            self._x_cost(ws)
+
+    def _x_cost(self, ws) -> None:
+        """The estimated X cost (planner.reports.model.x_cost) under the KPIs: figures to sum, and the sentence."""
+        cost, style = self.report.x_cost, self.book.style
+        label, usd, count = style(LABEL), style(number_format=USD), style(number_format=INT)
+        price = style(number_format=PRICE)
+        ws.append([])
+        ws.append([self.tr("x_cost.report_title")], style(SECTION))
+        for key, value, number in (("x_cost.sheet_usd", cost["usd"], usd), ("x_cost.sheet_posts", cost["posts"], count),
+                                   ("x_cost.sheet_with_link", cost["with_link"], count),
+                                   ("x_cost.sheet_post", cost["post"], price),
+                                   ("x_cost.sheet_post_with_link", cost["post_with_link"], price)):
+            ws.append([self.tr(key), value], [label, number])
+        ws.append([self.tr("x_cost.report_line", usd=format_number(cost["usd"], self.lang, 2),
+                           posts=format_number(cost["posts"], self.lang),
+                           with_link=format_number(cost["with_link"], self.lang),
+                           post=format_number(cost["post"], self.lang, 3),
+                           post_with_link=format_number(cost["post_with_link"], self.lang, 3))], style(WRAPPED))
 
     def platforms(self) -> None:
         headers = [t("report.col_platform", self.lang), t("report.col_published", self.lang),

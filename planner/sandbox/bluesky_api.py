@@ -46,6 +46,12 @@ MAX_GET_POSTS = 25
 # with the blob it stored in the PDS, which app.bsky.embed.video then references. 100 MB, 3 minutes.
 MAX_VIDEO_BYTES = 100_000_000
 MAX_VIDEO_SECONDS = 180
+# Daily upload limits, per account and UTC day: 25 videos or 10 GB, and only for accounts with a verified
+# email (Bluesky's announcement, https://bsky.social/about/blog/09-11-2024-video). getUploadLimits
+# (lexicons/app/bsky/video/getUploadLimits.json: canUpload, remainingDailyVideos, remainingDailyBytes, message,
+# error) answers with a service token for that very method; uploadVideo refuses past the limits too.
+DAILY_VIDEOS = 25
+DAILY_VIDEO_BYTES = 10_000_000_000
 SERVICE_TOKEN_MAX_TTL = 3600
 ACCESS_TTL = 2 * 3600
 REFRESH_TTL = 90 * 86400
@@ -134,6 +140,9 @@ class BlueskyEmulator(Emulator):
         # (handle -> DID); tests add to it. Any other handle answers "Unable to resolve handle".
         self.directory: dict[str, str] = {"kpu.go.id": "did:plc:kpuri7sandbox2024aaaaaa",
                                           "bawaslu.go.id": "did:plc:bawaslu7sandbox2024aaa"}
+        # Video uploads per (did, UTC day): [count, bytes]; handles whose email is not verified (tests add).
+        self.video_uploads: dict[tuple[str, str], list[int]] = {}
+        self.unverified_email: set[str] = set()
 
     def routes(self):
         x = r"^/xrpc/"
@@ -152,6 +161,7 @@ class BlueskyEmulator(Emulator):
             route("GET", x + r"com\.atproto\.server\.getServiceAuth", self._wrap(self.get_service_auth)),
             route("POST", x + r"app\.bsky\.video\.uploadVideo", self._wrap(self.upload_video)),
             route("GET", x + r"app\.bsky\.video\.getJobStatus", self._wrap(self.get_job_status)),
+            route("GET", x + r"app\.bsky\.video\.getUploadLimits", self._wrap(self.get_upload_limits)),
             route("GET", x + r"(?P<nsid>[A-Za-z0-9.]+)", self._not_implemented),
             route("POST", x + r"(?P<nsid>[A-Za-z0-9.]+)", self._not_implemented),
         ]
@@ -376,14 +386,44 @@ class BlueskyEmulator(Emulator):
                                           "exp": expires, "revoked": False, "aud": aud, "lxm": lxm}
         return Response(200, {"token": service_token})
 
-    def upload_video(self, request: Request) -> Response:
+    def _service_grant(self, request: Request, lxm: str) -> tuple[dict | None, Response | None]:
         scheme, _, value = request.header("authorization").partition(" ")
         with self.state.lock:
             grant = self.tokens.get(value.strip()) if scheme == "Bearer" else None
         if grant is None or grant["kind"] != "service" or grant["exp"] <= time.time():
-            return _error(401, "AuthMissing", "a service token from com.atproto.server.getServiceAuth is required")
-        if grant["lxm"] != "com.atproto.repo.uploadBlob" or not str(grant["aud"]).startswith("did:web:"):
-            return _error(401, "BadJwtLexiconMethod", "the token is not for com.atproto.repo.uploadBlob")
+            return None, _error(401, "AuthMissing",
+                                "a service token from com.atproto.server.getServiceAuth is required")
+        if grant["lxm"] != lxm or not str(grant["aud"]).startswith("did:web:"):
+            return None, _error(401, "BadJwtLexiconMethod", f"the token is not for {lxm}")
+        return grant, None
+
+    def _upload_limits(self, grant: dict) -> dict:
+        """What getUploadLimits answers for the token's account today."""
+        if grant["handle"] in self.unverified_email:
+            return {"canUpload": False, "message": "User is not allowed to upload videos",
+                    "error": "EmailNotVerified"}
+        with self.state.lock:
+            count, used = self.video_uploads.get((grant["did"], time.strftime("%Y-%m-%d", time.gmtime())), [0, 0])
+        videos, size = max(DAILY_VIDEOS - count, 0), max(DAILY_VIDEO_BYTES - used, 0)
+        if not videos or not size:
+            return {"canUpload": False, "remainingDailyVideos": videos, "remainingDailyBytes": size,
+                    "message": "You have reached your daily upload limit", "error": "DailyLimitExceeded"}
+        return {"canUpload": True, "remainingDailyVideos": videos, "remainingDailyBytes": size}
+
+    def get_upload_limits(self, request: Request) -> Response:
+        grant, error = self._service_grant(request, "app.bsky.video.getUploadLimits")
+        if error:
+            return error
+        return Response(200, self._upload_limits(grant))
+
+    def upload_video(self, request: Request) -> Response:
+        grant, problem = self._service_grant(request, "com.atproto.repo.uploadBlob")
+        if problem:
+            return problem
+        limits = self._upload_limits(grant)
+        if not limits["canUpload"] or len(request.body) > limits["remainingDailyBytes"]:
+            return _error(400, limits.get("error") or "DailyLimitExceeded",
+                          limits.get("message") or "not enough of today's upload limit left for this video")
         if request.arg("did") != grant["did"]:
             return _invalid("did must be the uploading account's DID")
         data = request.body
@@ -400,6 +440,9 @@ class BlueskyEmulator(Emulator):
         job_id = _b64url(secrets.token_bytes(9))
         cid = _cid(data, 0x55)
         with self.state.lock:
+            day = self.video_uploads.setdefault((grant["did"], time.strftime("%Y-%m-%d", time.gmtime())), [0, 0])
+            day[0] += 1
+            day[1] += len(data)
             self.state.media[f"job:{job_id}"] = {"platform": self.name, "did": grant["did"], "cid": cid,
                                                  "size": len(data), "error": error, "polls": 0}
         return Response(200, {"jobStatus": {"jobId": job_id, "did": grant["did"], "state": "JOB_STATE_CREATED",

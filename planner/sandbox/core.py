@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
@@ -219,6 +220,27 @@ class SandboxState:
         self.rng = random.Random(seed)
         self._next_id = 1000
         self.max_request_log = 20_000
+        self.media_dirs: list[Path] = []  # folders hosted at /_sandbox/media/ (Sandbox.serve_media)
+
+    def hosted_media(self, url: str) -> bytes | None:
+        """The bytes a platform would download from ``url`` when it points at a file this sandbox hosts at
+        ``/_sandbox/media/NAME`` on the loopback; None for any other URL (the sandbox does not go out)."""
+        from urllib.parse import unquote
+
+        parts = urlsplit(url)
+        if parts.hostname not in ("127.0.0.1", "localhost", "::1") or not parts.path.startswith("/_sandbox/media/"):
+            return None
+        name = unquote(parts.path.removeprefix("/_sandbox/media/"))
+        if not name or "/" in name or name.startswith("."):
+            return None
+        for directory in list(self.media_dirs):
+            path = directory / name
+            if path.is_file():
+                try:
+                    return path.read_bytes()
+                except OSError:
+                    return None
+        return None
 
     # --- ids and time -------------------------------------------------------------
     def next_id(self) -> int:

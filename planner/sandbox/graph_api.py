@@ -40,6 +40,10 @@ MAX_IG_COMMENT = 2200
 IG_COMMENT_ID_BASE = 17_800_000_000_000_000  # below the media ids: a comment is no media
 MAX_HASHTAGS = 30
 MAX_CAROUSEL = 10
+# Image specifications (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/
+# ig-user/media#image-specifications): JPEG, aspect ratio within 4:5 to 1.91:1. Instagram downloads the image
+# from image_url; outside the range the container ends in status ERROR (code 36003, subcode 2207009).
+IMAGE_ASPECT = (4 / 5 - 1e-9, 1.91 + 1e-9)
 MAX_IDS = 50
 PUBLISH_QUOTA = 50  # Instagram API-published posts per rolling 24 h (content_publishing_limit)
 QUOTA_WINDOW = 86400
@@ -746,6 +750,8 @@ class GraphEmulator(Emulator):
         elif image_url and not re.search(r"\.jpe?g$", image_url.split("?")[0], re.I):
             # Instagram downloads the image later and fails the container: JPEG is the only format.
             error = "The image format is not supported. Only JPEG images can be published."
+        elif image_url:
+            error = self._image_refusal(image_url)
         container_id = str(self.state.next_id())
         with self.state.lock:
             self.state.media[container_id] = {
@@ -753,6 +759,22 @@ class GraphEmulator(Emulator):
                 "image_url": image_url, "children": children, "carousel_item": carousel_item,
                 "created_ts": time.time(), "polls": 0, "media_id": None, "error": error}
         return Response(200, {"id": container_id})
+
+    def _image_refusal(self, image_url: str) -> str | None:
+        """Why processing fails this image, as Instagram downloads and reads it: an aspect ratio outside 4:5
+        to 1.91:1 (IMAGE_ASPECT). Only images this sandbox hosts (/_sandbox/media/) can be read here; others
+        are taken as they are."""
+        data = self.state.hosted_media(image_url)
+        if data is None:
+            return None
+        size = video.jpeg_size(data)
+        if size is None:
+            return "The image format is not supported. Only JPEG images can be published."
+        width, height = size
+        if not height or not IMAGE_ASPECT[0] <= width / height <= IMAGE_ASPECT[1]:
+            return (f"The submitted image with aspect ratio ({width}/{height}) cannot be published. "
+                    "Please submit an image with a valid aspect ratio.")
+        return None
 
     def _published_last_day(self, account: str) -> int:
         cutoff = time.time() - QUOTA_WINDOW

@@ -59,7 +59,7 @@ class Sandbox:
         self.state = SandboxState(seed=seed, speed=speed, slow_seconds=slow_seconds)
         self.state.random_fault_rate = fault_rate
         self.latency = latency_ms / 1000
-        self.media_dirs: list[Path] = []  # folders hosted at /_sandbox/media/ (see serve_media)
+        self.media_dirs: list[Path] = self.state.media_dirs  # folders hosted at /_sandbox/media/ (serve_media)
         self.emulators = _load_emulators(self.state)
         self._routes: list[tuple[Emulator, Route]] = [
             (emulator, r) for emulator in self.emulators for r in emulator.routes()

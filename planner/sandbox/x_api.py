@@ -38,6 +38,12 @@ CHUNKED_MAX_BYTES = {"video/mp4": 512 * 1024 * 1024, "video/quicktime": 512 * 10
 MAX_SEGMENT_BYTES = 5 * 1024 * 1024
 MAX_SEGMENTS = 1000
 VIDEO_SECONDS = (0.5, 140.0)
+# Animated GIFs (https://docs.x.com/x-api/media/quickstart/best-practices, "Animated GIF recommendations": a GIF
+# may fail even within the size limit): at most 1280x1080 pixels, 350 frames, 300 million pixels over all frames.
+# Here processing fails (STATUS "failed", InvalidMedia), so the GIF never reaches a Post.
+GIF_MAX_SIZE = (1280, 1080)
+GIF_MAX_FRAMES = 350
+GIF_MAX_TOTAL_PIXELS = 300_000_000
 PROCESSING_SECONDS = 1  # check_after_secs, and how long processing takes here
 ID_BASE = 1_790_000_000_000_000_000
 TWITTER_EPOCH_MS = 1288834974657  # ids look like snowflakes, and still grow with time
@@ -134,6 +140,21 @@ def _image_type(data: bytes) -> str | None:
         return "image/gif"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
+    return None
+
+
+def _gif_refusal(data: bytes) -> str | None:
+    """Why X's processing fails this GIF (size, frames, all frames' pixels), None when it passes."""
+    shape = video.gif_shape(data)
+    if shape is None:
+        return "InvalidMedia: the GIF cannot be read"
+    width, height, frames = shape
+    if width > GIF_MAX_SIZE[0] or height > GIF_MAX_SIZE[1]:
+        return f"InvalidMedia: GIF resolution {width}x{height} exceeds {GIF_MAX_SIZE[0]}x{GIF_MAX_SIZE[1]}"
+    if frames > GIF_MAX_FRAMES:
+        return f"InvalidMedia: GIF has {frames} frames, more than {GIF_MAX_FRAMES}"
+    if width * height * frames > GIF_MAX_TOTAL_PIXELS:
+        return f"InvalidMedia: GIF has {width * height * frames} pixels in all, more than {GIF_MAX_TOTAL_PIXELS}"
     return None
 
 
@@ -433,6 +454,8 @@ class XEmulator(Emulator):
             session.update(state="pending", finalized=time.time(), size=len(data), error=None)
             if video.mime_type(data) != session["type"]:
                 session["error"] = "InvalidMedia: the bytes are not the declared media_type"
+            elif session["type"] == "image/gif":
+                session["error"] = _gif_refusal(data)
             elif session["type"].startswith("video/"):
                 length = video.seconds(data)
                 if length is None or not VIDEO_SECONDS[0] <= length <= VIDEO_SECONDS[1]:

@@ -97,6 +97,36 @@ def test_preview_warns_of_a_bluesky_mention_no_one_has(tmp_path, sandbox):
         ws.cleanup()
 
 
+def test_validate_warns_of_a_bluesky_mention_no_one_has_and_says_when_it_could_not_check(tmp_path, sandbox):
+    ws = ph.Workspace(tmp_path / "ws", sandbox.base_url)
+    try:
+        text = "Terima kasih @kpu.go.id, salam untuk @tidakada.bsky.social"
+        path = ws.root / "sebut.toml"
+        path.write_text(ph.campaign_toml("sebut", [ph.Item(id="sebut-1", text=text,
+                                                           at=ph.local_now() + timedelta(days=1))],
+                                         channels=["kpu_bluesky", "kpu_x"]), "utf-8")
+        checked = ws.planner("campaign", "validate", str(path), check=True).stdout  # a warning, not a failure
+        assert "sebut-1 (kpu_bluesky): @tidakada.bsky.social tidak dikenal Bluesky" in " ".join(checked.split())
+        assert "@kpu.go.id tidak dikenal" not in checked and checked.count("tidak dikenal Bluesky") == 1, checked
+        asked = [r for r in sandbox.state.requests if r["path"].endswith("resolveHandle")]
+        assert len(asked) == 2 and not [r for r in sandbox.state.requests if r["path"].endswith("createSession")]
+
+        offline = ws.planner("campaign", "validate", "--offline", str(path), check=True).stdout
+        assert "tidak diperiksa (--offline)" in offline and "tidak dikenal" not in offline, offline
+        assert len([r for r in sandbox.state.requests if r["path"].endswith("resolveHandle")]) == 2
+
+        # The account's server does not answer: validation still passes, and says the handles were not checked.
+        config = ws.config.read_text("utf-8").replace(sandbox.base_url, "http://127.0.0.1:9")
+        ws.config.write_text(config, "utf-8")
+        unanswered = ws.planner("campaign", "validate", str(path), check=True).stdout
+        said = " ".join(unanswered.split())
+        assert "@handle Bluesky untuk akun kpu_bluesky tidak bisa diperiksa: server http://127.0.0.1:9 tidak bisa" \
+            " dihubungi" in said, said
+        assert "tidak dikenal" not in unanswered, unanswered
+    finally:
+        ws.cleanup()
+
+
 def test_apply_dry_run_shows_the_campaign_s_estimated_x_cost(tmp_path, sandbox):
     ws = ph.Workspace(tmp_path / "ws", sandbox.base_url)
     try:

@@ -148,3 +148,70 @@ def test_what_validation_accepts_the_sandbox_accepts(published, platform):
     check()
     # Not vacuous: texts were published, some of them within a few units of the limit.
     assert seen["accepted"] >= 10 and seen["accepted near the limit"] >= 3, seen
+
+
+def _gif(width: int, height: int, frames: int) -> bytes:
+    """An animated GIF89a of ``width`` x ``height`` pixels with ``frames`` one-pixel frames."""
+    import struct
+
+    head = b"GIF89a" + struct.pack("<HH", width, height) + b"\x80\x00\x00" + b"\x00\x00\x00\xff\xff\xff"
+    loop = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+    frame = b"\x21\xf9\x04\x04\x0a\x00\x00\x00\x2c" + struct.pack("<HHHH", 0, 0, 1, 1) + b"\x00\x02\x02\x44\x01\x00"
+    return head + loop + frame * frames + b"\x3b"
+
+
+def test_x_gifs_validation_accepts_the_sandbox_processes_and_the_rest_it_fails(published, tmp_path_factory):
+    """An animated GIF near X's limits (1280x1080, 350 frames, 300 million pixels in all), read by validation
+    with Pillow and by the sandbox's X with its own reader: what validation accepts is published, what it
+    refuses fails processing at the sandbox too (sent there over HTTP, the adapter refusing it beforehand)."""
+    import time
+
+    import requests
+
+    from planner.domain.media import image_shape, media_info
+    from planner.domain.text_rules import MediaInfo
+
+    sandbox, adapters = published
+    folder = tmp_path_factory.mktemp("gif")
+    seen = {"accepted": 0, "refused": 0}
+
+    @settings(max_examples=8, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(width=st.sampled_from([1, 640, 1279, 1280, 1281]), height=st.sampled_from([1, 720, 1080, 1081]),
+           frames=st.sampled_from([1, 2, 216, 217, 218, 349, 350, 351]))
+    @example(width=1280, height=1080, frames=217)  # 299,980,800 pixels in all: the largest that fits
+    @example(width=1280, height=1080, frames=218)
+    @example(width=1, height=1, frames=351)
+    def check(width, height, frames):
+        serial = next(_serial)
+        path = folder / f"animasi-{serial}.gif"
+        path.write_bytes(_gif(width, height, frames))
+        read_width, read_height, read_frames = image_shape(path, frames=True)
+        info = MediaInfo(**{**media_info(path).__dict__, "width": read_width, "height": read_height,
+                            "frames": read_frames})
+        problems = check_content("x", f"[{serial}] Animasi jadwal", [info])
+        if not problems:
+            seen["accepted"] += 1
+            ref = adapters["x"].publish(OutgoingPost(post_id=serial, idempotency_key=f"gif-{serial}",
+                                                     text=f"[{serial}] Animasi jadwal", media=(path,)))
+            assert ref.platform_post_id
+            return
+        seen["refused"] += 1
+        data = path.read_bytes()
+        auth = {"Authorization": "Bearer tok-humas-jatim-7f3a9c"}
+        upload = sandbox.base_url + "/2/media/upload"
+        media_id = requests.post(upload, headers=auth, timeout=5, files={
+            "command": (None, "INIT"), "media_type": (None, "image/gif"), "total_bytes": (None, str(len(data))),
+            "media_category": (None, "tweet_gif")}).json()["data"]["id"]
+        requests.post(upload, headers=auth, timeout=5, files={
+            "command": (None, "APPEND"), "media_id": (None, media_id), "segment_index": (None, "0"),
+            "media": ("blob", data)}).raise_for_status()
+        requests.post(upload, headers=auth, timeout=5, files={
+            "command": (None, "FINALIZE"), "media_id": (None, media_id)}).raise_for_status()
+        time.sleep(1.05)
+        state = requests.get(upload, headers=auth, timeout=5, params={"command": "STATUS", "media_id": media_id}
+                             ).json()["data"]["processing_info"]["state"]
+        assert state == "failed", \
+            f"validation refused {width}x{height}, {frames} frames ({problems[0].code}); X took it"
+
+    check()
+    assert seen["accepted"] and seen["refused"], seen

@@ -47,3 +47,38 @@ def test_a_square_image_goes_out(sandbox, tmp_path):
     ig_adapter(sandbox).publish(OutgoingPost(post_id=1, idempotency_key="rasio-2", text="Cek DPT",
                                              media=(Path(square),)))
     assert sandbox.posts()["total"] == 1
+
+
+def test_the_sandbox_instagram_fails_the_container_of_an_image_outside_the_ratio(sandbox, tmp_path):
+    """Our own checks bypassed: the file on disk is square (the adapter's check passes), while the office's web
+    server, where Instagram downloads from, holds a tall image under that name. The sandbox reads what it
+    downloads and fails the container (status ERROR), as Instagram does."""
+    hosted = tmp_path / "web"
+    hosted.mkdir()
+    tall_jpeg(hosted / "poster.jpg")
+    base = sandbox.serve_media(hosted)
+    local = shutil.copy(POSTER, tmp_path / "poster.jpg")
+    adapter = make_adapter(Account(name="kpu_ig", platform="instagram", api_base_url=sandbox.base_url,
+                                   credentials={"access_token": "EAAGig-user-token-1234567890"},
+                                   options={"ig_user_id": "17841400000000123", "media_base_url": base}), timeout=5)
+
+    with pytest.raises(PermanentError) as caught:
+        adapter.publish(OutgoingPost(post_id=1, idempotency_key="rasio-3", text="Cek DPT", media=(Path(local),)))
+
+    assert "ERROR" in caught.value.message and "aspect ratio (1080/1920)" in caught.value.message
+    assert sandbox.posts()["total"] == 0
+    [container] = [m for m in sandbox.state.media.values() if m.get("kind") == "ig_container"]
+    assert container["image_url"] == f"{base}/poster.jpg" and container["media_id"] is None
+
+
+def test_the_sandbox_instagram_publishes_a_hosted_image_inside_the_ratio(sandbox, tmp_path):
+    hosted = tmp_path / "web"
+    hosted.mkdir()
+    shutil.copy(POSTER, hosted / "poster.jpg")
+    base = sandbox.serve_media(hosted)
+    adapter = make_adapter(Account(name="kpu_ig", platform="instagram", api_base_url=sandbox.base_url,
+                                   credentials={"access_token": "EAAGig-user-token-1234567890"},
+                                   options={"ig_user_id": "17841400000000123", "media_base_url": base}), timeout=5)
+    adapter.publish(OutgoingPost(post_id=1, idempotency_key="rasio-4", text="Cek DPT",
+                                 media=(Path(shutil.copy(POSTER, tmp_path / "poster.jpg")),)))
+    assert sandbox.posts()["total"] == 1

@@ -33,9 +33,9 @@ def mp4_bytes(seconds: float, *, payload: bytes = b"\x00" * 64, brand: bytes = b
     return ftyp + _box(b"moov", _box(b"mvhd", mvhd)) + _box(b"mdat", payload)
 
 
-def gif_bytes(frames: int = 2) -> bytes:
-    """An animated 1x1 GIF89a (NETSCAPE loop, ``frames`` frames)."""
-    head = b"GIF89a" + struct.pack("<HH", 1, 1) + b"\x80\x00\x00" + b"\x00\x00\x00\xff\xff\xff"
+def gif_bytes(frames: int = 2, width: int = 1, height: int = 1) -> bytes:
+    """An animated GIF89a of ``width`` x ``height`` pixels (NETSCAPE loop, ``frames`` frames of one pixel each)."""
+    head = b"GIF89a" + struct.pack("<HH", width, height) + b"\x80\x00\x00" + b"\x00\x00\x00\xff\xff\xff"
     loop = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
     frame = b"\x21\xf9\x04\x04\x0a\x00\x00\x00" + b"\x2c" + struct.pack("<HHHH", 0, 0, 1, 1) + b"\x00" \
         + b"\x02\x02\x44\x01\x00"
@@ -368,6 +368,10 @@ def workspace(tmp_path_factory):
     write(media / "quicktime.mp4", mp4_bytes(30, brand=b"qt  "))
     write(media / "tanpa-header.mp4", b"\0\0\0\x18ftypmp42" + b"\0" * 100)
     write(media / "animasi.gif", gif_bytes())
+    write(media / "lebar.gif", gif_bytes(2, 1281, 1080))  # X: at most 1280x1080
+    write(media / "banyak-bingkai.gif", gif_bytes(351))  # X: at most 350 frames
+    write(media / "berat.gif", gif_bytes(220, 1280, 1080))  # X: 304 million pixels over all frames, at most 300
+    write(media / "pas.gif", gif_bytes(217, 1280, 1080))  # 299.98 million: just fits
     write(media / "poster.png", png_bytes())
     write(media / "foto.jpg", b"\xff\xd8\xff\xe0" + b"\0" * 64)
     return root, load_config(config_path)
@@ -407,8 +411,10 @@ def problems(loaded) -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize("channel, media", [
-    ("kpu_x", ["klip.mp4"]), ("kpu_x", ["animasi.gif"]), ("kpu_fb", ["klip.mp4"]), ("kpu_ig", ["klip.mp4"]),
+    ("kpu_x", ["klip.mp4"]), ("kpu_x", ["animasi.gif"]), ("kpu_x", ["pas.gif"]), ("kpu_fb", ["klip.mp4"]),
+    ("kpu_ig", ["klip.mp4"]),
     ("kpu_telegram", ["klip.mp4"]), ("kpu_telegram", ["animasi.gif"]), ("kpu_telegram", ["poster.png", "klip.mp4"]),
+    ("kpu_telegram", ["lebar.gif"]), ("kpu_telegram", ["banyak-bingkai.gif"]),  # X's GIF limits are X's only
     ("kpu_mastodon", ["klip.mp4"]), ("kpu_bluesky", ["klip.mp4"]),
 ])
 def test_validation_accepts_what_each_platform_takes(workspace, channel, media):
@@ -419,6 +425,62 @@ def test_validation_refuses_a_video_too_long_for_x_with_both_lengths(workspace):
     [(code, indonesian, english)] = problems(validate(workspace, "kpu_x", ["panjang.mp4"]))
     assert code == "media_too_long"
     assert "141" in indonesian and "140 detik" in indonesian and "140 seconds" in english
+
+
+def test_validation_refuses_a_gif_larger_than_x_takes_naming_the_limit(workspace):
+    [(code, indonesian, english)] = problems(validate(workspace, "kpu_x", ["lebar.gif"]))
+    assert code == "media_pixels"
+    assert "1281×1080" in indonesian and "1280×1080" in indonesian and "lebar.gif" in indonesian
+    assert "at most 1280×1080 pixels" in english
+
+
+def test_validation_refuses_a_gif_with_more_frames_than_x_takes(workspace):
+    [(code, indonesian, english)] = problems(validate(workspace, "kpu_x", ["banyak-bingkai.gif"]))
+    assert code == "media_frames"
+    assert "351 bingkai" in indonesian and "paling banyak 350 bingkai" in indonesian and "350 frames" in english
+
+
+def test_validation_refuses_a_gif_over_x_total_pixels(workspace):
+    [(code, indonesian, _)] = problems(validate(workspace, "kpu_x", ["berat.gif"]))
+    assert code == "media_total_pixels"
+    assert "305 juta" in indonesian and "300 juta" in indonesian and "220 bingkai" in indonesian
+
+
+def test_x_adapter_refuses_an_oversized_gif_before_any_upload(sandbox, tmp_path):
+    gif = write(tmp_path / "lebar.gif", gif_bytes(2, 1281, 1080))
+    with pytest.raises(PermanentError) as caught:
+        x_adapter(sandbox).publish(outgoing("Jadwal coblosan (animasi).", [gif]))
+    assert "1280×1080" in caught.value.message
+    assert not [r for r in sandbox.state.requests if r["path"] == "/2/media/upload"]
+
+
+@pytest.mark.parametrize("data, reason", [
+    (gif_bytes(2, 1281, 1080), "1281x1080 exceeds 1280x1080"),
+    (gif_bytes(351), "351 frames, more than 350"),
+    (gif_bytes(220, 1280, 1080), "more than 300000000"),
+])
+def test_x_sandbox_fails_processing_of_a_gif_over_x_limits(sandbox, data, reason):
+    import time
+
+    media_id = _x_init(sandbox, "image/gif", len(data), "tweet_gif").json()["data"]["id"]
+    assert _x_append(sandbox, media_id, 0, data).status_code == 200
+    assert _x_upload(sandbox, files={"command": (None, "FINALIZE"), "media_id": (None, media_id)}).status_code == 200
+    time.sleep(1.1)  # the sandbox's processing time (check_after_secs)
+    status = _x_upload(sandbox, method="GET", params={"command": "STATUS", "media_id": media_id}).json()
+    info = status["data"]["processing_info"]
+    assert info["state"] == "failed" and reason in info["error"]["message"]
+
+
+def test_x_sandbox_processes_a_gif_within_x_limits(sandbox):
+    import time
+
+    data = gif_bytes(217, 1280, 1080)
+    media_id = _x_init(sandbox, "image/gif", len(data), "tweet_gif").json()["data"]["id"]
+    assert _x_append(sandbox, media_id, 0, data).status_code == 200
+    assert _x_upload(sandbox, files={"command": (None, "FINALIZE"), "media_id": (None, media_id)}).status_code == 200
+    time.sleep(1.1)
+    status = _x_upload(sandbox, method="GET", params={"command": "STATUS", "media_id": media_id}).json()
+    assert status["data"]["processing_info"]["state"] == "succeeded"
 
 
 def test_validation_refuses_a_reel_under_three_seconds(workspace):
@@ -479,8 +541,11 @@ def test_bluesky_video_goes_through_the_video_service_then_the_video_embed(sandb
     assert calls[-4:] == ["app.bsky.video.uploadVideo", "app.bsky.video.getJobStatus",
                           "app.bsky.video.getJobStatus", "com.atproto.repo.createRecord"]
     assert "com.atproto.server.getServiceAuth" in calls and "com.atproto.repo.uploadBlob" not in calls
-    [auth] = [r for r in sandbox.state.requests if r["path"].endswith("getServiceAuth")]
+    # Two service tokens: one for the upload limits (asked first), one for the upload itself.
+    limits, auth = [r for r in sandbox.state.requests if r["path"].endswith("getServiceAuth")]
+    assert limits["query"]["lxm"] == ["app.bsky.video.getUploadLimits"]
     assert auth["query"]["lxm"] == ["com.atproto.repo.uploadBlob"] and auth["query"]["aud"][0].startswith("did:web:")
+    assert calls.index("app.bsky.video.getUploadLimits") < calls.index("app.bsky.video.uploadVideo")
     [stored] = posts_of(sandbox, "bluesky")
     assert stored["id"] == ref.platform_post_id
     embed = stored["extra"]["embed"]
@@ -494,6 +559,67 @@ def test_bluesky_video_over_three_minutes_is_refused_before_any_request(sandbox,
         bsky_adapter(sandbox).publish(outgoing("Video sosialisasi.", [video]))
     assert "181" in caught.value.message and "180" in caught.value.message
     assert bsky_calls(sandbox) == []
+
+
+@pytest.mark.parametrize("limit, reason", [
+    ("email", "User is not allowed to upload videos"),
+    ("daily", "You have reached your daily upload limit"),
+])
+def test_bluesky_video_is_refused_when_the_account_may_not_upload_today(sandbox, tmp_path, limit, reason):
+    from planner.i18n import set_language
+
+    emulator = next(e for e in sandbox.emulators if e.name == "bluesky")
+    if limit == "email":
+        emulator.unverified_email.add("kpudemak.bsky.social")
+    else:
+        import time
+
+        did = bsky_adapter(sandbox)._me().did
+        emulator.video_uploads[(did, time.strftime("%Y-%m-%d", time.gmtime()))] = [25, 25 * 1_000_000]
+    video = write(tmp_path / "klip.mp4", mp4_bytes(30))
+    set_language("id")
+    with pytest.raises(PermanentError) as caught:
+        bsky_adapter(sandbox).publish(outgoing("Video sosialisasi.", [video]))
+    message = caught.value.message
+    assert "tidak boleh mengunggah video 'klip.mp4'" in message and reason in message and "kpu-demak-bsky" in message
+    calls = bsky_calls(sandbox)
+    assert "app.bsky.video.getUploadLimits" in calls
+    assert "app.bsky.video.uploadVideo" not in calls and "com.atproto.repo.createRecord" not in calls
+    assert posts_of(sandbox, "bluesky") == []
+
+
+def test_bluesky_sandbox_counts_daily_video_uploads(sandbox, tmp_path):
+    import requests
+
+    adapter = bsky_adapter(sandbox)
+    adapter.publish(outgoing("Video sosialisasi.", [write(tmp_path / "klip.mp4", mp4_bytes(30))]))
+    session = requests.post(f"{sandbox.base_url}/xrpc/com.atproto.server.createSession",
+                            json={"identifier": "kpudemak.bsky.social", "password": "abcd-efgh-ijkl-mnop"},
+                            timeout=5).json()
+    bearer = {"Authorization": f"Bearer {session['accessJwt']}"}
+
+    def service_token(lxm: str) -> str:
+        return requests.get(f"{sandbox.base_url}/xrpc/com.atproto.server.getServiceAuth", headers=bearer,
+                            params={"aud": "did:web:video.bsky.app", "lxm": lxm}, timeout=5).json()["token"]
+
+    limits_url = f"{sandbox.base_url}/xrpc/app.bsky.video.getUploadLimits"
+    def limits_with(lxm: str):
+        return requests.get(limits_url, headers={"Authorization": f"Bearer {service_token(lxm)}"}, timeout=5)
+
+    assert limits_with("app.bsky.feed.getTimeline").status_code == 401
+    limits = limits_with("app.bsky.video.getUploadLimits").json()
+    assert limits["canUpload"] is True and limits["remainingDailyVideos"] == 24
+    assert limits["remainingDailyBytes"] == 10_000_000_000 - len(mp4_bytes(30))
+    # Past the limit, uploadVideo itself refuses, whatever the client asked before.
+    emulator = next(e for e in sandbox.emulators if e.name == "bluesky")
+    for key in emulator.video_uploads:
+        emulator.video_uploads[key][0] = 25
+    refused = requests.post(f"{sandbox.base_url}/xrpc/app.bsky.video.uploadVideo",
+                            params={"did": session["did"], "name": "a.mp4"}, data=mp4_bytes(3),
+                            headers={"Content-Type": "video/mp4",
+                                     "Authorization": f"Bearer {service_token('com.atproto.repo.uploadBlob')}"},
+                            timeout=5)
+    assert refused.status_code == 400 and "daily" in refused.text
 
 
 def test_bluesky_sandbox_video_service_is_strict(sandbox):

@@ -169,3 +169,43 @@ def test_a_zero_budget_means_no_listening_on_x(tmp_path):
         assert result.searched == ["kpu_mastodon"]
         assert result.notices == [t("x_cost.listen_budget_zero")]
         assert get_setting(db, X_READS_SETTING) is not None  # the notice is remembered for the day
+
+
+def test_html_and_xlsx_reports_show_the_estimated_x_cost(tmp_path):
+    import html as html_lib
+    import re
+
+    import openpyxl
+
+    config, db = _workspace(tmp_path, "http://127.0.0.1:9", "[costs.x]\npost = 0.02\npost_with_link = 0.1\n")
+    _known_outcomes(db)
+    now = datetime.now(timezone.utc)
+    prices = x_prices(config)
+    line = t("x_cost.report_line", usd=format_number(0.26, decimals=2), posts="5", with_link="2",
+             post=format_number(0.02, decimals=3), post_with_link=format_number(0.1, decimals=3))
+
+    page = write_report(db, CAMPAIGN, fmt="html", now=now, out=tmp_path / "r.html", prices=prices).read_text("utf-8")
+    assert 'id="x-cost"' in page and "Perkiraan biaya X" in page
+    shown = re.search(r'<p id="x-cost-line">(.*?)</p>', page)
+    assert shown and html_lib.unescape(shown.group(1)) == line
+    assert re.search(r'<dd id="x-cost-usd">US\$ 0,26</dd>', page)
+
+    book = openpyxl.load_workbook(write_report(db, CAMPAIGN, fmt="xlsx", now=now, out=tmp_path / "r.xlsx",
+                                               prices=prices))
+    rows = [tuple(c for c in row if c is not None) for row in book["Ringkasan"].iter_rows(values_only=True)]
+    assert ("Perkiraan biaya X",) in rows
+    assert ("Perkiraan biaya (US$)", 0.26) in rows and ("Kiriman di X", 5) in rows
+    assert ("Kiriman bertautan", 2) in rows and ("Harga per kiriman bertautan (US$)", 0.1) in rows
+    assert (line,) in rows
+
+
+def test_html_and_xlsx_without_x_posts_have_no_x_cost(tmp_path):
+    import openpyxl
+
+    config, db = _workspace(tmp_path, "http://127.0.0.1:9")
+    db.execute("UPDATE posts SET state = 'canceled' WHERE campaign_id = ? AND platform = 'x'", [CAMPAIGN])
+    now = datetime.now(timezone.utc)
+    page = write_report(db, CAMPAIGN, fmt="html", now=now, out=tmp_path / "r.html").read_text("utf-8")
+    assert 'id="x-cost"' not in page
+    book = openpyxl.load_workbook(write_report(db, CAMPAIGN, fmt="xlsx", now=now, out=tmp_path / "r.xlsx"))
+    assert "Perkiraan biaya X" not in [c for row in book["Ringkasan"].iter_rows(values_only=True) for c in row]
