@@ -82,7 +82,7 @@ class PostgresDatabase:
         try:
             self.raw = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout)
         except psycopg.Error as exc:
-            raise PlannerError("postgres.unreachable", url=safe_url(url), error=_first_line(exc, url)) from None
+            raise PlannerError("postgres.unreachable", url=safe_url(url), error=describe_error(exc, url)) from None
         self.raw.execute("SET TIME ZONE 'UTC'")
         if readonly:
             self.raw.execute("SET default_transaction_read_only = on")
@@ -141,7 +141,7 @@ class PostgresDatabase:
         self.raw.close()
 
 
-def _first_line(exc: BaseException, url: str) -> str:
+def describe_error(exc: BaseException, url: str) -> str:
     """The reason psycopg gives, on one line, without the URL's password should it be echoed."""
     text = str(exc).strip()
     line = text.splitlines()[0] if text else type(exc).__name__
