@@ -89,14 +89,16 @@ class PostgresServer:
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@/{dbname}?host={quote(str(self.root), safe='')}&port={self.port}"
 
-    def create_database(self) -> str:
-        """A new empty database on this server; its URL."""
+    def create_database(self, *, icu_locale: str | None = None) -> str:
+        """A new empty database on this server (sorting text by ``icu_locale`` if given, as production
+        databases made with a language's locale do); its URL."""
         import psycopg
 
         self._count += 1
         name = f"t{os.getpid()}_{self._count}"
+        locale = f" LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}' TEMPLATE template0" if icu_locale else ""
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{locale}')
         return self.url(name)
 
     def stop(self) -> None:

@@ -8,7 +8,10 @@ The store's SQL is written once, in the SQLite dialect it grew up with. This mod
 - the few SQLite functions the store calls (``julianday``, ``json_extract``, ``json_each``, ``group_concat``)
   and a ``sqlite_master`` view (tables, indexes, triggers) are made by the first migration here
   (POSTGRES_PRELUDE);
-- DDL: ``INTEGER`` is 64-bit (``BIGINT``), ``REAL`` is ``DOUBLE PRECISION``, an ``id INTEGER PRIMARY KEY``
+- ``LIKE`` is ``ILIKE`` (SQLite's ignores ASCII case); ``SUM()`` of a comparison counts its true rows; a
+  ``numeric`` result (``SUM`` of integers) comes back as int, or float with a fraction, as SQLite gives them;
+- DDL: ``INTEGER`` is 64-bit (``BIGINT``), ``REAL`` is ``DOUBLE PRECISION``, ``TEXT`` sorts bytewise
+  (``COLLATE "C"``, SQLite's BINARY) whatever the database's locale, an ``id INTEGER PRIMARY KEY``
   (SQLite's rowid) is an identity column, ``WITHOUT ROWID`` goes, an index on an expression gets its
   parentheses, and the append-only triggers become plpgsql triggers (UPDATE, DELETE and TRUNCATE refused).
 
@@ -67,6 +70,20 @@ class _NoRows:
         return iter(())
 
 
+@lru_cache(maxsize=1)
+def _sqlite_number_loader():
+    """``numeric`` as SQLite would answer it: ``SUM`` of integers an int, anything with a fraction a float.
+    (Made on first use: psycopg is imported only when PostgreSQL is chosen.)"""
+    from psycopg.adapt import Loader
+
+    class SqliteNumberLoader(Loader):
+        def load(self, data):
+            text = bytes(data).decode()
+            return int(text) if text.lstrip("-").isdigit() else float(text)
+
+    return SqliteNumberLoader
+
+
 class PostgresDatabase:
     """One psycopg connection in autocommit mode; ``transaction()`` for writes (store/backend.py).
 
@@ -83,6 +100,7 @@ class PostgresDatabase:
             self.raw = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout)
         except psycopg.Error as exc:
             raise PlannerError("postgres.unreachable", url=safe_url(url), error=describe_error(exc, url)) from None
+        self.raw.adapters.register_loader("numeric", _sqlite_number_loader())
         self.raw.execute("SET TIME ZONE 'UTC'")
         if readonly:
             self.raw.execute("SET default_transaction_read_only = on")
@@ -197,6 +215,7 @@ def translate(sql: str) -> tuple[tuple[str, bool], ...]:
     # SQLite's `a IS b` / `a IS NOT b` compare any two values NULL-safely; PostgreSQL spells that out.
     code = re.sub(r"\bIS\s+NOT\s+(?!NULL\b|TRUE\b|FALSE\b|DISTINCT\b)", "IS DISTINCT FROM ", code, flags=re.I)
     code = re.sub(r"\bIS\s+(?!NOT\b|NULL\b|TRUE\b|FALSE\b|DISTINCT\b)", "IS NOT DISTINCT FROM ", code, flags=re.I)
+    code = re.sub(r"\bLIKE\b", "ILIKE", code, flags=re.I)  # SQLite's LIKE ignores (ASCII) case
     if re.match(r"INSERT\s+OR\s+IGNORE\b", code, re.I):
         code = re.sub(r"^INSERT\s+OR\s+IGNORE\b", "INSERT", code, flags=re.I)
         returning = re.search(r"\bRETURNING\b", code, re.I)
@@ -237,6 +256,7 @@ def _ddl(code: str) -> list[str]:
                              if m.group(2) or m.group(1).lower() == "id" else f"{m.group(1)} BIGINT PRIMARY KEY"),
                   code, flags=re.I)
     code = re.sub(r"\bINTEGER\b", "BIGINT", code)
+    code = re.sub(r"\bTEXT\b", 'TEXT COLLATE "C"', code)  # byte order, as SQLite's BINARY compares and sorts
     code = re.sub(r"\bREAL\b", "DOUBLE PRECISION", code)
     code = re.sub(r"\)\s*WITHOUT\s+ROWID$", ")", code, flags=re.I)
     return [code]
@@ -290,6 +310,13 @@ AS $fn$
     SELECT CASE WHEN item IS NULL THEN acc WHEN acc IS NULL THEN item ELSE acc || ',' || item END
 $fn$;
 CREATE OR REPLACE AGGREGATE group_concat(text) (SFUNC = planner_group_concat_step, STYPE = text);
+
+-- SUM(a = b): SQLite's comparisons are 0 or 1, so their sum counts the true rows.
+CREATE OR REPLACE FUNCTION planner_sum_bool_step(acc bigint, item boolean) RETURNS bigint LANGUAGE sql IMMUTABLE
+AS $fn$
+    SELECT CASE WHEN item IS NULL THEN acc ELSE COALESCE(acc, 0) + item::int END
+$fn$;
+CREATE OR REPLACE AGGREGATE sum(boolean) (SFUNC = planner_sum_bool_step, STYPE = bigint);
 
 -- SQLite's catalogue, for the store's questions about itself (which triggers guard audit_log, is a table there).
 CREATE OR REPLACE VIEW sqlite_master AS

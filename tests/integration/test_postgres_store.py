@@ -106,6 +106,10 @@ SAME_ANSWERS = [
     ("SELECT value FROM json_each(?) ORDER BY value", ['["dua", "satu"]']),
     ("SELECT group_concat(DISTINCT keyword) FROM (SELECT 'kpu' AS keyword UNION ALL SELECT 'kpu') AS t", []),
     ("SELECT COUNT(*) FROM posts WHERE hold_reason LIKE ?", ["pause:%"]),
+    ("SELECT 'PAUSE:akun' LIKE ?, 'x' LIKE ?", ["pause:%", "y%"]),
+    ("SELECT SUM(column1), SUM(column1 = 2), SUM(column1 * 0.5) FROM (VALUES (1), (2), (2)) AS v", []),
+    ("SELECT SUM(column1) FROM (VALUES (1), (NULL)) AS v WHERE column1 IS NULL", []),
+    ("SELECT ? IS ?, ? IS NOT ?", [None, None, "a", None]),
 ]
 
 
@@ -121,6 +125,27 @@ def test_json_extract_gives_the_same_document(both):
     # SQLite writes the JSON without spaces and jsonb with them: the store reads it with json.loads.
     [(from_pg,)], [(from_sqlite,)] = pg.execute(sql, params).fetchall(), sqlite.execute(sql, params).fetchall()
     assert json.loads(from_pg) == json.loads(from_sqlite) == ["pemilu", "kpu"]
+
+
+def test_sums_come_back_as_sqlite_numbers(both):
+    for db in both:
+        row = db.execute("SELECT SUM(column1), SUM(column1 * 0.5) FROM (VALUES (1), (2)) AS v").fetchone()
+        assert row == (3, 1.5) and [type(v) for v in row] == [int, float], db.dialect
+        json.dumps(row)  # reports and --json output take them as they are
+
+
+def test_text_sorts_bytewise_as_in_sqlite_whatever_the_database_locale(tmp_path, postgres_server):
+    sqlite = open_db(tmp_path / "planner.db", create=True)
+    pg = connect_database(postgres_server.create_database(icu_locale="en-US"))
+    keys = ["b", "B", "a-2", "a1", "_z", "2027-02-02T01:00:00.000Z", "2027-02-02T01:00:00.000Z-1"]
+    for db in (sqlite, pg):
+        with transaction(db) as conn:
+            for key in keys:
+                conn.execute("INSERT INTO settings (key, value, updated_at) VALUES (?, '', '')", [key])
+    ordered = sqlite.execute("SELECT key FROM settings ORDER BY key").fetchall()
+    assert ordered[:3] == [("2027-02-02T01:00:00.000Z",), ("2027-02-02T01:00:00.000Z-1",), ("B",)]
+    assert pg.execute("SELECT key FROM settings ORDER BY key").fetchall() == ordered
+    assert pg.execute("SELECT COUNT(*) FROM settings WHERE key > ?", ["B"]).fetchone() == (4,)
 
 
 def test_insert_or_ignore_and_pragmas(both):
@@ -240,3 +265,24 @@ def test_without_psycopg_the_message_names_the_extra(monkeypatch, postgres_url):
         connect_database(postgres_url)
     assert 'pip install "humas-planner[postgres]"' in missing.value.render()
     assert "belum terpasang" in missing.value.render()
+
+
+def test_processes_migrating_at_once_apply_each_migration_once(postgres_url):
+    import threading
+
+    errors, opened = [], []
+
+    def open_one() -> None:
+        try:
+            opened.append(connect_database(postgres_url))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and len(opened) == 4
+    names = [r[0] for r in opened[0].execute("SELECT name FROM _migrations")]
+    assert len(names) == len(set(names)) == len(MIGRATIONS) + len(POSTGRES_PRELUDE)
