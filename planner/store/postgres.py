@@ -216,12 +216,38 @@ def translate(sql: str) -> tuple[tuple[str, bool], ...]:
     code = re.sub(r"\bIS\s+NOT\s+(?!NULL\b|TRUE\b|FALSE\b|DISTINCT\b)", "IS DISTINCT FROM ", code, flags=re.I)
     code = re.sub(r"\bIS\s+(?!NOT\b|NULL\b|TRUE\b|FALSE\b|DISTINCT\b)", "IS NOT DISTINCT FROM ", code, flags=re.I)
     code = re.sub(r"\bLIKE\b", "ILIKE", code, flags=re.I)  # SQLite's LIKE ignores (ASCII) case
+    code = _alias_subqueries(code)
     if re.match(r"INSERT\s+OR\s+IGNORE\b", code, re.I):
         code = re.sub(r"^INSERT\s+OR\s+IGNORE\b", "INSERT", code, flags=re.I)
         returning = re.search(r"\bRETURNING\b", code, re.I)
         code = (code[:returning.start()] + "ON CONFLICT DO NOTHING " + code[returning.start():] if returning
                 else code + " ON CONFLICT DO NOTHING")
     return ((_restore(code, literals, params=True), False),)
+
+
+_SUBQUERY = re.compile(r"\b(?:FROM|JOIN)\s*\(\s*(?:SELECT|VALUES|WITH)\b", re.I)
+_NOT_AN_ALIAS = re.compile(r"\s*(?:$|[),;]|(?:WHERE|GROUP|ORDER|LIMIT|OFFSET|JOIN|LEFT|RIGHT|INNER|OUTER|CROSS|FULL|"
+                           r"NATURAL|ON|USING|UNION|EXCEPT|INTERSECT|HAVING|WINDOW|RETURNING)\b)", re.I)
+
+
+def _alias_subqueries(code: str) -> str:
+    """``FROM (SELECT ...)`` without a name: SQLite allows it, PostgreSQL before 16 does not."""
+    out, start = [], 0
+    for match in _SUBQUERY.finditer(code):
+        if match.start() < start:
+            continue  # inside a subquery already handled (below, recursively)
+        opening = code.index("(", match.start())
+        depth = 0
+        for closing in range(opening, len(code)):
+            depth += code[closing] == "("
+            depth -= code[closing] == ")"
+            if depth == 0:
+                break
+        out += [code[start:opening + 1], _alias_subqueries(code[opening + 1:closing]), ")"]
+        start = closing + 1
+        if _NOT_AN_ALIAS.match(code, start):
+            out.append(f" AS _subquery{opening}")
+    return "".join(out) + code[start:]
 
 
 def _restore(code: str, literals: list[str], *, params: bool) -> str:

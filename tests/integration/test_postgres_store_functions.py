@@ -111,3 +111,59 @@ def test_a_claimed_post_is_published_once_and_late_posts_are_missed(workdir, pos
     assert len(missed) == 1  # the other channel's post of the same time; the later ones are not due yet
     assert campaign_state_counts(db, "kampanye-a") == {"published": 1, "missed": 1, "queued": 6}
     assert audit.verify(db)[1] == []
+
+
+def _outcome(call):
+    try:
+        return call()
+    except Exception as exc:  # noqa: BLE001 - a refusal is an answer too, and must be the same one
+        return (type(exc).__name__, str(exc))
+
+
+def test_the_publishing_monitoring_and_approval_steps_answer_the_same_on_both(workdir, postgres_url):
+    from planner.monitoring import collect, listen
+    from planner.publishing import blackout
+    from planner.store import approval, posts, queries
+    from planner.store.db import transaction
+
+    now = datetime(2027, 2, 2, 1, 0, tzinfo=timezone.utc)
+    later = now + timedelta(days=30)
+    answers = []
+    for db in (open_db(workdir / "planner.db", create=True), connect_database(postgres_url)):
+        apply_campaigns(db, [_campaign(workdir)], approval_required=True, actor="uji")
+        steps = {
+            "pending": lambda: approval.pending_ids(db),
+            "approve": lambda: approval.approve(db, approval.pending_ids(db)[:4], actor="boss", role="admin", now=now),
+            "reject": lambda: approval.reject(db, approval.pending_ids(db)[:1], actor="boss", role="admin",
+                                              reason="tidak", now=now),
+            "queue": lambda: [(r["id"], r["state"]) for r in queries.queue_rows(db, campaign=None, start=None, end=None,
+                                                                                  states=[], limit=50)],
+            "hold": lambda: outbox.hold_due(db, now=later, reason="pause:semua", actor="u"),
+            "release": lambda: outbox.release_held(db, now=now, actor="u", reason_prefix="PAUSE:", detail="x"),
+            "next_due": lambda: outbox.next_due(db),
+            "count_due": lambda: outbox.count_due(db, later),
+            "setting": lambda: (outbox.set_setting(db, "k", "v", now=now), outbox.get_setting(db, "k")),
+            "cancel": lambda: posts.cancel(db, 1, actor="u", now=now),
+            "requeue_refused": lambda: posts.requeue(db, 2, actor="u", now=now, approval_required=True),
+            "blackouts": lambda: (blackout.release_ended(db, now=now, actor="u"), blackout.campaign_windows(db)),
+            "listening": lambda: (listen._campaigns(db, None),
+                                  listen.hourly_counts(db, "kampanye-a", "k", start=now - timedelta(hours=3), end=now)),
+            "totals": lambda: _totals(db, collect, transaction, now),
+            "missed": lambda: outbox.mark_missed(db, now=now + timedelta(days=60), default_grace=timedelta(hours=2),
+                                                 actor="t"),
+            "counts": lambda: queries.campaign_state_counts(db, "kampanye-a"),
+            "audit": lambda: audit.verify(db),
+        }
+        answers.append({name: _outcome(step) for name, step in steps.items()})
+    sqlite, postgres = answers
+    assert postgres == sqlite
+    assert sqlite["totals"] == [("kampanye-a", 12, 100)] and sqlite["requeue_refused"][0] == "TransitionRefused"
+
+
+def _totals(db, collect, transaction, now):
+    with transaction(db) as conn:
+        for metric, value in (("likes", 5), ("reposts", 7), ("views", 100)):
+            conn.execute("INSERT INTO metric_latest (post_id, metric, value, collected_at) VALUES (1, ?, ?, 'x')",
+                         [metric, value])
+    collect.record_totals(db, "kampanye-a", now)
+    return [tuple(r) for r in db.execute("SELECT campaign_id, engagements, reach FROM metric_totals")]
