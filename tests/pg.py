@@ -57,7 +57,7 @@ class PostgresServer:
 
     def __init__(self, bindir: Path):
         self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="planner-pg-"))  # short: a socket path has ~100 bytes
+        self.root = Path(tempfile.mkdtemp(prefix="planner-pg-", dir=_temp_parent()))  # a socket path has ~100 bytes
         self.data = self.root / "data"
         self.port = _free_port()
         self._run_as: dict = {}
@@ -107,6 +107,15 @@ class PostgresServer:
                 self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", timeout=60)
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _temp_parent() -> str:
+    """The temporary folder, unless running as root under one the server's account cannot reach (then /tmp)."""
+    parent = Path(tempfile.gettempdir()).resolve()
+    if os.geteuid() != 0:
+        return str(parent)
+    reachable = all(os.stat(p).st_mode & 0o001 for p in (parent, *parent.parents))
+    return str(parent) if reachable and len(str(parent)) < 60 else "/tmp"
 
 
 def _unprivileged_account() -> pwd.struct_passwd:

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from planner.config import is_postgres_url  # noqa: F401  (the backend chooser's test, re-exported)
 from planner.errors import PlannerError
+from planner.store.db import BUSY_TIMEOUT_MS
 
 DIALECT = "postgresql"
 # pg_advisory_xact_lock key held by every write transaction: the one "write lock" of the database.
@@ -102,6 +103,8 @@ class PostgresDatabase:
             raise PlannerError("postgres.unreachable", url=safe_url(url), error=describe_error(exc, url)) from None
         self.raw.adapters.register_loader("numeric", _sqlite_number_loader())
         self.raw.execute("SET TIME ZONE 'UTC'")
+        # As long as SQLite's busy timeout: a writer stuck that long is reported, not waited for forever.
+        self.raw.execute(f"SET lock_timeout = {int(BUSY_TIMEOUT_MS)}")
         if readonly:
             self.raw.execute("SET default_transaction_read_only = on")
 
@@ -116,6 +119,8 @@ class PostgresDatabase:
         return self.raw.info.transaction_status != TransactionStatus.IDLE
 
     def execute(self, sql: str, params: Sequence | None = None):
+        if isinstance(params, dict):
+            raise TypeError("the store's SQL uses ? placeholders, not named ones")
         statements = translate(sql)
         cursor: Any = _NoRows()
         for statement, is_ddl in statements:
@@ -150,9 +155,15 @@ class PostgresDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator["PostgresDatabase"]:
+        from psycopg.errors import LockNotAvailable
+
         with self.raw.transaction():
             if not self.readonly:
-                self.raw.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY])
+                try:
+                    self.raw.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY])
+                except LockNotAvailable:
+                    raise PlannerError("store.locked", path=safe_url(self.url),
+                                       seconds=round(BUSY_TIMEOUT_MS / 1000)) from None
             yield self
 
     def close(self) -> None:
