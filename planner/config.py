@@ -243,6 +243,7 @@ def parse_config(raw: dict, path: Path) -> Config:
         if key in raw and (not isinstance(raw[key], str) or not raw[key].strip()):
             raise ConfigError("config.bad_path_value", path=str(path), key=key, value=raw[key])
     database_url = _database_url(raw.get("database"), path)
+    # With PostgreSQL, `database` still names where the file companions go (scheduler lock, audit head).
     return Config(
         path=path,
         database=(base / ("planner.db" if database_url and is_postgres_url(raw.get("database"))

@@ -19,7 +19,7 @@ import sqlite_utils
 
 from planner.domain.timefmt import parse_utc, utc_iso  # noqa: F401  (re-exported for the store)
 from planner.errors import PlannerError
-from planner.store.schema import MIGRATIONS
+from planner.store.schema import MIGRATIONS, is_postgres
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -244,7 +244,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     conn = db.conn
     create = "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
     migrations = list(MIGRATIONS)
-    if _is_postgres(db):
+    if is_postgres(db):
         from planner.store.postgres import POSTGRES_PRELUDE
 
         migrations = [*POSTGRES_PRELUDE, *migrations]
@@ -267,16 +267,12 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     return done
 
 
-def _is_postgres(db) -> bool:
-    return getattr(db, "dialect", "sqlite") == "postgresql"
-
-
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE: take the write lock up front, so a read-then-write cannot race.
 
     On PostgreSQL the same: the database's one advisory write lock first (store/postgres.py)."""
-    if _is_postgres(db):
+    if is_postgres(db):
         with db.transaction() as conn:
             yield conn
         return

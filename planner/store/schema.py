@@ -12,7 +12,7 @@ from typing import Callable
 
 
 def is_postgres(conn) -> bool:
-    """True when a migration runs on PostgreSQL (store/postgres.py reads the DDL below as PostgreSQL and says
+    """True for a PostgreSQL connection or database (store/backend.py), e.g. when a migration runs there (store/postgres.py reads the DDL below as PostgreSQL and says
     where it cannot); a migration branches on it only where the SQLite text has no PostgreSQL reading."""
     return getattr(conn, "dialect", "sqlite") == "postgresql"
 
