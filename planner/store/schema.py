@@ -12,8 +12,8 @@ from typing import Callable
 
 
 def is_postgres(conn) -> bool:
-    """True for a PostgreSQL connection or database (store/backend.py), e.g. when a migration runs there (store/postgres.py reads the DDL below as PostgreSQL and says
-    where it cannot); a migration branches on it only where the SQLite text has no PostgreSQL reading."""
+    """True for a PostgreSQL database (store/backend.py). store/postgres.py reads the DDL below as PostgreSQL
+    and says where it cannot; a migration branches on this only where the SQLite text has no such reading."""
     return getattr(conn, "dialect", "sqlite") == "postgresql"
 
 
