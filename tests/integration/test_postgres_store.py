@@ -152,7 +152,8 @@ def test_insert_or_ignore_and_pragmas(both):
     for db in both:
         with transaction(db) as conn:
             conn.execute("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)", ["paused", "0", "t"])
-            conn.execute("INSERT OR IGNORE INTO settings (key, value, updated_at) VALUES (?, ?, ?)", ["paused", "1", "u"])
+            conn.execute("INSERT OR IGNORE INTO settings (key, value, updated_at) VALUES (?, ?, ?)",
+                         ["paused", "1", "u"])
         assert db.execute("SELECT value, updated_at FROM settings").fetchall() == [("0", "t")], db.dialect
         assert db.execute("PRAGMA synchronous = FULL").fetchall() == []
     assert translate("PRAGMA database_list") == ()
