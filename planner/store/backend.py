@@ -22,6 +22,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Iterator, Protocol, Sequence
 
+from planner.errors import PlannerError
 from planner.store.postgres import is_postgres_url
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -61,13 +62,19 @@ def connect_database(url_or_path: str | Path, *, create: bool = False, readonly:
         from planner.store.db import migrate
         from planner.store.postgres import PostgresDatabase
 
-        db = PostgresDatabase(str(url_or_path).strip(), readonly=readonly)
+        url = str(url_or_path).strip()
+        db = PostgresDatabase(url, readonly=readonly)
         if not readonly:
             try:
                 migrate(db)
-            except BaseException:
+            except PlannerError:
                 db.close()
                 raise
+            except Exception as exc:  # psycopg's: e.g. a role without the right to create tables
+                from planner.store.postgres import describe_error, safe_url
+
+                db.close()
+                raise PlannerError("postgres.migrate_failed", url=safe_url(url), error=describe_error(exc, url)) from None
         return db
     from planner.store.db import open_db
 

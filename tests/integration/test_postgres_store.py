@@ -288,3 +288,15 @@ def test_processes_migrating_at_once_apply_each_migration_once(postgres_url):
     assert errors == [] and len(opened) == 4
     names = [r[0] for r in opened[0].execute("SELECT name FROM _migrations")]
     assert len(names) == len(set(names)) == len(MIGRATIONS) + len(POSTGRES_PRELUDE)
+
+
+def test_a_role_that_may_not_create_tables_is_told_so(postgres_server):
+    url = postgres_server.create_database()
+    role = "petugas_" + url.split("/")[3].split("?")[0]  # roles belong to the whole server
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    set_language("id")
+    with pytest.raises(PlannerError) as refused:
+        connect_database(url.replace("planner@", f"{role}@", 1))
+    assert "hak membuat tabel (CREATE)" in refused.value.render()
