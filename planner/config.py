@@ -21,6 +21,9 @@ from planner.domain.campaign import Blackout  # noqa: F401  (part of the config 
 from planner.errors import PlannerError
 
 CONFIG_ENV = "PLANNER_CONFIG"
+# A PostgreSQL URL here (or in `database` of config.toml) puts the store on PostgreSQL (planner/store/postgres.py).
+DATABASE_URL_ENV = "PLANNER_DATABASE_URL"
+POSTGRES_URL_SCHEMES = ("postgresql", "postgres")
 DEFAULT_CONFIG_NAME = "config.toml"
 PLATFORMS = ("x", "facebook", "instagram", "mastodon", "bluesky", "telegram")
 
@@ -107,6 +110,12 @@ class User:
     telegram_id: int | None = None  # this user's Telegram id: their taps on the staff chat's buttons count
 
 
+def is_postgres_url(value: object) -> bool:
+    from urllib.parse import urlsplit
+
+    return isinstance(value, str) and urlsplit(value.strip()).scheme.lower() in POSTGRES_URL_SCHEMES
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path
@@ -131,6 +140,8 @@ class Config:
     # account); --as is refused. "declared": --as / `user` name who acts: a label, recorded beside the OS user.
     identity: str = "declared"
     raw: dict = field(default_factory=dict, repr=False)
+    # PostgreSQL instead of the SQLite file at `database` (PLANNER_DATABASE_URL, or a URL as `database`).
+    database_url: str | None = field(default=None, repr=False)  # may carry a password
 
     def acting_user(self, claimed: str | None, os_user: str) -> str:
         """Who is acting, given the name claimed with --as and the operating-system account running us."""
@@ -231,9 +242,13 @@ def parse_config(raw: dict, path: Path) -> Config:
     for key in ("database", "campaigns_dir", "reports_dir"):
         if key in raw and (not isinstance(raw[key], str) or not raw[key].strip()):
             raise ConfigError("config.bad_path_value", path=str(path), key=key, value=raw[key])
+    database_url = _database_url(raw.get("database"), path)
+    # With PostgreSQL, `database` still names where the file companions go (scheduler lock, audit head).
     return Config(
         path=path,
-        database=(base / raw.get("database", "planner.db")),
+        database=(base / ("planner.db" if database_url and is_postgres_url(raw.get("database"))
+                          else raw.get("database", "planner.db"))),
+        database_url=database_url,
         timezone=zone,
         language=language,
         campaigns_dir=base / raw.get("campaigns_dir", "campaigns"),
@@ -253,6 +268,36 @@ def parse_config(raw: dict, path: Path) -> Config:
         identity=identity,
         raw=raw,
     )
+
+
+def _database_url(value: Any, path: Path) -> str | None:
+    """The PostgreSQL URL in force: PLANNER_DATABASE_URL, else a URL given as `database`; None for SQLite.
+
+    A password belongs in PLANNER_DATABASE_URL, ~/.pgpass or PGPASSWORD: in config.toml only while the file
+    is private to its owner, as with literal account secrets. store/postgres.py never shows it."""
+    from urllib.parse import urlsplit
+
+    env = os.environ.get(DATABASE_URL_ENV, "").strip()
+    if env:
+        if not is_postgres_url(env):
+            raise ConfigError("postgres.bad_env_url", env=DATABASE_URL_ENV)
+        url = env
+    elif is_postgres_url(value):
+        url = value.strip()
+        try:
+            has_password = urlsplit(url).password is not None
+        except ValueError:
+            has_password = False
+        if has_password and os.name == "posix" and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError("postgres.password_exposed", path=str(path))
+    else:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (a bad port raises here)
+    except ValueError:
+        raise ConfigError("postgres.bad_url", path=str(path)) from None
+    return url
 
 
 def _parse_backup(table: Any, base: Path, path: Path) -> tuple[Path, int, timedelta | None]:

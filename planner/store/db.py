@@ -1,4 +1,6 @@
-"""Opening the SQLite file: pragmas, migrations, transactions, time format."""
+"""Opening the SQLite file: pragmas, migrations, transactions, time format.
+
+``migrate`` and ``transaction`` serve both backends (store/backend.py); PostgreSQL is store/postgres.py."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import sqlite_utils
 from planner.domain.timefmt import parse_utc, utc_iso  # noqa: F401  (re-exported for the store)
 from planner.clock import now as clock_now
 from planner.errors import PlannerError
-from planner.store.schema import MIGRATIONS
+from planner.store.schema import MIGRATIONS, is_postgres
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -26,6 +28,21 @@ BUSY_TIMEOUT_MS = 30_000
 def now_utc() -> datetime:
     """Now in UTC from the real clock (planner.clock is its home; this name stays for the store's callers)."""
     return clock_now()
+
+
+class SqliteDatabase(sqlite_utils.Database):
+    """The SQLite file behind the store's connection interface (store/backend.py). Still a
+    sqlite_utils.Database, so code written against that keeps working."""
+
+    dialect = "sqlite"
+
+    def transaction(self):
+        return transaction(self)
+
+    def insert_returning_id(self, table: str, values: dict) -> int:
+        from planner.store.backend import insert_sql
+
+        return self.conn.execute(insert_sql(table, values), list(values.values())).fetchone()[0]
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -71,7 +88,7 @@ def open_db(path: Path, *, create: bool = False, readonly: bool = False) -> sqli
             _create(path)
         conn = connect(path, readonly=readonly)
         conn.execute("SELECT COUNT(*) FROM sqlite_master")  # a foreign file fails here (SQLITE_NOTADB)
-        db = sqlite_utils.Database(conn)
+        db = SqliteDatabase(conn)
         if not readonly:
             migrate(db)
     except sqlite3.DatabaseError as exc:
@@ -223,12 +240,23 @@ def loose_permissions(path: Path) -> list[Path]:
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply the migrations not yet recorded, each in its own transaction. Returns their names."""
+    """Apply the migrations not yet recorded, each in its own transaction. Returns their names.
+
+    On PostgreSQL the SQLite-dialect helpers (postgres.POSTGRES_PRELUDE) come first."""
     conn = db.conn
-    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    create = "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    migrations = list(MIGRATIONS)
+    if is_postgres(db):
+        from planner.store.postgres import POSTGRES_PRELUDE
+
+        migrations = [*POSTGRES_PRELUDE, *migrations]
+        with transaction(db):  # two processes creating it at once collide on PostgreSQL's catalogue
+            conn.execute(create)
+    else:
+        conn.execute(create)
     applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
     done = []
-    for migration in MIGRATIONS:
+    for migration in migrations:
         if migration.__name__ in applied:
             continue
         with transaction(db):
@@ -243,7 +271,13 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE: take the write lock up front, so a read-then-write cannot race."""
+    """BEGIN IMMEDIATE: take the write lock up front, so a read-then-write cannot race.
+
+    On PostgreSQL the same: the database's one advisory write lock first (store/postgres.py)."""
+    if is_postgres(db):
+        with db.transaction() as conn:
+            yield conn
+        return
     conn = db.conn
     conn.execute("BEGIN IMMEDIATE")
     try:

@@ -13,6 +13,12 @@ import sqlite3
 from typing import Callable
 
 
+def is_postgres(conn) -> bool:
+    """True for a PostgreSQL database (store/backend.py). store/postgres.py reads the DDL below as PostgreSQL
+    and says where it cannot; a migration branches on this only where the SQLite text has no such reading."""
+    return getattr(conn, "dialect", "sqlite") == "postgresql"
+
+
 def run_script(conn: sqlite3.Connection, script: str) -> None:
     """Execute statements one by one (executescript would COMMIT our open transaction)."""
     statement = ""
@@ -212,9 +218,17 @@ def m005_metric_rollups(conn: sqlite3.Connection) -> None:
             collected_at TEXT NOT NULL,
             PRIMARY KEY (post_id, metric)
         ) WITHOUT ROWID;
+        """
+    )
+    # A PostgreSQL database is new when this runs (no snapshots to carry over), and the backfill's "bare
+    # column" beside MAX() is SQLite's own reading of GROUP BY.
+    if not is_postgres(conn):
+        conn.execute("""
         INSERT INTO metric_latest (post_id, metric, value, collected_at)
             SELECT post_id, metric, value, MAX(collected_at) FROM metric_snapshots GROUP BY post_id, metric;
-
+        """)
+    run_script(conn,
+        """
         CREATE TABLE metric_totals (
             campaign_id TEXT NOT NULL REFERENCES campaigns(id),
             collected_at TEXT NOT NULL,
