@@ -14,7 +14,8 @@ import tomlkit
 from planner.campaign_files import desired_posts, load_campaign
 from planner.config import load_config
 from planner.domain.campaign import Blackout, Monitoring
-from planner.domain.post import TRANSITIONS, Action, PostState
+from planner.domain.events import EventCode, event
+from planner.domain.post import TRANSITIONS, Action, Hold, HoldKind, PostState
 from planner.platforms.base import Mention
 from planner.store import campaigns, mentions, metrics, outbox, posts, reporting
 from planner.store.campaigns import apply_campaigns
@@ -245,18 +246,18 @@ def test_an_ended_hold_goes_back_to_the_queue_due_at_its_end(db, workdir):
     apply(db, workdir)
     now = datetime(2027, 2, 2, 1, 5, tzinfo=timezone.utc)
     end = now + timedelta(hours=2)
-    held = outbox.hold_due(db, now=now, reason="blackout: Duka", actor="uji", until=end)
-    paused = outbox.hold_due(db, now=now + timedelta(days=1, hours=1), reason="paused: rapat", actor="uji")
+    held = outbox.hold_due(db, now=now, hold=Hold(HoldKind.BLACKOUT, "Duka"), actor="uji", until=end)
+    paused = outbox.hold_due(db, now=now + timedelta(days=1, hours=1), hold=Hold(HoldKind.PAUSE, "rapat"), actor="uji")
     assert len(held) == 2 and len(paused) == 2
-    release = dict(reason_prefix="blackout: ", actor="uji", detail="blackout over: rescheduled to {due_at}")
+    release = dict(kind=HoldKind.BLACKOUT, actor="uji", what=lambda due_at: event(EventCode.BLACKOUT_OVER, due=due_at))
     assert posts.release_ended_holds(db, now=end - timedelta(seconds=1), **release) == []
     assert sorted(posts.release_ended_holds(db, now=end + timedelta(days=3), **release)) == sorted(held)
     for post_id in held:
         row = posts.get(db, post_id)
-        assert (row["state"], row["due_at"], row["retry_at"], row["hold_reason"]) == (
-            "queued", utc_iso(end), None, None)
-        event = db.execute("SELECT from_state, to_state, detail FROM post_events WHERE post_id = ? "
+        assert (row["state"], row["due_at"], row["retry_at"], row["hold_kind"], row["hold_reason"]) == (
+            "queued", utc_iso(end), None, None, None)
+        last = db.execute("SELECT from_state, to_state, detail, code FROM post_events WHERE post_id = ? "
                            "ORDER BY id DESC LIMIT 1", [post_id]).fetchone()
-        assert tuple(event) == ("held", "queued", f"blackout over: rescheduled to {utc_iso(end)}")
+        assert tuple(last) == ("held", "queued", f"blackout over: rescheduled to {utc_iso(end)}", "blackout_over")
     assert {posts.get(db, i)["state"] for i in paused} == {"held"}  # a pause has no end: not released here
     assert posts.release_ended_holds(db, now=end + timedelta(days=3), **release) == []

@@ -8,13 +8,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlite_utils
 
+from planner.domain.events import EventCode, event
 from planner.domain.post import Action, PostState, target
 from planner.store import alert_notices, campaigns, posts, responses, text_limits
 from planner.store.db import open_db, utc_iso
 
 NOW = datetime(2027, 3, 1, 8, 0, tzinfo=timezone.utc)
 FAR = "2099-01-01T00:00:00.000Z"
-EVENT = "standby released: answer to alert 1 (playbook hoaks)"
+EVENT = event(EventCode.STANDBY_RELEASED, alert=1, playbook="hoaks")
 
 
 @pytest.fixture
@@ -71,7 +72,8 @@ def test_open_releases_the_standby_posts_due_now_with_history_and_audit(db):
         row = posts.get(db, post_id)
         assert (row["state"], row["standby"], row["due_at"]) == (state, 0, utc_iso(NOW))
         event = list(db.query("SELECT * FROM post_events WHERE post_id = ? ORDER BY id DESC LIMIT 1", [post_id]))[0]
-        assert (event["from_state"], event["to_state"], event["actor"], event["detail"]) == (state, state, "ani", EVENT)
+        assert (event["from_state"], event["to_state"], event["actor"], event["detail"]) == (
+            state, state, "ani", "standby released: answer to alert 1 (playbook hoaks)")
     assert db.execute("SELECT post_id, response_id FROM response_posts ORDER BY post_id").fetchall() == \
         [(queued, opened.response_id), (waiting, opened.response_id)]
     row = list(db.query("SELECT * FROM responses"))[0]
@@ -118,7 +120,7 @@ def test_release_standby_is_guarded_on_the_state_it_was_read_in(db):
     post_id = add_post(db, "masto", "queued")
     stale = posts.get(db, post_id)
     db.conn.execute("UPDATE posts SET state = 'canceled' WHERE id = ?", [post_id])
-    assert posts.release_standby(db.conn, stale, now=NOW, actor="ani", detail=EVENT) is False
+    assert posts.release_standby(db.conn, stale, now=NOW, actor="ani", what=EVENT) is False
     assert (posts.get(db, post_id)["state"], posts.get(db, post_id)["standby"]) == ("canceled", 1)
 
 
@@ -206,7 +208,7 @@ def test_due_before_takes_the_retry_time_and_the_given_states(db):
     add_post(db, "bsky", "published", content_id="other", standby=0, due_at=utc_iso(NOW))
     found = posts.due_before(db, NOW + timedelta(hours=24), states=("queued", "failed_retryable"))
     assert [r["id"] for r in found] == [retry, soon]
-    assert set(found[0]) == {"id", "channel", "platform", "state", "due_at", "media", "hold_reason"}
+    assert set(found[0]) == {"id", "channel", "platform", "state", "due_at", "media", "hold_kind", "hold_detail"}
     assert posts.due_before(db, NOW + timedelta(hours=1, minutes=30), states=("failed_retryable",)) == []
 
 
