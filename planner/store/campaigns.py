@@ -93,7 +93,7 @@ def ids(db: sqlite_utils.Database) -> list[str]:
 def content_items(db: sqlite_utils.Database, campaign_id: str) -> list[dict]:
     """The campaign's current content items ({"id", "issue", "text"}), in file order."""
     return list(db.query("SELECT id, issue, text FROM content WHERE campaign_id = ? AND removed_at IS NULL "
-                         "ORDER BY rowid", [campaign_id]))
+                         "ORDER BY seq", [campaign_id]))
 
 
 # Decoded specs by (id, applied_at, size). A changed spec always comes with a new applied_at (the apply's
@@ -104,7 +104,7 @@ _decoded: dict[tuple[str, str, int], AppliedCampaign] = {}
 
 def _read(db: sqlite_utils.Database, where: str, params: list) -> list[AppliedCampaign]:
     stamps = [tuple(row) for row in db.execute(
-        f"SELECT id, applied_at, length(spec) FROM campaigns {where} ORDER BY rowid", params)]
+        f"SELECT id, applied_at, length(spec) FROM campaigns {where} ORDER BY seq", params)]
     found = [_decoded.get(stamp) for stamp in stamps]
     if None not in found:
         return found
@@ -112,7 +112,7 @@ def _read(db: sqlite_utils.Database, where: str, params: list) -> list[AppliedCa
         _decoded.clear()
     found = []
     for campaign_id, applied_at, size, spec in db.execute(
-            f"SELECT id, applied_at, length(spec), spec FROM campaigns {where} ORDER BY rowid", params):
+            f"SELECT id, applied_at, length(spec), spec FROM campaigns {where} ORDER BY seq", params):
         stamp = (campaign_id, applied_at, size)
         campaign = _decoded.get(stamp)
         if campaign is None:
@@ -250,7 +250,8 @@ def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict
     # Raw SQL, not sqlite-utils' upsert: its `with conn:` would COMMIT our open transaction.
     conn.execute(
         """INSERT INTO campaigns (id, name, owner, timezone, start_at, end_at, source_file, spec, applied_at,
-                                  applied_by, grace_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  applied_by, grace_seconds, seq)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM campaigns))
            ON CONFLICT (id) DO UPDATE SET name = excluded.name, owner = excluded.owner,
                timezone = excluded.timezone, start_at = excluded.start_at, end_at = excluded.end_at,
                source_file = excluded.source_file, spec = excluded.spec, applied_at = excluded.applied_at,
@@ -338,8 +339,8 @@ def _json_list(values: list[str]) -> str:
 
 def _write_content(db: sqlite_utils.Database, campaign: Campaign, now: str) -> None:
     db.conn.executemany(
-        """INSERT INTO content (campaign_id, id, issue, audiences, text, spec, removed_at)
-           VALUES (?, ?, ?, ?, ?, ?, NULL)
+        """INSERT INTO content (campaign_id, id, issue, audiences, text, spec, removed_at, seq)
+           VALUES (?, ?, ?, ?, ?, ?, NULL, (SELECT COALESCE(MAX(seq), 0) + 1 FROM content))
            ON CONFLICT (campaign_id, id) DO UPDATE SET issue = excluded.issue, audiences = excluded.audiences,
                text = excluded.text, spec = excluded.spec, removed_at = NULL""",
         [(campaign.id, item.id, item.issue, json.dumps(list(item.audiences), ensure_ascii=False), item.text,

@@ -388,6 +388,19 @@ def m012_structured_history(conn: sqlite3.Connection) -> None:
                      [kind, len(prefix) + 1, len(prefix), prefix])
 
 
+def m013_insertion_order(conn: sqlite3.Connection) -> None:
+    # Campaigns and content items listed in the order they were first applied, on both backends
+    # (SQLite's rowid has no PostgreSQL twin). New rows take MAX(seq) + 1 when inserted.
+    run_script(conn,
+        """
+        ALTER TABLE campaigns ADD COLUMN seq INTEGER;
+        ALTER TABLE content ADD COLUMN seq INTEGER;
+        """
+    )
+    if not is_postgres(conn):
+        run_script(conn, "UPDATE campaigns SET seq = rowid;\nUPDATE content SET seq = rowid;\n")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_core,
     m002_publishing,
@@ -401,4 +414,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m010_audit_os_user,
     m011_standby_responses,
     m012_structured_history,
+    m013_insertion_order,
 ]
