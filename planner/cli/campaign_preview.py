@@ -42,7 +42,12 @@ def _print(campaign, rows: list[dict], config) -> None:
 
     out = console()
     own_limits = remembered_in(config.database if config else None)
-    resolvers: dict[str, object] = {}  # channel -> adapter that resolves its platform's handles
+    from planner.platforms.mention_check import check_mentions
+
+    # Bluesky @handles no one has stay plain text and notify nobody; a server that cannot be asked says nothing here
+    unknown: dict[tuple[str, str], list[str]] = {}
+    for content_id, channel, handle in check_mentions(config, rows).unknown:
+        unknown.setdefault((content_id, channel), []).append(handle)
     issues = {item.id: item.issue for item in campaign.content}
     firsts: dict[tuple[str, str], dict] = {}
     counts: dict[tuple[str, str], int] = {}
@@ -77,37 +82,10 @@ def _print(campaign, rows: list[dict], config) -> None:
                           f"{esc(t('preview.length', length=part_length, limit=text_limit))}")
                 for line in part.splitlines() or [""]:
                     out.print(f"      │ {esc(line)}")
-            for handle in _unknown_mentions(config, row, [published, *row["thread"]], resolvers):
+            for handle in unknown.get((row["content_id"], row["channel"]), []):
                 out.print(f"    [yellow]![/] {esc(t('preview.unknown_mention', handle=handle))}")
             for path in row["media"]:
                 out.print(f"    {_media_line(row['platform'], path)}")
-
-
-def _unknown_mentions(config, row: dict, texts: list[str], resolvers: dict) -> list[str]:
-    """Bluesky @handles in the texts that no one has (com.atproto.identity.resolveHandle): published, they stay
-    plain text and notify nobody. Asked of the account's own server, without its credentials; when the
-    server cannot be asked, nothing is said."""
-    if row["platform"] != "bluesky":
-        return []
-    from planner.platforms.base import Account, PlatformError
-    from planner.platforms.bluesky import BlueskyAdapter, mentions_in
-
-    handles = list(dict.fromkeys(handle for text in texts for _, _, handle in mentions_in(text)))
-    if not handles:
-        return []
-    if row["channel"] not in resolvers:
-        configured = config.accounts.get(row["channel"])
-        resolvers[row["channel"]] = BlueskyAdapter(Account(
-            name=row["channel"], platform="bluesky", handle=getattr(configured, "handle", ""),
-            api_base_url=getattr(configured, "api_base_url", None)), timeout=5.0)
-    unknown = []
-    for handle in handles:
-        try:
-            if resolvers[row["channel"]].resolve_handle(handle) is None:
-                unknown.append(handle)
-        except PlatformError:
-            return unknown
-    return unknown
 
 
 def _media_line(platform: str, path: str) -> str:
