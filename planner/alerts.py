@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from planner.config import Config, resolve_account
+from planner.accounts.resolve import resolve_account
+from planner.config import Config
 from planner.errors import PlannerError
 from planner.platforms.base import PlatformError
 

@@ -190,7 +190,7 @@ def parse_config(raw: dict, path: Path) -> Config:
     for key in raw:
         if key not in _TOP_KEYS:
             raise ConfigError("config.unknown_key", path=str(path), setting=key,
-                              hint=_did_you_mean(key, _TOP_KEYS))
+                              hint=did_you_mean(key, _TOP_KEYS))
     for table_name, allowed in _TABLE_KEYS.items():
         table = raw.get(table_name, {})
         if not isinstance(table, dict):
@@ -198,7 +198,7 @@ def parse_config(raw: dict, path: Path) -> Config:
         for key in table:
             if key not in allowed:
                 raise ConfigError("config.unknown_key", path=str(path), setting=f"{table_name}.{key}",
-                                  hint=_did_you_mean(key, allowed))
+                                  hint=did_you_mean(key, allowed))
     try:
         zone = load_zone(raw.get("timezone", "Asia/Jakarta"))
     except ValueError:
@@ -437,7 +437,7 @@ def _parse_account(name: str, table: Any, path: Path) -> AccountConfig:
     for key in table:
         if key not in _ACCOUNT_KEYS:
             raise ConfigError("config.unknown_key", path=str(path), setting=f"{where}.{key}",
-                              hint=_did_you_mean(key, _ACCOUNT_KEYS))
+                              hint=did_you_mean(key, _ACCOUNT_KEYS))
     platform = table.get("platform")
     if platform not in PLATFORMS:
         raise ConfigError("config.bad_platform", path=str(path), where=where, value=platform,
@@ -452,7 +452,7 @@ def _parse_account(name: str, table: Any, path: Path) -> AccountConfig:
     if "api_base_url" in REQUIRED_OPTIONS.get(platform, ()) and not table.get("api_base_url"):
         raise ConfigError("config.missing_option", path=str(path), where=where, option="api_base_url")
     if "api_base_url" in table:
-        from planner.platforms.endpoints import check_base_url, shown
+        from planner.domain.endpoints import check_base_url, shown
 
         problem = check_base_url(table["api_base_url"])  # tokens never go in clear to another machine
         if problem:
@@ -479,63 +479,6 @@ def _refuse_exposed_literal_secrets(accounts: dict[str, AccountConfig], path: Pa
         raise ConfigError("config.literal_secret_exposed", path=str(path), where=", ".join(literal))
 
 
-def resolve_secret(reference: str, *, account: str, key: str, config_path: Path | None = None) -> str:
-    """The secret a reference points to; a ConfigError naming what to set when it is missing."""
-    if reference.startswith("secrets:"):  # the tool's own secrets file (planner/accounts/secrets.py)
-        from planner.accounts.secrets import resolve_file_reference
-
-        value = resolve_file_reference(config_path or find_config_path(), reference)
-        if not value:
-            raise ConfigError("secrets.missing", account=account, credential=key)
-        return value
-    if reference.startswith("env:"):
-        var = reference[4:]
-        value = os.environ.get(var)
-        if not value:
-            raise ConfigError("config.secret_env_missing", account=account, credential=key, var=var)
-        return value
-    if reference.startswith("keyring:"):
-        service, _, user = reference[8:].partition("/")
-        try:
-            import keyring
-
-            value = keyring.get_password(service, user)
-        except Exception as exc:  # no backend on a server, locked keyring...
-            raise ConfigError("config.secret_keyring_error", account=account, credential=key, service=service,
-                              user=user, error=type(exc).__name__) from None
-        if not value:
-            raise ConfigError("config.secret_keyring_missing", account=account, credential=key, service=service,
-                              user=user)
-        return value
-    return reference  # a literal (allowed only in a file readable by its owner alone)
-
-
-def resolve_account(config: Config, name: str):
-    """The platform Account with secrets resolved, ready for an adapter."""
-    from planner.platforms.base import Account
-
-    if name not in config.accounts:
-        raise ConfigError("config.unknown_account", account=name, hint=_did_you_mean(name, config.accounts))
-    account = config.accounts[name]
-    resolved: dict[str, str] = {}
-    for key, reference in account.credentials.items():
-        resolved[key] = resolve_secret(reference, account=name, key=key, config_path=config.path)
-    if account.platform == "instagram":
-        refuse_instagram_login_token(name, resolved.get("access_token"))
-    sets = CREDENTIAL_SETS[account.platform]
-    if not any(all(k in resolved for k in needed) for needed in sets):
-        raise ConfigError("config.credentials_incomplete", account=name,
-                          needed=" | ".join(", ".join(s) for s in sets))
-    tokens = None
-    if account.platform == "x" and resolved.get("refresh_token"):  # OAuth 2.0: renewed before it expires
-        from planner.accounts.tokens import XTokens
-
-        tokens = XTokens(config.path, name, account.api_base_url, account.credentials)
-    return Account(name=name, platform=account.platform, handle=account.handle,
-                   api_base_url=account.api_base_url, credentials=resolved, options=dict(account.options),
-                   tokens=tokens)
-
-
 def refuse_instagram_login_token(account: str, token: str | None) -> None:
     """A token of "Instagram API with Instagram Login" (graph.instagram.com; Instagram User tokens begin with
     "IG") is not used: it does not open graph.facebook.com and it runs out after 60 days. The account is
@@ -544,7 +487,7 @@ def refuse_instagram_login_token(account: str, token: str | None) -> None:
         raise ConfigError("config.instagram_login_token", account=account)
 
 
-def _did_you_mean(word: str, choices) -> str:
+def did_you_mean(word: str, choices) -> str:
     import difflib
 
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)

@@ -67,7 +67,8 @@ def add(
         first_set = CREDENTIAL_SETS[platform][0]
         credentials = {key: _default_reference(name, key) for key in first_set}
     if platform == "instagram" and credentials.get("access_token"):  # an Instagram Login token, already set?
-        from planner.config import refuse_instagram_login_token, resolve_secret
+        from planner.accounts.resolve import resolve_secret
+        from planner.config import refuse_instagram_login_token
 
         try:
             refuse_instagram_login_token(name, resolve_secret(credentials["access_token"], account=name,
@@ -174,7 +175,7 @@ def list_accounts() -> None:
 
 @app.command("check", help=t("help.account_check"))
 def check(name: str = typer.Argument(None, help=t("help.account_name"))) -> None:
-    from planner.config import resolve_account
+    from planner.accounts.resolve import resolve_account
     from planner.errors import PlannerError
     from planner.platforms import make_adapter
     from planner.platforms.base import PlatformError

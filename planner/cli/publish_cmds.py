@@ -50,12 +50,12 @@ def register(app: typer.Typer) -> None:
         debug: bool = typer.Option(False, "--debug", help=t("help.debug")),
         no_monitoring: bool = typer.Option(False, "--no-monitoring", help=t("help.no_monitoring")),
     ) -> None:
-        from planner.accounts.expiry import EXPIRY_JOB
         from planner.monitoring.jobs import MONITORING_JOBS
         from planner.publishing.dispatcher import Dispatcher
         from planner.publishing.backup_job import BACKUP_JOB
         from planner.publishing.preflight import PREFLIGHT_JOB
         from planner.publishing.service import SchedulerLocked, Service
+        from planner.publishing.token_expiry import EXPIRY_JOB
         from planner.response.chat import TELEGRAM_JOB, chat_settings
 
         config = load_config()

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
-from planner.config import Config, resolve_account
+from planner.accounts.resolve import resolve_account
+from planner.config import Config
 from planner.domain.campaign import Monitoring
 from planner.errors import PlannerError
 from planner.i18n import t

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from planner.config import Config, resolve_account
+from planner.accounts.resolve import resolve_account
+from planner.config import Config
 from planner.errors import PlannerError
 from planner.i18n import t
 from planner.i18n.dates import format_number

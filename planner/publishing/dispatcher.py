@@ -27,8 +27,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
+from planner.accounts.resolve import resolve_account
 from planner.clock import SYSTEM, Clock
-from planner.config import Config, resolve_account
+from planner.config import Config
 from planner.domain.events import Event, EventCode, event
 from planner.domain.post import Hold, HoldKind
 from planner.errors import PlannerError

@@ -204,7 +204,7 @@ def _instagram_images(account, posts: list[dict], result: Readiness) -> None:
 
 
 def _fresh_adapter(config, channel: str):
-    from planner.config import resolve_account
+    from planner.accounts.resolve import resolve_account
     from planner.platforms import make_adapter
     from planner.platforms.redaction import register_secrets
 

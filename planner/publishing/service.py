@@ -13,7 +13,6 @@ their steps.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -27,13 +26,12 @@ from planner.config import Config
 from planner.errors import PlannerError
 from planner.i18n import t
 from planner.publishing.dispatcher import Dispatcher
-from planner.store import audit, outbox
-from planner.store.db import utc_iso
+from planner.store import audit, heartbeat, outbox
 
 log = logging.getLogger("planner.run")
 
-HEARTBEAT_KEY = "scheduler"
-HEARTBEAT_EVERY = 5.0
+HEARTBEAT_KEY = heartbeat.KEY
+HEARTBEAT_EVERY = heartbeat.EVERY
 POLL_EVERY = 5.0   # at least this often, look for posts added by other processes
 
 # A periodic job other parts give the service: (name, seconds between runs, function(config, dispatcher)),
@@ -103,10 +101,8 @@ class Service:
 
     def heartbeat(self) -> None:
         now = self.clock.now()
-        outbox.set_setting(self.dispatcher.db, HEARTBEAT_KEY, json.dumps({
-            "owner": self.dispatcher.owner, "pid": os.getpid(), "host": socket.gethostname(),
-            "started_at": utc_iso(self.started_at), "at": utc_iso(now),
-        }), now=now)
+        heartbeat.beat(self.dispatcher.db, owner=self.dispatcher.owner, pid=os.getpid(), host=socket.gethostname(),
+                       started_at=self.started_at, now=now)
         # The audit chain's newest row, kept outside the database as the scheduler audits what it publishes.
         audit.write_head_if_changed(self.dispatcher.db, audit.head_path(self.config.database))
 
@@ -202,7 +198,7 @@ class Service:
             log.info(t("log.stopping", seconds=f"{self.shutdown_timeout:.0f}"))
             self.dispatcher.shutdown(self.shutdown_timeout)
             self._scheduler.shutdown(wait=False)
-            outbox.set_setting(self.dispatcher.db, HEARTBEAT_KEY, None, now=self.clock.now())
+            heartbeat.clear(self.dispatcher.db, now=self.clock.now())
             if self._lock is not None:
                 self._lock.release()
             log.info(t("log.stopped"))
@@ -210,12 +206,4 @@ class Service:
 
 def heartbeat_state(db, *, stale_after: float = 3 * HEARTBEAT_EVERY, clock: Clock = SYSTEM) -> dict | None:
     """The running scheduler's heartbeat if it is fresh (on ``clock``), else None."""
-    from planner.store.db import parse_utc
-
-    raw = outbox.get_setting(db, HEARTBEAT_KEY)
-    if not raw:
-        return None
-    beat = json.loads(raw)
-    age = (clock.now() - parse_utc(beat["at"])).total_seconds()
-    beat["age_s"] = age
-    return beat if age <= stale_after else None
+    return heartbeat.fresh(db, now=clock.now(), stale_after=stale_after)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from planner.config import Config, resolve_account
+from planner.accounts.resolve import resolve_account
+from planner.config import Config
 from planner.errors import PlannerError
 from planner.i18n import t
 from planner.platforms.base import PlatformError

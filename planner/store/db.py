@@ -200,11 +200,12 @@ def lock_holder(path: Path) -> dict | None:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
         try:
-            from planner.publishing.service import HEARTBEAT_EVERY, heartbeat_state
+            from planner.clock import now
+            from planner.store import heartbeat
 
             # The heartbeat cannot be written while the lock is held, so allow for our own wait too.
-            beat = heartbeat_state(sqlite_utils.Database(conn),
-                                   stale_after=3 * HEARTBEAT_EVERY + BUSY_TIMEOUT_MS / 1000 + 15)
+            beat = heartbeat.fresh(sqlite_utils.Database(conn), now=now(),
+                                   stale_after=3 * heartbeat.EVERY + BUSY_TIMEOUT_MS / 1000 + 15)
         finally:
             conn.close()
     except Exception:

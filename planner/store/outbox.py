@@ -422,6 +422,17 @@ def set_setting(db, key: str, value: str | None, *, now: datetime, audit_as: tup
                          [key, value, utc_iso(now)])
 
 
+def get_json_setting(db, key: str, default=None):
+    """A setting stored as JSON, decoded; ``default`` when it is not set."""
+    raw = get_setting(db, key)
+    return json.loads(raw) if raw else default
+
+
+def set_json_setting(db, key: str, value, *, now: datetime, sort_keys: bool = False) -> None:
+    """Store ``value`` as JSON under ``key``; None clears the setting."""
+    set_setting(db, key, None if value is None else json.dumps(value, sort_keys=sort_keys), now=now)
+
+
 def hold_due(db, *, now: datetime, hold: Hold, actor: str, channels: Sequence[str] | None = None,
              until: datetime | None = None, campaign: str | None = None) -> list[int]:
     """Pause, blackout, account to reconnect: due posts become 'held' (never dropped) with the reason."""

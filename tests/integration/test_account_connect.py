@@ -533,7 +533,7 @@ def test_connect_facebook_page_and_instagram_from_the_page_token(sandbox, tmp_pa
 
 # --- X: a token that may only read is refused by the check -------------------------------------------------
 def test_x_check_refuses_tokens_that_may_only_read(sandbox, tmp_path):
-    from planner.config import resolve_account
+    from planner.accounts.resolve import resolve_account
     from planner.config import load_config as read_config
     from planner.platforms import make_adapter
     from planner.platforms.base import Account, CredentialsError, OutgoingPost

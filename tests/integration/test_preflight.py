@@ -138,7 +138,7 @@ def test_each_breakage_is_named_before_the_due_time(office, monkeypatch):
 def test_instagram_quota_that_will_not_cover_the_plan(office, sandbox, monkeypatch):
     config, _ = office
     monkeypatch.setattr(graph_api, "PUBLISH_QUOTA", 2)
-    from planner.config import resolve_account
+    from planner.accounts.resolve import resolve_account
     from planner.platforms import make_adapter
     from planner.platforms.base import OutgoingPost
 

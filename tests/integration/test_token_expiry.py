@@ -13,6 +13,7 @@ from planner.accounts import expiry
 from planner.accounts.secrets import SecretStore
 from planner.cli.main import build_app
 from planner.config import load_config
+from planner.publishing import token_expiry
 from planner.publishing.dispatcher import Dispatcher
 from planner.sandbox.workspace import SANDBOX_SECRETS, write_sandbox_config
 from planner.store import outbox
@@ -58,8 +59,8 @@ def test_the_staff_chat_hears_once_of_a_token_that_cannot_be_renewed(office, san
     loaded = load_config(office)
     dispatcher = Dispatcher(loaded, workers=1)
     try:
-        expiry.expiry_job(loaded, dispatcher)
-        expiry.expiry_job(loaded, dispatcher)  # an hour later: not told again
+        token_expiry.expiry_job(loaded, dispatcher)
+        token_expiry.expiry_job(loaded, dispatcher)  # an hour later: not told again
         [alert] = staff_messages(sandbox)
         assert "token akun kpu_ig (instagram) berakhir" in alert and "tidak bisa diperbarui otomatis" in alert
         assert "planner account connect kpu_ig" in alert and "WIB" in alert
@@ -67,17 +68,17 @@ def test_the_staff_chat_hears_once_of_a_token_that_cannot_be_renewed(office, san
         assert SANDBOX_SECRETS["HUMAS_SANDBOX_IG_TOKEN"] not in alert
         # Reconnected with a token that also runs out: that new expiry is told again.
         SecretStore(office, backend="file").save("kpu_ig", {"expires_at": f"{time.time() + 3 * 86400:.0f}"})
-        expiry.expiry_job(loaded, dispatcher)
+        token_expiry.expiry_job(loaded, dispatcher)
         assert len(staff_messages(sandbox)) == 2
         # Run out already (the job did not run in time): said as ended.
         later = datetime.now(timezone.utc) + timedelta(days=4)
         SecretStore(office, backend="file").save("kpu_ig", {"expires_at": f"{time.time() + 60:.0f}"})
-        expiry.expiry_job(loaded, dispatcher, now=later)
+        token_expiry.expiry_job(loaded, dispatcher, now=later)
         assert "sudah berakhir" in staff_messages(sandbox)[-1]
         # Reconnected with a token that does not expire: forgotten.
         SecretStore(office, backend="file").save("kpu_ig", {"expires_at": None})
-        expiry.expiry_job(loaded, dispatcher)
-        assert outbox.get_setting(dispatcher.db, expiry.WARNED_KEY) is None
+        token_expiry.expiry_job(loaded, dispatcher)
+        assert outbox.get_setting(dispatcher.db, token_expiry.WARNED_KEY) is None
         assert len(staff_messages(sandbox)) == 3
     finally:
         dispatcher.shutdown(timeout=1)

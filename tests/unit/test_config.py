@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from planner.accounts.resolve import resolve_account, resolve_secret
 from planner.config import (
     CONFIG_ENV,
     ConfigError,
     find_config_path,
     load_config,
     parse_duration,
-    resolve_account,
-    resolve_secret,
 )
 from planner.i18n import t
 

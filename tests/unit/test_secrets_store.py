@@ -12,7 +12,8 @@ import pytest
 from keyring.backend import KeyringBackend
 
 from planner.accounts.secrets import SecretStore, SecretStoreError, choose_backend
-from planner.config import ConfigError, resolve_secret
+from planner.accounts.resolve import resolve_secret
+from planner.config import ConfigError
 
 
 class MemoryKeyring(KeyringBackend):
