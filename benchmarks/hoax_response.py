@@ -78,7 +78,8 @@ def one_run(latency_ms: float, keep: bool) -> dict:
     from planner.response.respond import response_times
     from planner.sandbox import Sandbox
     from planner.sandbox.workspace import export_sandbox_secrets, write_sandbox_config
-    from planner.store.db import now_utc, open_db
+    from planner import clock
+    from planner.store.db import open_db
 
     export_sandbox_secrets()  # this process searches and alerts as `planner run` would
 
@@ -100,7 +101,7 @@ def one_run(latency_ms: float, keep: bool) -> dict:
         try:
             time.sleep(3)  # the scheduler is up and long-polling
             telegram = next(e for e in sandbox.emulators if e.name == "telegram")
-            listen(config, db, now=now_utc())
+            listen(config, db, now=clock.now())
             sandbox.state.add_burst("hoaks DPT", 40)
             listen_job(config, Dispatcher(config))
             if not db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]:

@@ -138,7 +138,8 @@ def _audit_account_change(config_path, name: str, platform: str, credential_name
     from planner.config import load_config as read_config
     from planner.errors import PlannerError
     from planner.store import audit
-    from planner.store.db import now_utc, open_db, transaction, utc_iso
+    from planner import clock
+    from planner.store.db import open_db, transaction, utc_iso
 
     try:
         config = read_config(config_path)
@@ -150,7 +151,7 @@ def _audit_account_change(config_path, name: str, platform: str, credential_name
     from planner.cli.common import actor_name
 
     with transaction(db) as conn:
-        audit.record(conn, at=utc_iso(now_utc()), actor=actor_name(config), action="account.add",
+        audit.record(conn, at=utc_iso(clock.now()), actor=actor_name(config), action="account.add",
                      subject=f"account:{name}", detail={"platform": platform, "credentials": credential_names})
 
 
@@ -208,10 +209,10 @@ def check(name: str = typer.Argument(None, help=t("help.account_name"))) -> None
         limit = f" · {t('account.rate_limit')}: {said}" if said else ""
         out.print(f"[green]✓[/] {account_name}: {esc(t('account.posting_as', name=status.display_name, handle=status.handle.lstrip('@')))}{esc(limit)}")
         if status.text_limit is not None:  # the platform's own limit (a Mastodon instance's), for validation
-            from planner.store.db import now_utc
+            from planner import clock
             from planner.store.text_limits import remember_in
 
-            kept = remember_in(config.database, account_name, status.text_limit, now=now_utc())
+            kept = remember_in(config.database, account_name, status.text_limit, now=clock.now())
             out.print(f"  {esc(t('account.text_limit' if kept else 'account.text_limit_unsaved', limit=status.text_limit))}")
         other = _other_handle(account, status.handle)
         if other:  # the token opens another account than the one config.toml names: say both

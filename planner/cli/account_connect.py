@@ -10,6 +10,7 @@ import time
 
 import typer
 
+from planner import clock
 from planner.cli.account import NAME, app
 from planner.cli.common import console, esc, fail, load_config, options
 from planner.i18n import t
@@ -350,7 +351,7 @@ def _after_connect(config, name: str, platform: str, existed: bool) -> list[int]
     from planner.errors import PlannerError
     from planner.store import audit
     from planner.store.account_holds import release_reconnected
-    from planner.store.db import now_utc, open_db, transaction, utc_iso
+    from planner.store.db import open_db, transaction, utc_iso
 
     if not config.database.exists():
         return []
@@ -361,7 +362,7 @@ def _after_connect(config, name: str, platform: str, existed: bool) -> list[int]
     from planner.cli.common import actor_name
 
     actor = actor_name(config)
-    now = now_utc()
+    now = clock.now()
     with transaction(db) as conn:
         audit.record(conn, at=utc_iso(now), actor=actor, action="account.connect", subject=f"account:{name}",
                      detail={"platform": platform, "replaced": existed})
@@ -382,11 +383,9 @@ def token_state_lines(config, account) -> list[str]:
         # Tokens that `account connect` obtained (references into the tool's own store): their kind is known.
         references = config.accounts[account.name].credentials.values() if account.name in config.accounts else ()
         if any(r.startswith(("secrets:", "keyring:humas-planner/")) for r in references):
-            from datetime import datetime, timezone
-
             from planner.accounts.expiry import expiring
 
-            stored = dict(expiring(config, datetime.now(timezone.utc), days=36500)).get(account.name)
+            stored = dict(expiring(config, clock.now(), days=36500)).get(account.name)
             if stored is not None:  # an expiry without a refresh path: said, with what to do before then
                 return [t("token.expires_stored", time=format_moment(stored, config.timezone), name=account.name)]
             key = {"telegram": "token.no_expiry_telegram", "mastodon": "token.no_expiry_mastodon",
@@ -403,7 +402,7 @@ def release_after_check(config, name: str) -> int:
     """The account answered with working credentials: posts held for its reconnection go back to the queue."""
     from planner.errors import PlannerError
     from planner.store.account_holds import held_for_reconnect, release_reconnected
-    from planner.store.db import now_utc, open_db
+    from planner.store.db import open_db
 
     if not config.database.exists():
         return 0
@@ -413,6 +412,6 @@ def release_after_check(config, name: str) -> int:
             return 0
         from planner.cli.common import actor_name
 
-        return len(release_reconnected(db, name, now=now_utc(), actor=actor_name(config)))
+        return len(release_reconnected(db, name, now=clock.now(), actor=actor_name(config)))
     except PlannerError:
         return 0

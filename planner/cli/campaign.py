@@ -226,12 +226,12 @@ def list_campaigns(as_json: bool = json_option()) -> None:
 @app.command("show", help=t("help.campaign_show"))
 def show(campaign_id: str = typer.Argument(..., help=t("help.campaign_id"))) -> None:
     from planner.cli.render import print_campaign
-    from planner.store.campaign_lookup import CampaignNotFound, spec
+    from planner.store import campaigns
+    from planner.store.campaign_lookup import CampaignNotFound
 
     config = load_config()
     db = open_database(config)
-    try:
-        stored = spec(db, campaign_id)
-    except CampaignNotFound as exc:
-        fail(exc.render())
-    print_campaign(db, stored, config)
+    campaign = campaigns.get(db, campaign_id)
+    if campaign is None:
+        fail(CampaignNotFound(db, campaign_id).render())
+    print_campaign(db, campaign, config)

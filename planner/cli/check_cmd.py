@@ -16,11 +16,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from planner.publishing.preflight import PROBLEM, check_readiness, describe
         from planner.publishing.service import heartbeat_state
-        from planner.store.db import now_utc
+        from planner import clock
 
         config = load_config()
         db = open_database(config)
-        result = check_readiness(config, db, now=now_utc(), hours=hours, scheduler_running=bool(heartbeat_state(db)),
+        result = check_readiness(config, db, now=clock.now(), hours=hours, scheduler_running=bool(heartbeat_state(db)),
                                  check_accounts=not no_accounts)
         out = console()
         title = t("check.title", hours=f"{hours:g}", count=result.posts, accounts=result.accounts_checked)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import typer
 
+from planner import clock
 from planner.i18n import t
 
 TERMINAL = ("published", "failed", "needs_review", "missed", "canceled")
@@ -198,8 +199,6 @@ def _run_scheduler(config, out) -> bool:
 
 
 def _monitor(config, out, workspace: Path) -> None:
-    from datetime import timezone
-
     from planner.monitoring.collect import collect_metrics
     from planner.monitoring.listen import listen
     from planner.reports.text import render_text
@@ -207,7 +206,7 @@ def _monitor(config, out, workspace: Path) -> None:
     from planner.store.db import open_db
 
     db = open_db(config.database)
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     result = collect_metrics(config, db, now=now, force=True)
     out.print(t("metrics.done", posts=result.posts, snapshots=result.snapshots, not_available=result.not_available))
     heard = listen(config, db, now=now)

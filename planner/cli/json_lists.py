@@ -22,7 +22,7 @@ def status_document(db, config) -> bool:
     from planner.services.pausing import paused_reason
     from planner.services.status import lateness_last_day
     from planner.store import dashboard
-    from planner.store.db import now_utc
+    from planner import clock
     from planner.store.queries import campaign_state_counts
 
     beat = heartbeat_state(db)
@@ -32,7 +32,7 @@ def status_document(db, config) -> bool:
     upcoming = dashboard.upcoming(db, include_standby=True)
     attention = dashboard.needing_attention(db)
     retrying = dashboard.recent_retries(db)
-    late = lateness_last_day(db, now=now_utc())
+    late = lateness_last_day(db, now=clock.now())
     lateness = asdict(late) if late else None
     emit("status",
          scheduler=scheduler,

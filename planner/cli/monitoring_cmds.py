@@ -21,11 +21,11 @@ def collect(
     from rich.progress import Progress
 
     from planner.monitoring.collect import collect_metrics, posts_to_collect
-    from planner.store.db import now_utc
+    from planner import clock
 
     config = load_config()
     db = open_database(config)
-    now = now_utc()
+    now = clock.now()
     total = len(posts_to_collect(db, now=now, campaign=campaign, force=force))
     with Progress(console=console(), transient=True) as progress:
         task = progress.add_task(t("metrics.collecting"), total=total or 1)
@@ -42,9 +42,7 @@ def collect(
 
 
 def print_spikes(spikes, config) -> None:
-    from planner.alerts import notify_staff
     from planner.monitoring.listen import spike_message
-
     from planner.response.alerting import announce
 
     out = console()
@@ -64,11 +62,11 @@ def register(app: typer.Typer) -> None:
     @app.command("listen", help=t("help.listen"))
     def listen_cmd(campaign: str = typer.Option(None, "--campaign", help=t("help.opt_campaign"))) -> None:
         from planner.monitoring.listen import listen
-        from planner.store.db import now_utc
+        from planner import clock
 
         config = load_config()
         db = open_database(config)
-        result = listen(config, db, now=now_utc(), campaign=campaign)
+        result = listen(config, db, now=clock.now(), campaign=campaign)
         # Each account is searched once per campaign: name it (and each of its errors) once.
         searched = list(dict.fromkeys(result.searched))
         console().print(t("listen.done", new=result.new_mentions, channels=", ".join(searched) or "-"))
@@ -127,7 +125,7 @@ def register(app: typer.Typer) -> None:
         from planner.reports import FORMATS
         from planner.reports.write import period_window, write_report
         from planner.store import campaigns
-        from planner.store.db import now_utc
+        from planner import clock
 
         if fmt not in FORMATS:
             fail(t("report.bad_format", value=fmt, choices=", ".join(FORMATS)))
@@ -144,7 +142,7 @@ def register(app: typer.Typer) -> None:
         ids = known if all_campaigns else [campaign]
         if campaign and campaign not in known:
             fail(t("campaign.not_found", id=campaign, known=", ".join(known) or "-"))
-        now = now_utc()
+        now = clock.now()
         window_start = parse_local_time(start, config.timezone, "--from") if start else None
         window_end = parse_local_time(end, config.timezone, "--to") if end else None
         if window_start and window_end and window_start >= window_end:  # an empty window would report nothing

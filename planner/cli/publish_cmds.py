@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from planner.errors import PlannerError
         from planner.services.publishing import publish_due, publish_now
-        from planner.store.db import now_utc
+        from planner import clock
 
         if due == (post_id is not None):
             fail(t("publish.usage"))
@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
         setup_logging(json_logs, zone=config.timezone)
         try:
             done = publish_due(config, db) if due else \
-                publish_now(config, db, post_id, actor=actor_name(config), now=now_utc())
+                publish_now(config, db, post_id, actor=actor_name(config), now=clock.now())
         except PlannerError as exc:
             fail(exc.render())
         _print_outcome(db, config, done.result)
@@ -101,12 +101,12 @@ def register(app: typer.Typer) -> None:
     def pause(reason: str = typer.Option(..., "--reason", help=t("help.pause_reason"))) -> None:
         from planner.errors import PlannerError
         from planner.services.pausing import pause as pause_publishing
-        from planner.store.db import now_utc
+        from planner import clock
 
         config = load_config()
         db = open_database(config)
         try:
-            paused = pause_publishing(db, reason, actor=actor_name(config), now=now_utc())
+            paused = pause_publishing(db, reason, actor=actor_name(config), now=clock.now())
         except PlannerError as exc:
             fail(exc.render())
         console().print(f"[bold red]{esc(t('pause.done', reason=paused.reason))}[/]")
@@ -116,11 +116,11 @@ def register(app: typer.Typer) -> None:
     @app.command("resume", help=t("help.resume"))
     def resume(reschedule: bool = typer.Option(False, "--reschedule", help=t("help.resume_reschedule"))) -> None:
         from planner.services.pausing import resume as resume_publishing
-        from planner.store.db import now_utc
+        from planner import clock
 
         config = load_config()
         db = open_database(config)
-        resumed = resume_publishing(db, actor=actor_name(config), now=now_utc(), reschedule=reschedule)
+        resumed = resume_publishing(db, actor=actor_name(config), now=clock.now(), reschedule=reschedule)
         console().print(t("resume.done") if resumed.was_paused else t("resume.not_paused"))
         if resumed.released:
             console().print(t("resume.released", count=len(resumed.released)))

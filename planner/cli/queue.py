@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
             _print_slots(days)
             return
 
-        from planner.store.db import now_utc, utc_iso
+        from planner import clock
+        from planner.store.db import utc_iso
         from planner.store.queries import STATE_ORDER, parse_state, queue_rows, state_names
 
         config = load_config()
@@ -42,7 +43,7 @@ def register(app: typer.Typer) -> None:
         zone = config.timezone
         start_utc = _parse_local(start, zone, "--from")
         if start_utc is None and not state:
-            start_utc = utc_iso(now_utc())
+            start_utc = utc_iso(clock.now())
         rows = queue_rows(db, campaign=campaign, start=start_utc, end=_parse_local(end, zone, "--to"),
                           states=state or ["draft", "pending_approval", "queued", "held", "failed_retryable"],
                           limit=limit)
@@ -149,7 +150,8 @@ def _print_slots(days: int) -> None:
     from planner.i18n.dates import format_moment, format_number
     from planner.monitoring.best_time import account_grid
     from planner.services.apply import account_slots
-    from planner.store.db import now_utc, parse_utc
+    from planner import clock
+    from planner.store.db import parse_utc
     from planner.store.queries import channel_posts_from
 
     config = load_config()
@@ -159,7 +161,7 @@ def _print_slots(days: int) -> None:
     if not per_account:
         out.print(t("queue.no_slots"))
         return
-    now = now_utc()
+    now = clock.now()
     until = (now.astimezone(config.timezone) + timedelta(days=days)).date()
     for channel, (slots_, zone) in per_account.items():
         used = {}

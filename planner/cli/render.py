@@ -10,10 +10,8 @@ from planner.store import campaigns
 from planner.store.queries import campaign_state_counts
 
 
-def print_campaign(db, campaign: AppliedCampaign | dict, config) -> None:
-    """``campaign``: as read by planner.store.campaigns.get (a dict naming its "id" is read from the store)."""
-    if isinstance(campaign, dict):
-        campaign = campaigns.get(db, campaign["id"])
+def print_campaign(db, campaign: AppliedCampaign, config) -> None:
+    """``campaign``: as read by planner.store.campaigns.get."""
     out = console()
     out.print(f"[bold]{esc(campaign.name)}[/] ({esc(campaign.id)})")
     out.print(f"{t('campaign.owner')}: {esc(campaign.owner or '-')} · {t('campaign.period')}: "

@@ -15,12 +15,12 @@ def register(app: typer.Typer) -> None:
         content: str = typer.Option(None, "--content", help=t("help.respond_content")),
     ) -> None:
         from planner.response.respond import RespondError, respond
-        from planner.store.db import now_utc
+        from planner import clock
 
         config = load_config()
         db = open_database(config)
         try:
-            outcome = respond(db, alert_id, actor=actor_name(config), now=now_utc(), content_id=content)
+            outcome = respond(db, alert_id, actor=actor_name(config), now=clock.now(), content_id=content)
         except RespondError as exc:
             fail(exc.render())
         out = console()

@@ -25,13 +25,13 @@ def require_campaign(db, campaign: str | None) -> None:
 def _decide(decide, campaign: str | None, verb_key: str, **arguments) -> None:
     """Approve or reject (a function of planner.services.approval) and say what was done and refused."""
     from planner.errors import PlannerError
-    from planner.store.db import now_utc
+    from planner import clock
 
     config = load_config()
     db = open_database(config)
     actor = actor_name(config)
     try:
-        decision = decide(db, campaign=campaign, actor=actor, role=config.role_of(actor), now=now_utc(), **arguments)
+        decision = decide(db, campaign=campaign, actor=actor, role=config.role_of(actor), now=clock.now(), **arguments)
     except PlannerError as exc:
         fail(exc.render())
     if decision.nothing_waiting:  # said plainly: a silent exit 0 reads as "done"

@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
         from planner.services.pausing import paused_reason
         from planner.services.status import lateness_last_day
         from planner.store import dashboard
-        from planner.store.db import now_utc, parse_utc
+        from planner import clock
+        from planner.store.db import parse_utc
         from planner.store.queries import campaign_state_counts
 
         config = load_config()
@@ -71,7 +72,7 @@ def register(app: typer.Typer) -> None:
             for row in errors:
                 out.print(f"  #{row['id']} {esc(row['channel'])}: {esc(say(row['last_error']))}")
 
-        late = lateness_last_day(db, now=now_utc())
+        late = lateness_last_day(db, now=clock.now())
         out.print(f"\n[bold]{t('status.lateness')}[/]")
         if late:
             from planner.i18n.dates import format_number
@@ -163,14 +164,14 @@ def _print_parts(out, row, thread: list[str], live: list[str]) -> None:
 def _hand_change(change, post_id: int, message_key: str, *, releases: bool = True) -> None:
     """One change by hand (a function of planner.services.posts); ``releases``: it may put the post in the
     queue."""
-    from planner.store.db import now_utc
+    from planner import clock
     from planner.store.posts import TransitionRefused
 
     config = load_config()
     db = open_database(config)
     extra = {"approval_required": config.approval_required} if releases else {}
     try:
-        changed = change(db, post_id, actor=actor_name(config), now=now_utc(), **extra)
+        changed = change(db, post_id, actor=actor_name(config), now=clock.now(), **extra)
     except TransitionRefused as exc:
         fail(exc.render())
     if changed.back_to_approval:

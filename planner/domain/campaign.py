@@ -96,6 +96,18 @@ class Monitoring:
 
 
 @dataclass(frozen=True)
+class Playbook:
+    """A ``[[response]]`` table: which spike calls for which standby answer (planner.response.playbooks)."""
+
+    id: str
+    keywords: tuple[str, ...] = ()      # the monitoring keyword that spiked is one of these ...
+    phrases: tuple[str, ...] = ()       # ... or a top mention contains one of these (case-insensitive)
+    min_ratio: float | None = None      # only when the last hour is at least this multiple of the baseline
+    content: tuple[str, ...] = ()       # standby content ids, the first is the default answer
+    channels: tuple[str, ...] = ()      # empty: every channel of the first standby item
+
+
+@dataclass(frozen=True)
 class Campaign:
     id: str
     name: str
@@ -111,7 +123,7 @@ class Campaign:
     grace: timedelta | None = None         # overrides the config's grace for late posts
     utm: bool = True                       # tag links with the config's [utm] parameters (if any)
     blackouts: tuple[Blackout, ...] = ()   # the campaign's own quiet windows
-    responses: tuple = ()                  # playbooks (planner.response.playbooks.Playbook)
+    responses: tuple[Playbook, ...] = ()   # the response playbooks
 
     def window(self) -> tuple[datetime, datetime]:
         """First and last moment of the campaign, aware, in its zone (end day inclusive)."""
@@ -122,8 +134,8 @@ class Campaign:
 class AppliedCampaign:
     """A campaign as last applied, read back from the store (planner.store.campaigns.get).
 
-    Its parts without the content items (they live in the content table) and the response playbooks
-    (planner.response.playbooks reads those). A part missing from a campaign applied by an older version
+    Its parts without the content items (they live in the content table). A part missing from a campaign
+    applied by an older version
     takes the default of its type above (Monitoring(), no blackouts...), so defaults live in one place.
     """
 
@@ -138,6 +150,7 @@ class AppliedCampaign:
     audiences: tuple[Audience, ...] = ()
     monitoring: Monitoring = Monitoring()
     blackouts: tuple[Blackout, ...] = ()   # each names this campaign (Blackout.campaign)
+    playbooks: tuple[Playbook, ...] = ()   # its [[response]] tables (Campaign.responses), in file order
 
     def window(self) -> tuple[datetime, datetime]:
         """First and last moment of the campaign, aware, in its zone (end day inclusive)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from planner.i18n import t
@@ -29,11 +28,10 @@ def collect_job(config, dispatcher) -> None:
 
 
 def listen_job(config, dispatcher) -> None:
-    from planner.alerts import notify_staff
     from planner.monitoring.listen import listen, spike_message
+    from planner.response.alerting import announce
 
     result = listen(config, dispatcher.db, now=dispatcher.clock.now(), pause=dispatcher.yield_to_publishing)
-    from planner.response.alerting import announce
 
     for spike in result.spikes:
         # Logged and sent by announce, with the matching playbook's clarification and buttons (if any).
@@ -48,7 +46,7 @@ def report_job(config, dispatcher) -> None:
 
     db = dispatcher.db
     now = dispatcher.clock.now()
-    done = json.loads(outbox.get_setting(db, LAST_REPORT_KEY) or "{}")
+    done = outbox.get_json_setting(db, LAST_REPORT_KEY, {})
     for campaign in campaigns.list_all(db):
         campaign_id, period = campaign.id, campaign.monitoring.report_period
         start, end = period_window(period, now, config.timezone)
@@ -59,7 +57,7 @@ def report_job(config, dispatcher) -> None:
         write_report(db, campaign_id, fmt="html", now=now, start=start, end=end, out=path)
         done[campaign_id] = stamp
         log.info(t("log.report_written", path=str(path)))
-    outbox.set_setting(db, LAST_REPORT_KEY, json.dumps(done), now=now)
+    outbox.set_json_setting(db, LAST_REPORT_KEY, done, now=now)
 
 
 MONITORING_JOBS = [

@@ -7,7 +7,6 @@ spike is shown in the terminal and log, and optionally sent to a staff Telegram 
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -23,6 +22,7 @@ from planner.domain.campaign import AppliedCampaign
 from planner.domain.timefmt import parse_utc
 from planner.store import campaigns
 from planner.store import mentions as mentions_store
+from planner.store import outbox
 
 log = logging.getLogger("planner.listen")
 
@@ -109,11 +109,9 @@ def listen(config: Config, db, *, now: datetime, campaign: str | None = None,
 
 def _x_reads(db, now: datetime) -> dict:
     """Today's (UTC) entry of X_READS_SETTING; a new day starts at zero."""
-    from planner.store.outbox import get_setting
-
     day = now.astimezone(timezone.utc).date().isoformat()
     try:
-        data = json.loads(get_setting(db, X_READS_SETTING) or "{}")
+        data = outbox.get_json_setting(db, X_READS_SETTING, {})
     except ValueError:
         data = {}
     if not isinstance(data, dict) or data.get("day") != day:
@@ -122,18 +120,15 @@ def _x_reads(db, now: datetime) -> dict:
 
 
 def _count_x_reads(db, now: datetime, reads: int) -> None:
-    from planner.store.outbox import set_setting
-
     data = _x_reads(db, now)
     data["reads"] = int(data.get("reads") or 0) + reads
-    set_setting(db, X_READS_SETTING, json.dumps(data), now=now)
+    outbox.set_json_setting(db, X_READS_SETTING, data, now=now)
 
 
 def _x_budget_left(config: Config, db, now: datetime, channel: str, result: ListenResult) -> bool:
     """Whether X may be asked for mentions now: today's reads times post_read are below [costs.x]
     daily_read_budget (0: never). When not, says so once a day (log and ``result.notices``)."""
     from planner.platforms.x_cost import PriceError, x_prices
-    from planner.store.outbox import set_setting
 
     try:
         prices = x_prices(config)
@@ -155,7 +150,7 @@ def _x_budget_left(config: Config, db, now: datetime, channel: str, result: List
         log.warning(notice)
         result.notices.append(notice)
         data["told"] = True
-        set_setting(db, X_READS_SETTING, json.dumps(data), now=now)
+        outbox.set_json_setting(db, X_READS_SETTING, data, now=now)
     return False
 
 

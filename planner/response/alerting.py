@@ -4,8 +4,9 @@ chat it carries the buttons "Terbitkan klarifikasi" / "Abaikan"."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 
+from planner import clock
 from planner.errors import PlannerError
 from planner.i18n import t
 from planner.platforms.base import PlatformError
@@ -51,5 +52,5 @@ def announce(config, db, spike, text: str, *, now: datetime | None = None, log_i
         return full, exc.render() if isinstance(exc, PlannerError) else exc.message
     alert_notices.record_sent(db, alert_id, playbook=match.playbook.id if match else None,
                               content_id=match.content_id if match else None, chat_message_id=message_id,
-                              now=now or datetime.now(timezone.utc))
+                              now=now or clock.now())
     return full, "sent"

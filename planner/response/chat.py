@@ -14,8 +14,9 @@ the alert, ``a:<post>`` approve one pending post. A ``/review`` message lists pe
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 
+from planner import clock
 from planner.accounts.resolve import resolve_account
 from planner.config import Config
 from planner.errors import PlannerError
@@ -90,7 +91,7 @@ def poll_once(config: Config, db, *, timeout: int = LONG_POLL_S, wake=None, now=
             except (PlatformError, PlannerError) as exc:  # an answer that could not be sent: the decision stands
                 log.error(t("response.chat_failed", error=exc.render() if isinstance(exc, PlannerError)
                             else exc.message))
-            outbox.set_setting(db, OFFSET_KEY, str(update["update_id"] + 1), now=datetime.now(timezone.utc))
+            outbox.set_setting(db, OFFSET_KEY, str(update["update_id"] + 1), now=clock.now())
     report_published(config, db)
     return len(updates)
 
@@ -119,7 +120,7 @@ def _audit(db, *, now: datetime, actor: str, action: str, subject: str, detail: 
 
 def handle_tap(config: Config, db, adapter, query: dict, *, wake=None, now=None) -> str:
     """Decide one button press; returns the answer shown to the person who pressed it."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     who = _identity(query.get("from") or {})
     data = str(query.get("data") or "")
     user = user_of(config, who["telegram_id"])
@@ -228,7 +229,7 @@ def report_published(config: Config, db) -> None:
     """Once every post of a response is out, its links go to the staff chat (once)."""
     for response_id, alert_id in responses.fully_published_unreported(db):
         links = [f"{channel}: {url or '-'}" for channel, url in responses.links(db, response_id)]
-        if not responses.mark_links_sent(db, response_id, now=datetime.now(timezone.utc)):
+        if not responses.mark_links_sent(db, response_id, now=clock.now()):
             continue
         try:
             send(config, t("response.links", alert=alert_id, links="\n".join(links)))

@@ -7,21 +7,11 @@ be standby, and go to each of the playbook's channels (so its text was checked f
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from typing import Any
 
+from planner.domain.campaign import Playbook
+
 RESPONSE_KEYS = ("id", "keywords", "phrases", "min_ratio", "content", "channels")
-
-
-@dataclass(frozen=True)
-class Playbook:
-    id: str
-    keywords: tuple[str, ...] = ()      # the monitoring keyword that spiked is one of these ...
-    phrases: tuple[str, ...] = ()       # ... or a top mention contains one of these (case-insensitive)
-    min_ratio: float | None = None      # only when the last hour is at least this multiple of the baseline
-    content: tuple[str, ...] = ()       # standby content ids, the first is the default answer
-    channels: tuple[str, ...] = ()      # empty: every channel of the first standby item
 
 
 def read_playbooks(r, raw: Any, items, channels: tuple[str, ...]) -> tuple[Playbook, ...]:
@@ -76,15 +66,6 @@ def read_playbooks(r, raw: Any, items, channels: tuple[str, ...]) -> tuple[Playb
                               min_ratio=float(ratio) if ratio is not None else None, content=content,
                               channels=answer_channels))
     return tuple(found)
-
-
-def playbooks_of(spec: str | dict) -> list[Playbook]:
-    """The playbooks stored in a campaign's spec (JSON, as applied)."""
-    data = json.loads(spec) if isinstance(spec, str) else spec
-    return [Playbook(id=p["id"], keywords=tuple(p.get("keywords") or ()), phrases=tuple(p.get("phrases") or ()),
-                     min_ratio=p.get("min_ratio"), content=tuple(p.get("content") or ()),
-                     channels=tuple(p.get("channels") or ()))
-            for p in data.get("responses") or ()]
 
 
 def matches(playbook: Playbook, *, keyword: str, count: int, baseline: float, mentions: list[str]) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from planner.errors import PlannerError
-from planner.response.playbooks import Playbook, matches, playbooks_of
+from planner.response.playbooks import Playbook, matches
 from planner.domain.events import EventCode, event
 from planner.store import campaigns, responses
 
@@ -61,11 +61,11 @@ def match_alert(db, alert_id: int) -> Match | None:
     alert = get_alert(db, alert_id)
     if alert is None:
         return None
-    spec = campaigns.stored_spec(db, alert["campaign_id"])
-    if spec is None:
+    campaign = campaigns.get(db, alert["campaign_id"])
+    if campaign is None:
         return None
     top = top_mentions(db, alert)
-    for playbook in playbooks_of(spec):
+    for playbook in campaign.playbooks:
         if matches(playbook, keyword=alert["keyword"], count=alert["window_count"], baseline=alert["baseline"],
                    mentions=[m["text"] for m in top]):
             return Match(alert, playbook, top)

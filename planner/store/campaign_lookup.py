@@ -1,8 +1,8 @@
-"""Finding applied campaigns: their ids, whether one exists, its zone, file and stored spec."""
+"""Finding applied campaigns: their ids, whether one exists, its zone and file.
+
+The campaign itself is read by planner.store.campaigns.get."""
 
 from __future__ import annotations
-
-import json
 
 from planner.errors import PlannerError
 
@@ -35,14 +35,6 @@ def timezone_name(db, campaign_id: str) -> str:
     if row is None:
         raise CampaignNotFound(db, campaign_id)
     return row[0]
-
-
-def spec(db, campaign_id: str) -> dict:
-    """The campaign's stored spec (decoded JSON); raises CampaignNotFound."""
-    row = db.execute("SELECT spec FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
-    if row is None:
-        raise CampaignNotFound(db, campaign_id)
-    return json.loads(row[0])
 
 
 def source_file(db, campaign_id: str) -> str | None:

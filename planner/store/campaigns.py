@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from planner.domain.campaign import AppliedCampaign, Audience, Blackout, Campaign, Goal, Kpi, Monitoring
+from planner import clock
+from planner.domain.campaign import AppliedCampaign, Audience, Blackout, Campaign, Goal, Kpi, Monitoring, Playbook
 from planner.domain.events import Event, EventCode, event
 from planner.store import audit
 from planner.errors import PlannerError
-from planner.store.db import now_utc, parse_utc, transaction, utc_iso
+from planner.store.db import parse_utc, transaction, utc_iso
 from planner.store.outbox import record_event
 
 EDITABLE = ("draft", "pending_approval", "queued", "held", "failed_retryable", "failed", "missed", "canceled")
@@ -144,6 +145,10 @@ def from_spec(campaign_id: str, data: dict) -> AppliedCampaign:
         # A campaign's own window holds only its posts, on all its channels.
         blackouts=tuple(Blackout(start=parse_utc(w["start"]), end=parse_utc(w["end"]), reason=w["reason"],
                                  campaign=campaign_id) for w in data.get("blackouts") or ()),
+        playbooks=tuple(Playbook(id=p["id"], keywords=tuple(p.get("keywords") or ()),
+                                 phrases=tuple(p.get("phrases") or ()), min_ratio=p.get("min_ratio"),
+                                 content=tuple(p.get("content") or ()), channels=tuple(p.get("channels") or ()))
+                        for p in data.get("responses") or ()),
     )
 
 
@@ -208,7 +213,7 @@ def _place_in_slots(db, campaign: Campaign, desired: list[dict], slots: dict[str
     pending = [row for row in desired if row["due_at"] is None]
     if not pending:
         return
-    now = now_utc()
+    now = clock.now()
     start, _ = campaign.window()
     taken: dict[str, set] = {}
     for row in pending:
@@ -234,7 +239,7 @@ def _place_in_slots(db, campaign: Campaign, desired: list[dict], slots: dict[str
 
 def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict], *, source_file: str,
                approval_required: bool, actor: str) -> Plan:
-    now = utc_iso(now_utc())
+    now = utc_iso(clock.now())
     initial_state = "pending_approval" if approval_required else "queued"
     conn = db.conn
     plan = Plan(campaign.id)

@@ -11,23 +11,17 @@ import stat
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
 import sqlite_utils
 
+from planner import clock
 from planner.domain.timefmt import parse_utc, utc_iso  # noqa: F401  (re-exported for the store)
-from planner.clock import now as clock_now
 from planner.errors import PlannerError
 from planner.store.schema import MIGRATIONS, is_postgres
 
 BUSY_TIMEOUT_MS = 30_000
-
-
-def now_utc() -> datetime:
-    """Now in UTC from the real clock (planner.clock is its home; this name stays for the store's callers)."""
-    return clock_now()
 
 
 class SqliteDatabase(sqlite_utils.Database):
@@ -200,11 +194,10 @@ def lock_holder(path: Path) -> dict | None:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
         try:
-            from planner.clock import now
             from planner.store import heartbeat
 
             # The heartbeat cannot be written while the lock is held, so allow for our own wait too.
-            beat = heartbeat.fresh(sqlite_utils.Database(conn), now=now(),
+            beat = heartbeat.fresh(sqlite_utils.Database(conn), now=clock.now(),
                                    stale_after=3 * heartbeat.EVERY + BUSY_TIMEOUT_MS / 1000 + 15)
         finally:
             conn.close()
@@ -265,7 +258,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
             if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", [migration.__name__]).fetchone():
                 continue
             migration(conn)
-            conn.execute("INSERT INTO _migrations VALUES (?, ?)", [migration.__name__, utc_iso(now_utc())])
+            conn.execute("INSERT INTO _migrations VALUES (?, ?)", [migration.__name__, utc_iso(clock.now())])
         done.append(migration.__name__)
     return done
 
