@@ -13,7 +13,7 @@ import tomlkit
 
 from planner.campaign_files import desired_posts, load_campaign
 from planner.config import load_config
-from planner.domain.campaign import Blackout, Monitoring
+from planner.domain.campaign import Blackout, Monitoring, Playbook
 from planner.domain.events import EventCode, event
 from planner.domain.post import TRANSITIONS, Action, Hold, HoldKind, PostState
 from planner.platforms.base import Mention
@@ -110,6 +110,31 @@ def test_a_campaign_applied_by_an_older_version_takes_the_defaults(db):
     assert campaign.blackouts == () and campaign.audiences == ()
     [kpi] = campaign.goal.kpis
     assert kpi.deadline is None and campaign.deadline(kpi) == date(2026, 3, 31)
+
+
+
+def test_a_campaign_reads_back_its_playbooks(db):
+    """`planner respond` matches alerts against AppliedCampaign.playbooks: decoded once, by the store."""
+    spec = {"id": "siaga", "name": "Siaga", "owner": "", "timezone": "Asia/Jakarta", "start": "2026-03-01",
+            "end": "2026-03-31", "channels": ["kpu_x"], "responses": [
+                {"id": "hoaks", "keywords": ["bansos"], "phrases": ["dipungut biaya"], "min_ratio": 2.5,
+                 "content": ["klarifikasi", "cadangan"], "channels": ["kpu_x"]},
+                {"id": "lain", "phrases": ["palsu"], "content": ["klarifikasi"]}]}
+    db.conn.execute("INSERT INTO campaigns (id, name, owner, timezone, start_at, end_at, spec, applied_at) "
+                    "VALUES ('siaga', 'Siaga', '', 'Asia/Jakarta', '2026-02-28T17:00:00.000Z', "
+                    "'2026-03-31T16:59:59.999Z', ?, '2026-02-01T00:00:00.000Z')", [json.dumps(spec)])
+    assert campaigns.get(db, "siaga").playbooks == (
+        Playbook(id="hoaks", keywords=("bansos",), phrases=("dipungut biaya",), min_ratio=2.5,
+                 content=("klarifikasi", "cadangan"), channels=("kpu_x",)),
+        Playbook(id="lain", phrases=("palsu",), content=("klarifikasi",)))
+
+
+def test_json_settings_round_trip_and_clear(db):
+    assert outbox.get_json_setting(db, "uji", {}) == {}
+    outbox.set_json_setting(db, "uji", {"b": 1, "a": [2]}, now=datetime(2026, 3, 1, tzinfo=timezone.utc))
+    assert outbox.get_json_setting(db, "uji") == {"b": 1, "a": [2]}
+    outbox.set_json_setting(db, "uji", None, now=datetime(2026, 3, 1, tzinfo=timezone.utc))
+    assert outbox.get_setting(db, "uji") is None and outbox.get_json_setting(db, "uji", []) == []
 
 
 def test_a_reapplied_campaign_reads_back_changed(db, workdir):
