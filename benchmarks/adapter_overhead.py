@@ -7,7 +7,7 @@ Method (see docs/benchmarks.md):
    request, the server time from the start of handling (after the request line and headers were
    parsed) to the last byte of the answer written: the "platform's" own processing.
 2. For each account (kpu_x, kpu_fb, kpu_ig, kpu_mastodon, kpu_bluesky, kpu_telegram) an adapter is
-   made with planner.platforms.make_adapter(planner.config.resolve_account(config, name)), warmed up
+   made with planner.platforms.make_adapter(planner.accounts.resolve.resolve_account(config, name)), warmed up
    (connection, Bluesky login, Mastodon version discovery), then publishes N distinct text posts
    (Instagram always needs an image: its posts carry one, as a URL; at most 45 of them, as the
    sandbox enforces Instagram's 50 posts per 24 h) and M posts with one 55 kB image (the Mastodon
@@ -179,7 +179,8 @@ def main() -> int:
     args = parser.parse_args()
     header("adapter overhead per publish, zero-latency sandbox")
 
-    from planner.config import load_config, resolve_account
+    from planner.accounts.resolve import resolve_account
+    from planner.config import load_config
     from planner.platforms import make_adapter
     from planner.platforms import instagram as ig_module
     from planner.platforms import mastodon as mastodon_module
