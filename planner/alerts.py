@@ -32,10 +32,10 @@ def notify_staff(config: Config, text: str) -> str | None:
 def _audit_line(config: Config) -> str:
     from planner.i18n import t
     from planner.store.audit import head
-    from planner.store.db import open_db
+    from planner.store.backend import open_configured
 
     try:
-        db = open_db(config.database, readonly=True)
+        db = open_configured(config, readonly=True)
         try:
             current = head(db)
         finally:

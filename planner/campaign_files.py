@@ -679,7 +679,9 @@ def _check_channels(r: _Reader, item: ContentItem, path: str, file: Path, config
 
     reported: set[tuple[str, str]] = set()
     if "text_limits" not in r.__dict__:  # read once per file: what `account check` learnt from the platforms
-        r.__dict__["text_limits"] = remembered_in(config.database if config else None)
+        from planner.store.backend import database_of
+
+        r.__dict__["text_limits"] = remembered_in(database_of(config) if config else None)
     for channel in channels:
         account = config.accounts.get(channel)
         if account is None:

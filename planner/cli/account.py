@@ -139,13 +139,14 @@ def _audit_account_change(config_path, name: str, platform: str, credential_name
     from planner.errors import PlannerError
     from planner.store import audit
     from planner import clock
-    from planner.store.db import open_db, transaction, utc_iso
+    from planner.store.backend import database_present, open_configured
+    from planner.store.db import transaction, utc_iso
 
     try:
         config = read_config(config_path)
-        if not config.database.exists():
+        if not database_present(config):
             return
-        db = open_db(config.database)
+        db = open_configured(config)
     except PlannerError:
         return
     from planner.cli.common import actor_name
@@ -210,9 +211,10 @@ def check(name: str = typer.Argument(None, help=t("help.account_name"))) -> None
         out.print(f"[green]✓[/] {account_name}: {esc(t('account.posting_as', name=status.display_name, handle=status.handle.lstrip('@')))}{esc(limit)}")
         if status.text_limit is not None:  # the platform's own limit (a Mastodon instance's), for validation
             from planner import clock
+            from planner.store.backend import database_of
             from planner.store.text_limits import remember_in
 
-            kept = remember_in(config.database, account_name, status.text_limit, now=clock.now())
+            kept = remember_in(database_of(config), account_name, status.text_limit, now=clock.now())
             out.print(f"  {esc(t('account.text_limit' if kept else 'account.text_limit_unsaved', limit=status.text_limit))}")
         other = _other_handle(account, status.handle)
         if other:  # the token opens another account than the one config.toml names: say both

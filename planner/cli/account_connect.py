@@ -351,12 +351,13 @@ def _after_connect(config, name: str, platform: str, existed: bool) -> list[int]
     from planner.errors import PlannerError
     from planner.store import audit
     from planner.store.account_holds import release_reconnected
-    from planner.store.db import open_db, transaction, utc_iso
+    from planner.store.backend import database_present, open_configured
+    from planner.store.db import transaction, utc_iso
 
-    if not config.database.exists():
+    if not database_present(config):
         return []
     try:
-        db = open_db(config.database)
+        db = open_configured(config)
     except PlannerError:
         return []
     from planner.cli.common import actor_name
@@ -402,12 +403,12 @@ def release_after_check(config, name: str) -> int:
     """The account answered with working credentials: posts held for its reconnection go back to the queue."""
     from planner.errors import PlannerError
     from planner.store.account_holds import held_for_reconnect, release_reconnected
-    from planner.store.db import open_db
+    from planner.store.backend import database_present, open_configured
 
-    if not config.database.exists():
+    if not database_present(config):
         return 0
     try:
-        db = open_db(config.database)
+        db = open_configured(config)
         if not held_for_reconnect(db, name):
             return 0
         from planner.cli.common import actor_name

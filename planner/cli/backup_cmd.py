@@ -20,6 +20,10 @@ def register(app: typer.Typer) -> None:
         from planner.store.backup import BackupError, backup_database
 
         config = load_config()
+        if config.database_url:  # no file to copy: PostgreSQL's own pg_dump does this (docs/operations.md)
+            from planner.store.backend import database_label
+
+            fail(t("backup.postgres", url=database_label(config.database_url)))
         open_database(config)  # a missing or broken database is reported the usual way
         target = directory or config.backup_dir
         try:

@@ -41,7 +41,9 @@ def _print(campaign, rows: list[dict], config) -> None:
     from planner.store.text_limits import remembered_in
 
     out = console()
-    own_limits = remembered_in(config.database if config else None)
+    from planner.store.backend import database_of
+
+    own_limits = remembered_in(database_of(config) if config else None)
     from planner.platforms.mention_check import check_mentions
 
     # Bluesky @handles no one has stay plain text and notify nobody; a server that cannot be asked says nothing here

@@ -82,10 +82,12 @@ _opened: list = []  # (config, db) opened by this command: their audit head is w
 
 
 def open_database(config, *, create: bool = False):
-    from planner.store.db import open_db
+    """The config's database on its backend (the SQLite file, or PostgreSQL), migrated; a clear message
+    and exit when it cannot be opened (missing file, server unreachable, psycopg not installed...)."""
+    from planner.store.backend import open_configured
 
     try:
-        db = open_db(config.database, create=create)
+        db = open_configured(config, create=create)
     except PlannerError as exc:
         fail(exc.render())
     _opened.append((config, db))

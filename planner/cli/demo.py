@@ -89,6 +89,11 @@ def register(app: typer.Typer) -> None:
         from planner.sandbox import Sandbox
         from planner.sandbox.workspace import export_sandbox_secrets, write_sandbox_config
 
+        from planner.config import DATABASE_URL_ENV
+
+        # The demo is a workspace of its own, on its own SQLite file: a PostgreSQL URL in the environment
+        # names the office's real database, which the demo's steps must never write to.
+        os.environ.pop(DATABASE_URL_ENV, None)
         out = console()
         workspace = _demo_workspace(directory)
         out.rule(t("demo.title"))

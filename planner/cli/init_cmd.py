@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from planner.config import load_config
         from planner.errors import PlannerError
-        from planner.store.db import open_db
+        from planner.store.backend import database_label, open_configured
 
         out = console()
         directory = directory.expanduser()
@@ -46,10 +46,13 @@ def register(app: typer.Typer) -> None:
         existed = config.database.exists()
         try:
             # Closed at once: the WAL is checkpointed, leaving one self-contained file.
-            open_db(config.database, create=True).conn.close()
+            open_configured(config, create=True).conn.close()
         except PlannerError as exc:
             fail(exc.render())
-        out.print(t("init.db_kept" if existed else "init.db_created", path=str(config.database)))
+        if config.database_url:
+            out.print(t("init.db_postgres", url=database_label(config.database_url)))
+        else:
+            out.print(t("init.db_kept" if existed else "init.db_created", path=str(config.database)))
         if not config.campaigns_dir.exists():
             config.campaigns_dir.mkdir(parents=True)
             out.print(t("init.campaigns_created", path=str(config.campaigns_dir)))

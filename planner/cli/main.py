@@ -55,7 +55,7 @@ def _show_version(value: bool) -> None:
 def build_app() -> typer.Typer:
     from planner.cli import (account, campaign, demo, init_cmd, monitoring_cmds, publish_cmds, queue, review_cmds,
                              sandbox_cmd, status_cmds)
-    from planner.cli import backup_cmd, calendar_cmd, campaign_preview, check_cmd, import_cmd
+    from planner.cli import backup_cmd, calendar_cmd, campaign_preview, check_cmd, db_cmd, import_cmd
     from planner.cli.click_words import install as install_click_words
     from planner.cli.common import options, write_audit_heads
 
@@ -91,6 +91,7 @@ def build_app() -> typer.Typer:
     status_cmds.register(app)
     check_cmd.register(app)
     backup_cmd.register(app)
+    db_cmd.register(app)
     app.add_typer(status_cmds.post_app, name="post", help=t("help.post"))
     app.add_typer(monitoring_cmds.metrics_app, name="metrics", help=t("help.metrics"))
     monitoring_cmds.register(app)
@@ -153,13 +154,15 @@ def _show_failure(exc: Exception) -> int:
 
 
 def _database_path() -> str:
-    """The database of the config this command ran with, for the message; a guess if that cannot be read."""
+    """The database of the config this command ran with (file or PostgreSQL URL), for the message; a guess if
+    that cannot be read. The message shows a URL without its password."""
     from planner.cli.common import options
 
     try:
         from planner.config import find_config_path, load_config
+        from planner.store.backend import database_of
 
-        return str(load_config(find_config_path(options.config)).database)
+        return str(database_of(load_config(find_config_path(options.config))))
     except Exception:
         return "planner.db"
 

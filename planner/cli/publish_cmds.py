@@ -61,8 +61,13 @@ def register(app: typer.Typer) -> None:
         config = load_config()
         open_database(config)
         setup_logging(json_logs, logging.DEBUG if debug else logging.INFO, config.timezone)
+        backup = [BACKUP_JOB]
+        if config.database_url:  # no file to copy: PostgreSQL is backed up with pg_dump (docs/operations.md)
+            if config.backup_every is not None:
+                logging.getLogger("planner.backup").warning(t("backup.postgres_periodic"))
+            backup = []
         service = Service(config, ignore_lock=ignore_lock, dispatcher=Dispatcher(config, workers=workers),
-                          periodic=[PREFLIGHT_JOB, BACKUP_JOB, EXPIRY_JOB, *([] if no_monitoring else MONITORING_JOBS),
+                          periodic=[PREFLIGHT_JOB, *backup, EXPIRY_JOB, *([] if no_monitoring else MONITORING_JOBS),
                                     *([TELEGRAM_JOB] if chat_settings(config) else [])])
         try:
             service.run()

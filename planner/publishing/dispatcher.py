@@ -50,7 +50,7 @@ from planner.platforms.redaction import redact, register_secrets
 from planner.publishing.pacing import Pacer
 from planner.publishing.retry import RetryPolicy
 from planner.store import outbox, posts
-from planner.store.db import open_db
+from planner.store.backend import open_configured
 
 log = logging.getLogger("planner.publish")
 
@@ -189,7 +189,7 @@ class Dispatcher:
     def db(self):
         db = getattr(self._db_local, "db", None)
         if db is None:
-            db = self._db_local.db = open_db(self.config.database)
+            db = self._db_local.db = open_configured(self.config)
         return db
 
     # --- one pass ----------------------------------------------------------------------------
@@ -240,7 +240,7 @@ class Dispatcher:
         now = self.clock.now()
         with self._gate_lock:  # asked from short-lived threads (a job's request pool): one connection for all
             if self._gate_db is None:
-                self._gate_db = open_db(self.config.database)
+                self._gate_db = open_configured(self.config)
             return outbox.any_due_between(self._gate_db, now - YIELD_OVERDUE, now + ahead)
 
     def yield_to_publishing(self, max_wait: float = YIELD_MAX_WAIT) -> float:

@@ -88,15 +88,15 @@ class Service:
 
     # --- single-instance lock (a convenience: correctness never depends on it) ------------------
     def _take_lock(self) -> None:
-        from filelock import FileLock, Timeout
+        from planner.store.backend import database_label, database_of
+        from planner.store.instance_lock import SchedulerLock
 
-        self._lock = FileLock(str(self.config.database) + ".lock")
-        try:
-            self._lock.acquire(timeout=0)
-        except Timeout:
+        self._lock = SchedulerLock(self.config)
+        if not self._lock.acquire():
             if not self.ignore_lock:
-                raise SchedulerLocked("run.locked", path=str(self.config.database)) from None
-            log.warning(t("log.lock_ignored", path=str(self.config.database)))
+                refusal = self._lock.refusal()
+                raise SchedulerLocked(refusal.key, **refusal.params) from None
+            log.warning(t("log.lock_ignored", path=database_label(database_of(self.config))))
             self._lock = None
 
     def heartbeat(self) -> None:
@@ -177,8 +177,10 @@ class Service:
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
         self._scheduler = self._start_clock()
+        from planner.store.backend import database_label, database_of
+
         log.info(t("log.started", owner=self.dispatcher.owner, workers=self.dispatcher.workers,
-                   database=str(self.config.database)))
+                   database=database_label(database_of(self.config))))
         try:
             missed = self.dispatcher.housekeeping()
             if missed:

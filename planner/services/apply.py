@@ -29,12 +29,12 @@ class OnRecord:
 def _read_only_database(config):
     """The database opened read-only, or None when there is none (yet) or it cannot be read: checking and
     planning never write, but must know what a running campaign already holds."""
-    from planner.store.db import open_db
+    from planner.store.backend import database_present, open_configured
 
     db = None
-    if config is not None and config.database.exists():
+    if config is not None and database_present(config):
         try:
-            db = open_db(config.database, readonly=True)
+            db = open_configured(config, readonly=True)
         except Exception:
             db = None
     try:

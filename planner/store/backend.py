@@ -84,3 +84,28 @@ def connect_database(url_or_path: str | Path, *, create: bool = False, readonly:
 def database_of(config) -> str | Path:
     """Where a loaded config keeps its data: the PostgreSQL URL when one is set, else the SQLite file."""
     return config.database_url or config.database
+
+
+def open_configured(config, *, create: bool = False, readonly: bool = False) -> Database:
+    """The database a loaded config names, on the backend it chooses: every command and the scheduler
+    open it here (``create`` only makes a missing SQLite file)."""
+    return connect_database(database_of(config), create=create, readonly=readonly)
+
+
+def database_present(config) -> bool:
+    """Whether there is a database to open without making one: the SQLite file exists; a PostgreSQL
+    database is made by its administrator, so it is taken to be there (connecting says otherwise)."""
+    return bool(config.database_url) or Path(config.database).exists()
+
+
+def database_label(url_or_path: str | Path) -> str:
+    """How to name the database to a person: the file's path, or the URL without its password."""
+    if is_postgres_url(url_or_path):
+        from planner.store.postgres import safe_url
+
+        return safe_url(str(url_or_path).strip())
+    return str(url_or_path)
+
+
+def is_postgres_config(config) -> bool:
+    return bool(config.database_url)

@@ -289,14 +289,25 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
 
 
 def is_database_error(exc: BaseException) -> bool:
-    """An error the database itself raised (locked, full, corrupt...): ``database_error_message`` says it."""
-    return isinstance(exc, sqlite3.DatabaseError)
+    """An error the database itself raised (locked, full, corrupt, connection lost...), on either backend:
+    ``database_error_message`` says it."""
+    if isinstance(exc, sqlite3.DatabaseError):
+        return True
+    import sys
+
+    psycopg = sys.modules.get("psycopg")  # never imported: the error cannot be one of its
+    return psycopg is not None and isinstance(exc, psycopg.Error)
 
 
-def database_error_message(exc: sqlite3.DatabaseError, path: Path | str) -> str:
-    """What to tell the user about an SQLite error that reached the top of a command."""
+def database_error_message(exc: BaseException, path: Path | str) -> str:
+    """What to tell the user about a database error that reached the top of a command. ``path`` is the
+    SQLite file or the PostgreSQL URL (shown without its password)."""
     from planner.i18n import t
 
+    if not isinstance(exc, sqlite3.DatabaseError):
+        from planner.store.postgres import error_message
+
+        return error_message(exc, str(path))
     if is_lock_error(exc):
         return DatabaseLocked(path).render()
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF

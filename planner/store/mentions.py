@@ -8,6 +8,7 @@ from typing import Iterable
 
 from planner.store.db import parse_utc, transaction, utc_iso
 from planner.store.queries import period_sql
+from planner.store.schema import is_postgres
 
 
 # --- mentions --------------------------------------------------------------------------------------
@@ -16,13 +17,14 @@ def record(db, campaign_id: str, mentions: Iterable, *, now: datetime) -> int:
     new. A mention without a time is dated ``now``."""
     now_s = utc_iso(now)
     with transaction(db) as conn:
-        before = conn.total_changes
-        conn.executemany(
-            """INSERT OR IGNORE INTO mentions (campaign_id, platform, platform_id, keyword, text, author, url,
-                                               created_at, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [(campaign_id, m.platform, m.platform_id, m.keyword, m.text, m.author, m.url,
-              utc_iso(m.created_at) if m.created_at else now_s, now_s) for m in mentions])
-        return conn.total_changes - before
+        new = 0
+        for m in mentions:  # each insert's rowcount (1 stored, 0 already there): the same on both backends
+            new += conn.execute(
+                """INSERT OR IGNORE INTO mentions (campaign_id, platform, platform_id, keyword, text, author, url,
+                                                   created_at, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [campaign_id, m.platform, m.platform_id, m.keyword, m.text, m.author, m.url,
+                 utc_iso(m.created_at) if m.created_at else now_s, now_s]).rowcount
+        return new
 
 
 def newest_time(db, campaign_id: str) -> datetime | None:
@@ -96,10 +98,25 @@ def listing_by_post(db, *, campaign: str | None = None, since: datetime | None =
     "keywords", "campaigns"} (the last two comma-separated: a post found for several campaigns or keywords
     is stored once for each)."""
     where, params = _listing_where(campaign, since)
+    if is_postgres(db):
+        # SQLite takes the bare author and text from the row holding MAX(created_at); PostgreSQL names that
+        # row. The distinct keywords and campaigns are joined in the order they were first stored.
+        return list(db.query(
+            "SELECT platform, (array_agg(author ORDER BY created_at DESC, id))[1] AS author, "
+            "(array_agg(text ORDER BY created_at DESC, id))[1] AS text, MAX(created_at) AS created_at, "
+            f"{_first_seen('keyword')} AS keywords, {_first_seen('campaign_id')} AS campaigns "
+            f"FROM mentions {where} GROUP BY platform, platform_id ORDER BY created_at DESC, MIN(id) DESC LIMIT ?",
+            [*params, limit]))
     return list(db.query(
         "SELECT platform, author, text, MAX(created_at) AS created_at, group_concat(DISTINCT keyword) AS keywords, "
         f"group_concat(DISTINCT campaign_id) AS campaigns FROM mentions {where} GROUP BY platform, platform_id "
         "ORDER BY created_at DESC, MIN(id) DESC LIMIT ?", [*params, limit]))
+
+
+def _first_seen(column: str) -> str:
+    """PostgreSQL: the group's distinct values of ``column``, comma-joined in the order first stored."""
+    return (f"(SELECT string_agg(v, ',' ORDER BY n) FROM (SELECT v, MIN(n) AS n FROM unnest(array_agg({column} "
+            "ORDER BY id)) WITH ORDINALITY AS u(v, n) GROUP BY v) AS f)")
 
 
 # --- spikes (the alerts table) ---------------------------------------------------------------------

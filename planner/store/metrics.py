@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 
 from planner.store.db import parse_utc, transaction, utc_iso
 from planner.store.queries import period_sql
+from planner.store.schema import is_postgres
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,13 @@ def latest(db, campaign: str | None = None, *, until: datetime | None = None) ->
     if campaign:
         clauses.append("p.campaign_id = ?")
         params.append(campaign)
+    if is_postgres(db):  # no bare columns beside MAX() there: the newest row of each (post, metric) by name
+        rows = db.execute(f"""SELECT DISTINCT ON (m.post_id, m.metric) m.post_id, m.metric, m.value, m.collected_at
+                              FROM metric_snapshots m JOIN posts p ON p.id = m.post_id WHERE {' AND '.join(clauses)}
+                              ORDER BY m.post_id, m.metric, m.collected_at DESC""", params)
+        for post_id, metric, value, _ in rows:
+            found[post_id][metric] = value
+        return found
     # The newest snapshot per (post, metric) up to ``until``: MAX(collected_at) picks the row's value in SQLite.
     for post_id, metric, value, _ in db.execute(
             f"""SELECT m.post_id, m.metric, m.value, MAX(m.collected_at) FROM metric_snapshots m

@@ -178,6 +178,29 @@ def describe_error(exc: BaseException, url: str) -> str:
     return line.replace(password, "***") if password else line
 
 
+def error_message(exc: BaseException, url: str) -> str:
+    """What to tell the user about a psycopg error that reached the top of a command (the transaction it
+    interrupted has been rolled back by the server)."""
+    from planner.i18n import t
+
+    shown = safe_url(url) if is_postgres_url(url) else url
+    reason = describe_error(exc, url)
+    state = getattr(exc, "sqlstate", None) or ""
+    if state == "55P03":  # lock_not_available: lock_timeout ran out waiting for another writer
+        return t("store.locked", path=shown, seconds=round(BUSY_TIMEOUT_MS / 1000))
+    if state == "53100":  # disk_full
+        return t("postgres.failed", url=shown, error=t("store.reason_full"))
+    if state == "42501":  # insufficient_privilege
+        return t("postgres.no_privilege", url=shown, error=reason)
+    if state == "25006":  # read_only_sql_transaction: a standby, or a read-only role
+        return t("postgres.read_only", url=shown, error=reason)
+    import psycopg
+
+    if isinstance(exc, psycopg.OperationalError) and not state.startswith(("22", "23", "42")):
+        return t("postgres.connection_lost", url=shown, error=reason)
+    return t("postgres.failed", url=shown, error=reason)
+
+
 # --- the SQLite dialect, read as PostgreSQL ------------------------------------------------------------
 
 _LITERAL = re.compile(r"\x00(\d+)\x00")

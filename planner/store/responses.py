@@ -69,10 +69,10 @@ def open(db, alert_id: int, *, campaign_id: str, playbook: str, content_id: str,
             released = [r[0] for r in conn.execute("SELECT post_id FROM response_posts WHERE response_id = ?",
                                                    [earlier[0]])]
             return Opened(earlier[0], earlier[1], released=released, already=True)
-        cursor = conn.execute("INSERT INTO responses (alert_id, campaign_id, playbook, content_id, requested_by, "
-                              "requested_at) VALUES (?, ?, ?, ?, ?, ?)",
-                              [alert_id, campaign_id, playbook, content_id, actor, now_s])
-        opened = Opened(cursor.lastrowid, content_id)
+        response_id = conn.execute("INSERT INTO responses (alert_id, campaign_id, playbook, content_id, "
+                                   "requested_by, requested_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                                   [alert_id, campaign_id, playbook, content_id, actor, now_s]).fetchone()[0]
+        opened = Opened(response_id, content_id)
         for row in posts.first_occurrences(db, campaign_id, content_id):
             if channels and row["channel"] not in channels:
                 continue

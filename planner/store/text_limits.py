@@ -9,13 +9,14 @@ been checked.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from pathlib import Path
 
 from planner.errors import PlannerError
-from planner.store.db import open_db
+from planner.store.backend import connect_database
+from planner.store.db import is_database_error
 from planner.store.outbox import set_setting
+from planner.store.postgres import is_postgres_url
 
 PREFIX = "text_limit:"
 
@@ -31,30 +32,39 @@ def remembered(db) -> dict[str, int]:
     return {key[len(PREFIX):]: int(value) for key, value in rows if str(value).isdigit() and int(value) > 0}
 
 
-def remember_in(database: Path, account_name: str, limit: int | None, *, now: datetime) -> bool:
-    """``remember`` in the database file, if there is one: False when there is none, or it cannot be written."""
-    if not Path(database).exists():
+def _there(database: str | Path | None) -> bool:
+    return database is not None and (is_postgres_url(database) or Path(database).exists())
+
+
+def remember_in(database: str | Path, account_name: str, limit: int | None, *, now: datetime) -> bool:
+    """``remember`` in the database (the SQLite file, if there is one, or a PostgreSQL URL): False when there
+    is none, or it cannot be written."""
+    if not _there(database):
         return False
     try:
-        db = open_db(database)
+        db = connect_database(database)
         try:
             remember(db, account_name, limit, now=now)
         finally:
             db.close()
-    except (PlannerError, sqlite3.Error, OSError):
-        return False
+    except Exception as exc:
+        if isinstance(exc, (PlannerError, OSError)) or is_database_error(exc):
+            return False
+        raise
     return True
 
 
-def remembered_in(database: Path | None) -> dict[str, int]:
-    """``remembered`` from the database file; {} without one, or when it cannot be read."""
-    if database is None or not Path(database).exists():
+def remembered_in(database: str | Path | None) -> dict[str, int]:
+    """``remembered`` from the database (file or PostgreSQL URL); {} without one, or when it cannot be read."""
+    if not _there(database):
         return {}
     try:
-        db = open_db(database, readonly=True)
+        db = connect_database(database, readonly=True)
         try:
             return remembered(db)
         finally:
             db.close()
-    except (PlannerError, sqlite3.Error, OSError):
-        return {}
+    except Exception as exc:
+        if isinstance(exc, (PlannerError, OSError)) or is_database_error(exc):
+            return {}
+        raise
