@@ -99,24 +99,18 @@ def listing_by_post(db, *, campaign: str | None = None, since: datetime | None =
     is stored once for each)."""
     where, params = _listing_where(campaign, since)
     if is_postgres(db):
-        # SQLite takes the bare author and text from the row holding MAX(created_at); PostgreSQL names that
-        # row. The distinct keywords and campaigns are joined in the order they were first stored.
+        # SQLite allows the bare author and text (one platform post's, the same in each of its rows);
+        # PostgreSQL wants them named: the newest row's.
         return list(db.query(
             "SELECT platform, (array_agg(author ORDER BY created_at DESC, id))[1] AS author, "
             "(array_agg(text ORDER BY created_at DESC, id))[1] AS text, MAX(created_at) AS created_at, "
-            f"{_first_seen('keyword')} AS keywords, {_first_seen('campaign_id')} AS campaigns "
+            "group_concat(DISTINCT keyword) AS keywords, group_concat(DISTINCT campaign_id) AS campaigns "
             f"FROM mentions {where} GROUP BY platform, platform_id ORDER BY created_at DESC, MIN(id) DESC LIMIT ?",
             [*params, limit]))
     return list(db.query(
         "SELECT platform, author, text, MAX(created_at) AS created_at, group_concat(DISTINCT keyword) AS keywords, "
         f"group_concat(DISTINCT campaign_id) AS campaigns FROM mentions {where} GROUP BY platform, platform_id "
         "ORDER BY created_at DESC, MIN(id) DESC LIMIT ?", [*params, limit]))
-
-
-def _first_seen(column: str) -> str:
-    """PostgreSQL: the group's distinct values of ``column``, comma-joined in the order first stored."""
-    return (f"(SELECT string_agg(v, ',' ORDER BY n) FROM (SELECT v, MIN(n) AS n FROM unnest(array_agg({column} "
-            "ORDER BY id)) WITH ORDINALITY AS u(v, n) GROUP BY v) AS f)")
 
 
 # --- spikes (the alerts table) ---------------------------------------------------------------------

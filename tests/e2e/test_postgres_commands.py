@@ -207,3 +207,31 @@ def test_an_unreachable_server_or_a_missing_driver_is_said_plainly(tmp_path, san
     office.env["PYTHONPATH"] = os.pathsep.join(p for p in (str(shadow), os.environ.get("PYTHONPATH")) if p)
     missing = office.run("queue", ok=False)
     assert missing.returncode == 2 and 'humas-planner[postgres]' in missing.stderr, missing.stderr
+
+
+def test_the_scheduler_publishes_from_postgresql_and_a_second_one_is_refused(tmp_path, sandbox, postgres_url):
+    office = Office(tmp_path / "kantor", sandbox.base_url, postgres_url)
+    office.run("init", str(office.root))
+    office.run("campaign", "apply", str(campaign_file(office.root)), user="budi")
+    office.run("approve", "--campaign", "uji-pg", user="sari")
+    office.make_due()
+    log = office.root / "run.log"
+    with open(log, "wb") as handle:
+        first = subprocess.Popen([sys.executable, "-m", "planner", "run", "--no-monitoring"], env=office.env,
+                                 cwd=office.root, stdout=handle, stderr=subprocess.STDOUT)
+    try:
+        ph.wait_for(lambda: office.json("status")["counts"].get("published") == 6, 60,
+                    "the scheduler publishing the six due posts from PostgreSQL")
+        status = office.json("status")
+        assert status["scheduler"]["running"] is True and status["scheduler"]["pid"] == first.pid
+        # The lock lives in the database, so it holds for a scheduler started on any machine.
+        second = office.run("run", "--no-monitoring", ok=False)
+        assert second.returncode == 2 and "Penjadwal lain sudah berjalan" in second.stderr, second.stderr
+        assert "PostgreSQL" in second.stderr
+    finally:
+        first.terminate()
+        assert first.wait(40) == 0, log.read_text("utf-8", "replace")
+    assert not list(office.root.glob("*.db*"))
+    assert "Traceback" not in log.read_text("utf-8", "replace")
+    assert (office.root / "audit.head").exists()  # the audit chain's head, in the workspace folder
+    assert not sandbox.posts()["duplicates"]
