@@ -164,7 +164,7 @@ def _run_scheduler(config, out) -> bool:
 
     from planner.publishing.dispatcher import Dispatcher
     from planner.publishing.service import Service
-    from planner.store.db import open_db
+    from planner.store.backend import open_configured
 
     from planner.log_time import rich_time_format
 
@@ -178,7 +178,7 @@ def _run_scheduler(config, out) -> bool:
     from planner.platforms.redaction import install_redaction
 
     install_redaction()
-    db = open_db(config.database)
+    db = open_configured(config)
     total = sum(n for s, n in _counts(db).items() if s != "canceled")
     service = Service(config, dispatcher=Dispatcher(config), shutdown_timeout=10)
     thread = threading.Thread(target=service.run, kwargs={"install_signals": False}, daemon=True)
@@ -208,9 +208,9 @@ def _monitor(config, out, workspace: Path) -> None:
     from planner.monitoring.listen import listen
     from planner.reports.text import render_text
     from planner.reports.write import write_report
-    from planner.store.db import open_db
+    from planner.store.backend import open_configured
 
-    db = open_db(config.database)
+    db = open_configured(config)
     now = clock.now()
     result = collect_metrics(config, db, now=now, force=True)
     out.print(t("metrics.done", posts=result.posts, snapshots=result.snapshots, not_available=result.not_available))
@@ -233,11 +233,11 @@ def _check_sandbox(config, sandbox, out) -> bool:
     """The sandbox's own record is the judge: one platform post per published outbox row."""
     import json
 
-    from planner.store.db import open_db
+    from planner.store.backend import open_configured
     from planner.store.queries import published_platform_refs
 
     record = sandbox.posts()
-    db = open_db(config.database)
+    db = open_configured(config)
     rows = published_platform_refs(db)
     received_ids = {p["id"] for p in record["posts"]}
     recorded = [ref for ref, _, parts in rows for ref in ([ref, *json.loads(parts)[1:]] if parts else [ref])]

@@ -157,14 +157,29 @@ class PostgresDatabase:
     def transaction(self) -> Iterator["PostgresDatabase"]:
         from psycopg.errors import LockNotAvailable
 
-        with self.raw.transaction():
-            if not self.readonly:
-                try:
+        try:
+            with self.raw.transaction():
+                if not self.readonly:
                     self.raw.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY])
-                except LockNotAvailable:
-                    raise PlannerError("store.locked", path=safe_url(self.url),
-                                       seconds=round(BUSY_TIMEOUT_MS / 1000)) from None
-            yield self
+                yield self
+        except LockNotAvailable:  # rolled back by now: the connection can ask who holds the lock
+            raise self.locked_error() from None
+
+    def locked_error(self) -> PlannerError:
+        """Another writer kept the write lock past lock_timeout: the running scheduler is named when its
+        heartbeat is recent, as on SQLite (store/db.py DatabaseLocked)."""
+        seconds = round(BUSY_TIMEOUT_MS / 1000)
+        try:
+            from planner.publishing.service import HEARTBEAT_EVERY, heartbeat_state
+
+            # The heartbeat cannot be written while the lock is held, so allow for our own wait too.
+            beat = heartbeat_state(self, stale_after=3 * HEARTBEAT_EVERY + BUSY_TIMEOUT_MS / 1000 + 15)
+        except Exception:
+            beat = None
+        if beat:
+            return PlannerError("store.locked_by_scheduler", path=safe_url(self.url), seconds=seconds,
+                                pid=beat.get("pid", "?"), host=beat.get("host", "?"))
+        return PlannerError("store.locked", path=safe_url(self.url), seconds=seconds)
 
     def close(self) -> None:
         self.raw.close()
