@@ -170,10 +170,11 @@ class PostgresDatabase:
         heartbeat is recent, as on SQLite (store/db.py DatabaseLocked)."""
         seconds = round(BUSY_TIMEOUT_MS / 1000)
         try:
-            from planner.publishing.service import HEARTBEAT_EVERY, heartbeat_state
+            from planner import clock
+            from planner.store import heartbeat
 
             # The heartbeat cannot be written while the lock is held, so allow for our own wait too.
-            beat = heartbeat_state(self, stale_after=3 * HEARTBEAT_EVERY + BUSY_TIMEOUT_MS / 1000 + 15)
+            beat = heartbeat.fresh(self, now=clock.now(), stale_after=3 * heartbeat.EVERY + BUSY_TIMEOUT_MS / 1000 + 15)
         except Exception:
             beat = None
         if beat:

@@ -120,18 +120,15 @@ def test_postgresql_errors_are_database_errors_said_without_the_password(config,
 
 
 def test_a_writer_kept_waiting_on_postgresql_is_told_which_scheduler_holds_the_lock(config, postgres_url):
-    import json
     import socket
 
     from planner.errors import PlannerError
-    from planner.store.outbox import set_setting
+    from planner.store import heartbeat
     from planner.store.postgres import WRITE_LOCK_KEY
 
     holder, waiter = connect_database(postgres_url), connect_database(postgres_url)
-    set_setting(holder, "scheduler", json.dumps({"owner": "o", "pid": 4242, "host": socket.gethostname(),
-                                                 "started_at": utc_iso(datetime.now(timezone.utc)),
-                                                 "at": utc_iso(datetime.now(timezone.utc))}),
-                now=datetime.now(timezone.utc))
+    now = datetime.now(timezone.utc)
+    heartbeat.beat(holder, owner="o", pid=4242, host=socket.gethostname(), started_at=now, now=now)
     waiter.raw.execute("SET lock_timeout = 300")
     try:
         with transaction(holder):
