@@ -212,7 +212,9 @@ def error_message(exc: BaseException, url: str) -> str:
         return t("postgres.read_only", url=shown, error=reason)
     import psycopg
 
-    if isinstance(exc, psycopg.OperationalError) and not state.startswith(("22", "23", "42")):
+    # Class 08 (connection exception), 57P01-57P03 (the server shutting down or starting), or a client-side
+    # failure without any code (the socket closed under us).
+    if state.startswith(("08", "57P")) or (isinstance(exc, psycopg.OperationalError) and not state):
         return t("postgres.connection_lost", url=shown, error=reason)
     return t("postgres.failed", url=shown, error=reason)
 
