@@ -101,6 +101,7 @@ def build_app() -> typer.Typer:
     from planner.cli import respond_cmd
 
     respond_cmd.register(app)
+    from planner.cli import worker_cmd; worker_cmd.register(app)  # noqa: E702
     app.add_typer(account.app, name="account", help=t("help.account"))
     app.add_typer(sandbox_cmd.app, name="sandbox", help=t("help.sandbox"))
     return app

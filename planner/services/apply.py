@@ -97,6 +97,10 @@ def apply_checked(db, config, results: list, *, actor: str, dry_run: bool = Fals
     batch = [(r.campaign, desired_posts(r.campaign, r.file, config), str(r.file.resolve())) for r in results]
     plans = apply_campaigns(db, batch, approval_required=config.approval_required, actor=actor,
                             dry_run=dry_run, slots=account_slots(config))
+    if not dry_run:  # PostgreSQL workers: each post's job at its (new) time, none for posts that no longer go
+        from planner.workers.jobs import after_change
+
+        after_change(db, campaigns=[plan.campaign_id for plan in plans])
     waiting, approvers = 0, []
     if config.approval_required and not dry_run:
         waiting = count_awaiting_approval(db, [plan.campaign_id for plan in plans])

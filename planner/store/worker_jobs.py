@@ -1,0 +1,173 @@
+"""The store's side of the PostgreSQL workers (issue 15): procrastinate's tables read beside the outbox, and the
+claim of one post under pacing shared by every worker of the cluster.
+
+PostgreSQL only. procrastinate owns its tables (``procrastinate_jobs``, ``procrastinate_workers``); we only
+read them here, and change them through procrastinate's own API (planner/workers/).
+
+Pacing across workers is decided inside the claim's transaction, from the posts table itself, under the
+database's one write lock (store/postgres.py): two workers can never both take an account's last slot.
+
+- in flight: the account's posts in 'publishing' whose lease is still running (a dead worker's claim stops
+  counting when its lease ends or its owner is found gone, so a crash never blocks an account for good);
+- rate: a sliding window of ``burst / rate`` seconds holds at most ``burst`` sends (send marks in the window,
+  plus claims not yet marked). That is ``burst`` back to back, then ``rate`` a second on average, as the
+  per-process token bucket (publishing/pacing.py) gives on one machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from planner.store import outbox
+from planner.store.db import parse_utc, transaction, utc_iso
+
+POST_LOCK_PREFIX = "post:"
+
+
+def post_lock(post_id: int) -> str:
+    """The queueing lock of a post's job: procrastinate keeps at most one waiting job per post."""
+    return f"{POST_LOCK_PREFIX}{post_id}"
+
+
+def schema_present(db) -> bool:
+    """Is procrastinate's schema in this database already?"""
+    return db.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()[0]
+
+
+def apply_schema_once(db, schema_sql: str) -> bool:
+    """procrastinate's schema, applied under the write lock unless present (two workers starting at once
+    apply it once). True when it was applied now."""
+    with transaction(db) as conn:
+        if schema_present(db):
+            return False
+        conn.raw.execute(schema_sql)
+    return True
+
+
+@dataclass(frozen=True)
+class PostTiming:
+    id: int
+    at: datetime             # when the post may be claimed: its retry time, else its due time
+    job_id: int | None       # its waiting job, if it has one
+    job_at: datetime | None = None   # when that job is scheduled
+
+
+def timing(db, post_ids: list[int] | None = None, *, campaigns: list[str] | None = None) -> tuple[list[PostTiming], list[int]]:
+    """For the given posts (or the posts of ``campaigns``): (claimable posts with when they may go and their
+    waiting job, jobs waiting for posts that are no longer claimable)."""
+    clauses, params = [], []
+    if post_ids is not None:
+        if not post_ids:
+            return [], []
+        clauses.append(f"p.id IN ({','.join('?' * len(post_ids))})")
+        params += list(post_ids)
+    if campaigns is not None:
+        if not campaigns:
+            return [], []
+        clauses.append(f"p.campaign_id IN ({','.join('?' * len(campaigns))})")
+        params += list(campaigns)
+    rows = db.execute(
+        f"""SELECT p.id, p.state, p.standby, COALESCE(p.retry_at, p.due_at), j.id, j.scheduled_at
+            FROM posts p LEFT JOIN procrastinate_jobs j
+                 ON j.queueing_lock = CAST(? AS TEXT) || CAST(p.id AS TEXT) AND j.status = 'todo'
+            WHERE {' AND '.join(clauses) or 'TRUE'}""", [POST_LOCK_PREFIX, *params]).fetchall()
+    waiting, stale = [], []
+    for post_id, state, standby, at, job_id, job_at in rows:
+        if state in outbox.CLAIMABLE and not standby:
+            waiting.append(PostTiming(post_id, parse_utc(at), job_id, job_at))
+        elif job_id is not None:
+            stale.append(job_id)
+    return waiting, stale
+
+
+def needing_jobs(db, *, limit: int = 5000) -> list[PostTiming]:
+    """Claimable posts without a job, or whose waiting job is due later than the post (its time was brought
+    forward, a retry time set...): what the sweep defers. Oldest first."""
+    rows = db.execute(
+        f"""SELECT p.id, COALESCE(p.retry_at, p.due_at) AS at, j.id FROM posts p
+            LEFT JOIN procrastinate_jobs j ON j.queueing_lock = CAST(? AS TEXT) || CAST(p.id AS TEXT) AND j.status IN ('todo', 'doing')
+            WHERE p.state IN ({','.join('?' * len(outbox.CLAIMABLE))}) AND p.standby = 0
+              AND (j.id IS NULL OR (j.status = 'todo' AND j.scheduled_at >
+                                    COALESCE(p.retry_at, p.due_at)::timestamptz + interval '1 second'))
+            ORDER BY at, p.id LIMIT ?""", [POST_LOCK_PREFIX, *outbox.CLAIMABLE, limit]).fetchall()
+    return [PostTiming(post_id, parse_utc(at), job_id) for post_id, at, job_id in rows]
+
+
+@dataclass(frozen=True)
+class Pacing:
+    rate: float
+    burst: int
+    max_in_flight: int
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(seconds=self.burst / self.rate)
+
+
+def _wait_for_room(conn, channel: str, now: datetime, pacing: Pacing) -> float:
+    """Seconds until ``channel`` may start one more send (0: now), counted from the posts table."""
+    now_s = utc_iso(now)
+    in_flight = conn.execute("SELECT COUNT(*) FROM posts WHERE channel = ? AND state = 'publishing' "
+                             "AND lease_until >= ?", [channel, now_s]).fetchone()[0]
+    if in_flight >= pacing.max_in_flight:
+        return 0.1  # a send ends within moments, or its lease runs out: look again soon
+    since = now - pacing.window
+    unmarked = conn.execute("SELECT COUNT(*) FROM posts WHERE channel = ? AND state = 'publishing' "
+                            "AND send_started_at IS NULL AND lease_until >= ?", [channel, now_s]).fetchone()[0]
+    sends = [parse_utc(r[0]) for r in conn.execute(
+        "SELECT send_started_at FROM posts WHERE channel = ? AND send_started_at > ? ORDER BY send_started_at",
+        [channel, utc_iso(since)]).fetchall()]
+    used = len(sends) + unmarked
+    if used < pacing.burst:
+        return 0.0
+    # The window frees a place when its oldest sends leave it.
+    oldest = sends[used - pacing.burst] if used - pacing.burst < len(sends) else now
+    return max(0.05, (oldest + pacing.window - now).total_seconds())
+
+
+def claim_paced(db, post_id: int, *, owner: str, now: datetime, lease: timedelta, pacing: Pacing,
+                approved_only: bool) -> tuple[outbox.ClaimedPost | None, float]:
+    """Claim one due post under our lease if its account has room across the cluster.
+
+    Returns (the claimed post, 0), or (None, seconds to wait for the account's room), or (None, 0) when
+    the post is not claimable (not due, not queued, taken by another worker)."""
+    with transaction(db) as conn:
+        row = conn.execute("SELECT channel FROM posts WHERE id = ?", [post_id]).fetchone()
+        if row is None:
+            return None, 0.0
+        wait = _wait_for_room(conn, row[0], now, pacing)
+        if wait > 0:
+            return None, wait
+        # Nested in our transaction (a savepoint): the room read above and the claim share one write lock.
+        claimed = outbox.claim_due(db, owner=owner, now=now, lease=lease, limit=1, only_ids=[post_id],
+                                   approved_only=approved_only)
+    return (claimed[0] if claimed else None), 0.0
+
+
+@dataclass(frozen=True)
+class LiveWorker:
+    id: int
+    last_heartbeat: datetime
+    posts: list[int]          # the posts whose jobs it runs now
+    other_jobs: list[str]     # its other running jobs (periodic work), by task name
+
+
+def live_workers(db, *, stale_after: float) -> list[LiveWorker]:
+    """Workers whose heartbeat is younger than ``stale_after`` seconds, with the jobs each runs now.
+    Empty when procrastinate's schema is not there (no worker ever started)."""
+    if db.dialect != "postgresql" or not schema_present(db):
+        return []
+    workers = db.execute(
+        "SELECT id, last_heartbeat FROM procrastinate_workers "
+        "WHERE last_heartbeat > now() - make_interval(secs => ?) ORDER BY id", [stale_after]).fetchall()
+    jobs: dict[int, tuple[list[int], list[str]]] = {w[0]: ([], []) for w in workers}
+    for worker_id, task, post_id in db.execute(
+            "SELECT worker_id, task_name, (args->>'post_id')::bigint FROM procrastinate_jobs "
+            "WHERE status = 'doing' AND worker_id IS NOT NULL ORDER BY id").fetchall():
+        if worker_id in jobs:
+            if post_id is not None:
+                jobs[worker_id][0].append(post_id)
+            else:
+                jobs[worker_id][1].append(task)
+    return [LiveWorker(w[0], w[1], *jobs[w[0]]) for w in workers]

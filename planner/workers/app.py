@@ -1,0 +1,120 @@
+"""The procrastinate App of `planner worker`: one job per due post, and the periodic work of the cluster.
+
+Periodic tasks are deferred by every worker's periodic deferrer, but procrastinate records each tick once
+(``procrastinate_periodic_defers`` is unique per task and tick), so each runs once per cluster, on whichever
+worker fetches it. They call the same functions `planner run` hosts on SQLite (publishing/service.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from planner.config import Config
+from planner.i18n import t
+from planner.workers import jobs
+from planner.workers.publish import WorkerDispatcher
+
+log = logging.getLogger("planner.worker")
+
+# Heartbeats and stalled jobs: a worker that misses STALLED_AFTER seconds of heartbeats is taken for dead,
+# and its running jobs are retried on the others (the posts' own leases decide the rest).
+HEARTBEAT_EVERY = 2.0
+STALLED_AFTER = 10.0
+POLL_EVERY = 0.5     # look for jobs whose time has come at least this often (LISTEN/NOTIFY wakes us sooner)
+
+UPKEEP_CRON = "* * * * * */2"     # every 2 s: housekeeping, reconciliation, the sweep, stalled jobs
+
+
+def _every(seconds: int) -> str:
+    """A cron line (procrastinate: seconds as a 6th column) for a period in seconds."""
+    if seconds < 60:
+        return f"* * * * * */{seconds}"
+    if seconds < 3600:
+        return f"*/{seconds // 60} * * * *"
+    return f"0 */{seconds // 3600} * * *"
+
+
+def periodic_work(config: Config) -> list[tuple]:
+    """(name, seconds, function(config, dispatcher)) as `planner run` registers them, minus the SQLite
+    backup (PostgreSQL is backed up with pg_dump: docs/scale-out.md)."""
+    from planner.accounts.expiry import EXPIRY_JOB
+    from planner.monitoring.jobs import MONITORING_JOBS
+    from planner.publishing.preflight import PREFLIGHT_JOB
+    from planner.response.chat import TELEGRAM_JOB, chat_settings
+
+    return [PREFLIGHT_JOB, EXPIRY_JOB, *MONITORING_JOBS, *([TELEGRAM_JOB] if chat_settings(config) else [])]
+
+
+def build_app(config: Config, dispatcher: WorkerDispatcher, *, monitoring: bool = True):
+    """The App with its tasks, on the config's PostgreSQL database."""
+    app = jobs.procrastinate_app(config.database_url)
+
+    def follow_up(post_id: int, at) -> None:
+        if at is not None:
+            jobs.defer_post(app, post_id, at)
+
+    @app.task(name=jobs.PUBLISH_TASK, queue=jobs.PUBLISH_QUEUE)
+    def publish_post(post_id: int) -> None:
+        follow_up(post_id, dispatcher.run_post(post_id).at)
+
+    @app.periodic(cron=UPKEEP_CRON, periodic_id="upkeep")
+    @app.task(name="upkeep", queue="upkeep", queueing_lock="upkeep")
+    async def upkeep(timestamp: int) -> None:
+        await _upkeep(app, dispatcher)
+
+    for name, seconds, func, *_first in (periodic_work(config) if monitoring else []):
+        _register_periodic(app, config, dispatcher, name, seconds, func)
+    return app
+
+
+def _register_periodic(app, config: Config, dispatcher: WorkerDispatcher, name: str, seconds: int, func) -> None:
+    def run(timestamp: int) -> None:
+        dispatcher.yield_to_publishing()
+        try:
+            func(config, dispatcher)
+        except Exception:
+            log.exception(t("log.job_failed"))
+
+    run.__name__ = f"periodic_{name.replace('-', '_')}"
+    task = app.task(name=f"periodic:{name}", queue="periodic", queueing_lock=f"periodic:{name}")(run)
+    app.periodic(cron=_every(int(seconds)), periodic_id=name)(task)
+
+
+async def _upkeep(app, dispatcher: WorkerDispatcher) -> None:
+    """Once per cluster every 2 s: what `planner run`'s loop does besides claiming (blackouts, leases that ran
+    out, missed posts, reconciliation), stalled workers' jobs retried, and a job for every post without one."""
+    import asyncio
+
+    await asyncio.to_thread(dispatcher.housekeeping)
+    await asyncio.to_thread(dispatcher.reconcile)
+    await retry_stalled(app)
+    await asyncio.to_thread(lambda: sweep(app, dispatcher.db))
+
+
+async def retry_stalled(app) -> int:
+    """Jobs of workers whose heartbeat stopped (kill -9, a machine gone) go back to 'todo' for the others."""
+    retried = 0
+    for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER):
+        await app.job_manager.retry_job(job)
+        log.warning(t("worker.retried_stalled", job=job.id, task=job.task_name))
+        retried += 1
+    return retried
+
+
+def sweep(app, db) -> int:
+    """A job for each claimable post that has none (a deferral that failed, a release, an approval, a retry
+    time) or whose job waits past the post's time."""
+    from planner.store import worker_jobs
+
+    moved = 0
+    for post in worker_jobs.needing_jobs(db):
+        moved += jobs.move_post(app, post.id, post.at, post.job_id) is not None
+    if moved:
+        log.debug("sweep: %d post jobs deferred", moved)
+    return moved
+
+
+def lease_hint(config: Config) -> timedelta:
+    """How long a killed worker's posts can wait at most: its lease, plus stall detection."""
+    return config.lease + timedelta(seconds=STALLED_AFTER + 2 * HEARTBEAT_EVERY)

@@ -1,0 +1,72 @@
+"""A post's job: deferred for its time with a queueing lock per post, moved when its time changes, cancelled
+when the post no longer waits to go out. Every function here is a convenience the sweep would also make
+good: correctness rests on the store's claim, never on a job being there exactly once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from planner.store import worker_jobs
+
+log = logging.getLogger("planner.worker")
+
+PUBLISH_TASK = "publish_post"
+PUBLISH_QUEUE = "publish"
+
+
+def procrastinate_app(url: str):
+    """A procrastinate App on the database at ``url`` (not opened)."""
+    import procrastinate
+
+    return procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+
+
+def defer_post(app, post_id: int, at: datetime) -> int | None:
+    """One waiting job for the post at ``at``; None when it already has one (its queueing lock)."""
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    try:
+        return app.configure_task(PUBLISH_TASK, queue=PUBLISH_QUEUE, schedule_at=at.astimezone(timezone.utc),
+                                  queueing_lock=worker_jobs.post_lock(post_id)).defer(post_id=post_id)
+    except AlreadyEnqueued:
+        return None
+
+
+def move_post(app, post_id: int, at: datetime, job_id: int | None) -> int | None:
+    """The post's waiting job moved to ``at`` (cancelled and deferred again: procrastinate has no 'move')."""
+    if job_id is not None and not app.job_manager.cancel_job_by_id(job_id, delete_job=True):
+        return None  # a worker took it meanwhile: it finds the post's time itself and defers again
+    return defer_post(app, post_id, at)
+
+
+def sync(app, db, *, post_ids: list[int] | None = None, campaigns: list[str] | None = None) -> int:
+    """Jobs made to match the posts: each claimable post has one at its time, the others none. Returns the
+    jobs deferred."""
+    waiting, stale = worker_jobs.timing(db, post_ids, campaigns=campaigns)
+    for job_id in stale:
+        app.job_manager.cancel_job_by_id(job_id, delete_job=True)
+    deferred = 0
+    for post in waiting:
+        if post.job_id is None:
+            deferred += defer_post(app, post.id, post.at) is not None
+        elif post.job_at is None or abs((post.job_at - post.at).total_seconds()) > 1:
+            deferred += move_post(app, post.id, post.at, post.job_id) is not None
+    return deferred
+
+
+def after_change(db, *, post_ids: list[int] | None = None, campaigns: list[str] | None = None) -> None:
+    """After a command changed posts on PostgreSQL (apply, cancel...): their jobs follow at once. A failure
+    here loses nothing (the workers' sweep defers what is missing), so it is logged, never raised."""
+    if getattr(db, "dialect", "sqlite") != "postgresql":
+        return
+    try:
+        if not worker_jobs.schema_present(db):
+            return  # no worker ever started here: the first one's sweep defers everything
+        app = procrastinate_app(db.url)
+        with app.open():
+            sync(app, db, post_ids=post_ids, campaigns=campaigns)
+    except Exception as exc:  # never fail the command over a wake-up the sweep makes good
+        from planner.i18n import t
+
+        log.warning(t("worker.jobs_not_updated", error=type(exc).__name__))

@@ -1,0 +1,49 @@
+"""`planner worker`: one worker process of the cluster, until SIGTERM or SIGINT (procrastinate's handlers
+finish the jobs in hand first)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+from planner.config import Config
+from planner.i18n import t
+from planner.store import worker_jobs
+from planner.store.postgres import safe_url
+from planner.workers import app as worker_app
+from planner.workers.publish import WorkerDispatcher
+
+log = logging.getLogger("planner.worker")
+
+
+def prepare(config: Config):
+    """Our tables migrated and procrastinate's schema applied (once, whoever starts first)."""
+    from procrastinate.schema import SchemaManager
+
+    from planner.store.backend import connect_database
+
+    db = connect_database(config.database_url)
+    try:
+        schema = SchemaManager.get_schema()
+        if worker_jobs.apply_schema_once(db, schema):
+            log.info(t("worker.schema_applied"))
+    finally:
+        db.close()
+
+
+def run_worker(config: Config, *, concurrency: int, monitoring: bool = True) -> None:
+    prepare(config)
+    dispatcher = WorkerDispatcher(config, workers=concurrency)
+    app = worker_app.build_app(config, dispatcher, monitoring=monitoring)
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    log.info(t("worker.started", name=name, concurrency=concurrency, database=safe_url(config.database_url),
+               owner=dispatcher.owner))
+    try:
+        app.run_worker(concurrency=concurrency + 1, name=name,  # +1: the 2-second upkeep never waits for a slot
+                       update_heartbeat_interval=worker_app.HEARTBEAT_EVERY,
+                       stalled_worker_timeout=worker_app.STALLED_AFTER,
+                       fetch_job_polling_interval=worker_app.POLL_EVERY, delete_jobs="successful")
+    finally:
+        dispatcher.shutdown(0)
+        log.info(t("worker.stopped", name=name))
