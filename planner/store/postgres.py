@@ -8,6 +8,7 @@ The store's SQL is written once, in the SQLite dialect it grew up with. This mod
 - the few SQLite functions the store calls (``julianday``, ``json_extract``, ``json_each``, ``group_concat``)
   and a ``sqlite_master`` view (tables, indexes, triggers) are made by the first migration here
   (POSTGRES_PRELUDE);
+- SQLite's scalar ``MAX(a, b)`` / ``MIN(a, b)`` are ``GREATEST`` / ``LEAST``;
 - ``LIKE`` is ``ILIKE`` (SQLite's ignores ASCII case); ``SUM()`` of a comparison counts its true rows; a
   ``numeric`` result (``SUM`` of integers) comes back as int, or float with a fraction, as SQLite gives them;
 - DDL: ``INTEGER`` is 64-bit (``BIGINT``), ``REAL`` is ``DOUBLE PRECISION``, ``TEXT`` sorts bytewise
@@ -269,6 +270,7 @@ def translate(sql: str) -> tuple[tuple[str, bool], ...]:
     code = re.sub(r"\bIS\s+(?!NOT\b|NULL\b|TRUE\b|FALSE\b|DISTINCT\b)", "IS NOT DISTINCT FROM ", code, flags=re.I)
     code = re.sub(r"\bLIKE\b", "ILIKE", code, flags=re.I)  # SQLite's LIKE ignores (ASCII) case
     code = _alias_subqueries(code)
+    code = _scalar_min_max(code)
     if re.match(r"INSERT\s+OR\s+IGNORE\b", code, re.I):
         code = re.sub(r"^INSERT\s+OR\s+IGNORE\b", "INSERT", code, flags=re.I)
         returning = re.search(r"\bRETURNING\b", code, re.I)
@@ -299,6 +301,27 @@ def _alias_subqueries(code: str) -> str:
         start = closing + 1
         if _NOT_AN_ALIAS.match(code, start):
             out.append(f" AS _subquery{opening}")
+    return "".join(out) + code[start:]
+
+
+_MIN_MAX = re.compile(r"\b(MIN|MAX)\s*\(", re.I)
+
+
+def _scalar_min_max(code: str) -> str:
+    """SQLite's scalar ``MAX(a, b)`` / ``MIN(a, b)`` (two or more arguments) are PostgreSQL's ``GREATEST`` /
+    ``LEAST``; the one-argument aggregates stay as they are."""
+    out, start = [], 0
+    for match in _MIN_MAX.finditer(code):
+        opening = match.end() - 1
+        depth = 0
+        for closing in range(opening, len(code)):
+            depth += code[closing] == "("
+            depth -= code[closing] == ")"
+            if depth == 0:
+                break
+        if len(_top_level_split(code[opening + 1:closing])) > 1:
+            out += [code[start:match.start()], "GREATEST" if match.group(1).upper() == "MAX" else "LEAST"]
+            start = match.start() + len(match.group(1))
     return "".join(out) + code[start:]
 
 
