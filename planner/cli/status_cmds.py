@@ -37,7 +37,9 @@ def register(app: typer.Typer) -> None:
         out = console()
         zone = config.timezone
         beat = heartbeat_state(db)
-        if beat:
+        if getattr(db, "dialect", "sqlite") == "postgresql":
+            _print_workers(out, db)
+        elif beat:
             out.print(f"[green]●[/] {t('status.running', host=beat['host'], pid=beat['pid'], age=round(beat['age_s']))}")
         else:
             out.print(f"[red]●[/] {t('status.not_running')}")
@@ -85,6 +87,25 @@ def register(app: typer.Typer) -> None:
             out.print("  -")
         if attention:
             raise typer.Exit(EXIT_PROBLEMS)
+
+
+def _print_workers(out, db) -> None:
+    """PostgreSQL: the workers whose heartbeat is fresh, and the posts each is publishing now."""
+    from datetime import datetime, timezone
+
+    from planner.store.worker_jobs import live_workers
+    from planner.workers.app import STALLED_AFTER
+
+    workers = live_workers(db, stale_after=STALLED_AFTER)
+    if not workers:
+        out.print(f"[red]●[/] {t('worker.none_live')}")
+        return
+    out.print(f"[green]●[/] {t('worker.live', count=len(workers))}")
+    now = datetime.now(timezone.utc)
+    for worker in workers:
+        age = max(0, round((now - worker.last_heartbeat).total_seconds()))
+        out.print(t("worker.live_one", id=worker.id, age=age,
+                    posts=", ".join(f"#{p}" for p in worker.posts) or t("worker.nothing")))
 
 
 def _post_or_fail(db, post_id: int) -> dict:

@@ -109,6 +109,10 @@ class WorkerDispatcher(Dispatcher):
                 time.sleep(wait)
                 continue
             if post is None:
+                again = posts.get(db, post_id)
+                if again is not None and again["state"] == state and again["updated_at"] == row["updated_at"]:
+                    # Unchanged yet not claimable (an approval stamp missing): housekeeping decides; look later.
+                    return Next(now + timedelta(seconds=5))
                 continue  # another worker claimed it, or it changed: look at it again
             self.send(db, post)
             after = posts.get(db, post_id)

@@ -20,6 +20,12 @@ class PgWorkspace(ph.Workspace):
         self.url = url
         self.env[DATABASE_URL_ENV] = url
 
+    def set_config(self, *, extra: str = "", publishing: str | None = None) -> None:
+        """config.toml rewritten with ``extra`` top-level tables ([approval], [users]...)."""
+        from planner.sandbox.workspace import write_sandbox_config
+
+        write_sandbox_config(self.root, self.base_url, extra=extra, publishing=publishing or ph.publishing_toml())
+
     def _connect(self):
         import psycopg
         from psycopg.rows import dict_row
@@ -56,7 +62,7 @@ class PgWorkspace(ph.Workspace):
         return config, connect_database(self.url)
 
     def apply(self, campaign_id: str, contents: Sequence[ph.Item], *, channels: Sequence[str],
-              grace: str | None = None) -> Path:
+              grace: str | None = None, actor: str = "uji") -> Path:
         """`campaign apply` through the same service function the command calls (on PostgreSQL)."""
         from planner.services.apply import apply_checked, check_files
 
@@ -67,7 +73,7 @@ class PgWorkspace(ph.Workspace):
             results = check_files(config, [path])
             problems = [p for r in results for p in r.problems]
             assert not problems, problems
-            apply_checked(db, config, results, actor="uji")
+            apply_checked(db, config, results, actor=actor)
         finally:
             db.close()
         return path
