@@ -152,3 +152,12 @@ def test_approval_pause_and_resume_gate_the_workers(postgres_url, tmp_path, sand
         assert worker.stop() == 0, worker.output()[-3000:]
     finally:
         ws.cleanup()
+
+
+def test_worker_on_sqlite_says_planner_run_is_the_scheduler_there(kantor):
+    from helpers import cli
+
+    result = cli("worker", env={"PLANNER_CONFIG": str(kantor / "config.toml"), "PLANNER_DATABASE_URL": None})
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    assert "hanya untuk basis data PostgreSQL" in said and "planner run" in said, result.output

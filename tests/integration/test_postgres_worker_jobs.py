@@ -1,0 +1,159 @@
+"""The workers' store side on PostgreSQL (issue 15): a post's job follows the post (apply, edit, cancel, the
+sweep), pacing holds across lease owners, and the live workers are read back for `planner status`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import tomlkit
+
+from planner.campaign_files import load_campaign
+from planner.config import DATABASE_URL_ENV, load_config
+from planner.services.apply import apply_checked
+from planner.services.posts import cancel
+from planner.store import outbox, worker_jobs
+from planner.store.backend import connect_database
+
+pytest.importorskip("procrastinate")
+
+REPO = Path(__file__).resolve().parents[2]
+DAY = date.today() + timedelta(days=10)
+
+
+@pytest.fixture
+def office(tmp_path, postgres_url, monkeypatch):
+    """(config, db) on a fresh PostgreSQL database with procrastinate's schema, as a worker leaves it."""
+    from planner.workers.run import prepare
+
+    path = tmp_path / "config.toml"
+    path.write_text((REPO / "config.example.toml").read_text("utf-8"), "utf-8")
+    path.chmod(0o600)
+    monkeypatch.setenv(DATABASE_URL_ENV, postgres_url)
+    config = load_config(path)
+    prepare(config)
+    db = connect_database(postgres_url)
+    yield config, db
+    db.close()
+
+
+def _apply(config, db, hour: int, *, channels=("kpu_x", "kpu_telegram")) -> None:
+    doc = {"campaign": {"id": "kampanye-a", "name": "Kampanye A", "timezone": "Asia/Jakarta",
+                        "start": DAY - timedelta(days=1), "end": DAY + timedelta(days=2), "channels": list(channels)},
+           "goal": {"objective": "Tujuan"},
+           "content": [{"id": "satu", "text": "Satu: cek DPT", "at": datetime(DAY.year, DAY.month, DAY.day, hour)},
+                       {"id": "dua", "text": "Dua: cek TPS", "at": datetime(DAY.year, DAY.month, DAY.day, hour, 30)}]}
+    file = Path(config.database).parent / "kampanye-a.toml"
+    file.write_text(tomlkit.dumps(doc), "utf-8")
+    loaded = load_campaign(file, config)
+    assert loaded.problems == []
+    apply_checked(db, config, [loaded], actor="uji")
+
+
+def _jobs(db) -> dict[int, datetime]:
+    return {row[0]: row[1] for row in db.execute(
+        "SELECT (args->>'post_id')::bigint, scheduled_at FROM procrastinate_jobs "
+        "WHERE task_name = 'publish_post' AND status = 'todo'").fetchall()}
+
+
+def _due(db) -> dict[int, datetime]:
+    return {row["id"]: datetime.fromisoformat(row["due_at"].replace("Z", "+00:00"))
+            for row in db.query("SELECT id, due_at FROM posts WHERE state = 'queued'")}
+
+
+def test_a_posts_job_follows_apply_edits_and_cancel(office):
+    config, db = office
+    _apply(config, db, 9)
+    due = _due(db)
+    assert len(due) == 4 and _jobs(db) == due, "one job per post, at the post's time"
+
+    _apply(config, db, 11)  # the times edited in the file: the jobs move with them
+    moved = _due(db)
+    assert moved != due and _jobs(db) == moved
+
+    post_id = min(moved)
+    cancel(db, post_id, actor="uji", now=datetime.now(timezone.utc))
+    assert post_id not in _jobs(db) and len(_jobs(db)) == 3, "a canceled post keeps no job"
+
+    _apply(config, db, 11, channels=("kpu_x",))  # a channel dropped from the file: its posts' jobs go
+    on_x = {r["id"] for r in db.query("SELECT id FROM posts WHERE channel = 'kpu_x'")}
+    assert _jobs(db) == _due(db) and set(_jobs(db)) == on_x and len(on_x) == 2
+
+
+def test_the_sweep_finds_posts_whose_job_is_missing_or_late(office):
+    config, db = office
+    _apply(config, db, 9)
+    assert worker_jobs.needing_jobs(db) == []
+    lost, early = sorted(_due(db))[:2]
+    db.execute("DELETE FROM procrastinate_jobs WHERE args->>'post_id' = ?", [str(lost)])
+    now = datetime.now(timezone.utc)
+    outbox.bring_forward(db, early, now=now, actor="uji")  # `publish --now` moves the time before its job
+    found = {p.id: p for p in worker_jobs.needing_jobs(db)}
+    assert set(found) == {lost, early}
+    assert found[lost].job_id is None and found[early].job_id is not None
+    assert abs((found[early].at - now).total_seconds()) < 1
+
+
+def _claim_all(db, owner, pacing, now):
+    ids = sorted(_due(db))
+    db.execute("UPDATE posts SET due_at = ? WHERE state = 'queued'", [outbox.utc_iso(now - timedelta(seconds=1))])
+    return [worker_jobs.claim_paced(db, i, owner=owner, now=now, lease=timedelta(minutes=2), pacing=pacing,
+                                    approved_only=False) for i in ids]
+
+
+def test_in_flight_cap_holds_across_owners(office):
+    config, db = office
+    _apply(config, db, 9, channels=("kpu_x",))  # two posts of one account
+    now = datetime.now(timezone.utc)
+    first, second = _claim_all(db, "worker-a", worker_jobs.Pacing(rate=100, burst=10, max_in_flight=1), now)
+    assert first[0] is not None and second == (None, pytest.approx(0.1))
+    # Another worker asks for the same account: still no room while the first is in flight.
+    post_id = sorted(_due(db))[0]
+    claimed, wait = worker_jobs.claim_paced(db, post_id, owner="worker-b", now=now, lease=timedelta(minutes=2),
+                                            pacing=worker_jobs.Pacing(rate=100, burst=10, max_in_flight=1),
+                                            approved_only=False)
+    assert claimed is None and wait > 0
+
+
+def test_rate_window_holds_across_owners(office):
+    config, db = office
+    _apply(config, db, 9, channels=("kpu_x", "kpu_telegram"))
+    now = datetime.now(timezone.utc)
+    slow = worker_jobs.Pacing(rate=0.01, burst=1, max_in_flight=5)  # one send per 100 s per account
+    results = _claim_all(db, "worker-a", slow, now)
+    claimed = [post for post, _ in results if post is not None]
+    assert sorted(p.channel for p in claimed) == ["kpu_telegram", "kpu_x"], "one per account"
+    for post in claimed:
+        assert outbox.mark_send_started(db, post.id, "worker-a", now=now, lease_until=now + timedelta(minutes=2))
+        assert outbox.mark_published(db, post, "worker-a", platform_post_id="1", url=None, published_at=now)
+    waiting = [wait for post, wait in results if post is None]
+    assert len(waiting) == 2 and all(w > 0 for w in waiting)
+    left = sorted(_due(db))
+    later = now + timedelta(seconds=50)
+    for post_id in left:  # another owner, half a window later: still no room
+        claimed_b, wait = worker_jobs.claim_paced(db, post_id, owner="worker-b", now=later,
+                                                  lease=timedelta(minutes=2), pacing=slow, approved_only=False)
+        assert claimed_b is None and wait == pytest.approx(50, abs=1)
+    after = now + timedelta(seconds=101)
+    assert all(worker_jobs.claim_paced(db, i, owner="worker-b", now=after, lease=timedelta(minutes=2), pacing=slow,
+                                       approved_only=False)[0] is not None for i in left)
+
+
+def test_live_workers_and_the_posts_they_hold(office):
+    config, db = office
+    _apply(config, db, 9)
+    post_id = sorted(_due(db))[0]
+    alive = db.execute("INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now()) RETURNING id").fetchone()[0]
+    gone = db.execute("INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - interval '1 hour') "
+                      "RETURNING id").fetchone()[0]
+    db.execute("UPDATE procrastinate_jobs SET status = 'doing', worker_id = ? WHERE args->>'post_id' = ?",
+               [alive, str(post_id)])
+    [worker] = worker_jobs.live_workers(db, stale_after=10)
+    assert (worker.id, worker.posts) == (alive, [post_id]) and gone != alive
+
+
+def test_sqlite_scalar_max_and_min_run_on_postgres(office):
+    _config, db = office
+    assert db.execute("SELECT MAX(2, 5), MIN(2, 5), MAX(MIN(7, 3), 1)").fetchone() == (5, 2, 3)
+    assert db.execute("SELECT MAX(x), MIN(x) FROM (VALUES (1), (4)) AS v(x)").fetchone() == (4, 1)
