@@ -106,24 +106,27 @@ class Pacing:
 
 
 def _wait_for_room(conn, channel: str, now: datetime, pacing: Pacing) -> float:
-    """Seconds until ``channel`` may start one more send (0: now), counted from the posts table."""
-    now_s = utc_iso(now)
-    in_flight = conn.execute("SELECT COUNT(*) FROM posts WHERE channel = ? AND state = 'publishing' "
-                             "AND lease_until >= ?", [channel, now_s]).fetchone()[0]
+    """Seconds until ``channel`` may start one more send (0: now), counted from the posts table in one read
+    (indexes posts_channel_in_flight and posts_channel_sends)."""
+    now_s, since_s = utc_iso(now), utc_iso(now - pacing.window)
+    in_flight, unmarked, sent = conn.execute(
+        """SELECT COUNT(*) FILTER (WHERE state = 'publishing' AND lease_until >= ?),
+                  COUNT(*) FILTER (WHERE state = 'publishing' AND lease_until >= ? AND send_started_at IS NULL),
+                  COUNT(*) FILTER (WHERE send_started_at > ?)
+           FROM posts WHERE channel = ? AND ((state = 'publishing' AND lease_until >= ?) OR send_started_at > ?)""",
+        [now_s, now_s, since_s, channel, now_s, since_s]).fetchone()
     if in_flight >= pacing.max_in_flight:
         return 0.1  # a send ends within moments, or its lease runs out: look again soon
-    since = now - pacing.window
-    unmarked = conn.execute("SELECT COUNT(*) FROM posts WHERE channel = ? AND state = 'publishing' "
-                            "AND send_started_at IS NULL AND lease_until >= ?", [channel, now_s]).fetchone()[0]
-    sends = [parse_utc(r[0]) for r in conn.execute(
-        "SELECT send_started_at FROM posts WHERE channel = ? AND send_started_at > ? ORDER BY send_started_at",
-        [channel, utc_iso(since)]).fetchall()]
-    used = len(sends) + unmarked
+    used = sent + unmarked
     if used < pacing.burst:
         return 0.0
     # The window frees a place when its oldest sends leave it.
-    oldest = sends[used - pacing.burst] if used - pacing.burst < len(sends) else now
-    return max(0.05, (oldest + pacing.window - now).total_seconds())
+    freeing = used - pacing.burst
+    if freeing >= sent:
+        return 0.1
+    oldest = conn.execute("SELECT send_started_at FROM posts WHERE channel = ? AND send_started_at > ? "
+                          "ORDER BY send_started_at LIMIT 1 OFFSET ?", [channel, since_s, freeing]).fetchone()[0]
+    return max(0.05, (parse_utc(oldest) + pacing.window - now).total_seconds())
 
 
 def claim_paced(db, post_id: int, *, owner: str, now: datetime, lease: timedelta, pacing: Pacing,
