@@ -3,9 +3,11 @@ finish the jobs in hand first)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 from planner.config import Config
 from planner.i18n import t
@@ -32,6 +34,19 @@ def prepare(config: Config):
         db.close()
 
 
+async def _serve(app, concurrency: int, name: str) -> None:
+    # procrastinate runs a sync task in the event loop's default executor, which Python sizes by the CPU count
+    # (min(32, cores + 4): 6 threads on 2 cores); the worker's concurrency needs that many threads at least,
+    # plus room for the upkeep's and periodic work's steps.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=concurrency + 8, thread_name_prefix="worker"))
+    async with app.open_async():
+        await app.run_worker_async(concurrency=concurrency + 1, name=name,  # +1: the upkeep never waits for a slot
+                                   update_heartbeat_interval=worker_app.HEARTBEAT_EVERY,
+                                   stalled_worker_timeout=worker_app.STALLED_AFTER,
+                                   fetch_job_polling_interval=worker_app.POLL_EVERY, delete_jobs="successful")
+
+
 def run_worker(config: Config, *, concurrency: int, monitoring: bool = True) -> None:
     prepare(config)
     dispatcher = WorkerDispatcher(config, workers=concurrency)
@@ -40,10 +55,7 @@ def run_worker(config: Config, *, concurrency: int, monitoring: bool = True) -> 
     log.info(t("worker.started", name=name, concurrency=concurrency, database=safe_url(config.database_url),
                owner=dispatcher.owner))
     try:
-        app.run_worker(concurrency=concurrency + 1, name=name,  # +1: the 2-second upkeep never waits for a slot
-                       update_heartbeat_interval=worker_app.HEARTBEAT_EVERY,
-                       stalled_worker_timeout=worker_app.STALLED_AFTER,
-                       fetch_job_polling_interval=worker_app.POLL_EVERY, delete_jobs="successful")
+        asyncio.run(_serve(app, concurrency, name))
     finally:
         dispatcher.shutdown(0)
         log.info(t("worker.stopped", name=name))
