@@ -58,6 +58,8 @@ def build_app(config: Config, dispatcher: WorkerDispatcher, *, monitoring: bool 
     def publish_post(post_id: int) -> None:
         follow_up(post_id, dispatcher.run_post(post_id).at)
 
+    # No procrastinate `lock` on the upkeep: a worker killed while holding it would block every later upkeep,
+    # and with it the retry of its own stalled job. Two upkeeps at once are harmless (guarded state changes).
     @app.periodic(cron=UPKEEP_CRON, periodic_id="upkeep")
     @app.task(name="upkeep", queue="upkeep", queueing_lock="upkeep")
     async def upkeep(timestamp: int) -> None:
