@@ -114,7 +114,7 @@ role = "approver"
 def test_approval_pause_and_resume_gate_the_workers(postgres_url, tmp_path, sandbox):
     from planner.services.approval import approve
     from planner.services.pausing import pause, resume
-    from planner.store.db import now_utc
+    from planner.clock import now as now_utc
 
     ws = wh.PgWorkspace(tmp_path / "ws", sandbox.base_url, postgres_url)
     ws.set_config(extra=APPROVAL)
