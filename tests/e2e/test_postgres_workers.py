@@ -161,3 +161,53 @@ def test_worker_on_sqlite_says_planner_run_is_the_scheduler_there(kantor):
     assert result.exit_code == 2
     said = " ".join(result.output.split())
     assert "hanya untuk basis data PostgreSQL" in said and "planner run" in said, result.output
+
+
+def test_a_job_run_again_never_sends_again(postgres_url, tmp_path, sandbox, monkeypatch):
+    """A job procrastinate runs twice (a stalled worker's, retried) finds its post published and does nothing,
+    or held by another owner and waits for that lease, or maybe sent and asks the platform first."""
+    from planner.clock import now
+    from planner.sandbox.workspace import SANDBOX_SECRETS
+    from planner.store import outbox
+    from planner.workers.publish import WorkerDispatcher
+    from planner.workers.run import prepare
+
+    for key, value in SANDBOX_SECRETS.items():
+        monkeypatch.setenv(key, value)
+    ws = wh.PgWorkspace(tmp_path / "ws", sandbox.base_url, postgres_url)
+    at = ph.local_now() + timedelta(seconds=1)
+    ws.apply("ulang", ph.items("ulang", 2, at), channels=["kpu_mastodon"])
+    first, second = (p["id"] for p in ws.posts())
+    config, db = ws.library()
+    prepare(config)
+    time.sleep(max(0.0, (ph.at_utc(at) - ph.at_utc(ph.local_now())).total_seconds()) + 0.5)
+    try:
+        assert WorkerDispatcher(config).run_post(first).at is None
+        assert ws.states("id = ?", [first]) == {"published": 1} and sandbox.posts()["total"] == 1
+        # Run again, by another worker: published already, nothing sent.
+        assert WorkerDispatcher(config).run_post(first).at is None
+        assert sandbox.posts()["total"] == 1
+
+        # Held by a worker on another machine (not known to be gone): the job waits for its lease.
+        [held] = outbox.claim_due(db, owner="elsewhere:1:abcd", now=now(), lease=timedelta(minutes=1), limit=1,
+                                  only_ids=[second])
+        again = WorkerDispatcher(config).run_post(second)
+        lease_until = ph.parse_utc(ws.posts("id = ?", [second])[0]["lease_until"])
+        assert again.at is not None and again.at > lease_until
+        assert ws.states("id = ?", [second]) == {"publishing": 1} and sandbox.posts()["total"] == 1
+        # It may have been sent, then its lease ran out: the platform is asked before anything is sent.
+        assert outbox.mark_send_started(db, second, "elsewhere:1:abcd", now=now(),
+                                        lease_until=now() + timedelta(minutes=1))
+        ws.execute("UPDATE posts SET lease_until = ? WHERE id = ?",
+                   [outbox.utc_iso(now() - timedelta(seconds=1)), second])
+        worker = WorkerDispatcher(config)
+        waiting = worker.run_post(second)
+        assert ws.states("id = ?", [second]) == {"unknown": 1} and waiting.at is not None
+        ph.wait_for(lambda: worker.run_post(second).at is None, 20, "reconciled, then published")
+        assert ws.states() == {"published": 2}
+        path = [(e["from_state"], e["to_state"]) for e in ws.events(second)]
+        assert ("publishing", "unknown") in path and ("unknown", "queued") in path, path
+        ph.assert_exactly_once(ws, sandbox.posts())
+    finally:
+        db.close()
+        ws.cleanup()
