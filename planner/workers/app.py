@@ -38,7 +38,7 @@ def _every(seconds: int) -> str:
 def periodic_work(config: Config) -> list[tuple]:
     """(name, seconds, function(config, dispatcher)) as `planner run` registers them, minus the SQLite
     backup (PostgreSQL is backed up with pg_dump: docs/scale-out.md)."""
-    from planner.accounts.expiry import EXPIRY_JOB
+    from planner.publishing.token_expiry import EXPIRY_JOB
     from planner.monitoring.jobs import MONITORING_JOBS
     from planner.publishing.preflight import PREFLIGHT_JOB
     from planner.response.chat import TELEGRAM_JOB, chat_settings

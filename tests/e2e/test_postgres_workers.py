@@ -211,3 +211,32 @@ def test_a_job_run_again_never_sends_again(postgres_url, tmp_path, sandbox, monk
     finally:
         db.close()
         ws.cleanup()
+
+
+def test_the_periodic_work_runs_on_postgres(postgres_url, tmp_path, sandbox, monkeypatch):
+    """What the workers run once per cluster is what `planner run` runs, on the PostgreSQL store."""
+    from planner.sandbox.workspace import SANDBOX_SECRETS
+    from planner.workers.app import periodic_work
+    from planner.workers.publish import WorkerDispatcher
+    from planner.workers.run import prepare
+
+    for key, value in SANDBOX_SECRETS.items():
+        monkeypatch.setenv(key, value)
+    ws = wh.PgWorkspace(tmp_path / "ws", sandbox.base_url, postgres_url)
+    at = ph.local_now() + timedelta(seconds=1)
+    ws.apply("berkala", ph.items("berkala", 2, at), channels=["kpu_mastodon", "kpu_x"])
+    config, db = ws.library()
+    db.close()
+    prepare(config)
+    time.sleep(max(0.0, (ph.at_utc(at) - ph.at_utc(ph.local_now())).total_seconds()) + 0.5)
+    dispatcher = WorkerDispatcher(config)
+    for post in ws.posts():
+        dispatcher.run_post(post["id"])
+    assert ws.states() == {"published": 4}
+    names = []
+    for name, _seconds, func, *_first in periodic_work(config):
+        func(config, dispatcher)  # raises on any trouble with the store
+        names.append(name)
+    assert {"metrics", "listen", "reports", "preflight"} <= set(names)
+    assert ws.rows("SELECT COUNT(*) AS n FROM metric_snapshots")[0]["n"] > 0, "metrics collected from PostgreSQL"
+    ws.cleanup()
