@@ -119,7 +119,7 @@ def test_approval_pause_and_resume_gate_the_workers(postgres_url, tmp_path, sand
     ws = wh.PgWorkspace(tmp_path / "ws", sandbox.base_url, postgres_url)
     ws.set_config(extra=APPROVAL)
     try:
-        worker = ws.start("worker", "--concurrency", "2", "--no-monitoring")
+        worker = ws.start("worker", "--concurrency", "2")  # with the periodic work registered
         wh.wait_for_worker(worker)
         at = ph.local_now() + timedelta(seconds=2)
         ws.apply("gerbang", ph.items("gerbang", 2, at), channels=["kpu_x", "kpu_mastodon"], actor="budi")
