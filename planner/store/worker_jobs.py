@@ -11,7 +11,8 @@ database's one write lock (store/postgres.py): two workers can never both take a
   counting when its lease ends or its owner is found gone, so a crash never blocks an account for good);
 - rate: a sliding window of ``burst / rate`` seconds holds at most ``burst`` sends (send marks in the window,
   plus claims not yet marked). That is ``burst`` back to back, then ``rate`` a second on average, as the
-  per-process token bucket (publishing/pacing.py) gives on one machine.
+  per-process token bucket (publishing/pacing.py) gives on one machine;
+- a platform's "slow down" (retry-after) blocks the account for every worker (``block_account``).
 """
 
 from __future__ import annotations
@@ -105,6 +106,24 @@ class Pacing:
         return timedelta(seconds=self.burst / self.rate)
 
 
+BLOCK_PREFIX = "account_block:"  # settings key: until when the platform asked not to send for this account
+
+
+def block_account(db, channel: str, *, until: datetime, now: datetime) -> None:
+    """The platform asked to slow down (a retry-after): no worker claims this account's posts before
+    ``until``. A later block only ever extends an earlier one."""
+    key = BLOCK_PREFIX + channel
+    with transaction(db):
+        current = outbox.get_setting(db, key)
+        if current is None or parse_utc(current) < until:
+            outbox.set_setting(db, key, utc_iso(until), now=now)
+
+
+def _blocked_for(conn, channel: str, now: datetime) -> float:
+    until = outbox.get_setting(conn, BLOCK_PREFIX + channel)
+    return max(0.0, (parse_utc(until) - now).total_seconds()) if until else 0.0
+
+
 def _wait_for_room(conn, channel: str, now: datetime, pacing: Pacing) -> float:
     """Seconds until ``channel`` may start one more send (0: now), counted from the posts table in one read
     (indexes posts_channel_in_flight and posts_channel_sends)."""
@@ -139,7 +158,7 @@ def claim_paced(db, post_id: int, *, owner: str, now: datetime, lease: timedelta
         row = conn.execute("SELECT channel FROM posts WHERE id = ?", [post_id]).fetchone()
         if row is None:
             return None, 0.0
-        wait = _wait_for_room(conn, row[0], now, pacing)
+        wait = _blocked_for(conn, row[0], now) or _wait_for_room(conn, row[0], now, pacing)
         if wait > 0:
             return None, wait
         # Nested in our transaction (a savepoint): the room read above and the claim share one write lock.

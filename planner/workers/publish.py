@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 from planner.config import Config
 from planner.domain.post import Hold, HoldKind
@@ -20,6 +21,7 @@ from planner.i18n import t
 from planner.publishing.blackout import active as active_blackouts
 from planner.publishing.blackout import apply_blackouts
 from planner.publishing.dispatcher import PAUSE_KEY, YIELD_AHEAD, YIELD_OVERDUE, Dispatcher, owner_gone
+from planner.publishing.pacing import Pacer
 from planner.store import outbox, posts, worker_jobs
 from planner.store.db import parse_utc
 
@@ -36,10 +38,25 @@ class Next:
     at: datetime | None = None
 
 
+@dataclass
+class SharedBlocks(Pacer):
+    """The dispatcher's pacer, whose blocks (a platform's retry-after) are also recorded for every worker."""
+    record: Callable[[str, float], None] | None = None
+
+    def block(self, account: str, seconds: float) -> None:
+        super().block(account, seconds)
+        if self.record is not None:
+            self.record(account, seconds)
+
+
 class WorkerDispatcher(Dispatcher):
-    """The dispatcher with its connections on PostgreSQL (one per thread, as on SQLite)."""
+    """The dispatcher with its connections on PostgreSQL (one per thread, as on SQLite). Pacing is decided
+    in the claim (store/worker_jobs.py), across all workers."""
 
     def __init__(self, config: Config, **kwargs):
+        pacing = config.pacing
+        kwargs.setdefault("pacer", SharedBlocks(rate=pacing.rate, burst=pacing.burst,
+                                                max_in_flight=pacing.max_in_flight, record=self._block_everywhere))
         super().__init__(config, **kwargs)
         self._running = 0
         self._running_lock = threading.Lock()
@@ -52,6 +69,10 @@ class WorkerDispatcher(Dispatcher):
 
             db = self._db_local.db = connect_database(self.config.database_url)
         return db
+
+    def _block_everywhere(self, account: str, seconds: float) -> None:
+        now = self.clock.now()
+        worker_jobs.block_account(self.db, account, until=now + timedelta(seconds=seconds), now=now)
 
     def publishing_busy(self, ahead: timedelta = YIELD_AHEAD) -> bool:
         """Periodic work on this worker waits while one of its post jobs runs or a post falls due."""

@@ -157,3 +157,17 @@ def test_sqlite_scalar_max_and_min_run_on_postgres(office):
     _config, db = office
     assert db.execute("SELECT MAX(2, 5), MIN(2, 5), MAX(MIN(7, 3), 1)").fetchone() == (5, 2, 3)
     assert db.execute("SELECT MAX(x), MIN(x) FROM (VALUES (1), (4)) AS v(x)").fetchone() == (4, 1)
+
+
+def test_a_platforms_retry_after_blocks_the_account_for_every_owner(office):
+    config, db = office
+    _apply(config, db, 9, channels=("kpu_x", "kpu_telegram"))
+    now = datetime.now(timezone.utc)
+    worker_jobs.block_account(db, "kpu_x", until=now + timedelta(seconds=30), now=now)
+    worker_jobs.block_account(db, "kpu_x", until=now + timedelta(seconds=5), now=now)  # never shortened
+    loose = worker_jobs.Pacing(rate=100, burst=100, max_in_flight=100)
+    results = {}
+    for (post, wait), row in zip(_claim_all(db, "worker-b", loose, now),
+                                 sorted(db.query("SELECT id, channel FROM posts"), key=lambda r: r["id"])):
+        results.setdefault(row["channel"], []).append((post is not None, round(wait)))
+    assert results == {"kpu_x": [(False, 30), (False, 30)], "kpu_telegram": [(True, 0), (True, 0)]}
