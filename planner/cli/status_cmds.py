@@ -37,12 +37,12 @@ def register(app: typer.Typer) -> None:
         out = console()
         zone = config.timezone
         beat = heartbeat_state(db)
-        if getattr(db, "dialect", "sqlite") == "postgresql":
-            _print_workers(out, db)
-        elif beat:
+        if beat:
             out.print(f"[green]●[/] {t('status.running', host=beat['host'], pid=beat['pid'], age=round(beat['age_s']))}")
-        else:
-            out.print(f"[red]●[/] {t('status.not_running')}")
+        on_postgres = getattr(db, "dialect", "sqlite") == "postgresql"
+        workers = on_postgres and _print_workers(out, db)
+        if not beat and not workers:
+            out.print(f"[red]●[/] {t('worker.none_live' if on_postgres else 'status.not_running')}")
         paused = paused_reason(db)
         if paused:
             out.print(f"[bold red]{esc(t('status.paused', reason=paused))}[/]")
@@ -89,8 +89,8 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_PROBLEMS)
 
 
-def _print_workers(out, db) -> None:
-    """PostgreSQL: the workers whose heartbeat is fresh, and the posts each is publishing now."""
+def _print_workers(out, db) -> bool:
+    """PostgreSQL: the workers whose heartbeat is fresh, and the posts each is publishing now (False: none)."""
     from datetime import datetime, timezone
 
     from planner.store.worker_jobs import live_workers
@@ -98,14 +98,14 @@ def _print_workers(out, db) -> None:
 
     workers = live_workers(db, stale_after=STALLED_AFTER)
     if not workers:
-        out.print(f"[red]●[/] {t('worker.none_live')}")
-        return
+        return False
     out.print(f"[green]●[/] {t('worker.live', count=len(workers))}")
     now = datetime.now(timezone.utc)
     for worker in workers:
         age = max(0, round((now - worker.last_heartbeat).total_seconds()))
         out.print(t("worker.live_one", id=worker.id, age=age,
                     posts=", ".join(f"#{p}" for p in worker.posts) or t("worker.nothing")))
+    return True
 
 
 def _post_or_fail(db, post_id: int) -> dict:

@@ -50,8 +50,8 @@ class SharedBlocks(Pacer):
 
 
 class WorkerDispatcher(Dispatcher):
-    """The dispatcher with its connections on PostgreSQL (one per thread, as on SQLite). Pacing is decided
-    in the claim (store/worker_jobs.py), across all workers."""
+    """The dispatcher as a worker runs it: one post per job, pacing decided in the claim across all workers
+    (store/worker_jobs.py)."""
 
     def __init__(self, config: Config, **kwargs):
         pacing = config.pacing
@@ -60,15 +60,6 @@ class WorkerDispatcher(Dispatcher):
         super().__init__(config, **kwargs)
         self._running = 0
         self._running_lock = threading.Lock()
-
-    @property
-    def db(self):
-        db = getattr(self._db_local, "db", None)
-        if db is None:
-            from planner.store.backend import connect_database
-
-            db = self._db_local.db = connect_database(self.config.database_url)
-        return db
 
     def _block_everywhere(self, account: str, seconds: float) -> None:
         now = self.clock.now()

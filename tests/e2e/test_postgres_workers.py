@@ -134,13 +134,7 @@ def test_approval_pause_and_resume_gate_the_workers(postgres_url, tmp_path, sand
         config, db = ws.library()
         try:
             # `planner status` on PostgreSQL: the live worker, holding no post now.
-            from rich.console import Console
-
-            from planner.cli.status_cmds import _print_workers
-
-            shown = Console(record=True, width=200)
-            _print_workers(shown, db)
-            said = shown.export_text()
+            said = ws.planner("status").stdout
             assert "Pekerja aktif: 1" in said and "sedang menerbitkan: -" in said, said
 
             pause(db, "uji jeda", actor="sari", now=now_utc())
