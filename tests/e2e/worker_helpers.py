@@ -63,19 +63,10 @@ class PgWorkspace(ph.Workspace):
 
     def apply(self, campaign_id: str, contents: Sequence[ph.Item], *, channels: Sequence[str],
               grace: str | None = None, actor: str = "uji") -> Path:
-        """`campaign apply` through the same service function the command calls (on PostgreSQL)."""
-        from planner.services.apply import apply_checked, check_files
-
+        """`planner campaign apply` on PostgreSQL (it defers each post's job)."""
         path = self.root / f"{campaign_id}.toml"
         path.write_text(ph.campaign_toml(campaign_id, contents, channels=channels, grace=grace), "utf-8")
-        config, db = self.library()
-        try:
-            results = check_files(config, [path])
-            problems = [p for r in results for p in r.problems]
-            assert not problems, problems
-            apply_checked(db, config, results, actor=actor)
-        finally:
-            db.close()
+        self.planner("--as", actor, "campaign", "apply", str(path), check=True)
         return path
 
     def jobs(self, where: str = "TRUE") -> list[dict]:
