@@ -7,16 +7,17 @@ across exports, so importing a newer export updates the events instead of doubli
 
 from __future__ import annotations
 
-import calendar as _calendar
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING
 
 import typer
 
 from planner.cli.common import console, esc, fail, load_config, open_database
-from planner.files import FileWriteError, safe_write
 from planner.i18n import get_language, t
+
+if TYPE_CHECKING:  # imported where used: `planner --help` starts without them
+    from zoneinfo import ZoneInfo
 
 # One sign per state, so a glance tells what happened; the legend under the calendar names them.
 MARKS = {
@@ -60,6 +61,8 @@ def _zone_for(db, config, campaign: str | None) -> ZoneInfo:
 
     if not campaign:
         return config.timezone
+    from zoneinfo import ZoneInfo
+
     try:
         return ZoneInfo(timezone_name(db, campaign))
     except CampaignNotFound as exc:
@@ -69,6 +72,8 @@ def _zone_for(db, config, campaign: str | None) -> ZoneInfo:
 def _period(day: date, month: bool) -> tuple[date, date]:
     """First day and the day after the last: the Monday-to-Sunday week, or the calendar month."""
     if month:
+        import calendar as _calendar
+
         first = day.replace(day=1)
         last = _calendar.monthrange(day.year, day.month)[1]
         return first, first + timedelta(days=last)
@@ -161,6 +166,8 @@ def _week_agenda(days, first: date, today: date) -> None:
 
 
 def _month_view(rows: list[dict], first: date, zone: ZoneInfo, today: date, shown: int = 3) -> None:
+    import calendar as _calendar
+
     from rich.table import Table
 
     from planner.i18n.dates import DAYS, MONTHS
@@ -292,6 +299,8 @@ def register(app: typer.Typer) -> None:
                 console().print(t("calendar.ics_empty"))
                 return
             name = f"humas-planner: {campaign}" if campaign else "humas-planner"
+            from planner.files import FileWriteError, safe_write
+
             try:
                 # Whole or not at all; a folder, device or FIFO as --ics is refused, never replaced.
                 safe_write(ics, build_ics(rows, name=name), make_parents=True)

@@ -9,10 +9,8 @@ exactly once.
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
 from datetime import datetime, timedelta
@@ -38,6 +36,8 @@ def _demo_workspace(directory: Path | None) -> Path:
     from planner.cli.common import fail
 
     if directory is None:
+        import tempfile
+
         workspace = Path(tempfile.mkdtemp(prefix="humas-planner-demo-"))
     else:
         workspace = directory.expanduser().resolve()
@@ -158,6 +158,8 @@ def _counts(db) -> dict[str, int]:
 
 def _run_scheduler(config, out) -> bool:
     """`planner run` in-process, with a live progress display, until every post has an outcome."""
+    import logging
+
     from rich.live import Live
     from rich.logging import RichHandler
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn

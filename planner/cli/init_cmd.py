@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
 
 import typer
@@ -28,6 +27,8 @@ def register(app: typer.Typer) -> None:
         config_path = directory / "config.toml"
         # The same settings, commented in the user's language (config.example.id.toml: Indonesian).
         template = "data/config.example.id.toml" if get_language() == "id" else "data/config.example.toml"
+        from importlib import resources
+
         example = resources.files("planner").joinpath(template).read_text("utf-8")
         if config_path.exists() and not force:
             out.print(t("init.config_kept", path=str(config_path)))
