@@ -343,13 +343,17 @@ def _json_list(values: list[str]) -> str:
 
 
 def _write_content(db: sqlite_utils.Database, campaign: Campaign, now: str) -> None:
+    # The insertion order (seq) counted on from the highest once, not with a MAX(seq) per row: that
+    # subquery scans the table (no index on seq), 10,000 items x 10,000 rows on a re-apply (19 s).
+    # An item already stored keeps its seq (the upsert does not set it); gaps do not matter, only order.
+    (top,) = db.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM content").fetchone()
     db.conn.executemany(
         """INSERT INTO content (campaign_id, id, issue, audiences, text, spec, removed_at, seq)
-           VALUES (?, ?, ?, ?, ?, ?, NULL, (SELECT COALESCE(MAX(seq), 0) + 1 FROM content))
+           VALUES (?, ?, ?, ?, ?, ?, NULL, ?)
            ON CONFLICT (campaign_id, id) DO UPDATE SET issue = excluded.issue, audiences = excluded.audiences,
                text = excluded.text, spec = excluded.spec, removed_at = NULL""",
         [(campaign.id, item.id, item.issue, json.dumps(list(item.audiences), ensure_ascii=False), item.text,
-          content_spec(item)) for item in campaign.content])
+          content_spec(item), top + n) for n, item in enumerate(campaign.content, 1)])
     db.conn.execute(
         "UPDATE content SET removed_at = ? WHERE campaign_id = ? AND removed_at IS NULL "
         "AND id NOT IN (SELECT value FROM json_each(?))",
