@@ -149,19 +149,29 @@ def transport_costs(base_url: str, clock: ServerClock, sandbox, rounds: int = 30
     return costs
 
 
-def replay_round_trips(records: list[dict], base_url: str) -> list[float]:
-    """Send recorded requests again, unchanged, with a raw keep-alive requests.Session."""
+def replay_round_trips(records: list[dict], base_url: str, secrets: list[str]) -> list[float]:
+    """Send recorded requests again with a raw keep-alive requests.Session, unchanged but for the account's
+    credentials, which the sandbox's log holds masked (a Telegram bot token is in the path itself)."""
     import requests
+
+    from planner.sandbox.core import redacted
+
+    masks = {redacted(secret): secret for secret in secrets}
+
+    def unmask(text: str) -> str:
+        for mask, secret in masks.items():
+            text = text.replace(mask, secret)
+        return text
 
     session = requests.Session()
     times = []
     skip = {"host", "content-length", "connection", "accept-encoding", "user-agent", "accept"}
     for i, record in enumerate(records):
-        headers = {k: v for k, v in record["headers"].items() if k not in skip}
-        query = "&".join(f"{k}={v}" for k, values in record["query"].items() for v in values)
-        url = base_url + record["path"] + (f"?{query}" if query else "")
+        headers = {k: unmask(v) for k, v in record["headers"].items() if k not in skip}
+        query = "&".join(f"{k}={unmask(v)}" for k, values in record["query"].items() for v in values)
+        url = base_url + unmask(record["path"]) + (f"?{query}" if query else "")
         start = time.perf_counter()
-        response = session.request(record["method"], url, headers=headers, data=record["body"].encode())
+        response = session.request(record["method"], url, headers=headers, data=unmask(record["body"]).encode())
         elapsed = time.perf_counter() - start
         if response.status_code >= 400:
             raise SystemExit(f"replay of {record['method']} {record['path']} answered {response.status_code}: "
@@ -179,7 +189,7 @@ def main() -> int:
     args = parser.parse_args()
     header("adapter overhead per publish, zero-latency sandbox")
 
-    from planner.accounts.resolve import resolve_account
+    from planner.accounts.resolve import resolve_account, resolve_secret
     from planner.config import load_config
     from planner.platforms import make_adapter
     from planner.platforms import instagram as ig_module
@@ -198,7 +208,8 @@ def main() -> int:
     failed = False
     with Sandbox(latency_ms=0, seed=3) as sandbox, Sandbox(latency_ms=0, seed=3) as replay_box:
         directory = workspace("adapters")
-        config = load_config(write_sandbox_config(directory, sandbox.base_url))
+        config_path = write_sandbox_config(directory, sandbox.base_url)
+        config = load_config(config_path)
         transport = transport_costs(sandbox.base_url, clock, sandbox)
         print("   bare transport per request (raw library, keep-alive; round trip minus server time):")
         for name, cost in transport.items():
@@ -270,7 +281,9 @@ def main() -> int:
                 replay_text = ""
                 if kind == "text" and name in ("kpu_x", "kpu_fb", "kpu_mastodon", "kpu_telegram") \
                         and len(replayable) == len(samples):
-                    replay_med = median(replay_round_trips(replayable, replay_box.base_url))
+                    secrets = [resolve_secret(ref, account=name, key=key, config_path=config_path)
+                               for key, ref in account.credentials.items()]
+                    replay_med = median(replay_round_trips(replayable, replay_box.base_url, secrets))
                     replay_text = f"| {replay_med * 1000:6.2f}  {(med['wall'] - replay_med) * 1000:6.2f}"
                 # Rows whose adapter really sleeps for the platform are judged on the run with the sleeps
                 # skipped (see the module docstring); the run with real sleeps is shown for information.
