@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import typer
 
 from planner.cli.common import fail, load_config
@@ -18,7 +16,9 @@ def register(app: typer.Typer) -> None:
         debug: bool = typer.Option(False, "--debug", help=t("help.debug")),
         no_monitoring: bool = typer.Option(False, "--no-monitoring", help=t("help.no_monitoring")),
     ) -> None:
-        from planner.cli.publish_cmds import setup_logging
+        import logging
+
+        from planner.cli.log_setup import setup_logging
         from planner.errors import PlannerError
 
         config = load_config()
