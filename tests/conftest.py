@@ -10,6 +10,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests run with --imp
 import pg  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _process_state_of_a_fresh_command():
+    """Each test starts as a new `planner` process would: the default language and no global options.
+
+    The suite runs many test files in one process (pytest-xdist): a language or a --config one test's
+    in-process command set must not leak into the next file's test."""
+    from planner.cli import common
+    from planner.i18n import DEFAULT_LANGUAGE, set_language
+
+    def reset():
+        set_language(os.environ.get("PLANNER_LANG") or DEFAULT_LANGUAGE)
+        common.options.config = common.options.lang = common.options.actor = None
+
+    reset()
+    yield
+    reset()
+
+
 @pytest.fixture
 def sandbox():
     """A started sandbox on a free port of 127.0.0.1, seeded so runs repeat."""
