@@ -43,8 +43,24 @@ def status_document(db, config) -> bool:
                      "command": (NEXT_COMMAND.get(r["state"]) or "").format(id=r["id"]) or None} for r in attention],
          retrying=[{**post_item(r), "retry_at": utc(r["retry_at"]), "last_error": r["last_error"],
                     "updated_at": utc(r["updated_at"])} for r in retrying],
-         lateness_24h=lateness)
+         lateness_24h=lateness,
+         workers=_live_workers(db))
     return bool(attention)
+
+
+def _live_workers(db) -> list[dict] | None:
+    """PostgreSQL: each worker whose heartbeat is fresh, as `planner status` shows them; None on SQLite."""
+    from datetime import datetime, timezone
+
+    from planner.store.worker_jobs import live_workers
+    from planner.workers.app import STALLED_AFTER
+
+    if getattr(db, "dialect", "sqlite") != "postgresql":
+        return None
+    now = datetime.now(timezone.utc)
+    return [{"id": w.id, "heartbeat_age_s": round(max(0.0, (now - w.last_heartbeat).total_seconds()), 1),
+             "posts": w.posts, "other_jobs": w.other_jobs}
+            for w in live_workers(db, stale_after=STALLED_AFTER)]
 
 
 def review_document(rows: list[dict], me: str) -> None:

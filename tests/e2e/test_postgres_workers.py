@@ -7,6 +7,7 @@ approval, pause and resume gate the workers as they gate `planner run`.
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 import time
@@ -136,6 +137,8 @@ def test_approval_pause_and_resume_gate_the_workers(postgres_url, tmp_path, sand
             # `planner status` on PostgreSQL: the live worker, holding no post now.
             said = ws.planner("status").stdout
             assert "Pekerja aktif: 1" in said and "sedang menerbitkan: -" in said, said
+            listed = json.loads(ws.planner("status", "--json", check=True).stdout)["workers"]
+            assert [(len(listed), listed[0]["posts"])] == [(1, [])], listed
 
             pause(db, "uji jeda", actor="sari", now=now_utc())
             approved = approve(db, campaign="gerbang", actor="sari", role="approver", now=now_utc())
