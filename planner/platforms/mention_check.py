@@ -34,6 +34,12 @@ def bluesky_mentions(rows: list[dict]) -> dict[str, dict[str, list[str]]]:
     """channel -> content id -> the @handles in its texts (published text with its link, and thread parts),
     for the Bluesky rows of ``desired_posts``; each content once per channel."""
     from planner.domain.text_rules import append_link
+
+    # No "@" in any Bluesky text: nothing to ask, and the Bluesky SDK (a large import) stays unloaded.
+    rows = [row for row in rows if row["platform"] == "bluesky"
+            and any("@" in text for text in (row["text"], row["link"] or "", *row["thread"]))]
+    if not rows:
+        return {}
     from planner.platforms.bluesky import mentions_in
 
     found: dict[str, dict[str, list[str]]] = {}
@@ -51,11 +57,14 @@ def check_mentions(config, rows: list[dict], *, timeout: float = REQUEST_TIMEOUT
                    budget: float = SERVER_BUDGET) -> MentionCheck:
     """The @handles of the Bluesky rows that their account's server does not know, and the channels whose
     server could not be asked."""
+    result = MentionCheck()
+    wanted = bluesky_mentions(rows)
+    if not wanted:
+        return result
     from planner.platforms.base import Account, PlatformError
     from planner.platforms.bluesky import DEFAULT_BASE_URL, BlueskyAdapter
 
-    result = MentionCheck()
-    for channel, by_content in bluesky_mentions(rows).items():
+    for channel, by_content in wanted.items():
         configured = config.accounts.get(channel) if config is not None else None
         if configured is None or configured.platform != "bluesky":
             result.unchecked.append((channel, "not_configured", ""))
