@@ -192,6 +192,9 @@ def test_the_office_day_answers_the_same_on_postgresql_and_sqlite(tmp_path, sand
 
     with psycopg.connect(postgres_url) as conn:  # `account check` kept the instance's limit in PostgreSQL
         assert conn.execute("SELECT value FROM settings WHERE key = 'text_limit:kpu_mastodon'").fetchone()
+    # `workers` differs by design: null on SQLite (`planner run` is its scheduler), the live workers on PostgreSQL
+    for name in ("status", "paused", "resumed", "final_status"):
+        assert on_sqlite[name].pop("workers") is None and on_pg[name].pop("workers") == [], name
     for name in ("review", "status", "queue", "campaigns", "paused", "resumed", "report", "report_posts", "audit",
                  "mentions_found", "after_cancel", "final_status"):
         assert on_pg[name] == on_sqlite[name], name
@@ -208,7 +211,8 @@ def test_the_office_day_answers_the_same_on_postgresql_and_sqlite(tmp_path, sand
     moved_to = postgres_server.create_database()
     sqlite_office.run("db", "migrate-to", moved_to)
     sqlite_office.env["PLANNER_DATABASE_URL"] = moved_to
-    assert masked(sqlite_office.json("status")) == on_sqlite["final_status"]
+    moved = masked(sqlite_office.json("status"))
+    assert moved.pop("workers") == [] and moved == on_sqlite["final_status"]
     assert "Rantai audit utuh" in sqlite_office.run("audit", "--verify").stdout
 
 
