@@ -139,7 +139,8 @@ def test_listening_on_x_stops_at_the_daily_budget(tmp_path, caplog):
         # Two posts read at the default 0.005 each spend the budget.
         config, db = _workspace(tmp_path, sandbox.base_url, "[costs.x]\ndaily_read_budget = 0.01\n")
         sandbox.state.add_burst("cek DPT", 20)
-        now = datetime.now(timezone.utc)
+        # The start of this hour: the listens 5 and 10 minutes on stay on today's budget even at 23:55 UTC.
+        now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
         first = listen(config, db, now=now)
         assert set(first.searched) == {"kpu_x", "kpu_mastodon"}, first.errors
         assert not first.notices
