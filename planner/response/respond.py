@@ -10,7 +10,7 @@ approver (CLI or staff chat) approves it. Each standby post can be released by o
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from planner.errors import PlannerError
@@ -36,16 +36,7 @@ class Match:
         return self.playbook.content[0]
 
 
-@dataclass
-class Outcome:
-    response_id: int
-    alert_id: int
-    content_id: str
-    released: list[int] = field(default_factory=list)    # standby posts now due
-    queued: list[int] = field(default_factory=list)      # ... of which approved: they go at once
-    waiting: list[int] = field(default_factory=list)     # ... of which wait for an approver
-    skipped: list[tuple[int, str]] = field(default_factory=list)  # (post id, state): not releasable
-    already: bool = False                                  # the alert had been answered before
+Outcome = responses.Opened  # what `respond` did (the store's answer as is)
 
 
 def top_mentions(db, alert: dict, limit: int = 3) -> list[dict]:
@@ -92,8 +83,7 @@ def respond(db, alert_id: int, *, actor: str, now: datetime, content_id: str | N
     opened = responses.open(db, alert_id, campaign_id=match.alert["campaign_id"], playbook=playbook.id,
                             content_id=content_id, channels=playbook.channels, actor=actor, now=now, via=via,
                             event=event(EventCode.STANDBY_RELEASED, alert=alert_id, playbook=playbook.id))
-    return Outcome(opened.response_id, alert_id, opened.content_id, released=opened.released, queued=opened.queued,
-                   waiting=opened.waiting, skipped=opened.skipped, already=opened.already)
+    return opened
 
 
 def response_times(db, response_id: int) -> dict:

@@ -21,6 +21,7 @@ class Opened:
     """What opening a response did. ``already``: the alert had been answered before (nothing released now;
     ``released`` lists what that earlier answer released)."""
     response_id: int
+    alert_id: int
     content_id: str
     released: list[int] = field(default_factory=list)    # standby posts now due
     queued: list[int] = field(default_factory=list)      # ... of which approved: they go at once
@@ -68,11 +69,11 @@ def open(db, alert_id: int, *, campaign_id: str, playbook: str, content_id: str,
         if earlier is not None:
             released = [r[0] for r in conn.execute("SELECT post_id FROM response_posts WHERE response_id = ?",
                                                    [earlier[0]])]
-            return Opened(earlier[0], earlier[1], released=released, already=True)
+            return Opened(earlier[0], alert_id, earlier[1], released=released, already=True)
         response_id = conn.execute("INSERT INTO responses (alert_id, campaign_id, playbook, content_id, "
                                    "requested_by, requested_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                                    [alert_id, campaign_id, playbook, content_id, actor, now_s]).fetchone()[0]
-        opened = Opened(response_id, content_id)
+        opened = Opened(response_id, alert_id, content_id)
         for row in posts.first_occurrences(db, campaign_id, content_id):
             if channels and row["channel"] not in channels:
                 continue
