@@ -163,6 +163,21 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process, its children that have ended (reaped) and its live descendants: a
+    PostgreSQL server's postmaster and every backend it ran, say."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    total = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime, stime, cutime, cstime
+    for child in Path("/proc").iterdir():
+        if child.name.isdigit():
+            try:
+                if int((child / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    total += tree_cpu_seconds(int(child.name))
+            except (OSError, ValueError, IndexError):
+                pass  # it ended meanwhile: its time is in the parent's cutime now
+    return total
+
+
 def proc_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -20,6 +20,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -36,6 +37,7 @@ from _common import (  # noqa: E402
     mastodon_accounts,
     planner_env,
     stop_run,
+    tree_cpu_seconds,
     verdict,
     workspace,
     write_config,
@@ -89,14 +91,27 @@ def run_once(server, sandbox, args, workers: int) -> tuple[float, dict, int]:
     left = (due - local_now()).total_seconds()
     print(f"   {workers} worker(s) x {args.concurrency}: posts due in {left:.1f} s")
     deadline = time.monotonic() + left + args.posts * args.latency_ms / 1000 + 60
+    time.sleep(max(0.0, left - 1))  # the workers are warm and idle by now: CPU counted from here
+    before = _cpu(server, procs)
+    sampler = WaitSampler(url)
+    sampler.start()
     try:
         while time.monotonic() < deadline:
             done = _rows(url, "SELECT COUNT(*) FROM posts WHERE state = 'published'")[0][0]
             if done >= args.posts or any(p.poll() is not None for p in procs):
                 break
             time.sleep(0.5)
+        after = _cpu(server, procs)
     finally:
+        sampler.stop()
         codes = [stop_run(p) for p in procs]
+    print("   database sessions, mean over the run: " + sampler.summary())
+    if os.environ.get("BENCH_LOCK_HOLDERS"):
+        for text, count in sorted(sampler.holders.items(), key=lambda kv: -kv[1])[:12]:
+            print(f"     {count / max(sampler.samples, 1):.2f}  {text}")
+    cpu_ms = {part: (after[part] - before[part]) * 1000 / args.posts for part in before}
+    print("   CPU per post: " + ", ".join(f"{part} {ms:.1f} ms" for part, ms in cpu_ms.items())
+          + f"; all {sum(cpu_ms.values()):.1f} ms")
     first_claim, last_published = _rows(url, """
         SELECT (SELECT MIN(at) FROM post_events WHERE to_state = 'publishing'), (SELECT MAX(published_at) FROM posts)
     """)[0]
@@ -105,7 +120,61 @@ def run_once(server, sandbox, args, workers: int) -> tuple[float, dict, int]:
     print(f"   exit codes {codes}; states {states}; first claim -> last published {span:.2f} s "
           f"= {args.posts / span:.1f} posts/s")
     finish(directory, states.get("published") == args.posts, args.keep)
-    return args.posts / span, states, max(codes)
+    return args.posts / span, states, max(codes), cpu_ms
+
+
+class WaitSampler(threading.Thread):
+    """What the database's client sessions are doing, sampled from pg_stat_activity every 20 ms: how many
+    run a statement, wait for the write lock (an advisory lock), wait for another lock, or wait for the
+    client (idle in a transaction: a Python thread holding a transaction open between statements)."""
+
+    def __init__(self, url: str):
+        super().__init__(daemon=True)
+        self.url, self.samples, self.counts, self.holders = url, 0, {}, {}
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self._stop_event.wait(0.02):
+                self.samples += 1
+                for state, wait_type, wait in conn.execute(
+                        "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+                        "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()").fetchall():
+                    if state == "active" and wait == "advisory":
+                        key = "waiting for the write lock"
+                    elif state == "active" and wait_type == "Lock":
+                        key = f"waiting for a {wait} lock"
+                    elif state == "active":
+                        key = "running a statement"
+                    elif state == "idle in transaction":
+                        key = "in a transaction, waiting for its client"
+                    else:
+                        continue
+                    self.counts[key] = self.counts.get(key, 0) + 1
+                for (query,) in conn.execute(
+                        "SELECT a.query FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                        "WHERE l.locktype = 'advisory' AND l.granted").fetchall():
+                    text = " ".join(query.split())[:70]
+                    self.holders[text] = self.holders.get(text, 0) + 1
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+    def summary(self) -> str:
+        n = max(self.samples, 1)
+        return ", ".join(f"{key} {count / n:.2f}" for key, count in
+                         sorted(self.counts.items(), key=lambda kv: -kv[1])) or "nothing"
+
+
+def _cpu(server, procs) -> dict[str, float]:
+    """CPU seconds so far of the workers, of the PostgreSQL server (every backend it ran) and of this process
+    (the sandbox answering, plus a count query every 0.5 s)."""
+    postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
+    return {"workers": sum(tree_cpu_seconds(p.pid) for p in procs), "postgresql": tree_cpu_seconds(postmaster),
+            "sandbox": sum(os.times()[:2])}
 
 
 def _ts(text: str):
@@ -134,18 +203,22 @@ def main() -> int:
     if bindir is None:
         raise SystemExit(pg.NOT_INSTALLED)
     server = pg.PostgresServer(bindir).start()
-    rates = {}
+    rates, ceiling = {}, {}
     ok = True
     try:
         for n in counts:
             with Sandbox(latency_ms=args.latency_ms, seed=5) as sandbox:  # a fresh one: the texts repeat per run
-                rate, states, code = run_once(server, sandbox, args, n)
+                rate, states, code, cpu_ms = run_once(server, sandbox, args, n)
+                ceiling[n] = os.cpu_count() * 1000 / sum(cpu_ms.values())
                 summary = sandbox.posts()
                 rates[n] = rate
                 ok &= (states.get("published") == args.posts == summary["total"] and not summary["duplicates"]
                        and code == 0)
     finally:
         server.stop()
+    for n in counts:
+        print(f"   {n} worker(s): {rates[n]:.1f} posts/s; this machine's {os.cpu_count()} cores could serve "
+              f"{ceiling[n]:.0f} posts/s at that CPU per post")
     for smaller, larger in zip(counts, counts[1:]):
         gain = rates[larger] / rates[smaller]
         print(f"   {smaller} -> {larger} workers: {gain:.2f}x (target >= {SPEEDUP}x per doubling)")

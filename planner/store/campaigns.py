@@ -292,8 +292,9 @@ def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict
                              values["media"], values["thread"], values["fingerprint"], now, now, actor, standby])
             continue
         if old["standby"] != standby and old["state"] not in ("published", *IN_FLIGHT):
-            # Standby became timed content or the other way round (its due_at changes with it, below).
-            conn.execute("UPDATE posts SET standby = ? WHERE id = ?", [standby, old["id"]])
+            # Standby became timed content or the other way round (its due_at changes with it, below). Guarded
+            # by the state read: a worker's claim does not wait for this transaction (store/db.py, scope).
+            conn.execute("UPDATE posts SET standby = ? WHERE id = ? AND state = ?", [standby, old["id"], old["state"]])
         changes = tuple(name for name in COMPARED if old[name] != values[name])
         entry.changes = changes
         if old["state"] == "published" or old["thread_ids"]:  # live, whole or in part: the text stays
@@ -310,11 +311,11 @@ def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict
             plan.added.append(entry)
             _update_post(conn, old, values, initial_state, now, actor, event(EventCode.RESTORED))
         elif changes:
-            plan.changed.append(entry)
             # A held post stays held (pause / blackout): editing its text must not release it. An edit
             # always voids an approval: the new text goes back to an approver (four-eyes).
             state = old["state"] if old["state"] in ("draft", "held") and not approval_required else initial_state
-            _update_post(conn, old, values, state, now, actor, event(EventCode.EDITED, fields=", ".join(changes)))
+            edited = _update_post(conn, old, values, state, now, actor, event(EventCode.EDITED, fields=", ".join(changes)))
+            (plan.changed if edited else plan.in_flight).append(entry)
         else:
             plan.unchanged += 1
     _insert_posts(conn, new_rows, initial_state, now, actor)
@@ -328,8 +329,11 @@ def _apply_one(db: sqlite_utils.Database, campaign: Campaign, desired: list[dict
         if old["state"] in IN_FLIGHT:
             plan.in_flight.append(entry)
             continue
+        if not conn.execute("UPDATE posts SET state = 'canceled', updated_at = ? WHERE id = ? AND state = ?",
+                            [now, old["id"], old["state"]]).rowcount:
+            plan.in_flight.append(entry)  # a worker claimed it since we read it: it goes out as it was
+            continue
         plan.canceled.append(entry)
-        conn.execute("UPDATE posts SET state = 'canceled', updated_at = ? WHERE id = ?", [now, old["id"]])
         record_event(conn, old["id"], old["state"], "canceled", now, actor, event(EventCode.REMOVED))
     if plan.has_writes or plan.new_campaign:
         audit.record(conn, at=now, actor=actor, action="campaign.apply", subject=f"campaign:{campaign.id}",
@@ -375,15 +379,20 @@ def _insert_posts(conn, rows: list[list], state: str, now: str, actor: str) -> N
                  [now, state, actor, applied.sentence, applied.code.value, last_id])
 
 
-def _update_post(conn, old: dict, values: dict, state: str, now: str, actor: str, what: Event) -> None:
-    conn.execute(
+def _update_post(conn, old: dict, values: dict, state: str, now: str, actor: str, what: Event) -> bool:
+    """The post rewritten from the file, if it is still in the state read (False: a worker claimed it
+    meanwhile, store/db.py scope, and it goes out as it was)."""
+    cursor = conn.execute(
         """UPDATE posts SET due_at = ?, text = ?, link = ?, media = ?, thread = ?, platform = ?, fingerprint = ?,
                             state = ?, retry_at = NULL, last_error = NULL, error_kind = NULL, updated_at = ?,
                             author = ?, approved_by = NULL, approved_at = NULL, approved_hash = NULL
            WHERE id = ? AND state = ?""",
         [values["due_at"], values["text"], values["link"], values["media"], values["thread"], values["platform"],
          values["fingerprint"], state, now, actor, old["id"], old["state"]])
+    if cursor.rowcount != 1:
+        return False
     record_event(conn, old["id"], old["state"], state, now, actor, what)
+    return True
 
 
 

@@ -264,12 +264,16 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
 
 
 @contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
+def transaction(db: sqlite_utils.Database, *, scope: str | None = None) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE: take the write lock up front, so a read-then-write cannot race.
 
-    On PostgreSQL the same: the database's one advisory write lock first (store/postgres.py)."""
+    On PostgreSQL the same: the database's one advisory write lock first (store/postgres.py). ``scope``
+    ("account:<channel>", "post:<id>") narrows that lock on PostgreSQL to what the transaction reads and
+    writes, for the workers' hot path. Only for a transaction whose writes are single-row changes guarded
+    by the state they expect: every other writer re-checks its own guard against them, so none can
+    overwrite what they decided. SQLite has one lock and takes it whatever the scope."""
     if is_postgres(db):
-        with db.transaction() as conn:
+        with db.transaction(scope) as conn:
             yield conn
         return
     conn = db.conn

@@ -84,11 +84,9 @@ def claim_due(db: sqlite_utils.Database, *, owner: str, now: datetime, lease: ti
     """
     excluded = list(exclude_channels)
     now_s = utc_iso(now)
-    # Standby content (a prepared clarification) is never taken on its own: `planner respond` releases it.
-    clauses = [f"state IN ({_in(CLAIMABLE)})", "COALESCE(retry_at, due_at) <= ?", "standby = 0"]
-    if approved_only:
-        clauses.append("approved_hash IS NOT NULL")
-    params: list = [*CLAIMABLE, now_s]
+    clauses, params = _claimable(now_s, approved_only)
+    clauses.insert(0, f"state IN ({_in(CLAIMABLE)})")
+    params[:0] = CLAIMABLE
     if excluded:
         clauses.append(f"channel NOT IN ({_in(excluded)})")
         params.extend(excluded)
@@ -119,19 +117,52 @@ def claim_due(db: sqlite_utils.Database, *, owner: str, now: datetime, lease: ti
                         break
         if not before:
             return []
-        rows = conn.execute(
-            f"""UPDATE posts SET state = 'publishing', lease_owner = ?, lease_until = ?, attempt = attempt + 1,
-                                 updated_at = ?, send_started_at = NULL
+        claimed = _rows(conn.execute(
+            f"""UPDATE posts SET {_CLAIM_SET}
                 WHERE id IN ({_in(list(before))}) AND state IN ({_in(CLAIMABLE)})
                 RETURNING *""",
-            [owner, utc_iso(now + lease), now_s, *before, *CLAIMABLE]).fetchall()
-        columns = [d[0] for d in conn.execute("SELECT * FROM posts LIMIT 0").description]
-        claimed = [dict(zip(columns, row)) for row in rows]
+            [owner, utc_iso(now + lease), now_s, *before, *CLAIMABLE]))
         for row in claimed:
             record_event(conn, row["id"], before[row["id"]], "publishing", now_s, owner,
                          event(EventCode.ATTEMPT, n=row["attempt"]))
     claimed.sort(key=lambda r: (r["due_at"], r["id"]))
     return [ClaimedPost.from_row(r) for r in claimed]
+
+
+_CLAIM_SET = ("state = 'publishing', lease_owner = ?, lease_until = ?, attempt = attempt + 1, updated_at = ?, "
+              "send_started_at = NULL")
+
+
+def _claimable(now_s: str, approved_only: bool) -> tuple[list[str], list]:
+    """What a post must be, besides in a claimable state, to be claimed at ``now_s``."""
+    # Standby content (a prepared clarification) is never taken on its own: `planner respond` releases it.
+    clauses = ["COALESCE(retry_at, due_at) <= ?", "standby = 0"]
+    if approved_only:
+        clauses.append("approved_hash IS NOT NULL")
+    return clauses, [now_s]
+
+
+def _rows(cursor) -> list[dict]:
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+
+def claim_one_in(conn, post_id: int, *, seen_state: str, owner: str, now: datetime, lease: timedelta,
+                 approved_only: bool) -> ClaimedPost | None:
+    """Claim one post inside the caller's transaction, if it is still in ``seen_state`` (a claimable state
+    the caller read) and claimable now: a compare-and-set on its state, so the history's from-state is
+    exact and a post that moved meanwhile is left alone (None)."""
+    if seen_state not in CLAIMABLE:
+        return None
+    now_s = utc_iso(now)
+    clauses, params = _claimable(now_s, approved_only)
+    claimed = _rows(conn.execute(
+        f"UPDATE posts SET {_CLAIM_SET} WHERE id = ? AND state = ? AND {' AND '.join(clauses)} RETURNING *",
+        [owner, utc_iso(now + lease), now_s, post_id, seen_state, *params]))
+    if not claimed:
+        return None
+    record_event(conn, post_id, seen_state, "publishing", now_s, owner, event(EventCode.ATTEMPT, n=claimed[0]["attempt"]))
+    return ClaimedPost.from_row(claimed[0])
 
 
 def _finish(db, post_id: int, owner: str, from_state: str, to_state: str, now: datetime, what: Event,
@@ -179,7 +210,7 @@ def mark_send_started(db, post_id: int, owner: str, *, now: datetime, lease_unti
     conn = db.conn
     conn.execute("PRAGMA synchronous = NORMAL")
     try:
-        with transaction(db):
+        with transaction(db, scope=f"post:{post_id}"):  # one guarded row: no need to queue behind other posts
             cursor = conn.execute("UPDATE posts SET send_started_at = ?, lease_until = ? "
                                   "WHERE id = ? AND state = 'publishing' AND lease_owner = ?",
                                   [utc_iso(now), utc_iso(lease_until), post_id, owner])

@@ -18,7 +18,10 @@ The store's SQL is written once, in the SQLite dialect it grew up with. This mod
 
 A write transaction takes one advisory lock first: writers queue one after another exactly as SQLite's
 ``BEGIN IMMEDIATE`` makes them, so every guarded state change keeps its meaning (a claim's
-``UPDATE ... WHERE id IN (SELECT ...)`` cannot hand one post to two workers under READ COMMITTED).
+``UPDATE ... WHERE id IN (SELECT ...)`` cannot hand one post to two workers under READ COMMITTED). The
+workers' hot path is the one exception (store/db.py ``transaction(scope=...)``): a post's claim and its send
+mark take the lock of their account or post only, because handing the one lock from worker to worker
+three times a post was what capped a cluster (docs/benchmarks.md, 4d).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from planner.store.db import BUSY_TIMEOUT_MS
 DIALECT = "postgresql"
 # pg_advisory_xact_lock key held by every write transaction: the one "write lock" of the database.
 WRITE_LOCK_KEY = 0x706C616E6E6572  # "planner"
+_BEGIN_WRITE = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"
 
 
 def safe_url(url: str) -> str:
@@ -54,6 +58,14 @@ def _psycopg():
     except ImportError:
         raise PlannerError("postgres.not_installed") from None
     return psycopg
+
+
+def _scope_key(scope: str) -> int:
+    """A stable signed 32-bit key for a scope's advisory lock."""
+    import zlib
+
+    key = zlib.crc32(scope.encode())
+    return key - (1 << 32) if key >= 1 << 31 else key
 
 
 class _NoRows:
@@ -155,16 +167,42 @@ class PostgresDatabase:
         return self.execute(insert_sql(table, values), list(values.values())).fetchone()[0]
 
     @contextmanager
-    def transaction(self) -> Iterator["PostgresDatabase"]:
+    def transaction(self, scope: str | None = None) -> Iterator["PostgresDatabase"]:
+        """A write transaction holding the database's write lock, or only the lock of ``scope`` (store/db.py
+        transaction); nested in another, a savepoint.
+
+        BEGIN and the lock go in one round trip (one query text without parameters is sent whole): every
+        writer of the cluster queues behind the lock's holder, so each round trip it spends is theirs too."""
         from psycopg.errors import LockNotAvailable
 
-        try:
-            with self.raw.transaction():
-                if not self.readonly:
-                    self.raw.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY])
+        if self.in_transaction:
+            with self.raw.transaction():  # psycopg makes it a savepoint
                 yield self
-        except LockNotAvailable:  # rolled back by now: the connection can ask who holds the lock
+            return
+        if self.readonly:
+            begin = "BEGIN READ ONLY"
+        elif scope is None:
+            begin = _BEGIN_WRITE
+        else:  # the two-key advisory locks are a space apart from the one-key write lock
+            begin = f"BEGIN; SELECT pg_advisory_xact_lock(1, {_scope_key(scope)})"
+        try:
+            self.raw.execute(begin)
+        except LockNotAvailable:
+            self._rollback()
             raise self.locked_error() from None
+        try:
+            yield self
+        except BaseException:
+            self._rollback()
+            raise
+        self.raw.execute("COMMIT")  # a failed COMMIT leaves nothing behind: the server rolled back
+
+    def _rollback(self) -> None:
+        if self.in_transaction and not self.raw.closed:
+            try:
+                self.raw.execute("ROLLBACK")
+            except Exception:
+                pass  # the connection broke: the server rolls back on its own; the first error is the one to tell
 
     def locked_error(self) -> PlannerError:
         """Another writer kept the write lock past lock_timeout: the running scheduler is named when its

@@ -5,7 +5,9 @@ PostgreSQL only. procrastinate owns its tables (``procrastinate_jobs``, ``procra
 read them here, and change them through procrastinate's own API (planner/workers/).
 
 Pacing across workers is decided inside the claim's transaction, from the posts table itself, under the
-database's one write lock (store/postgres.py): two workers can never both take an account's last slot.
+account's lock (store/db.py ``transaction(scope=...)``): two workers can never both take an account's last
+slot. Anything else that changes the account's posts meanwhile only ever frees room (a send ends, a lease
+runs out), so the count errs on the safe side.
 
 - in flight: the account's posts in 'publishing' whose lease is still running (a dead worker's claim stops
   counting when its lease ends or its owner is found gone, so a crash never blocks an account for good);
@@ -119,21 +121,20 @@ def block_account(db, channel: str, *, until: datetime, now: datetime) -> None:
             outbox.set_setting(db, key, utc_iso(until), now=now)
 
 
-def _blocked_for(conn, channel: str, now: datetime) -> float:
-    until = outbox.get_setting(conn, BLOCK_PREFIX + channel)
-    return max(0.0, (parse_utc(until) - now).total_seconds()) if until else 0.0
-
-
 def _wait_for_room(conn, channel: str, now: datetime, pacing: Pacing) -> float:
-    """Seconds until ``channel`` may start one more send (0: now), counted from the posts table in one read
-    (indexes posts_channel_in_flight and posts_channel_sends)."""
+    """Seconds until ``channel`` may start one more send (0: now): a platform's block on the account, then
+    its sends in flight and in the window, counted from the posts table in one read (indexes
+    posts_channel_in_flight and posts_channel_sends)."""
     now_s, since_s = utc_iso(now), utc_iso(now - pacing.window)
-    in_flight, unmarked, sent = conn.execute(
-        """SELECT COUNT(*) FILTER (WHERE state = 'publishing' AND lease_until >= ?),
+    blocked_until, in_flight, unmarked, sent = conn.execute(
+        """SELECT (SELECT value FROM settings WHERE key = ?),
+                  COUNT(*) FILTER (WHERE state = 'publishing' AND lease_until >= ?),
                   COUNT(*) FILTER (WHERE state = 'publishing' AND lease_until >= ? AND send_started_at IS NULL),
                   COUNT(*) FILTER (WHERE send_started_at > ?)
            FROM posts WHERE channel = ? AND ((state = 'publishing' AND lease_until >= ?) OR send_started_at > ?)""",
-        [now_s, now_s, since_s, channel, now_s, since_s]).fetchone()
+        [BLOCK_PREFIX + channel, now_s, now_s, since_s, channel, now_s, since_s]).fetchone()
+    if blocked_until and parse_utc(blocked_until) > now:
+        return (parse_utc(blocked_until) - now).total_seconds()
     if in_flight >= pacing.max_in_flight:
         return 0.1  # a send ends within moments, or its lease runs out: look again soon
     used = sent + unmarked
@@ -148,23 +149,21 @@ def _wait_for_room(conn, channel: str, now: datetime, pacing: Pacing) -> float:
     return max(0.05, (parse_utc(oldest) + pacing.window - now).total_seconds())
 
 
-def claim_paced(db, post_id: int, *, owner: str, now: datetime, lease: timedelta, pacing: Pacing,
-                approved_only: bool) -> tuple[outbox.ClaimedPost | None, float]:
-    """Claim one due post under our lease if its account has room across the cluster.
+def claim_paced(db, post_id: int, *, channel: str, seen_state: str, owner: str, now: datetime,
+                lease: timedelta, pacing: Pacing, approved_only: bool) -> tuple[outbox.ClaimedPost | None, float]:
+    """Claim one due post of ``channel``, still in ``seen_state``, under our lease if its account has room
+    across the cluster.
 
     Returns (the claimed post, 0), or (None, seconds to wait for the account's room), or (None, 0) when
-    the post is not claimable (not due, not queued, taken by another worker)."""
-    with transaction(db) as conn:
-        row = conn.execute("SELECT channel FROM posts WHERE id = ?", [post_id]).fetchone()
-        if row is None:
-            return None, 0.0
-        wait = _blocked_for(conn, row[0], now) or _wait_for_room(conn, row[0], now, pacing)
+    the post is not claimable (not due, not in the state seen, taken by another worker). The room read and
+    the claim share the account's lock: two workers never both take its last place, and the claim itself is
+    a compare-and-set on the post's state, which every other writer's guard respects."""
+    with transaction(db, scope=f"account:{channel}") as conn:  # claims of other accounts go on meanwhile
+        wait = _wait_for_room(conn, channel, now, pacing)
         if wait > 0:
             return None, wait
-        # Nested in our transaction (a savepoint): the room read above and the claim share one write lock.
-        claimed = outbox.claim_due(db, owner=owner, now=now, lease=lease, limit=1, only_ids=[post_id],
-                                   approved_only=approved_only)
-    return (claimed[0] if claimed else None), 0.0
+        return outbox.claim_one_in(conn, post_id, seen_state=seen_state, owner=owner, now=now, lease=lease,
+                                   approved_only=approved_only), 0.0
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,8 @@ class WorkerDispatcher(Dispatcher):
                 return Next(at)
             if self._held_back(row, now):
                 return Next()
-            post, wait = worker_jobs.claim_paced(db, post_id, owner=self.owner, now=now, lease=self.config.lease,
+            post, wait = worker_jobs.claim_paced(db, post_id, channel=row["channel"], seen_state=state,
+                                                 owner=self.owner, now=now, lease=self.config.lease,
                                                  pacing=pacing, approved_only=self.config.approval_required)
             if wait > 0:
                 if wait > WAIT_IN_JOB:

@@ -13,7 +13,7 @@ from planner.campaign_files import load_campaign
 from planner.config import DATABASE_URL_ENV, load_config
 from planner.services.apply import apply_checked
 from planner.services.posts import cancel
-from planner.store import outbox, worker_jobs
+from planner.store import outbox, posts, worker_jobs
 from planner.store.backend import connect_database
 
 pytest.importorskip("procrastinate")
@@ -95,10 +95,16 @@ def test_the_sweep_finds_posts_whose_job_is_missing_or_late(office):
     assert abs((found[early].at - now).total_seconds()) < 1
 
 
+def _claim(db, post_id, **kwargs):
+    """claim_paced as a worker's job calls it: with the channel and state it has just read."""
+    row = posts.get(db, post_id)
+    return worker_jobs.claim_paced(db, post_id, channel=row["channel"], seen_state=row["state"], **kwargs)
+
+
 def _claim_all(db, owner, pacing, now):
     ids = sorted(_due(db))
     db.execute("UPDATE posts SET due_at = ? WHERE state = 'queued'", [outbox.utc_iso(now - timedelta(seconds=1))])
-    return [worker_jobs.claim_paced(db, i, owner=owner, now=now, lease=timedelta(minutes=2), pacing=pacing,
+    return [_claim(db, i, owner=owner, now=now, lease=timedelta(minutes=2), pacing=pacing,
                                     approved_only=False) for i in ids]
 
 
@@ -110,7 +116,7 @@ def test_in_flight_cap_holds_across_owners(office):
     assert first[0] is not None and second == (None, pytest.approx(0.1))
     # Another worker asks for the same account: still no room while the first is in flight.
     post_id = sorted(_due(db))[0]
-    claimed, wait = worker_jobs.claim_paced(db, post_id, owner="worker-b", now=now, lease=timedelta(minutes=2),
+    claimed, wait = _claim(db, post_id, owner="worker-b", now=now, lease=timedelta(minutes=2),
                                             pacing=worker_jobs.Pacing(rate=100, burst=10, max_in_flight=1),
                                             approved_only=False)
     assert claimed is None and wait > 0
@@ -132,11 +138,11 @@ def test_rate_window_holds_across_owners(office):
     left = sorted(_due(db))
     later = now + timedelta(seconds=50)
     for post_id in left:  # another owner, half a window later: still no room
-        claimed_b, wait = worker_jobs.claim_paced(db, post_id, owner="worker-b", now=later,
+        claimed_b, wait = _claim(db, post_id, owner="worker-b", now=later,
                                                   lease=timedelta(minutes=2), pacing=slow, approved_only=False)
         assert claimed_b is None and wait == pytest.approx(50, abs=1)
     after = now + timedelta(seconds=101)
-    assert all(worker_jobs.claim_paced(db, i, owner="worker-b", now=after, lease=timedelta(minutes=2), pacing=slow,
+    assert all(_claim(db, i, owner="worker-b", now=after, lease=timedelta(minutes=2), pacing=slow,
                                        approved_only=False)[0] is not None for i in left)
 
 
