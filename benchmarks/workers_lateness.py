@@ -105,7 +105,7 @@ def _cleanup(config_path: Path, url: str) -> tuple[dict, dict]:
     by_status = "SELECT status::text, COUNT(*) FROM procrastinate_jobs GROUP BY status"
     before = dict(_rows(url, by_status))
     _execute(url, "UPDATE procrastinate_events SET at = at - %s::interval",
-          [f"{int((config.keep_jobs + timedelta(days=1)).total_seconds())} seconds"])
+             [f"{int((config.keep_jobs + timedelta(days=1)).total_seconds())} seconds"])
     app = jobs.procrastinate_app(url)
     task = register_cleanup(app, config.keep_jobs)
 
