@@ -50,7 +50,8 @@ _TOP_KEYS = {"database", "timezone", "language", "campaigns_dir", "reports_dir",
              "accounts", "users", "user", "blackout", "alerts", "utm", "backup", "costs"}
 ROLES = ("staff", "approver", "admin")
 # Tables whose keys are known (the others are read by parts of the tool that check them).
-_TABLE_KEYS = {"publishing": {"grace", "workers", "lease", "pacing"}, "approval": {"required", "identity"},
+_TABLE_KEYS = {"publishing": {"grace", "workers", "lease", "pacing", "keep_jobs"},
+               "approval": {"required", "identity"},
                "alerts": {"telegram_account", "chat_id", "token_expiry_days"}, "backup": {"dir", "keep", "every"},
                "costs": {"x"}}  # [costs.x]: planner.platforms.x_cost
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
@@ -131,6 +132,7 @@ class Config:
     grace: timedelta = timedelta(hours=2)
     workers: int = 8
     lease: timedelta = timedelta(minutes=2)
+    keep_jobs: timedelta = timedelta(days=14)   # PostgreSQL workers: finished procrastinate jobs kept this long
     accounts: dict[str, AccountConfig] = field(default_factory=dict)
     pacing: Pacing = Pacing()
     blackouts: tuple[Blackout, ...] = ()
@@ -210,10 +212,13 @@ def parse_config(raw: dict, path: Path) -> Config:
     try:
         grace = parse_duration(publishing.get("grace", "2h"))
         lease = parse_duration(publishing.get("lease", "2m"))
+        keep_jobs = parse_duration(publishing.get("keep_jobs", "14d"))
         if grace < timedelta(0):
             raise ValueError(publishing.get("grace"))
         if lease <= timedelta(0):
             raise ValueError(publishing.get("lease"))
+        if keep_jobs <= timedelta(0):
+            raise ValueError(publishing.get("keep_jobs"))
     except ValueError as exc:
         raise ConfigError("config.bad_duration", path=str(path), value=str(exc)) from None
     workers = publishing.get("workers", 8)
@@ -260,6 +265,7 @@ def parse_config(raw: dict, path: Path) -> Config:
         grace=grace,
         workers=workers,
         lease=lease,
+        keep_jobs=keep_jobs,
         accounts=accounts,
         pacing=pacing,
         blackouts=blackouts,

@@ -3,11 +3,18 @@
 Periodic tasks are deferred by every worker's periodic deferrer, but procrastinate records each tick once
 (``procrastinate_periodic_defers`` is unique per task and tick), so each runs once per cluster, on whichever
 worker fetches it. They call the same functions `planner run` hosts on SQLite (publishing/service.py).
+
+What procrastinate keeps: a succeeded job is deleted when it ends (the worker runs with
+``delete_jobs="successful"``, its events go with it), and ``procrastinate_periodic_defers`` keeps one row per
+periodic task (each tick deletes the older ones). A failed, cancelled or aborted job stays, with its events,
+until the daily clean-up removes it ``[publishing] keep_jobs`` after it ended. Planner's own tables (posts,
+post_events, the audit chain) are the office's record and are never cleaned here.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from datetime import timedelta
 
 from planner.config import Config
@@ -24,6 +31,8 @@ STALLED_AFTER = 10.0
 POLL_EVERY = 0.5     # look for jobs whose time has come at least this often (LISTEN/NOTIFY wakes us sooner)
 
 UPKEEP_CRON = "* * * * * */2"     # every 2 s: housekeeping, reconciliation, the sweep, stalled jobs
+CLEANUP_CRON = "17 19 * * *"      # daily at 19:17 UTC (02:17 WIB, 03:17 WITA, 04:17 WIT): old finished jobs removed
+CLEANUP_TASK = "remove_old_jobs"
 
 
 def _every(seconds: int) -> str:
@@ -65,9 +74,27 @@ def build_app(config: Config, dispatcher: WorkerDispatcher, *, monitoring: bool 
     async def upkeep(timestamp: int) -> None:
         await _upkeep(app, dispatcher)
 
+    register_cleanup(app, config.keep_jobs)  # on every worker, --no-monitoring too: a tick runs once per cluster
     for name, seconds, func, *_first in (periodic_work(config) if monitoring else []):
         _register_periodic(app, config, dispatcher, name, seconds, func)
     return app
+
+
+def register_cleanup(app, keep: timedelta):
+    """The daily clean-up of procrastinate's finished jobs: procrastinate's builtin ``remove_old_jobs`` over
+    every final state (succeeded, failed, cancelled, aborted) that ended more than ``keep`` ago (whole hours,
+    at least one). Jobs waiting or running ('todo', 'doing') are never touched. Returns the task."""
+    from procrastinate import builtin_tasks
+
+    hours = max(1, math.ceil(keep.total_seconds() / 3600))
+
+    @app.periodic(cron=CLEANUP_CRON, periodic_id="cleanup")
+    @app.task(name=CLEANUP_TASK, queue="periodic", queueing_lock=CLEANUP_TASK, pass_context=True)
+    async def remove_old_jobs(context, timestamp: int) -> None:
+        await builtin_tasks.remove_old_jobs(context, max_hours=hours, remove_failed=True, remove_cancelled=True,
+                                            remove_aborted=True)
+
+    return remove_old_jobs
 
 
 def _register_periodic(app, config: Config, dispatcher: WorkerDispatcher, name: str, seconds: int, func) -> None:

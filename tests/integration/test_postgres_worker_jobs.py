@@ -177,3 +177,76 @@ def test_a_platforms_retry_after_blocks_the_account_for_every_owner(office):
                                  sorted(db.query("SELECT id, channel FROM posts"), key=lambda r: r["id"])):
         results.setdefault(row["channel"], []).append((post is not None, round(wait)))
     assert results == {"kpu_x": [(False, 30), (False, 30)], "kpu_telegram": [(True, 0), (True, 0)]}
+
+
+def test_the_daily_clean_up_removes_old_finished_jobs_only(office):
+    """What a cluster running for months keeps of procrastinate's jobs: a finished job (succeeded, failed,
+    cancelled, aborted) goes once it ended more than `keep_jobs` ago; waiting and running jobs, recent finished
+    ones and the office's own history (post events, audit chain) stay."""
+    import asyncio
+
+    from procrastinate.jobs import Status
+
+    from planner.workers import jobs
+    from planner.workers.app import CLEANUP_CRON, CLEANUP_TASK, build_app, register_cleanup
+    from planner.workers.publish import WorkerDispatcher
+
+    config, db = office
+    _apply(config, db, 9)  # four posts waiting, each with its job; history and audit written
+    dispatcher = WorkerDispatcher(config)
+    try:  # every worker registers the clean-up, --no-monitoring ones too (a tick runs once per cluster)
+        registered = build_app(config, dispatcher, monitoring=False).periodic_registry.periodic_tasks
+    finally:
+        dispatcher.shutdown(0)
+    assert [p.cron for (name, _id), p in registered.items() if name == CLEANUP_TASK] == [CLEANUP_CRON]
+
+    def count(table: str) -> int:
+        return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+    history = (count("post_events"), count("audit_log"))
+    assert min(history) > 0
+    post_jobs = {r[0] for r in db.execute("SELECT id FROM procrastinate_jobs WHERE status = 'todo'").fetchall()}
+    assert len(post_jobs) == 4
+    app = jobs.procrastinate_app(config.database_url)
+    cleanup = register_cleanup(app, config.keep_jobs)
+
+    async def finished(app, age_days: int) -> dict[str, int]:
+        made = {}
+        for status in (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.ABORTED, Status.DOING):
+            job_id = await app.configure_task("publish_post", queue="publish").defer_async(post_id=0)
+            if status == Status.CANCELLED:
+                assert await app.job_manager.cancel_job_by_id_async(job_id)
+            elif status == Status.DOING:  # a job a worker holds (its heartbeat decides, never its age)
+                await app.connector.execute_query_async(
+                    "UPDATE procrastinate_jobs SET status = 'doing' WHERE id = %(id)s", id=job_id)
+            else:
+                await app.job_manager.finish_job_by_id_async(job_id, status=status, delete_job=False)
+            made[status.value] = job_id
+        ids = list(made.values())
+        await app.connector.execute_query_async(
+            "UPDATE procrastinate_events SET at = at - make_interval(days => %(days)s) WHERE job_id = ANY(%(ids)s)",
+            days=age_days, ids=ids)
+        return made
+
+    keep_days = config.keep_jobs.days
+    assert keep_days == 14
+
+    async def scenario():
+        async with app.open_async():
+            old = await finished(app, keep_days + 1)
+            recent = await finished(app, keep_days - 1)
+            await app.connector.execute_query_async(  # the posts' waiting jobs, deferred long ago
+                "UPDATE procrastinate_events SET at = at - interval '60 days' WHERE job_id = ANY(%(ids)s)",
+                ids=list(post_jobs))
+            await cleanup.defer_async(timestamp=0)
+            await app.run_worker_async(queues=["periodic"], wait=False, concurrency=1, delete_jobs="successful")
+            return old, recent
+
+    old, recent = asyncio.run(scenario())
+    left = {r[0] for r in db.execute("SELECT id FROM procrastinate_jobs").fetchall()}
+    gone = {old[s] for s in ("succeeded", "failed", "cancelled", "aborted")}
+    assert left == post_jobs | set(recent.values()) | {old["doing"]}, "old finished jobs go, the rest stays"
+    assert db.execute(f"SELECT COUNT(*) FROM procrastinate_events WHERE job_id IN ({','.join('?' * len(gone))})",
+                      list(gone)).fetchone()[0] == 0, "their events go with them"
+    assert _jobs(db) == _due(db), "every waiting post keeps its job"
+    assert (count("post_events"), count("audit_log")) == history, "the office's history is never cleaned"

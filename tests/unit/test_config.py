@@ -78,6 +78,7 @@ def test_the_example_config_loads_with_its_defaults(tmp_path):
     assert config.language == "id"
     assert config.grace == timedelta(hours=2)
     assert config.lease == timedelta(minutes=2)
+    assert config.keep_jobs == timedelta(days=14)
     assert config.workers == 8
     assert set(config.accounts) == {"kpu_x", "kpu_fb", "kpu_ig", "kpu_mastodon", "kpu_bluesky", "kpu_telegram"}
     assert config.accounts["kpu_fb"].options["page_id"] == "100000000000001"
@@ -247,7 +248,7 @@ def test_good_timezones(tmp_path, zone):
 
 @pytest.mark.parametrize("table", [
     'grace = "2 jam"', 'grace = ""', 'lease = "abc"', 'grace = "99999999999d"', "lease = 0",
-    'lease = "0m"', "grace = -5", "grace = true",
+    'lease = "0m"', "grace = -5", "grace = true", 'keep_jobs = "0d"', 'keep_jobs = "dua minggu"',
 ])
 def test_bad_durations(tmp_path, table):
     exc = error_of(write(tmp_path / "config.toml", f"[publishing]\n{table}\n"))
