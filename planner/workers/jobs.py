@@ -5,7 +5,7 @@ good: correctness rests on the store's claim, never on a job being there exactly
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from planner.store import worker_jobs
 
@@ -26,18 +26,31 @@ def procrastinate_app(url: str):
 BATCH = 500
 
 
-def _job(app, post_id: int, at: datetime):
+# A post's job that raised (a bug, a database error) is deferred again after 2 s, 4 s, 8 s... at most 5 min:
+# never lost, never a hot loop. The count rides in the job's arguments (worker_jobs.FAILURES_ARG).
+FIRST_WAIT = 2.0
+MAX_WAIT = 300.0
+
+
+def backoff(failures: int) -> timedelta:
+    """How long a post waits after its ``failures``-th job in a row raised."""
+    return timedelta(seconds=min(FIRST_WAIT * 2 ** min(failures - 1, 30), MAX_WAIT))
+
+
+def _job(app, post_id: int, at: datetime, failures: int = 0):
     """The post's job as procrastinate defers it: at ``at``, under the post's queueing lock."""
+    kwargs = {worker_jobs.FAILURES_ARG: failures} if failures else {}
     return app.configure_task(PUBLISH_TASK, queue=PUBLISH_QUEUE, schedule_at=at.astimezone(timezone.utc),
-                              queueing_lock=worker_jobs.post_lock(post_id)).make_new_job(post_id=post_id)
+                              queueing_lock=worker_jobs.post_lock(post_id)).make_new_job(post_id=post_id, **kwargs)
 
 
-def defer_post(app, post_id: int, at: datetime) -> int | None:
-    """One waiting job for the post at ``at``; None when it already has one (its queueing lock)."""
+def defer_post(app, post_id: int, at: datetime, *, failures: int = 0) -> int | None:
+    """One waiting job for the post at ``at`` (after ``failures`` jobs in a row raised); None when it already
+    has one (its queueing lock)."""
     from procrastinate.exceptions import AlreadyEnqueued
 
     try:
-        return app.job_manager.defer_job(_job(app, post_id, at)).id
+        return app.job_manager.defer_job(_job(app, post_id, at, failures)).id
     except AlreadyEnqueued:
         return None
 
