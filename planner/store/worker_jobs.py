@@ -89,7 +89,7 @@ def needing_jobs(db, *, limit: int = 5000) -> list[PostTiming]:
     carries FAILURES_ARG) is left where it is: it is later than the post on purpose.
 
     The join reads only live jobs, through procrastinate's partial index on 'todo'/'doing' jobs
-    (procrastinate_jobs_id_lock_idx_v1): the finished jobs a cluster keeps are never read (EXPLAIN in
+    (procrastinate_jobs_id_lock_idx_v1): the finished jobs a cluster keeps are not scanned (EXPLAIN in
     benchmarks/workers_jobs.py --explain: 20,000 posts and jobs beside 200,000 finished ones, ~17 ms)."""
     rows = db.execute(
         f"""SELECT p.id, COALESCE(p.retry_at, p.due_at) AS at, j.id FROM posts p
