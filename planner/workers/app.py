@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import traceback
 from datetime import timedelta
 
 from planner.config import Config
@@ -64,8 +65,20 @@ def build_app(config: Config, dispatcher: WorkerDispatcher, *, monitoring: bool 
             jobs.defer_post(app, post_id, at)
 
     @app.task(name=jobs.PUBLISH_TASK, queue=jobs.PUBLISH_QUEUE)
-    def publish_post(post_id: int) -> None:
-        follow_up(post_id, dispatcher.run_post(post_id).at)
+    def publish_post(post_id: int, failures: int = 0) -> None:
+        try:
+            at = dispatcher.run_post(post_id).at
+        except Exception as exc:  # a bug, a database error: the post is tried again later, each time later
+            failures += 1
+            wait = jobs.backoff(failures)
+            # The type and where, never the text: an error's text may carry a URL with a token in it.
+            log.warning(t("worker.publish_raised", post=post_id, error=type(exc).__name__, attempt=failures,
+                          seconds=f"{wait.total_seconds():.0f}"))
+            log.debug("post %s: %s raised at\n%s", post_id, type(exc).__name__,
+                      "".join(traceback.format_tb(exc.__traceback__)))
+            jobs.defer_post(app, post_id, dispatcher.clock.now() + wait, failures=failures)
+            return
+        follow_up(post_id, at)
 
     # No procrastinate `lock` on the upkeep: a worker killed while holding it would block every later upkeep,
     # and with it the retry of its own stalled job. Two upkeeps at once are harmless (guarded state changes).

@@ -166,3 +166,77 @@ def test_the_periodic_work_runs_on_postgres(postgres_url, tmp_path, sandbox, mon
     assert {"metrics", "listen", "reports", "preflight"} <= set(names)
     assert ws.rows("SELECT COUNT(*) AS n FROM metric_snapshots")[0]["n"] > 0, "metrics collected from PostgreSQL"
     ws.cleanup()
+
+
+REFUSE_CLAIMS = """
+CREATE FUNCTION refuse_claims() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'claims refused by the test'; END $$;
+CREATE TRIGGER refuse_claims BEFORE UPDATE ON posts FOR EACH ROW WHEN (NEW.state = 'publishing')
+    EXECUTE FUNCTION refuse_claims();
+"""
+
+
+def test_a_job_that_keeps_raising_backs_off_and_publishes_once_the_cause_is_gone(postgres_url, tmp_path, sandbox,
+                                                                                monkeypatch, caplog):
+    """The database refuses every claim (a trigger): each job raises inside the task. The post's next job
+    waits 2 s, 4 s, 8 s...; the upkeep's sweep leaves that wait alone; once the claims are accepted again the
+    post goes out, once."""
+    import logging
+    from datetime import datetime, timezone
+
+    from planner.sandbox.workspace import SANDBOX_SECRETS
+    from planner.workers import jobs
+    from planner.workers.app import build_app, sweep
+    from planner.workers.publish import WorkerDispatcher
+    from planner.workers.run import prepare
+
+    for key, value in SANDBOX_SECRETS.items():
+        monkeypatch.setenv(key, value)
+    ws = wh.PgWorkspace(tmp_path / "ws", sandbox.base_url, postgres_url)
+    ws.apply("mogok", ph.items("mogok", 1, ph.local_now() + timedelta(hours=1)), channels=["kpu_mastodon"])
+    ws.due_now()
+    [post] = ws.posts()
+    config, db = ws.library()
+    prepare(config)
+    app = build_app(config, WorkerDispatcher(config), monitoring=False)
+
+    def post_jobs(status: str) -> list[dict]:
+        return ws.jobs(f"task_name = 'publish_post' AND status = '{status}'")
+
+    def run_due_jobs() -> tuple[datetime, datetime]:
+        before = datetime.now(timezone.utc)
+        app.run_worker(queues=[jobs.PUBLISH_QUEUE], wait=False, install_signal_handlers=False)
+        return before, datetime.now(timezone.utc)
+
+    caplog.set_level(logging.DEBUG, logger="planner.worker")
+    ws.execute(REFUSE_CLAIMS)
+    try:
+        with app.open():
+            assert sweep(app, db) == 1, "the sweep gives the post its job"
+        for failures in (1, 2, 3):
+            before, after = run_due_jobs()
+            [job] = post_jobs("todo")
+            assert job["args"] == {"post_id": post["id"], "failures": failures}
+            wait = jobs.backoff(failures)
+            assert wait == timedelta(seconds=2 ** failures)
+            assert before + wait <= job["scheduled_at"] <= after + wait, "the next try waits longer each time"
+            with app.open():
+                assert sweep(app, db) == 0, "the sweep leaves a backoff where it is"
+            assert post_jobs("todo") == [job]
+            said = [r.getMessage() for r in caplog.records
+                    if r.levelno == logging.WARNING and f"#{post['id']}" in r.getMessage()]
+            assert len(said) == failures and "RaiseException" in said[-1] and f"ke-{failures}" in said[-1], said
+            assert not [r for r in caplog.records if "refused by the test" in r.getMessage() + str(r.exc_text)], \
+                "the error's text is never logged (it may carry a secret), the traceback's frames only at debug"
+            assert ws.states() == {"queued": 1} and sandbox.posts()["total"] == 0
+            ws.execute("UPDATE procrastinate_jobs SET scheduled_at = now() WHERE id = ?", [job["id"]])  # time passes
+        assert post_jobs("failed") == [], "no job ends failed: each raise became a later try"
+        assert jobs.backoff(20) == timedelta(minutes=5), "the wait stops growing at 5 minutes"
+
+        ws.execute("DROP TRIGGER refuse_claims ON posts")  # the cause is gone
+        run_due_jobs()
+        assert ws.states() == {"published": 1} and post_jobs("todo") == []
+        ph.assert_exactly_once(ws, sandbox.posts())
+    finally:
+        db.close()
+        ws.cleanup()

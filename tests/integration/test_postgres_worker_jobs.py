@@ -250,3 +250,23 @@ def test_the_daily_clean_up_removes_old_finished_jobs_only(office):
                       list(gone)).fetchone()[0] == 0, "their events go with them"
     assert _jobs(db) == _due(db), "every waiting post keeps its job"
     assert (count("post_events"), count("audit_log")) == history, "the office's history is never cleaned"
+
+
+def test_sync_defers_in_batches_and_a_job_deferred_meanwhile_costs_only_its_own_batch(office):
+    from planner.workers import jobs
+
+    config, db = office
+    _apply(config, db, 9, channels=("kpu_x", "kpu_telegram", "kpu_mastodon"))  # 6 posts
+    db.execute("DELETE FROM procrastinate_jobs")
+    waiting, _stale = worker_jobs.timing(db, campaigns=["kampanye-a"])
+    assert len(waiting) == 6 and all(p.job_id is None for p in waiting)
+    app = jobs.procrastinate_app(db.url)
+    with app.open():
+        # Between the read and the deferral a worker's sweep gave the fourth post its job.
+        raced = sorted(waiting, key=lambda p: p.id)[3]
+        assert jobs.defer_post(app, raced.id, raced.at) is not None
+        assert jobs.defer_posts(app, sorted(waiting, key=lambda p: p.id), batch=4) == 5
+    assert _jobs(db) == _due(db), "every post has its one job at its own time, the raced one included"
+    locks = {row[0]: row[1] for row in db.execute("SELECT queueing_lock, (args->>'post_id')::bigint "
+                                                  "FROM procrastinate_jobs").fetchall()}
+    assert locks == {worker_jobs.post_lock(p.id): p.id for p in waiting}, "each job under its own post's lock"
