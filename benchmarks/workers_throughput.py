@@ -10,7 +10,9 @@ Pacing as benchmarks/throughput.py: rate 10/s, burst 20, 2 in flight per account
 the workers as the limit).
 
     python benchmarks/workers_throughput.py [--posts 2000] [--accounts 100] [--latency-ms 200]
-                                            [--concurrency 8] [--workers 1,2,4]
+                                            [--concurrency 8] [--workers 1,2,4] [--profile FILE]
+
+BENCH_LOCK_HOLDERS=1 also prints what the holder of the write lock was last doing, sampled.
 """
 
 from __future__ import annotations
@@ -93,6 +95,12 @@ def run_once(server, sandbox, args, workers: int) -> tuple[float, dict, int]:
     deadline = time.monotonic() + left + args.posts * args.latency_ms / 1000 + 60
     time.sleep(max(0.0, left - 1))  # the workers are warm and idle by now: CPU counted from here
     before = _cpu(server, procs)
+    spy = None
+    if args.profile:  # the first worker's Python CPU (--gil: samples of the thread holding the GIL)
+        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(procs[0].pid),
+                                "--gil", "--threads", "--rate", "200", "--format", "raw", "--output",
+                                f"{args.profile}.{workers}", "--nonblocking"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sampler = WaitSampler(url)
     sampler.start()
     try:
@@ -104,6 +112,9 @@ def run_once(server, sandbox, args, workers: int) -> tuple[float, dict, int]:
         after = _cpu(server, procs)
     finally:
         sampler.stop()
+        if spy is not None:
+            spy.send_signal(2)
+            spy.wait(30)
         codes = [stop_run(p) for p in procs]
     print("   database sessions, mean over the run: " + sampler.summary())
     if os.environ.get("BENCH_LOCK_HOLDERS"):
@@ -191,6 +202,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspaces")
+    parser.add_argument("--profile", metavar="FILE", help="record the first worker's CPU with py-spy into "
+                        "FILE.<workers> (raw format; pip install py-spy)")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     header(f"workers throughput: {args.posts} posts due at once, {args.accounts} accounts, latency "

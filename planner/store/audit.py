@@ -42,11 +42,19 @@ def _digest(previous: str, at: str, actor: str, action: str, subject: str, detai
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+AUDIT_SCOPE = "audit_log"
+
+
 def record(conn, *, at: str, actor: str, action: str, subject: str = "", detail: dict | str | None = None) -> None:
     """Append one entry. Call inside the transaction that makes the change."""
     if not conn.in_transaction:
         raise RuntimeError("audit.record must run inside the change's transaction")
     text = detail if isinstance(detail, str) else json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)
+    if getattr(conn, "dialect", None) == "postgresql":
+        # A post's outcome may run beside the write lock's holder (store/db.py, scope): the chain's own lock
+        # keeps its appends one after another. Taken here, after the transaction's row changes, as every
+        # writer takes it, so no two wait for each other.
+        conn.lock_scope(AUDIT_SCOPE)
     row = conn.execute("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
     previous = row[0] if row else GENESIS
     os_user = _os_user()

@@ -170,7 +170,7 @@ def _finish(db, post_id: int, owner: str, from_state: str, to_state: str, now: d
     """Guarded transition: only if the post is still ``from_state`` under our lease."""
     sets = ", ".join(f"{name} = ?" for name in columns)
     now_s = utc_iso(now)
-    with transaction(db) as conn:
+    with transaction(db, scope=f"post:{post_id}") as conn:  # one guarded row (and the audit chain's own lock)
         cursor = conn.execute(
             f"""UPDATE posts SET state = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
                                  {', ' + sets if sets else ''}

@@ -19,9 +19,10 @@ The store's SQL is written once, in the SQLite dialect it grew up with. This mod
 A write transaction takes one advisory lock first: writers queue one after another exactly as SQLite's
 ``BEGIN IMMEDIATE`` makes them, so every guarded state change keeps its meaning (a claim's
 ``UPDATE ... WHERE id IN (SELECT ...)`` cannot hand one post to two workers under READ COMMITTED). The
-workers' hot path is the one exception (store/db.py ``transaction(scope=...)``): a post's claim and its send
-mark take the lock of their account or post only, because handing the one lock from worker to worker
-three times a post was what capped a cluster (docs/benchmarks.md, 4d).
+workers' hot path is the one exception (store/db.py ``transaction(scope=...)``): a post's claim, its send
+mark and its outcome take the lock of their account or post only (the audit chain has its own lock),
+because handing the one lock from worker to worker three times a post was what capped a cluster
+(docs/benchmarks.md, 4d).
 """
 
 from __future__ import annotations
@@ -196,6 +197,10 @@ class PostgresDatabase:
             self._rollback()
             raise
         self.raw.execute("COMMIT")  # a failed COMMIT leaves nothing behind: the server rolled back
+
+    def lock_scope(self, scope: str) -> None:
+        """Inside a transaction: also take ``scope``'s lock, until it ends."""
+        self.raw.execute(f"SELECT pg_advisory_xact_lock(1, {_scope_key(scope)})")
 
     def _rollback(self) -> None:
         if self.in_transaction and not self.raw.closed:
