@@ -270,3 +270,75 @@ def test_sync_defers_in_batches_and_a_job_deferred_meanwhile_costs_only_its_own_
     locks = {row[0]: row[1] for row in db.execute("SELECT queueing_lock, (args->>'post_id')::bigint "
                                                   "FROM procrastinate_jobs").fetchall()}
     assert locks == {worker_jobs.post_lock(p.id): p.id for p in waiting}, "each job under its own post's lock"
+
+
+def test_a_posts_claim_mark_and_outcome_do_not_queue_behind_the_write_lock(office, postgres_url):
+    """The workers' hot path takes its account's and its post's locks, not the database's write lock: with a
+    long transaction holding that lock (an apply, say), a post is still claimed, marked and published."""
+    from planner.store import audit
+    from planner.store.db import transaction
+
+    config, db = office
+    _apply(config, db, 9, channels=("kpu_x",))
+    now = datetime.now(timezone.utc)
+    db.execute("UPDATE posts SET due_at = ? WHERE state = 'queued'", [outbox.utc_iso(now - timedelta(seconds=1))])
+    post_id = sorted(_due(db))[0]
+    db.raw.execute("SET lock_timeout = 3000")  # a wait for the write lock fails fast instead of passing slowly
+    other = connect_database(postgres_url)
+    try:
+        with transaction(other):  # holds the write lock until the end of the block
+            claimed, wait = _claim(db, post_id, owner="worker-a", now=now, lease=timedelta(minutes=2),
+                                   pacing=worker_jobs.Pacing(rate=10, burst=20, max_in_flight=2), approved_only=False)
+            assert claimed is not None and wait == 0
+            assert outbox.mark_send_started(db, post_id, "worker-a", now=now, lease_until=now + timedelta(minutes=2))
+            assert outbox.mark_published(db, claimed, "worker-a", platform_post_id="1", url=None, published_at=now)
+    finally:
+        other.close()
+    assert posts.get(db, post_id)["state"] == "published"
+    checked, breaks = audit.verify(db)
+    assert checked > 0 and breaks == []
+
+
+def test_outcomes_beside_a_write_lock_holder_keep_the_audit_chain_whole(office, postgres_url):
+    """A post's outcome appends to the audit chain without the write lock; a transaction under the write lock
+    that appended first makes it wait for the chain's own lock, so the chain stays one line."""
+    import threading
+
+    from planner.store import audit
+    from planner.store.db import transaction
+
+    config, db = office
+    _apply(config, db, 9, channels=("kpu_x", "kpu_telegram"))
+    now = datetime.now(timezone.utc)
+    db.execute("UPDATE posts SET due_at = ? WHERE state = 'queued'", [outbox.utc_iso(now - timedelta(seconds=1))])
+    pacing = worker_jobs.Pacing(rate=10, burst=20, max_in_flight=2)
+    claimed = [_claim(db, i, owner="worker-a", now=now, lease=timedelta(minutes=2), pacing=pacing,
+                      approved_only=False)[0] for i in sorted(_due(db))[:2]]
+    assert all(claimed)
+    done = []
+
+    def publish(post):
+        conn = connect_database(postgres_url)
+        try:
+            assert outbox.mark_send_started(conn, post.id, "worker-a", now=now, lease_until=now + timedelta(minutes=2))
+            done.append(outbox.mark_published(conn, post, "worker-a", platform_post_id=str(post.id), url=None,
+                                              published_at=now))
+        finally:
+            conn.close()
+
+    other = connect_database(postgres_url)
+    try:
+        with transaction(other) as conn:
+            audit.record(conn, at=outbox.utc_iso(now), actor="uji", action="test.hold", subject="x")
+            threads = [threading.Thread(target=publish, args=(post,)) for post in claimed]
+            for thread in threads:
+                thread.start()
+            threads[0].join(1.0)
+            assert done == [], "the outcomes wait for the chain's lock, held by the other transaction"
+    finally:
+        other.close()
+    for thread in threads:
+        thread.join(30)
+    assert done == [True, True]
+    checked, breaks = audit.verify(db)
+    assert breaks == [] and checked >= 3
