@@ -36,7 +36,7 @@ def _owners_sending(ws: wh.PgWorkspace) -> set[int]:
 def test_three_workers_killed_at_random_publish_everything_exactly_once(postgres_url, tmp_path):
     seed = random.randrange(1_000_000)
     rng = random.Random(seed)
-    with Sandbox(seed=seed, latency_ms=20) as sb:
+    with Sandbox(seed=seed, latency_ms=100) as sb:
         ws = wh.PgWorkspace(tmp_path / "ws", sb.base_url, postgres_url,
                             publishing=ph.publishing_toml(lease="5s", grace="6h", rate=6, burst=3, max_in_flight=2))
         try:
@@ -56,6 +56,10 @@ def test_three_workers_killed_at_random_publish_everything_exactly_once(postgres
             while time.monotonic() < deadline and ws.open_count():
                 time.sleep(rng.uniform(0.5, 2.5))
                 sending = _owners_sending(ws)
+                look_until = time.monotonic() + 1.5  # a send lasts moments: wait for one to kill its worker mid-send
+                while not sending and time.monotonic() < look_until and ws.open_count():
+                    time.sleep(0.02)
+                    sending = _owners_sending(ws)
                 candidates = [w for w in workers if w.alive() and w.pid in sending] or [w for w in workers if w.alive()]
                 victim = rng.choice(candidates)
                 killed_mid_send += victim.pid in sending
