@@ -5,7 +5,9 @@ depends on it, every state change is guarded in the store).
   that can open the file.
 - PostgreSQL: a session advisory lock held by a connection of its own for as long as the scheduler runs. It
   covers every machine using the database, and the server frees it when that connection goes (a crash, a
-  SIGKILL, a lost network), so a stale lock never blocks the next start.
+  SIGKILL, a lost network), so a stale lock never blocks the next start. Every `planner worker` holds the same
+  lock shared: any number of workers run together, but never beside a `planner run` (two publishers with
+  their own pacing would together exceed an account's), and whichever comes second is refused.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ SCHEDULER_LOCK_KEY = 0x706C616E6E657253  # "plannerS"
 
 
 class SchedulerLock:
-    def __init__(self, config):
+    def __init__(self, config, *, shared: bool = False):
+        """``shared``: a worker's hold (PostgreSQL only), beside other workers'."""
         self.config = config
+        self.shared = shared
         self._held = None
 
     def acquire(self) -> bool:
@@ -27,7 +31,8 @@ class SchedulerLock:
             from planner.store.postgres import PostgresDatabase
 
             db = PostgresDatabase(self.config.database_url)
-            if not db.raw.execute("SELECT pg_try_advisory_lock(%s)", [SCHEDULER_LOCK_KEY]).fetchone()[0]:
+            take = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
+            if not db.raw.execute(f"SELECT {take}(%s)", [SCHEDULER_LOCK_KEY]).fetchone()[0]:
                 db.close()
                 return False
             self._held = db
@@ -56,5 +61,24 @@ class SchedulerLock:
         if self.config.database_url:
             from planner.store.postgres import safe_url
 
-            return PlannerError("run.locked_postgres", url=safe_url(self.config.database_url))
+            url = safe_url(self.config.database_url)
+            if self.shared:
+                return PlannerError("worker.scheduler_running", url=url)
+            if self._held_shared():
+                return PlannerError("run.workers_running", url=url)
+            return PlannerError("run.locked_postgres", url=url)
         return PlannerError("run.locked", path=str(self.config.database))
+
+    def _held_shared(self) -> bool:
+        """Do workers hold the lock now (shared), rather than another `planner run`?"""
+        from planner.store.postgres import PostgresDatabase
+
+        db = PostgresDatabase(self.config.database_url)
+        try:
+            # pg_locks shows a bigint advisory key as its high and low 32 bits.
+            return db.raw.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND mode = 'ShareLock' "
+                "AND classid = %s AND objid = %s AND objsubid = 1)",
+                [SCHEDULER_LOCK_KEY >> 32, SCHEDULER_LOCK_KEY & 0xFFFFFFFF]).fetchone()[0]
+        finally:
+            db.close()

@@ -19,8 +19,10 @@ runs out), so the count errs on the safe side.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Iterator
 
 from planner.store import outbox
 from planner.store.db import parse_utc, transaction, utc_iso
@@ -41,12 +43,41 @@ def schema_present(db) -> bool:
 
 def apply_schema_once(db, schema_sql: str) -> bool:
     """procrastinate's schema, applied under the write lock unless present (two workers starting at once
-    apply it once). True when it was applied now."""
+    apply it once), and our index on its jobs. True when the schema was applied now."""
     with transaction(db) as conn:
-        if schema_present(db):
-            return False
-        conn.raw.execute(schema_sql)
-    return True
+        applied = not schema_present(db)
+        if applied:
+            conn.raw.execute(schema_sql)
+        # A post's live job by its queueing lock, for the sweep's and sync's joins. procrastinate's own partial
+        # indexes serve them only once the tables' statistics are fresh: right after a large apply, before
+        # autoanalyze ran, PostgreSQL planned a nested loop over both tables and one sweep of 20,000 posts took
+        # minutes (docs/benchmarks.md, 4c). With this index that plan is an index lookup per post (~30 ms).
+        conn.raw.execute("CREATE INDEX IF NOT EXISTS planner_jobs_post_lock ON procrastinate_jobs (queueing_lock) "
+                         "WHERE status IN ('todo', 'doing')")  # PostgreSQL's own DDL, as the schema above
+    return applied
+
+
+def refresh_statistics(db) -> None:
+    """ANALYZE the posts and their jobs, after a change of thousands of rows at once (a large apply):
+    PostgreSQL plans every later query from these figures, and autoanalyze may take a minute to notice."""
+    db.execute("ANALYZE posts")
+    db.execute("ANALYZE procrastinate_jobs")
+
+
+UPKEEP_LOCK_KEY = 0x706C616E6E657255  # "plannerU": held while one worker runs the cluster's upkeep
+
+
+@contextmanager
+def upkeep_turn(db) -> Iterator[bool]:
+    """True when no other upkeep runs anywhere in the cluster now, and holds that turn until the block ends
+    (a session lock: a killed holder's connection closes and frees it). A slow upkeep makes the next ticks
+    skip instead of piling up beside it."""
+    mine = db.execute("SELECT pg_try_advisory_lock(?)", [UPKEEP_LOCK_KEY]).fetchone()[0]
+    try:
+        yield mine
+    finally:
+        if mine:
+            db.execute("SELECT pg_advisory_unlock(?)", [UPKEEP_LOCK_KEY])
 
 
 @dataclass(frozen=True)

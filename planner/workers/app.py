@@ -124,14 +124,26 @@ def _register_periodic(app, config: Config, dispatcher: WorkerDispatcher, name: 
 
 
 async def _upkeep(app, dispatcher: WorkerDispatcher) -> None:
-    """Once per cluster every 2 s: what `planner run`'s loop does besides claiming (blackouts, leases that ran
-    out, missed posts, reconciliation), stalled workers' jobs retried, and a job for every post without one."""
+    """Once per cluster every 2 s: stalled workers' jobs retried, then what `planner run`'s loop does besides
+    claiming (blackouts, leases that ran out, missed posts, reconciliation) and a job for every post without
+    one, in one turn at a time across the cluster."""
     import asyncio
 
-    await asyncio.to_thread(dispatcher.housekeeping)
-    await asyncio.to_thread(dispatcher.reconcile)
     await retry_stalled(app)
-    await asyncio.to_thread(lambda: sweep(app, dispatcher.db))
+    await asyncio.to_thread(_upkeep_turn, app, dispatcher)
+
+
+def _upkeep_turn(app, dispatcher: WorkerDispatcher) -> bool:
+    """The upkeep's steps, unless another worker's upkeep is still running (then this tick is skipped)."""
+    from planner.store import worker_jobs
+
+    with worker_jobs.upkeep_turn(dispatcher.db) as mine:
+        if not mine:
+            return False
+        dispatcher.housekeeping()
+        dispatcher.reconcile()
+        sweep(app, dispatcher.db)
+    return True
 
 
 async def retry_stalled(app) -> int:

@@ -24,6 +24,8 @@ def procrastinate_app(url: str):
 
 # Jobs deferred in one INSERT by sync (procrastinate's batch defer): 5,000 posts in 10 round trips, not 5,000.
 BATCH = 500
+# A sync that deferred this many jobs refreshes the tables' statistics (worker_jobs.refresh_statistics).
+ANALYZE_AFTER = 1000
 
 
 # A post's job that raised (a bug, a database error) is deferred again after 2 s, 4 s, 8 s... at most 5 min:
@@ -88,6 +90,8 @@ def sync(app, db, *, post_ids: list[int] | None = None, campaigns: list[str] | N
     for post in waiting:
         if post.job_id is not None and (post.job_at is None or abs((post.job_at - post.at).total_seconds()) > 1):
             deferred += move_post(app, post.id, post.at, post.job_id) is not None
+    if deferred >= ANALYZE_AFTER:
+        worker_jobs.refresh_statistics(db)
     return deferred
 
 

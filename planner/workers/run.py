@@ -48,6 +48,18 @@ async def _serve(app, concurrency: int, name: str) -> None:
 
 
 def run_worker(config: Config, *, concurrency: int, monitoring: bool = True) -> None:
+    from planner.store.instance_lock import SchedulerLock
+
+    lock = SchedulerLock(config, shared=True)  # beside other workers, never beside a `planner run`
+    if not lock.acquire():
+        raise lock.refusal()
+    try:
+        _run(config, concurrency=concurrency, monitoring=monitoring)
+    finally:
+        lock.release()
+
+
+def _run(config: Config, *, concurrency: int, monitoring: bool) -> None:
     prepare(config)
     dispatcher = WorkerDispatcher(config, workers=concurrency)
     app = worker_app.build_app(config, dispatcher, monitoring=monitoring)

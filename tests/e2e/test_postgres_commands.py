@@ -250,9 +250,24 @@ def test_the_scheduler_publishes_from_postgresql_and_a_second_one_is_refused(tmp
         second = office.run("run", "--no-monitoring", ok=False)
         assert second.returncode == 2 and "Penjadwal lain sudah berjalan" in second.stderr, second.stderr
         assert "PostgreSQL" in second.stderr
+        # Workers and the scheduler never publish side by side: each paces the accounts on its own.
+        worker = office.run("worker", "--no-monitoring", ok=False)
+        assert worker.returncode == 2 and "Hentikan 'planner run' dulu" in worker.stderr, worker.stderr
     finally:
         first.terminate()
         assert first.wait(40) == 0, log.read_text("utf-8", "replace")
+    with open(office.root / "worker.log", "wb") as handle:
+        worker = subprocess.Popen([sys.executable, "-m", "planner", "worker", "--no-monitoring"], env=office.env,
+                                  cwd=office.root, stdout=handle, stderr=subprocess.STDOUT)
+    try:
+        ph.wait_for(lambda: office.json("status").get("workers"), 60, "the worker to be up")
+        refused = office.run("run", "--no-monitoring", ok=False)
+        assert refused.returncode == 2 and "Proses 'planner worker' sedang menerbitkan" in refused.stderr, \
+            refused.stderr
+        assert "Traceback" not in refused.stderr
+    finally:
+        worker.terminate()
+        assert worker.wait(40) == 0, (office.root / "worker.log").read_text("utf-8", "replace")
     assert not list(office.root.glob("*.db*"))
     said = log.read_text("utf-8", "replace")
     assert "Traceback" not in said

@@ -342,3 +342,46 @@ def test_outcomes_beside_a_write_lock_holder_keep_the_audit_chain_whole(office, 
     assert done == [True, True]
     checked, breaks = audit.verify(db)
     assert breaks == [] and checked >= 3
+
+
+def test_the_sweeps_index_and_fresh_statistics_after_a_large_sync(office, monkeypatch):
+    """The sweep's join has an index of its own (a plan from stale statistics is then an index lookup per
+    post, not a scan of every job per post), and a sync that deferred many jobs refreshes the statistics."""
+    from planner.workers import jobs
+
+    config, db = office
+    indexes = {r[0] for r in db.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'procrastinate_jobs'")}
+    assert "planner_jobs_post_lock" in indexes
+    analyzed = "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'posts'"
+    assert db.execute(analyzed).fetchone()[0] is None
+    monkeypatch.setattr(jobs, "ANALYZE_AFTER", 3)  # "large", for four posts
+    _apply(config, db, 9)
+    assert len(_jobs(db)) == 4
+    assert db.execute(analyzed).fetchone()[0] is not None, "the apply's sync analyzed the tables"
+
+
+def test_an_upkeep_waits_its_turn_across_the_cluster(office, postgres_url):
+    """While another worker's upkeep runs (its lock held), this one skips its tick instead of running beside
+    it; once that one is done, the next tick does the work (here: the sweep gives a post its missing job)."""
+    from planner.store.postgres import PostgresDatabase
+    from planner.workers.app import _upkeep_turn, build_app
+    from planner.workers.publish import WorkerDispatcher
+
+    config, db = office
+    _apply(config, db, 9)
+    db.execute("DELETE FROM procrastinate_jobs")
+    dispatcher = WorkerDispatcher(config)
+    other = PostgresDatabase(postgres_url)
+    try:
+        app = build_app(config, dispatcher, monitoring=False)
+        with app.open():
+            assert other.raw.execute("SELECT pg_try_advisory_lock(%s)", [worker_jobs.UPKEEP_LOCK_KEY]).fetchone()[0]
+            assert _upkeep_turn(app, dispatcher) is False
+            assert _jobs(db) == {}, "nothing done beside the running upkeep"
+            other.raw.execute("SELECT pg_advisory_unlock(%s)", [worker_jobs.UPKEEP_LOCK_KEY])
+            assert _upkeep_turn(app, dispatcher) is True
+            assert _jobs(db) == _due(db), "the next turn swept: every waiting post has its job"
+            assert _upkeep_turn(app, dispatcher) is True, "a turn gives its lock back"
+    finally:
+        other.close()
+        dispatcher.shutdown(0)
