@@ -5,6 +5,7 @@
     db.query(sql, params)             rows as dicts
     db.insert_returning_id(table, values)   the new row's id
     with db.transaction() as conn:    a write transaction with the write lock taken up front
+                                      (scope="...": a narrower lock on PostgreSQL, store/db.py transaction)
     db.table_names(), db.close()
 
 SQL is written once with `?` placeholders in the SQLite dialect the store grew up with; the PostgreSQL
@@ -37,7 +38,7 @@ class Database(Protocol):
 
     def insert_returning_id(self, table: str, values: dict[str, Any]) -> int: ...
 
-    def transaction(self) -> AbstractContextManager[Any]: ...
+    def transaction(self, scope: str | None = None) -> AbstractContextManager[Any]: ...
 
     def table_names(self) -> list[str]: ...
 

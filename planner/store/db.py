@@ -30,8 +30,8 @@ class SqliteDatabase(sqlite_utils.Database):
 
     dialect = "sqlite"
 
-    def transaction(self):
-        return transaction(self)
+    def transaction(self, scope: str | None = None):
+        return transaction(self)  # one lock on SQLite, whatever the scope
 
     def insert_returning_id(self, table: str, values: dict) -> int:
         from planner.store.backend import insert_sql
