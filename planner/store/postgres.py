@@ -193,6 +193,9 @@ class PostgresDatabase:
             raise self.locked_error() from None
         try:
             yield self
+        except LockNotAvailable:  # a row or a lock waited for past lock_timeout
+            self._rollback()
+            raise self.locked_error() from None
         except BaseException:
             self._rollback()
             raise

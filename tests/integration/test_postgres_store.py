@@ -199,6 +199,24 @@ def test_write_transactions_queue_behind_one_write_lock(postgres_url):
     assert first.execute("SELECT value FROM settings").fetchone() == ("2",)
 
 
+def test_a_row_waited_for_past_the_lock_timeout_is_the_same_clear_refusal(postgres_url):
+    """A narrower lock (the workers' hot path) lets a writer past the write lock, up to a row another holds: that
+    wait is bounded too, and ends as the same message, rolled back."""
+    first, second = connect_database(postgres_url), connect_database(postgres_url)
+    with transaction(first) as conn:
+        conn.execute("INSERT INTO settings (key, value, updated_at) VALUES ('a', '1', 't')")
+    second.raw.execute("SET lock_timeout = '300ms'")
+    with transaction(first, scope="post:1") as conn:
+        conn.execute("UPDATE settings SET value = '2' WHERE key = 'a'")
+        set_language("en")
+        with pytest.raises(PlannerError, match="is locked by another planner process"):
+            with transaction(second) as other:
+                other.execute("INSERT INTO settings (key, value, updated_at) VALUES ('b', '1', 't')")
+                other.execute("UPDATE settings SET value = '3' WHERE key = 'a'")
+        assert not second.in_transaction
+    assert second.execute("SELECT key, value FROM settings ORDER BY key").fetchall() == [("a", "2")]
+
+
 def test_a_failed_transaction_writes_nothing(postgres_url):
     db = connect_database(postgres_url)
     with pytest.raises(RuntimeError):
