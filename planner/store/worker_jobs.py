@@ -121,9 +121,10 @@ def needing_jobs(db, *, limit: int = 5000) -> list[PostTiming]:
     forward, a retry time set...): what the sweep defers. Oldest first. A job waiting out a backoff (it
     carries FAILURES_ARG) is left where it is: it is later than the post on purpose.
 
-    The join reads only live jobs, through procrastinate's partial index on 'todo'/'doing' jobs
-    (procrastinate_jobs_id_lock_idx_v1): the finished jobs a cluster keeps are not scanned (EXPLAIN in
-    benchmarks/workers_jobs.py --explain: 20,000 posts and jobs beside 200,000 finished ones, ~17 ms)."""
+    The join reads only live jobs, through partial indexes on 'todo'/'doing' jobs (procrastinate's
+    procrastinate_jobs_id_lock_idx_v1 with fresh statistics, ours, planner_jobs_post_lock, whatever the
+    plan): the finished jobs a cluster keeps are not scanned (EXPLAIN in benchmarks/workers_jobs.py
+    --explain: 20,000 posts and jobs beside 200,000 finished ones, ~17 ms)."""
     rows = db.execute(
         f"""SELECT p.id, COALESCE(p.retry_at, p.due_at) AS at, j.id FROM posts p
             LEFT JOIN procrastinate_jobs j ON j.queueing_lock = CAST(? AS TEXT) || CAST(p.id AS TEXT) AND j.status IN ('todo', 'doing')
