@@ -55,12 +55,14 @@ def record(conn, *, at: str, actor: str, action: str, subject: str = "", detail:
         # keeps its appends one after another. Taken here, after the transaction's row changes, as every
         # writer takes it, so no two wait for each other.
         conn.lock_scope(AUDIT_SCOPE)
-    row = conn.execute("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
-    previous = row[0] if row else GENESIS
+    row = conn.execute("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+    last_id, previous = row if row else (0, GENESIS)
     os_user = _os_user()
-    conn.execute("INSERT INTO audit_log (at, actor, action, subject, detail, prev_hash, hash, os_user) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                 [at, actor, action, subject, text, previous,
+    # The id is the chain's next number, given here under the lock: PostgreSQL's identity sequence would skip
+    # the number of a rolled-back append, and verify() counts a gap as a break.
+    conn.execute("INSERT INTO audit_log (id, at, actor, action, subject, detail, prev_hash, hash, os_user) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 [last_id + 1, at, actor, action, subject, text, previous,
                   _digest(previous, at, actor, action, subject, text, os_user), os_user])
 
 

@@ -217,6 +217,24 @@ def test_a_row_waited_for_past_the_lock_timeout_is_the_same_clear_refusal(postgr
     assert second.execute("SELECT key, value FROM settings ORDER BY key").fetchall() == [("a", "2")]
 
 
+def test_a_rolled_back_audit_entry_leaves_no_gap_in_the_chain(postgres_url):
+    """PostgreSQL's sequences never give a number back: the chain numbers its entries itself, so a change
+    rolled back after its audit entry does not read as a break later."""
+    from planner.store import audit
+
+    db = connect_database(postgres_url)
+    with transaction(db) as conn:
+        audit.record(conn, at="2026-12-03T00:00:00Z", actor="uji", action="test.first")
+    with pytest.raises(RuntimeError):
+        with transaction(db) as conn:
+            audit.record(conn, at="2026-12-03T00:00:01Z", actor="uji", action="test.undone")
+            raise RuntimeError("the change fails after its audit entry")
+    with transaction(db) as conn:
+        audit.record(conn, at="2026-12-03T00:00:02Z", actor="uji", action="test.second")
+    assert [r[0] for r in db.execute("SELECT id FROM audit_log ORDER BY id")] == [1, 2]
+    assert audit.verify(db) == (2, [])
+
+
 def test_a_failed_transaction_writes_nothing(postgres_url):
     db = connect_database(postgres_url)
     with pytest.raises(RuntimeError):
