@@ -357,14 +357,13 @@ def claim_unknown(db, *, owner: str, now: datetime, lease: timedelta, settle: ti
     """Take 'unknown' posts for reconciliation (state stays 'unknown'; the lease marks who works on it)."""
     now_s = utc_iso(now)
     with transaction(db) as conn:
-        rows = conn.execute(
+        rows = _rows(conn.execute(
             """UPDATE posts SET lease_owner = ?, lease_until = ?
                WHERE id IN (SELECT id FROM posts WHERE state = 'unknown' AND updated_at <= ?
                             AND (lease_until IS NULL OR lease_until < ?) ORDER BY due_at LIMIT ?)
                RETURNING *""",
-            [owner, utc_iso(now + lease), utc_iso(now - settle), now_s, limit]).fetchall()
-        columns = [d[0] for d in conn.execute("SELECT * FROM posts LIMIT 0").description]
-    return [ClaimedPost.from_row(dict(zip(columns, row))) for row in rows]
+            [owner, utc_iso(now + lease), utc_iso(now - settle), now_s, limit]))
+    return [ClaimedPost.from_row(row) for row in rows]
 
 
 def requeue_unknown(db, post: ClaimedPost, owner: str, *, now: datetime, what: Event) -> bool:
